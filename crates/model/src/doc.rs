@@ -1,0 +1,1271 @@
+//! The couple's Automerge document, read and written through hearth's schema
+//! (docs/SCHEMA.md). Every entry is a map of scalar fields: a Text object per
+//! body would cost one operation per character and make a decade-long journal
+//! slow to load.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue,
+    ScalarValueRef, ValueRef,
+};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+
+use crate::deck::{self, Theme};
+use crate::entry::{normalize_tag, parse_tags};
+use crate::ritual::{Owner, Ritual, RitualDone};
+use crate::{
+    Body, DayBoundary, DeviceId, Energy, Entry, EntryId, EntryPatch, Kind, ModelError, Mood, Need,
+    NewEntry, PartnerId, SCHEMA_VERSION,
+};
+
+/// Actor of the genesis change. Every device creates the same genesis change
+/// byte for byte, so the top-level maps have the same object ids everywhere
+/// and two journals started apart still merge into one.
+const GENESIS_ACTOR: &[u8] = b"hearth-genesis-1";
+const TOP_MAPS: [&str; 7] = [
+    "settings",
+    "partners",
+    "devices",
+    "entries",
+    "rituals",
+    "ritual_log",
+    "prompts",
+];
+/// Prefix of the keys that hold an entry's tags, one key per tag, so that
+/// tags added on two devices at once both survive the merge.
+const TAG_PREFIX: &str = "#";
+
+/// Who is writing and when. The daemon fills it from its identity and the
+/// request; tests pin it.
+#[derive(Debug, Clone)]
+pub struct WriteCtx {
+    pub author: PartnerId,
+    pub device: DeviceId,
+    pub now: DateTime<FixedOffset>,
+}
+
+pub struct Journal {
+    doc: Automerge,
+    meta: ObjId,
+    settings: ObjId,
+    partners: ObjId,
+    devices: ObjId,
+    entries: ObjId,
+    rituals: ObjId,
+    ritual_log: ObjId,
+    prompts: ObjId,
+}
+
+fn genesis() -> Automerge {
+    let mut doc = Automerge::new().with_actor(ActorId::from(GENESIS_ACTOR));
+    doc.transact_with::<_, _, automerge::AutomergeError, _>(
+        |_| {
+            CommitOptions::default()
+                .with_time(0)
+                .with_message("hearth genesis".to_string())
+        },
+        |tx| {
+            let meta = tx.put_object(ROOT, "hearth", ObjType::Map)?;
+            tx.put(&meta, "schema", SCHEMA_VERSION)?;
+            for key in TOP_MAPS {
+                tx.put_object(ROOT, key, ObjType::Map)?;
+            }
+            Ok(())
+        },
+    )
+    .expect("genesis transaction on an empty document cannot fail");
+    doc
+}
+
+fn ms(t: DateTime<FixedOffset>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn offset_minutes(t: DateTime<FixedOffset>) -> i64 {
+    i64::from(t.offset().local_minus_utc() / 60)
+}
+
+fn at_offset(ms: i64, minutes: i64) -> Option<DateTime<FixedOffset>> {
+    let off = FixedOffset::east_opt(i32::try_from(minutes.checked_mul(60)?).ok()?)?;
+    Some(Utc.timestamp_millis_opt(ms).single()?.with_timezone(&off))
+}
+
+/// Fields of one entry map, read in a single pass.
+#[derive(Default)]
+struct Fields {
+    strs: BTreeMap<String, String>,
+    ints: BTreeMap<String, i64>,
+    bools: BTreeMap<String, bool>,
+    tags: BTreeSet<String>,
+    conflicted: Vec<String>,
+}
+
+impl Fields {
+    fn read(doc: &Automerge, obj: &ObjId) -> Fields {
+        let mut f = Fields::default();
+        for item in doc.map_range(obj, ..) {
+            let key = item.key.to_string();
+            if item.conflict {
+                f.conflicted.push(key.clone());
+            }
+            if let Some(tag) = key.strip_prefix(TAG_PREFIX) {
+                if matches!(item.value, ValueRef::Scalar(ScalarValueRef::Boolean(true))) {
+                    f.tags.insert(tag.to_string());
+                }
+                continue;
+            }
+            match item.value {
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => {
+                    f.strs.insert(key, s.into_owned());
+                }
+                ValueRef::Scalar(ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i)) => {
+                    f.ints.insert(key, i);
+                }
+                ValueRef::Scalar(ScalarValueRef::Uint(u)) => {
+                    f.ints.insert(key, i64::try_from(u).unwrap_or(i64::MAX));
+                }
+                ValueRef::Scalar(ScalarValueRef::Boolean(b)) => {
+                    f.bools.insert(key, b);
+                }
+                // Unknown value types come from newer versions; ignore them.
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn str(&self, key: &str) -> String {
+        self.strs.get(key).cloned().unwrap_or_default()
+    }
+
+    fn need_str(&self, key: &str) -> Result<String, ModelError> {
+        self.strs
+            .get(key)
+            .cloned()
+            .ok_or_else(|| ModelError::Schema(format!("missing field {key:?}")))
+    }
+
+    fn time(&self, key: &str, offset: i64) -> Option<DateTime<FixedOffset>> {
+        self.ints.get(key).and_then(|ms| at_offset(*ms, offset))
+    }
+}
+
+fn body_from(kind: Kind, f: &Fields) -> Result<Body, ModelError> {
+    Ok(match kind {
+        Kind::Checkin => Body::Checkin {
+            mood: f
+                .ints
+                .get("mood")
+                .and_then(|m| u8::try_from(*m).ok())
+                .and_then(Mood::new)
+                .ok_or_else(|| ModelError::Schema("check-in without a valid mood".into()))?,
+            energy: f
+                .ints
+                .get("energy")
+                .and_then(|e| u8::try_from(*e).ok())
+                .and_then(Energy::new),
+            need: f.strs.get("need").and_then(|n| n.parse::<Need>().ok()),
+            note: f.str("note"),
+        },
+        Kind::Highlow => Body::Highlow {
+            high: f.str("high"),
+            low: f.str("low"),
+        },
+        Kind::Gratitude => Body::Gratitude {
+            to: f.str("to"),
+            text: f.str("text"),
+        },
+        Kind::Note => Body::Note {
+            text: f.str("text"),
+        },
+        Kind::Repair => Body::Repair {
+            mode: f.need_str("mode")?.parse()?,
+            happened: f.str("happened"),
+            felt: f.str("felt"),
+            my_part: f.str("my_part"),
+            need: f.str("need"),
+            agreements: f
+                .str("agreements")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
+        },
+        Kind::Answer => Body::Answer {
+            prompt: f.need_str("prompt")?,
+            text: f.str("text"),
+        },
+    })
+}
+
+/// The body's fields as document scalars, by key.
+fn body_fields(body: &Body) -> Vec<(&'static str, ScalarValue)> {
+    let s = |v: &str| ScalarValue::Str(v.into());
+    let mut out = vec![("kind", s(body.kind().as_str()))];
+    match body {
+        Body::Checkin {
+            mood,
+            energy,
+            need,
+            note,
+        } => {
+            out.push(("mood", ScalarValue::Int(i64::from(mood.value()))));
+            if let Some(e) = energy {
+                out.push(("energy", ScalarValue::Int(i64::from(e.value()))));
+            }
+            if let Some(n) = need {
+                out.push(("need", s(n.as_str())));
+            }
+            out.push(("note", s(note)));
+        }
+        Body::Repair {
+            mode, agreements, ..
+        } => {
+            out.push(("mode", s(mode.as_str())));
+            out.push(("agreements", s(&agreements.join("\n"))));
+        }
+        Body::Answer { prompt, .. } => out.push(("prompt", s(prompt))),
+        _ => {}
+    }
+    for (key, text) in body.texts() {
+        out.push((key, s(text)));
+    }
+    out
+}
+
+fn read_err(e: automerge::AutomergeError) -> ModelError {
+    ModelError::from(e)
+}
+
+impl Journal {
+    /// A fresh journal: just the shared genesis, written as `actor`.
+    pub fn new(actor: ActorId) -> Journal {
+        Journal::from_doc(genesis().with_actor(actor)).expect("genesis has the schema")
+    }
+
+    /// Wraps a loaded document. An empty document gets the genesis; anything
+    /// else must already be a hearth journal of a version we understand.
+    pub fn from_doc(mut doc: Automerge) -> Result<Journal, ModelError> {
+        if doc.get_heads().is_empty() {
+            let actor = doc.get_actor().clone();
+            doc = genesis().with_actor(actor);
+        }
+        let obj = |doc: &Automerge, parent: &ObjId, key: &str| -> Result<ObjId, ModelError> {
+            match doc.get(parent, key).map_err(read_err)? {
+                Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+                _ => Err(ModelError::Schema(format!("no {key:?} map at the root"))),
+            }
+        };
+        let meta = obj(&doc, &ROOT, "hearth")?;
+        let schema = doc
+            .get(&meta, "schema")
+            .map_err(read_err)?
+            .and_then(|(v, _)| v.as_i64())
+            .ok_or_else(|| ModelError::Schema("no schema version".into()))?;
+        if schema > SCHEMA_VERSION {
+            return Err(ModelError::Schema(format!(
+                "schema version {schema} is newer than this hearth understands ({SCHEMA_VERSION}); upgrade hearth"
+            )));
+        }
+        Ok(Journal {
+            settings: obj(&doc, &ROOT, "settings")?,
+            partners: obj(&doc, &ROOT, "partners")?,
+            devices: obj(&doc, &ROOT, "devices")?,
+            entries: obj(&doc, &ROOT, "entries")?,
+            rituals: obj(&doc, &ROOT, "rituals")?,
+            ritual_log: obj(&doc, &ROOT, "ritual_log")?,
+            prompts: obj(&doc, &ROOT, "prompts")?,
+            meta,
+            doc,
+        })
+    }
+
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Mutable access for merging peers' changes (sync, load).
+    pub fn doc_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    fn write<O>(
+        &mut self,
+        now: DateTime<FixedOffset>,
+        f: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<O, ModelError>,
+    ) -> Result<O, ModelError> {
+        self.doc
+            .transact_with(|_| CommitOptions::default().with_time(now.timestamp()), f)
+            .map(|s| s.result)
+            .map_err(|f| f.error)
+    }
+
+    // ----- couple and devices -------------------------------------------
+
+    pub fn couple_id(&self) -> Option<String> {
+        self.get_str(&self.meta, "couple")
+    }
+
+    pub fn set_couple_id_if_missing(
+        &mut self,
+        id: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        if self.couple_id().is_some() {
+            return Ok(());
+        }
+        let meta = self.meta.clone();
+        self.write(now, |tx| {
+            tx.put(&meta, "couple", id)?;
+            Ok(())
+        })
+    }
+
+    fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.doc.get(obj, key).ok().flatten() {
+            Some((automerge::Value::Scalar(s), _)) => s.as_str().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    fn child(&self, parent: &ObjId, key: &str) -> Option<ObjId> {
+        match self.doc.get(parent, key).ok().flatten() {
+            Some((automerge::Value::Object(ObjType::Map), id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Adds or renames a partner.
+    pub fn set_partner(
+        &mut self,
+        id: &PartnerId,
+        name: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ModelError::Empty("name"));
+        }
+        let parent = self.partners.clone();
+        let existing = self.child(&parent, id.as_str());
+        self.write(now, |tx| {
+            let obj = match existing {
+                Some(o) => o,
+                None => {
+                    let o = tx.put_object(&parent, id.as_str(), ObjType::Map)?;
+                    tx.put(&o, "joined", ScalarValue::Timestamp(ms(now)))?;
+                    o
+                }
+            };
+            tx.put(&obj, "name", name)?;
+            Ok(())
+        })
+    }
+
+    /// Partners by id, with their names.
+    pub fn partners(&self) -> BTreeMap<PartnerId, String> {
+        self.doc
+            .map_range(&self.partners, ..)
+            .filter_map(|item| {
+                let id = item.id();
+                let name = self.get_str(&id, "name")?;
+                Some((PartnerId(item.key.to_string()), name))
+            })
+            .collect()
+    }
+
+    pub fn add_device(
+        &mut self,
+        id: &DeviceId,
+        partner: &PartnerId,
+        name: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        let parent = self.devices.clone();
+        let existing = self.child(&parent, id.as_str());
+        self.write(now, |tx| {
+            let obj = match existing {
+                Some(o) => o,
+                None => tx.put_object(&parent, id.as_str(), ObjType::Map)?,
+            };
+            tx.put(&obj, "partner", partner.as_str())?;
+            tx.put(&obj, "name", name)?;
+            tx.put(&obj, "added", ScalarValue::Timestamp(ms(now)))?;
+            tx.delete(&obj, "removed")?;
+            Ok(())
+        })
+    }
+
+    /// Devices by id: (partner, name, removed).
+    pub fn devices(&self) -> BTreeMap<DeviceId, (PartnerId, String, bool)> {
+        self.doc
+            .map_range(&self.devices, ..)
+            .map(|item| {
+                let f = Fields::read(&self.doc, &item.id());
+                let removed = f.ints.contains_key("removed");
+                (
+                    DeviceId(item.key.to_string()),
+                    (PartnerId(f.str("partner")), f.str("name"), removed),
+                )
+            })
+            .collect()
+    }
+
+    pub fn day_boundary(&self) -> DayBoundary {
+        self.doc
+            .get(&self.settings, "day_start_hour")
+            .ok()
+            .flatten()
+            .and_then(|(v, _)| v.as_i64())
+            .and_then(|h| u32::try_from(h).ok())
+            .and_then(DayBoundary::new)
+            .unwrap_or_default()
+    }
+
+    pub fn set_day_boundary(
+        &mut self,
+        b: DayBoundary,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        let settings = self.settings.clone();
+        self.write(now, |tx| {
+            tx.put(&settings, "day_start_hour", i64::from(b.hour))?;
+            Ok(())
+        })
+    }
+
+    // ----- entries -------------------------------------------------------
+
+    /// Writes a new entry and returns it as stored.
+    pub fn add_entry(
+        &mut self,
+        ctx: &WriteCtx,
+        new: &NewEntry,
+        random: u128,
+    ) -> Result<Entry, ModelError> {
+        new.body.validate()?;
+        let mut tags = BTreeSet::new();
+        for t in &new.tags {
+            tags.insert(normalize_tag(t)?);
+        }
+        for (_, text) in new.body.texts() {
+            tags.extend(parse_tags(text));
+        }
+        let unix_ms =
+            u64::try_from(ms(ctx.now)).map_err(|_| ModelError::Date(ctx.now.to_rfc3339()))?;
+        let mut id = EntryId::from_parts(unix_ms, random);
+        // Astronomically unlikely, but an id must never overwrite an entry.
+        while self.child(&self.entries, &id.key()).is_some() {
+            id = EntryId::from_parts(unix_ms, random.wrapping_add(1));
+        }
+        let day = self.day_boundary().day_of(ctx.now);
+        let tender = new.tender.unwrap_or_else(|| new.body.tender_by_default());
+        let parent = self.entries.clone();
+        let fields = body_fields(&new.body);
+        self.write(ctx.now, |tx| {
+            let e = tx.put_object(&parent, id.key(), ObjType::Map)?;
+            tx.put(&e, "author", ctx.author.as_str())?;
+            tx.put(&e, "device", ctx.device.as_str())?;
+            tx.put(&e, "created", ScalarValue::Timestamp(ms(ctx.now)))?;
+            tx.put(&e, "offset", offset_minutes(ctx.now))?;
+            tx.put(&e, "day", day.to_string())?;
+            tx.put(&e, "starred", new.starred)?;
+            tx.put(&e, "tender", tender)?;
+            for (k, v) in fields {
+                tx.put(&e, k, v)?;
+            }
+            for t in &tags {
+                tx.put(&e, format!("{TAG_PREFIX}{t}"), true)?;
+            }
+            Ok(())
+        })?;
+        self.entry(&id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
+    }
+
+    fn entry_obj(&self, id: &EntryId) -> Option<ObjId> {
+        self.child(&self.entries, &id.key())
+    }
+
+    /// Reads one entry. `Ok(None)` if there is no such entry.
+    pub fn entry(&self, id: &EntryId) -> Result<Option<Entry>, ModelError> {
+        match self.entry_obj(id) {
+            Some(obj) => self.read_entry(*id, &obj).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn read_entry(&self, id: EntryId, obj: &ObjId) -> Result<Entry, ModelError> {
+        let f = Fields::read(&self.doc, obj);
+        let kind: Kind = f.need_str("kind")?.parse()?;
+        let offset = f.ints.get("offset").copied().unwrap_or(0);
+        let created = f
+            .time("created", offset)
+            .ok_or_else(|| ModelError::Schema(format!("entry {id} has no valid created time")))?;
+        let day = f
+            .strs
+            .get("day")
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or_else(|| created.date_naive());
+        let mut conflicts = BTreeMap::new();
+        for key in &f.conflicted {
+            let values: Vec<String> = self
+                .doc
+                .get_all(obj, key.as_str())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(v, _)| v.as_str().map(str::to_string))
+                .collect();
+            let winner = f.strs.get(key);
+            let others: Vec<String> = values.into_iter().filter(|v| Some(v) != winner).collect();
+            if !others.is_empty() {
+                conflicts.insert(key.clone(), others);
+            }
+        }
+        Ok(Entry {
+            id,
+            author: PartnerId(f.need_str("author")?),
+            device: DeviceId(f.str("device")),
+            created,
+            day,
+            tags: f.tags.clone(),
+            starred: f.bools.get("starred").copied().unwrap_or(false),
+            tender: f.bools.get("tender").copied().unwrap_or(false),
+            edited: f.time("edited", offset),
+            deleted: f.time("deleted", offset),
+            body: body_from(kind, &f)?,
+            conflicts,
+        })
+    }
+
+    /// Every well-formed entry. Malformed ones (from a buggy or hostile
+    /// peer) are counted, never fatal: they stay in the document untouched.
+    pub fn all_entries(&self) -> (Vec<Entry>, usize) {
+        let mut out = Vec::new();
+        let mut bad = 0;
+        for item in self.doc.map_range(&self.entries, ..) {
+            let parsed = item
+                .key
+                .parse::<EntryId>()
+                .and_then(|id| match &item.value {
+                    ValueRef::Object(ObjType::Map) => self.read_entry(id, &item.id()),
+                    _ => Err(ModelError::Schema("entry is not a map".into())),
+                });
+            match parsed {
+                Ok(e) => out.push(e),
+                Err(_) => bad += 1,
+            }
+        }
+        (out, bad)
+    }
+
+    /// Ids of entries touched between two sets of heads, for refreshing a
+    /// materialised view without reading everything again.
+    pub fn entries_changed(
+        &self,
+        before: &[ChangeHash],
+        after: &[ChangeHash],
+    ) -> BTreeSet<EntryId> {
+        let mut ids = BTreeSet::new();
+        for patch in self.doc.diff(before, after) {
+            let key = if patch.obj == self.entries {
+                match &patch.action {
+                    automerge::PatchAction::PutMap { key, .. }
+                    | automerge::PatchAction::DeleteMap { key } => Some(key.clone()),
+                    _ => None,
+                }
+            } else {
+                patch.path.iter().find_map(|(obj, prop)| match prop {
+                    Prop::Map(k) if *obj == self.entries => Some(k.clone()),
+                    _ => None,
+                })
+            };
+            if let Some(id) = key.and_then(|k| k.parse().ok()) {
+                ids.insert(id);
+            }
+        }
+        ids
+    }
+
+    /// Applies a patch, writing only the fields whose value changes (or that
+    /// are in conflict, since writing them is how a conflict is resolved).
+    pub fn edit_entry(
+        &mut self,
+        ctx: &WriteCtx,
+        id: &EntryId,
+        patch: &EntryPatch,
+    ) -> Result<Entry, ModelError> {
+        let current = self
+            .entry(id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))?;
+        if current.author != ctx.author {
+            return Err(ModelError::NotYourEntry(id.key()));
+        }
+        if current.deleted.is_some() {
+            return Err(ModelError::Deleted(id.key()));
+        }
+        let mut puts: Vec<(String, ScalarValue)> = Vec::new();
+        let mut deletes: Vec<String> = Vec::new();
+        if let Some(body) = &patch.body {
+            if body.kind() != current.kind() {
+                return Err(ModelError::Schema(format!(
+                    "cannot turn a {} into a {}",
+                    current.kind(),
+                    body.kind()
+                )));
+            }
+            body.validate()?;
+            let old: BTreeMap<_, _> = body_fields(&current.body).into_iter().collect();
+            let new: BTreeMap<_, _> = body_fields(body).into_iter().collect();
+            for (k, v) in &new {
+                if old.get(k) != Some(v) || current.conflicts.contains_key(*k) {
+                    puts.push((k.to_string(), v.clone()));
+                }
+            }
+            for k in old.keys().filter(|k| !new.contains_key(*k)) {
+                deletes.push(k.to_string());
+            }
+        }
+        if let Some(tags) = &patch.tags {
+            let mut wanted = BTreeSet::new();
+            for t in tags {
+                wanted.insert(normalize_tag(t)?);
+            }
+            if let Some(body) = &patch.body {
+                for (_, text) in body.texts() {
+                    wanted.extend(parse_tags(text));
+                }
+            }
+            for t in wanted.difference(&current.tags) {
+                puts.push((format!("{TAG_PREFIX}{t}"), ScalarValue::Boolean(true)));
+            }
+            for t in current.tags.difference(&wanted) {
+                deletes.push(format!("{TAG_PREFIX}{t}"));
+            }
+        } else if let Some(body) = &patch.body {
+            for t in body.texts().iter().flat_map(|(_, text)| parse_tags(text)) {
+                if !current.tags.contains(&t) {
+                    puts.push((format!("{TAG_PREFIX}{t}"), ScalarValue::Boolean(true)));
+                }
+            }
+        }
+        if let Some(s) = patch.starred.filter(|s| *s != current.starred) {
+            puts.push(("starred".into(), ScalarValue::Boolean(s)));
+        }
+        if let Some(t) = patch.tender.filter(|t| *t != current.tender) {
+            puts.push(("tender".into(), ScalarValue::Boolean(t)));
+        }
+        if puts.is_empty() && deletes.is_empty() {
+            return Ok(current);
+        }
+        let obj = self.entry_obj(id).expect("entry was just read");
+        let only_flags = patch.body.is_none() && patch.tags.is_none();
+        self.write(ctx.now, |tx| {
+            for (k, v) in puts {
+                tx.put(&obj, k, v)?;
+            }
+            for k in deletes {
+                tx.delete(&obj, k)?;
+            }
+            // Starring is not editing; the text is as it was written.
+            if !only_flags {
+                tx.put(&obj, "edited", ScalarValue::Timestamp(ms(ctx.now)))?;
+            }
+            Ok(())
+        })?;
+        self.entry(id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
+    }
+
+    /// Marks an entry deleted. The text stays in the document's history (see
+    /// SECURITY.md); listings hide it.
+    pub fn delete_entry(&mut self, ctx: &WriteCtx, id: &EntryId) -> Result<Entry, ModelError> {
+        let current = self
+            .entry(id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))?;
+        if current.author != ctx.author {
+            return Err(ModelError::NotYourEntry(id.key()));
+        }
+        if current.deleted.is_some() {
+            return Err(ModelError::Deleted(id.key()));
+        }
+        let obj = self.entry_obj(id).expect("entry was just read");
+        self.write(ctx.now, |tx| {
+            tx.put(&obj, "deleted", ScalarValue::Timestamp(ms(ctx.now)))?;
+            Ok(())
+        })?;
+        self.entry(id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
+    }
+
+    // ----- rituals -------------------------------------------------------
+
+    pub fn add_ritual(&mut self, ctx: &WriteCtx, ritual: &Ritual) -> Result<(), ModelError> {
+        if ritual.name.trim().is_empty() {
+            return Err(ModelError::Empty("ritual name"));
+        }
+        let parent = self.rituals.clone();
+        self.write(ctx.now, |tx| {
+            let r = tx.put_object(&parent, ritual.id.as_str(), ObjType::Map)?;
+            tx.put(&r, "name", ritual.name.trim())?;
+            tx.put(&r, "kind", ritual.kind.as_str())?;
+            tx.put(&r, "cadence", ritual.cadence.to_string())?;
+            tx.put(&r, "owner", ritual.owner.to_key())?;
+            if let Some(k) = ritual.fulfilled_by {
+                tx.put(&r, "fulfilled_by", k.as_str())?;
+            }
+            tx.put(&r, "author", ctx.author.as_str())?;
+            tx.put(&r, "created", ScalarValue::Timestamp(ms(ritual.created)))?;
+            tx.put(&r, "offset", offset_minutes(ritual.created))?;
+            Ok(())
+        })
+    }
+
+    /// Every ritual, archived ones included; malformed ones are skipped.
+    pub fn rituals(&self) -> Vec<Ritual> {
+        self.doc
+            .map_range(&self.rituals, ..)
+            .filter_map(|item| {
+                let f = Fields::read(&self.doc, &item.id());
+                let offset = f.ints.get("offset").copied().unwrap_or(0);
+                Some(Ritual {
+                    id: item.key.to_string(),
+                    name: f.strs.get("name")?.clone(),
+                    kind: f.str("kind"),
+                    cadence: f.strs.get("cadence")?.parse().ok()?,
+                    owner: Owner::from_key(f.strs.get("owner")?)?,
+                    fulfilled_by: f.strs.get("fulfilled_by").and_then(|k| k.parse().ok()),
+                    created: f.time("created", offset)?,
+                    archived: f.time("archived", offset),
+                })
+            })
+            .collect()
+    }
+
+    pub fn archive_ritual(&mut self, ctx: &WriteCtx, id: &str) -> Result<(), ModelError> {
+        let obj = self
+            .child(&self.rituals, id)
+            .ok_or_else(|| ModelError::NoSuchRitual(id.to_string()))?;
+        self.write(ctx.now, |tx| {
+            tx.put(&obj, "archived", ScalarValue::Timestamp(ms(ctx.now)))?;
+            Ok(())
+        })
+    }
+
+    /// Records that `ctx.author` did `ritual`'s occurrence opening on `occ`.
+    /// The key is deterministic, so doing it twice, on two devices, is one
+    /// log line.
+    pub fn mark_done(
+        &mut self,
+        ctx: &WriteCtx,
+        ritual: &Ritual,
+        occ: NaiveDate,
+        entry: Option<EntryId>,
+    ) -> Result<RitualDone, ModelError> {
+        let key = format!("{}/{}/{}", ritual.id, occ, ctx.author);
+        let parent = self.ritual_log.clone();
+        self.write(ctx.now, |tx| {
+            let d = tx.put_object(&parent, key.as_str(), ObjType::Map)?;
+            tx.put(&d, "at", ScalarValue::Timestamp(ms(ctx.now)))?;
+            tx.put(&d, "offset", offset_minutes(ctx.now))?;
+            tx.put(&d, "device", ctx.device.as_str())?;
+            if let Some(e) = entry {
+                tx.put(&d, "entry", e.key())?;
+            }
+            Ok(())
+        })?;
+        Ok(RitualDone {
+            ritual: ritual.id.clone(),
+            occurrence: occ,
+            partner: ctx.author.clone(),
+            device: ctx.device.clone(),
+            at: ctx.now,
+            entry,
+        })
+    }
+
+    pub fn ritual_log(&self) -> Vec<RitualDone> {
+        self.doc
+            .map_range(&self.ritual_log, ..)
+            .filter_map(|item| {
+                let mut parts = item.key.splitn(3, '/');
+                let (ritual, occ, partner) = (parts.next()?, parts.next()?, parts.next()?);
+                let f = Fields::read(&self.doc, &item.id());
+                let offset = f.ints.get("offset").copied().unwrap_or(0);
+                Some(RitualDone {
+                    ritual: ritual.to_string(),
+                    occurrence: NaiveDate::parse_from_str(occ, "%Y-%m-%d").ok()?,
+                    partner: PartnerId(partner.to_string()),
+                    device: DeviceId(f.str("device")),
+                    at: f.time("at", offset)?,
+                    entry: f.strs.get("entry").and_then(|e| e.parse().ok()),
+                })
+            })
+            .collect()
+    }
+
+    // ----- prompts -------------------------------------------------------
+
+    pub fn add_prompt(
+        &mut self,
+        ctx: &WriteCtx,
+        id: &str,
+        text: &str,
+        theme: Theme,
+    ) -> Result<(), ModelError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ModelError::Empty("prompt text"));
+        }
+        if text.len() > 1024 {
+            return Err(ModelError::TooLong {
+                field: "prompt",
+                len: text.len(),
+                max: 1024,
+            });
+        }
+        let parent = self.prompts.clone();
+        self.write(ctx.now, |tx| {
+            let p = tx.put_object(&parent, id, ObjType::Map)?;
+            tx.put(&p, "text", text)?;
+            tx.put(&p, "theme", theme.as_str())?;
+            tx.put(&p, "author", ctx.author.as_str())?;
+            tx.put(&p, "created", ScalarValue::Timestamp(ms(ctx.now)))?;
+            Ok(())
+        })
+    }
+
+    /// The whole deck: built-in prompts then the couple's own, in a stable
+    /// order that every device agrees on.
+    pub fn prompts(&self) -> Vec<Prompt> {
+        let mut all: Vec<Prompt> = deck::DECK
+            .iter()
+            .map(|p| Prompt {
+                id: p.id.to_string(),
+                theme: p.theme,
+                text: p.text.to_string(),
+                custom: false,
+            })
+            .collect();
+        for item in self.doc.map_range(&self.prompts, ..) {
+            let f = Fields::read(&self.doc, &item.id());
+            if let (Some(text), Some(theme)) = (
+                f.strs.get("text"),
+                f.strs.get("theme").and_then(|t| Theme::parse(t)),
+            ) {
+                all.push(Prompt {
+                    id: item.key.to_string(),
+                    theme,
+                    text: text.clone(),
+                    custom: true,
+                });
+            }
+        }
+        all
+    }
+}
+
+/// A conversation prompt, built-in or the couple's own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Prompt {
+    pub id: String,
+    pub theme: Theme,
+    pub text: String,
+    pub custom: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::View;
+    use chrono::TimeZone;
+
+    fn now(h: u32) -> DateTime<FixedOffset> {
+        FixedOffset::east_opt(3600)
+            .unwrap()
+            .with_ymd_and_hms(2026, 11, 25, h, 0, 0)
+            .unwrap()
+    }
+
+    fn ctx(who: &str, dev: &str, h: u32) -> WriteCtx {
+        WriteCtx {
+            author: PartnerId(who.into()),
+            device: DeviceId(dev.into()),
+            now: now(h),
+        }
+    }
+
+    fn note(text: &str) -> NewEntry {
+        NewEntry {
+            body: Body::Note { text: text.into() },
+            tags: BTreeSet::new(),
+            starred: false,
+            tender: None,
+        }
+    }
+
+    fn journal(actor: &[u8]) -> Journal {
+        Journal::new(ActorId::from(actor))
+    }
+
+    fn merged(a: &mut Journal, b: &mut Journal) {
+        a.doc_mut().merge(b.doc_mut()).unwrap();
+        b.doc_mut().merge(a.doc_mut()).unwrap();
+    }
+
+    #[test]
+    fn entries_round_trip_with_every_common_field() {
+        let mut j = journal(b"dev-a");
+        let new = NewEntry {
+            body: Body::Checkin {
+                mood: Mood::new(4).unwrap(),
+                energy: Some(Energy::new(2).unwrap()),
+                need: Some("hug".parse().unwrap()),
+                note: "long day @work".into(),
+            },
+            tags: ["Family".to_string()].into(),
+            starred: true,
+            tender: None,
+        };
+        let e = j.add_entry(&ctx("ana", "dev-a", 2), &new, 7).unwrap();
+        assert_eq!(e.author.as_str(), "ana");
+        assert_eq!(e.device.as_str(), "dev-a");
+        assert_eq!(e.created, now(2));
+        assert_eq!(
+            e.day,
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            "2 am is yesterday"
+        );
+        assert_eq!(
+            e.tags.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["family", "work"]
+        );
+        assert!(e.starred && !e.tender);
+        assert_eq!(e.body, new.body);
+        let reloaded = Journal::from_doc(Automerge::load(&j.doc().save()).unwrap()).unwrap();
+        assert_eq!(reloaded.entry(&e.id).unwrap().unwrap(), e);
+    }
+
+    #[test]
+    fn repair_is_tender_by_default_and_keeps_agreements() {
+        let mut j = journal(b"dev-a");
+        let body = Body::Repair {
+            mode: crate::RepairMode::Debrief,
+            happened: "argued about plans".into(),
+            felt: "unheard".into(),
+            my_part: "I interrupted".into(),
+            need: "time to finish my thought".into(),
+            agreements: vec!["pause before replying".into(), "check in Sunday".into()],
+        };
+        let e = j
+            .add_entry(
+                &ctx("ana", "dev-a", 20),
+                &NewEntry {
+                    body: body.clone(),
+                    tags: BTreeSet::new(),
+                    starred: false,
+                    tender: None,
+                },
+                1,
+            )
+            .unwrap();
+        assert!(e.tender);
+        assert_eq!(e.body, body);
+    }
+
+    #[test]
+    fn two_journals_started_apart_merge_into_one() {
+        let mut a = journal(b"dev-a");
+        let mut b = journal(b"dev-b");
+        let ea = a
+            .add_entry(&ctx("ana", "dev-a", 10), &note("from a"), 1)
+            .unwrap();
+        let eb = b
+            .add_entry(&ctx("ben", "dev-b", 11), &note("from b"), 2)
+            .unwrap();
+        merged(&mut a, &mut b);
+        assert_eq!(a.heads(), b.heads());
+        for j in [&a, &b] {
+            let (all, bad) = j.all_entries();
+            assert_eq!(bad, 0);
+            assert_eq!(
+                all.len(),
+                2,
+                "the genesis is shared, so neither map hides the other"
+            );
+            assert!(all.contains(&ea) && all.contains(&eb));
+        }
+    }
+
+    #[test]
+    fn concurrent_edits_of_different_fields_both_survive() {
+        let mut a = journal(b"dev-a");
+        let body = Body::Highlow {
+            high: "sun".into(),
+            low: "rain".into(),
+        };
+        let e = a
+            .add_entry(
+                &ctx("ana", "dev-a", 9),
+                &NewEntry {
+                    body,
+                    tags: BTreeSet::new(),
+                    starred: false,
+                    tender: None,
+                },
+                1,
+            )
+            .unwrap();
+        let mut b = Journal::from_doc(
+            a.doc()
+                .fork()
+                .with_actor(ActorId::from(b"dev-a2".as_slice())),
+        )
+        .unwrap();
+        let p1 = EntryPatch {
+            body: Some(Body::Highlow {
+                high: "sunny walk".into(),
+                low: "rain".into(),
+            }),
+            ..Default::default()
+        };
+        let p2 = EntryPatch {
+            body: Some(Body::Highlow {
+                high: "sun".into(),
+                low: "missed the bus".into(),
+            }),
+            ..Default::default()
+        };
+        a.edit_entry(&ctx("ana", "dev-a", 10), &e.id, &p1).unwrap();
+        b.edit_entry(&ctx("ana", "dev-a2", 10), &e.id, &p2).unwrap();
+        merged(&mut a, &mut b);
+        let got = a.entry(&e.id).unwrap().unwrap();
+        assert_eq!(
+            got.body,
+            Body::Highlow {
+                high: "sunny walk".into(),
+                low: "missed the bus".into()
+            }
+        );
+        assert!(got.conflicts.is_empty());
+        assert!(got.edited.is_some());
+    }
+
+    #[test]
+    fn concurrent_edits_of_one_field_keep_both_versions() {
+        let mut a = journal(b"dev-a");
+        let e = a
+            .add_entry(&ctx("ana", "dev-a", 9), &note("first draft"), 1)
+            .unwrap();
+        let mut b = Journal::from_doc(
+            a.doc()
+                .fork()
+                .with_actor(ActorId::from(b"dev-a2".as_slice())),
+        )
+        .unwrap();
+        let edit = |t: &str| EntryPatch {
+            body: Some(Body::Note { text: t.into() }),
+            ..Default::default()
+        };
+        a.edit_entry(
+            &ctx("ana", "dev-a", 10),
+            &e.id,
+            &edit("version from the laptop"),
+        )
+        .unwrap();
+        b.edit_entry(
+            &ctx("ana", "dev-a2", 10),
+            &e.id,
+            &edit("version from the desktop"),
+        )
+        .unwrap();
+        merged(&mut a, &mut b);
+        let ga = a.entry(&e.id).unwrap().unwrap();
+        let gb = b.entry(&e.id).unwrap().unwrap();
+        assert_eq!(
+            ga, gb,
+            "both devices see the same winner and the same kept version"
+        );
+        let Body::Note { text } = &ga.body else {
+            panic!()
+        };
+        let others = &ga.conflicts["text"];
+        let mut all: Vec<&str> = others
+            .iter()
+            .map(String::as_str)
+            .chain([text.as_str()])
+            .collect();
+        all.sort();
+        assert_eq!(all, ["version from the desktop", "version from the laptop"]);
+        // Writing the field again resolves the conflict.
+        a.edit_entry(&ctx("ana", "dev-a", 11), &e.id, &edit("merged by hand"))
+            .unwrap();
+        assert!(a.entry(&e.id).unwrap().unwrap().conflicts.is_empty());
+    }
+
+    #[test]
+    fn tags_added_on_two_devices_both_survive() {
+        let mut a = journal(b"dev-a");
+        let e = a
+            .add_entry(&ctx("ana", "dev-a", 9), &note("walk"), 1)
+            .unwrap();
+        let mut b = Journal::from_doc(
+            a.doc()
+                .fork()
+                .with_actor(ActorId::from(b"dev-a2".as_slice())),
+        )
+        .unwrap();
+        let tag = |t: &str| EntryPatch {
+            tags: Some([t.to_string()].into()),
+            ..Default::default()
+        };
+        a.edit_entry(&ctx("ana", "dev-a", 10), &e.id, &tag("park"))
+            .unwrap();
+        b.edit_entry(&ctx("ana", "dev-a2", 10), &e.id, &tag("dusk"))
+            .unwrap();
+        merged(&mut a, &mut b);
+        let got = a.entry(&e.id).unwrap().unwrap();
+        assert_eq!(
+            got.tags.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["dusk", "park"]
+        );
+    }
+
+    #[test]
+    fn only_the_author_edits_or_deletes() {
+        let mut j = journal(b"dev-a");
+        let e = j
+            .add_entry(&ctx("ana", "dev-a", 9), &note("mine"), 1)
+            .unwrap();
+        let patch = EntryPatch {
+            starred: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            j.edit_entry(&ctx("ben", "dev-b", 10), &e.id, &patch)
+                .unwrap_err(),
+            ModelError::NotYourEntry(e.id.key())
+        );
+        assert!(j.delete_entry(&ctx("ben", "dev-b", 10), &e.id).is_err());
+        let d = j.delete_entry(&ctx("ana", "dev-a", 10), &e.id).unwrap();
+        assert!(d.deleted.is_some());
+        assert!(
+            j.delete_entry(&ctx("ana", "dev-a", 11), &e.id).is_err(),
+            "deleting twice is an error"
+        );
+    }
+
+    #[test]
+    fn a_foreign_document_is_refused() {
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "todo", "milk")?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(Journal::from_doc(doc), Err(ModelError::Schema(_))));
+    }
+
+    #[test]
+    fn malformed_entries_from_a_peer_are_skipped_not_fatal() {
+        let mut j = journal(b"dev-a");
+        j.add_entry(&ctx("ana", "dev-a", 9), &note("fine"), 1)
+            .unwrap();
+        let entries = j.entries.clone();
+        j.doc_mut()
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(&entries, "not-an-id", "junk")?;
+                let e = tx.put_object(&entries, EntryId::from_parts(5, 5).key(), ObjType::Map)?;
+                tx.put(&e, "kind", "checkin")?; // no mood, no author
+                Ok(())
+            })
+            .unwrap();
+        let (all, bad) = j.all_entries();
+        assert_eq!(all.len(), 1);
+        assert_eq!(bad, 2);
+    }
+
+    #[test]
+    fn rituals_and_their_log_round_trip() {
+        let mut j = journal(b"dev-a");
+        let c = ctx("ana", "dev-a", 9);
+        let r = Ritual {
+            id: "r1".into(),
+            name: "State of the union".into(),
+            kind: "state-of-the-union".into(),
+            cadence: "weekly:sun".parse().unwrap(),
+            owner: Owner::Together,
+            fulfilled_by: None,
+            created: c.now,
+            archived: None,
+        };
+        j.add_ritual(&c, &r).unwrap();
+        assert_eq!(j.rituals(), vec![r.clone()]);
+        let occ = r.cadence.occurrence(c.now.date_naive());
+        let done = j.mark_done(&c, &r, occ, None).unwrap();
+        assert_eq!(j.ritual_log(), vec![done]);
+    }
+
+    #[test]
+    fn view_catches_up_from_older_heads() {
+        let mut j = journal(b"dev-a");
+        let e1 = j
+            .add_entry(&ctx("ana", "dev-a", 9), &note("one"), 1)
+            .unwrap();
+        let mut view = View::build(&j);
+        let e2 = j
+            .add_entry(&ctx("ana", "dev-a", 10), &note("two"), 2)
+            .unwrap();
+        j.edit_entry(
+            &ctx("ana", "dev-a", 11),
+            &e1.id,
+            &EntryPatch {
+                starred: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!view.is_current(&j));
+        view.catch_up(&j);
+        assert!(view.is_current(&j));
+        assert_eq!(view.entries.len(), 2);
+        assert!(view.entries[&e1.id].starred);
+        assert_eq!(view.entries[&e2.id], e2);
+        let rebuilt = View::build(&j);
+        assert_eq!(rebuilt.entries, view.entries);
+    }
+
+    #[test]
+    fn ids_resolve_by_unique_prefix() {
+        let mut j = journal(b"dev-a");
+        let a = j
+            .add_entry(&ctx("ana", "dev-a", 9), &note("one"), 1)
+            .unwrap();
+        let b = j
+            .add_entry(&ctx("ana", "dev-a", 9), &note("two"), u128::MAX >> 48)
+            .unwrap();
+        let view = View::build(&j);
+        let short = view.short_len(8);
+        assert!(short > 10, "same millisecond: ids share the time part");
+        assert_eq!(view.resolve(&a.id.key()[..short]).unwrap(), a.id);
+        assert_eq!(
+            view.resolve(&b.id.key().to_uppercase()[..short]).unwrap(),
+            b.id
+        );
+        assert!(matches!(
+            view.resolve(&a.id.key()[..6]),
+            Err(ModelError::AmbiguousId(_, 2))
+        ));
+        assert!(matches!(
+            view.resolve("zzzz"),
+            Err(ModelError::NoSuchEntry(_))
+        ));
+        assert!(matches!(view.resolve("not/an/id"), Err(ModelError::Id(_))));
+    }
+}

@@ -1,0 +1,604 @@
+//! Entry kinds and the fields every entry carries.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceId, EntryId, ModelError, PartnerId};
+
+/// Largest text accepted for one field, in bytes. A journal entry longer
+/// than this is almost certainly a mistake (a pasted file, a binary).
+pub const MAX_TEXT: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Checkin,
+    Highlow,
+    Gratitude,
+    Note,
+    Repair,
+    Answer,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Checkin,
+        Kind::Highlow,
+        Kind::Gratitude,
+        Kind::Note,
+        Kind::Repair,
+        Kind::Answer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Checkin => "checkin",
+            Kind::Highlow => "highlow",
+            Kind::Gratitude => "gratitude",
+            Kind::Note => "note",
+            Kind::Repair => "repair",
+            Kind::Answer => "answer",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let k = match s.trim().to_ascii_lowercase().as_str() {
+            "checkin" | "check-in" => Kind::Checkin,
+            "highlow" | "high-low" => Kind::Highlow,
+            "gratitude" | "thanks" => Kind::Gratitude,
+            "note" => Kind::Note,
+            "repair" => Kind::Repair,
+            "answer" | "prompt" => Kind::Answer,
+            _ => return Err(ModelError::Kind(s.to_string())),
+        };
+        Ok(k)
+    }
+}
+
+/// Mood on a fixed five-point scale, documented in SCHEMA.md. Five points is
+/// enough to see a trend and few enough to answer without thinking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Mood(u8);
+
+const MOOD_WORDS: [&str; 5] = ["rough", "low", "okay", "good", "great"];
+const ENERGY_WORDS: [&str; 5] = ["drained", "tired", "steady", "lively", "buzzing"];
+
+fn scale_value(s: &str, words: &[&str; 5]) -> Option<u8> {
+    let s = s.trim().to_ascii_lowercase();
+    if let Ok(n) = s.parse::<u8>() {
+        return (1..=5).contains(&n).then_some(n);
+    }
+    words.iter().position(|w| *w == s).map(|i| i as u8 + 1)
+}
+
+impl Mood {
+    pub fn new(v: u8) -> Option<Mood> {
+        (1..=5).contains(&v).then_some(Mood(v))
+    }
+    pub fn value(self) -> u8 {
+        self.0
+    }
+    pub fn word(self) -> &'static str {
+        MOOD_WORDS[usize::from(self.0 - 1)]
+    }
+}
+
+impl FromStr for Mood {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        scale_value(s, &MOOD_WORDS)
+            .map(Mood)
+            .ok_or_else(|| ModelError::Mood(s.to_string()))
+    }
+}
+
+impl TryFrom<u8> for Mood {
+    type Error = ModelError;
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        Mood::new(v).ok_or_else(|| ModelError::Mood(v.to_string()))
+    }
+}
+
+impl From<Mood> for u8 {
+    fn from(m: Mood) -> u8 {
+        m.0
+    }
+}
+
+/// Energy, on its own five-point scale: mood and energy move separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Energy(u8);
+
+impl Energy {
+    pub fn new(v: u8) -> Option<Energy> {
+        (1..=5).contains(&v).then_some(Energy(v))
+    }
+    pub fn value(self) -> u8 {
+        self.0
+    }
+    pub fn word(self) -> &'static str {
+        ENERGY_WORDS[usize::from(self.0 - 1)]
+    }
+}
+
+impl FromStr for Energy {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        scale_value(s, &ENERGY_WORDS)
+            .map(Energy)
+            .ok_or_else(|| ModelError::Energy(s.to_string()))
+    }
+}
+
+impl TryFrom<u8> for Energy {
+    type Error = ModelError;
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        Energy::new(v).ok_or_else(|| ModelError::Energy(v.to_string()))
+    }
+}
+
+impl From<Energy> for u8 {
+    fn from(e: Energy) -> u8 {
+        e.0
+    }
+}
+
+/// What I need right now. The four common needs have names; anything else is
+/// one short custom word or phrase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Need(String);
+
+impl Need {
+    pub const KNOWN: [&'static str; 4] = ["talk", "space", "hug", "help"];
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Need {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.is_empty() || t.len() > 32 || t.chars().any(|c| c.is_control()) {
+            return Err(ModelError::Need(s.to_string()));
+        }
+        Ok(Need(t.to_lowercase()))
+    }
+}
+
+impl TryFrom<String> for Need {
+    type Error = ModelError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Need> for String {
+    fn from(n: Need) -> String {
+        n.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepairMode {
+    /// "Can we start over?": a short bid to reset a moment gone wrong.
+    StartOver,
+    /// A structured look back at a conflict once both are calm.
+    Debrief,
+}
+
+impl RepairMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepairMode::StartOver => "start-over",
+            RepairMode::Debrief => "debrief",
+        }
+    }
+}
+
+impl FromStr for RepairMode {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "start-over" => Ok(RepairMode::StartOver),
+            "debrief" => Ok(RepairMode::Debrief),
+            _ => Err(ModelError::Schema(format!("unknown repair mode {s:?}"))),
+        }
+    }
+}
+
+/// The kind-specific part of an entry. Serialised with a `kind` tag next to
+/// the common fields; this is the documented JSON shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Body {
+    Checkin {
+        mood: Mood,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        energy: Option<Energy>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need: Option<Need>,
+        note: String,
+    },
+    Highlow {
+        high: String,
+        low: String,
+    },
+    Gratitude {
+        to: String,
+        text: String,
+    },
+    Note {
+        text: String,
+    },
+    Repair {
+        mode: RepairMode,
+        /// For a start-over: the moment to redo. For a debrief: what happened.
+        happened: String,
+        felt: String,
+        my_part: String,
+        need: String,
+        agreements: Vec<String>,
+    },
+    Answer {
+        prompt: String,
+        text: String,
+    },
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Checkin { .. } => Kind::Checkin,
+            Body::Highlow { .. } => Kind::Highlow,
+            Body::Gratitude { .. } => Kind::Gratitude,
+            Body::Note { .. } => Kind::Note,
+            Body::Repair { .. } => Kind::Repair,
+            Body::Answer { .. } => Kind::Answer,
+        }
+    }
+
+    /// The free-text fields, by their document key. Tags are parsed from
+    /// these and `--contains` searches them.
+    pub fn texts(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Body::Checkin { note, .. } => vec![("note", note)],
+            Body::Highlow { high, low } => vec![("high", high), ("low", low)],
+            Body::Gratitude { to, text } => vec![("to", to), ("text", text)],
+            Body::Note { text } => vec![("text", text)],
+            Body::Repair {
+                happened,
+                felt,
+                my_part,
+                need,
+                ..
+            } => vec![
+                ("happened", happened),
+                ("felt", felt),
+                ("my_part", my_part),
+                ("need", need),
+            ],
+            Body::Answer { text, .. } => vec![("text", text)],
+        }
+    }
+
+    /// Checks lengths and that the entry says something at all.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let mut any = matches!(self, Body::Checkin { .. });
+        for (field, text) in self.texts() {
+            if text.len() > MAX_TEXT {
+                return Err(ModelError::TooLong {
+                    field,
+                    len: text.len(),
+                    max: MAX_TEXT,
+                });
+            }
+            any |= !text.trim().is_empty();
+        }
+        if let Body::Repair { agreements, .. } = self {
+            let len: usize = agreements.iter().map(String::len).sum();
+            if len > MAX_TEXT {
+                return Err(ModelError::TooLong {
+                    field: "agreements",
+                    len,
+                    max: MAX_TEXT,
+                });
+            }
+            any |= !agreements.is_empty();
+        }
+        match self {
+            Body::Highlow { high, low } if high.trim().is_empty() && low.trim().is_empty() => {
+                Err(ModelError::Empty("the high-low"))
+            }
+            Body::Gratitude { to, .. } if to.trim().is_empty() => {
+                Err(ModelError::Empty("gratitude's recipient"))
+            }
+            Body::Gratitude { text, .. } if text.trim().is_empty() => {
+                Err(ModelError::Empty("gratitude text"))
+            }
+            Body::Answer { text, .. } if text.trim().is_empty() => {
+                Err(ModelError::Empty("answer text"))
+            }
+            _ if !any => Err(ModelError::Empty("entry text")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Repair entries are tender unless said otherwise: a debrief is not
+    /// something to stumble on in a casual look back.
+    pub fn tender_by_default(&self) -> bool {
+        matches!(self, Body::Repair { .. })
+    }
+
+    /// A one-line summary for listings.
+    pub fn summary(&self) -> String {
+        let first_line = |s: &str| {
+            s.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        match self {
+            Body::Checkin {
+                mood, need, note, ..
+            } => {
+                let mut s = format!("mood {} ({})", mood.value(), mood.word());
+                if let Some(n) = need {
+                    s.push_str(&format!(", needs {}", n.as_str()));
+                }
+                let n = first_line(note);
+                if !n.is_empty() {
+                    s.push_str(" · ");
+                    s.push_str(&n);
+                }
+                s
+            }
+            Body::Highlow { high, low } => {
+                format!("↑ {} · ↓ {}", first_line(high), first_line(low))
+            }
+            Body::Gratitude { to, text } => format!("to {}: {}", to.trim(), first_line(text)),
+            Body::Note { text } => first_line(text),
+            Body::Repair { mode, happened, .. } => {
+                format!("{}: {}", mode.as_str(), first_line(happened))
+            }
+            Body::Answer { prompt, text } => format!("[{prompt}] {}", first_line(text)),
+        }
+    }
+}
+
+/// A materialised entry, as read from the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: EntryId,
+    pub author: PartnerId,
+    pub device: DeviceId,
+    pub created: DateTime<FixedOffset>,
+    pub day: NaiveDate,
+    pub tags: BTreeSet<String>,
+    pub starred: bool,
+    pub tender: bool,
+    pub edited: Option<DateTime<FixedOffset>>,
+    pub deleted: Option<DateTime<FixedOffset>>,
+    #[serde(flatten)]
+    pub body: Body,
+    /// Text fields edited concurrently on two devices: the values that did
+    /// not win, kept so no word is lost until someone merges them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conflicts: BTreeMap<String, Vec<String>>,
+}
+
+impl Entry {
+    pub fn kind(&self) -> Kind {
+        self.body.kind()
+    }
+
+    pub fn contains(&self, needle_lower: &str) -> bool {
+        let hit = |s: &str| s.to_lowercase().contains(needle_lower);
+        self.body.texts().iter().any(|(_, t)| hit(t))
+            || matches!(&self.body, Body::Repair { agreements, .. } if agreements.iter().any(|a| hit(a)))
+            || self.tags.iter().any(|t| t.contains(needle_lower))
+    }
+}
+
+/// What the CLI asks to write. The daemon adds id, author, device and times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEntry {
+    pub body: Body,
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+    #[serde(default)]
+    pub starred: bool,
+    /// `None` means the kind's default.
+    #[serde(default)]
+    pub tender: Option<bool>,
+}
+
+/// A change to an existing entry. Only the fields present are written, so a
+/// concurrent edit of another field on another device is not overwritten.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryPatch {
+    #[serde(default)]
+    pub body: Option<Body>,
+    #[serde(default)]
+    pub tags: Option<BTreeSet<String>>,
+    #[serde(default)]
+    pub starred: Option<bool>,
+    #[serde(default)]
+    pub tender: Option<bool>,
+}
+
+/// Normalises a tag: lowercase, without the leading `@`.
+pub fn normalize_tag(raw: &str) -> Result<String, ModelError> {
+    let t = raw.trim().trim_start_matches('@').to_lowercase();
+    if t.is_empty()
+        || t.len() > 64
+        || !t
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ModelError::Tag(raw.to_string()));
+    }
+    Ok(t)
+}
+
+/// Finds `@tags` in free text, as jrnl does: an `@` at the start of a word,
+/// followed by letters, digits, `-` or `_`. Email addresses are not tags.
+pub fn parse_tags(text: &str) -> BTreeSet<String> {
+    let mut tags = BTreeSet::new();
+    let mut prev: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at_word_start = prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '@'));
+        if c == '@' && at_word_start {
+            let rest = &text[i + 1..];
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+                .map_or(rest.len(), |(j, _)| j);
+            // A trailing '-' is punctuation ("@work-"), not part of the tag.
+            let word = rest[..end].trim_end_matches('-');
+            if word.chars().next().is_some_and(char::is_alphanumeric) {
+                if let Ok(t) = normalize_tag(word) {
+                    tags.insert(t);
+                }
+            }
+        }
+        prev = Some(c);
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mood_accepts_numbers_and_words_only_on_the_scale() {
+        assert_eq!("4".parse::<Mood>().unwrap().value(), 4);
+        assert_eq!("Great".parse::<Mood>().unwrap().value(), 5);
+        assert_eq!(" rough ".parse::<Mood>().unwrap().value(), 1);
+        for bad in ["0", "6", "-1", "4.5", "meh", ""] {
+            assert!(bad.parse::<Mood>().is_err(), "{bad}");
+        }
+        assert_eq!(Mood::new(3).unwrap().word(), "okay");
+    }
+
+    #[test]
+    fn energy_and_need_validate() {
+        assert_eq!("buzzing".parse::<Energy>().unwrap().value(), 5);
+        assert!("11".parse::<Energy>().is_err());
+        assert_eq!("Hug".parse::<Need>().unwrap().as_str(), "hug");
+        assert_eq!("a walk".parse::<Need>().unwrap().as_str(), "a walk");
+        assert!("".parse::<Need>().is_err());
+        assert!("x".repeat(33).parse::<Need>().is_err());
+        assert!("two\nlines".parse::<Need>().is_err());
+    }
+
+    #[test]
+    fn kinds_parse_with_aliases() {
+        assert_eq!("check-in".parse::<Kind>().unwrap(), Kind::Checkin);
+        assert_eq!("thanks".parse::<Kind>().unwrap(), Kind::Gratitude);
+        assert!("diary".parse::<Kind>().is_err());
+        for k in Kind::ALL {
+            assert_eq!(k.as_str().parse::<Kind>().unwrap(), k);
+        }
+    }
+
+    #[test]
+    fn tags_are_parsed_like_jrnl() {
+        let t = parse_tags("Dinner with @Sam at @the-pier, mail me@example.com @@x @ alone @work-");
+        let got: Vec<_> = t.iter().map(String::as_str).collect();
+        assert_eq!(got, ["sam", "the-pier", "work"]);
+        assert!(parse_tags("no tags here").is_empty());
+        assert_eq!(
+            parse_tags("@café time").into_iter().collect::<Vec<_>>(),
+            ["café"]
+        );
+    }
+
+    #[test]
+    fn tag_flags_are_normalised_and_checked() {
+        assert_eq!(normalize_tag("@Work").unwrap(), "work");
+        assert!(normalize_tag("two words").is_err());
+        assert!(normalize_tag("@").is_err());
+    }
+
+    #[test]
+    fn empty_and_oversized_bodies_are_refused() {
+        assert_eq!(
+            Body::Note {
+                text: "  \n".into()
+            }
+            .validate(),
+            Err(ModelError::Empty("entry text"))
+        );
+        let big = "x".repeat(MAX_TEXT + 1);
+        assert!(matches!(
+            Body::Note { text: big }.validate(),
+            Err(ModelError::TooLong { field: "text", .. })
+        ));
+        assert!(
+            Body::Highlow {
+                high: "".into(),
+                low: " ".into()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Body::Highlow {
+                high: "sun".into(),
+                low: "".into()
+            }
+            .validate()
+            .is_ok()
+        );
+        let checkin = Body::Checkin {
+            mood: Mood::new(3).unwrap(),
+            energy: None,
+            need: None,
+            note: String::new(),
+        };
+        assert!(
+            checkin.validate().is_ok(),
+            "a bare mood is a valid check-in"
+        );
+    }
+
+    #[test]
+    fn json_shape_is_flat_with_a_kind_tag() {
+        let body = Body::Checkin {
+            mood: Mood::new(4).unwrap(),
+            energy: None,
+            need: Some("talk".parse().unwrap()),
+            note: "ok".into(),
+        };
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(v["kind"], "checkin");
+        assert_eq!(v["mood"], 4);
+        assert_eq!(v["need"], "talk");
+        assert!(v.get("energy").is_none());
+        let back: Body = serde_json::from_value(v).unwrap();
+        assert_eq!(back, body);
+        let bad = serde_json::json!({"kind": "checkin", "mood": 9, "note": ""});
+        assert!(serde_json::from_value::<Body>(bad).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! The hearth journal model: the schema of the couple's Automerge document,
+//! the entry kinds, rituals, prompts and the queries over them.
+//!
+//! Invariant: this crate does no I/O. It never reads a clock, a file, the
+//! environment or a socket. Time and randomness come in as arguments, so
+//! every rule here is testable with fixed values.
+
+pub mod day;
+pub mod deck;
+pub mod doc;
+pub mod entry;
+pub mod error;
+pub mod id;
+pub mod query;
+pub mod ritual;
+pub mod view;
+
+pub use day::{DayBoundary, parse_when};
+pub use doc::{Journal, WriteCtx};
+pub use entry::{Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, RepairMode};
+pub use error::ModelError;
+pub use id::{DeviceId, EntryId, PartnerId};
+pub use query::Filter;
+pub use ritual::{Cadence, Owner, Ritual, RitualDone};
+pub use view::View;
+
+/// Version of the document layout described in docs/SCHEMA.md.
+pub const SCHEMA_VERSION: i64 = 1;

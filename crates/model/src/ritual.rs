@@ -1,0 +1,467 @@
+//! Rituals: practices with a cadence, and the log of who did each
+//! occurrence. An occurrence is named by the journal day its window opens, so
+//! two devices that complete the same occurrence write the same log key.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceId, EntryId, Kind, ModelError, PartnerId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Cadence {
+    Daily,
+    /// Once a week, opening on this weekday.
+    Weekly(Weekday),
+    /// Once a month, opening on this day of the month (clamped to the
+    /// month's last day, so 31 means "the last day" in short months).
+    Monthly(u32),
+    /// Once a year, opening on this month and day (29 February opens on the
+    /// 28th in common years).
+    Yearly(u32, u32),
+}
+
+fn last_day_of_month(year: i32, month: u32) -> u32 {
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    NaiveDate::from_ymd_opt(ny, nm, 1)
+        .and_then(|d| d.pred_opt())
+        .map_or(28, |d| d.day())
+}
+
+fn clamped(year: i32, month: u32, day: u32) -> NaiveDate {
+    let d = day.min(last_day_of_month(year, month));
+    NaiveDate::from_ymd_opt(year, month, d).expect("clamped day is valid")
+}
+
+fn weekday_name(w: Weekday) -> &'static str {
+    match w {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
+    }
+}
+
+impl Cadence {
+    /// The first day of the occurrence window that contains `day`.
+    pub fn occurrence(&self, day: NaiveDate) -> NaiveDate {
+        match *self {
+            Cadence::Daily => day,
+            Cadence::Weekly(w) => {
+                let back = (7 + day.weekday().num_days_from_monday() as i64
+                    - w.num_days_from_monday() as i64)
+                    % 7;
+                day - Duration::days(back)
+            }
+            Cadence::Monthly(d) => {
+                let this = clamped(day.year(), day.month(), d);
+                if this <= day {
+                    this
+                } else if day.month() == 1 {
+                    clamped(day.year() - 1, 12, d)
+                } else {
+                    clamped(day.year(), day.month() - 1, d)
+                }
+            }
+            Cadence::Yearly(m, d) => {
+                let this = clamped(day.year(), m, d);
+                if this <= day {
+                    this
+                } else {
+                    clamped(day.year() - 1, m, d)
+                }
+            }
+        }
+    }
+
+    /// The first day of the window after the one that opens on `occurrence`.
+    pub fn next(&self, occurrence: NaiveDate) -> NaiveDate {
+        match *self {
+            Cadence::Daily => occurrence + Duration::days(1),
+            Cadence::Weekly(_) => occurrence + Duration::days(7),
+            Cadence::Monthly(d) => {
+                let (y, m) = if occurrence.month() == 12 {
+                    (occurrence.year() + 1, 1)
+                } else {
+                    (occurrence.year(), occurrence.month() + 1)
+                };
+                clamped(y, m, d)
+            }
+            Cadence::Yearly(m, d) => clamped(occurrence.year() + 1, m, d),
+        }
+    }
+
+    /// The window before the one that opens on `occurrence`.
+    pub fn previous(&self, occurrence: NaiveDate) -> NaiveDate {
+        self.occurrence(occurrence - Duration::days(1))
+    }
+
+    /// A word for the window: "today", "this week", ...
+    pub fn period_word(&self) -> &'static str {
+        match self {
+            Cadence::Daily => "day",
+            Cadence::Weekly(_) => "week",
+            Cadence::Monthly(_) => "month",
+            Cadence::Yearly(..) => "year",
+        }
+    }
+}
+
+impl fmt::Display for Cadence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Cadence::Daily => write!(f, "daily"),
+            Cadence::Weekly(w) => write!(f, "weekly:{}", weekday_name(w)),
+            Cadence::Monthly(d) => write!(f, "monthly:{d}"),
+            Cadence::Yearly(m, d) => write!(f, "yearly:{m:02}-{d:02}"),
+        }
+    }
+}
+
+impl FromStr for Cadence {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ModelError::Cadence(s.to_string());
+        let lower = s.trim().to_ascii_lowercase();
+        let (head, arg) = match lower.split_once(':') {
+            Some((h, a)) => (h, Some(a)),
+            None => (lower.as_str(), None),
+        };
+        match (head, arg) {
+            ("daily", None) => Ok(Cadence::Daily),
+            ("weekly", Some(w)) => w.parse::<Weekday>().map(Cadence::Weekly).map_err(|_| bad()),
+            ("weekly", None) => Ok(Cadence::Weekly(Weekday::Sun)),
+            ("monthly", None) => Ok(Cadence::Monthly(1)),
+            ("monthly", Some(d)) => match d.parse::<u32>() {
+                Ok(d @ 1..=31) => Ok(Cadence::Monthly(d)),
+                _ => Err(bad()),
+            },
+            ("yearly", None) => Ok(Cadence::Yearly(1, 1)),
+            ("yearly", Some(md)) => {
+                let (m, d) = md.split_once('-').ok_or_else(bad)?;
+                let (m, d) = (
+                    m.parse::<u32>().map_err(|_| bad())?,
+                    d.parse::<u32>().map_err(|_| bad())?,
+                );
+                // Validate against a leap year so 02-29 is allowed.
+                NaiveDate::from_ymd_opt(2028, m, d).ok_or_else(bad)?;
+                Ok(Cadence::Yearly(m, d))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl TryFrom<String> for Cadence {
+    type Error = ModelError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Cadence> for String {
+    fn from(c: Cadence) -> String {
+        c.to_string()
+    }
+}
+
+/// Who a ritual is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Owner {
+    /// Each partner does it for themselves (an evening check-in).
+    Both,
+    /// Done once for the couple, by either of them (a date night).
+    Together,
+    /// One partner's ritual.
+    Partner(PartnerId),
+}
+
+impl Owner {
+    pub fn to_key(&self) -> String {
+        match self {
+            Owner::Both => "both".into(),
+            Owner::Together => "together".into(),
+            Owner::Partner(p) => format!("partner:{p}"),
+        }
+    }
+
+    pub fn from_key(s: &str) -> Option<Owner> {
+        match s {
+            "both" => Some(Owner::Both),
+            "together" => Some(Owner::Together),
+            _ => s
+                .strip_prefix("partner:")
+                .map(|p| Owner::Partner(PartnerId(p.to_string()))),
+        }
+    }
+
+    pub fn includes(&self, who: &PartnerId) -> bool {
+        match self {
+            Owner::Both | Owner::Together => true,
+            Owner::Partner(p) => p == who,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ritual {
+    pub id: String,
+    pub name: String,
+    /// What the practice is: a template name such as `state-of-the-union`,
+    /// or `custom`.
+    pub kind: String,
+    pub cadence: Cadence,
+    pub owner: Owner,
+    /// An entry kind whose writing completes this ritual automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilled_by: Option<Kind>,
+    pub created: DateTime<FixedOffset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<DateTime<FixedOffset>>,
+}
+
+/// One line of the ritual log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RitualDone {
+    pub ritual: String,
+    /// First journal day of the occurrence window.
+    pub occurrence: NaiveDate,
+    pub partner: PartnerId,
+    pub device: DeviceId,
+    pub at: DateTime<FixedOffset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryId>,
+}
+
+/// The state of one ritual for one partner today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueItem {
+    pub ritual: Ritual,
+    pub occurrence: NaiveDate,
+    /// The window closes before this day.
+    pub until: NaiveDate,
+    /// Done by me for this occurrence (or by either, for `together`).
+    pub done_by_me: bool,
+    /// My partner has done their part of this occurrence.
+    pub done_by_partner: bool,
+    /// Still waiting for me.
+    pub due: bool,
+}
+
+impl Ritual {
+    /// Whether `who` completed the occurrence opening on `occ`.
+    pub fn done_by(&self, log: &[RitualDone], occ: NaiveDate, who: &PartnerId) -> bool {
+        log.iter().any(|d| {
+            d.ritual == self.id
+                && d.occurrence == occ
+                && (matches!(self.owner, Owner::Together) || &d.partner == who)
+        })
+    }
+
+    pub fn status(
+        &self,
+        log: &[RitualDone],
+        today: NaiveDate,
+        me: &PartnerId,
+        partner: Option<&PartnerId>,
+    ) -> DueItem {
+        let occ = self.cadence.occurrence(today);
+        let done_by_me = self.done_by(log, occ, me);
+        let done_by_partner = partner.is_some_and(|p| {
+            log.iter()
+                .any(|d| d.ritual == self.id && d.occurrence == occ && &d.partner == p)
+        });
+        DueItem {
+            ritual: self.clone(),
+            occurrence: occ,
+            until: self.cadence.next(occ),
+            done_by_me,
+            done_by_partner,
+            due: self.archived.is_none() && self.owner.includes(me) && !done_by_me,
+        }
+    }
+}
+
+/// What `who` has to do today: rituals they own whose current occurrence they
+/// have not completed, plus what their partner already did.
+pub fn due_today(
+    rituals: &[Ritual],
+    log: &[RitualDone],
+    today: NaiveDate,
+    me: &PartnerId,
+    partner: Option<&PartnerId>,
+) -> Vec<DueItem> {
+    rituals
+        .iter()
+        .filter(|r| r.archived.is_none())
+        .map(|r| r.status(log, today, me, partner))
+        .filter(|s| s.ritual.owner.includes(me) || s.done_by_partner)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn ritual(cadence: &str, owner: Owner) -> Ritual {
+        Ritual {
+            id: "r1".into(),
+            name: "test".into(),
+            kind: "custom".into(),
+            cadence: cadence.parse().unwrap(),
+            owner,
+            fulfilled_by: None,
+            created: FixedOffset::east_opt(0)
+                .unwrap()
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .unwrap(),
+            archived: None,
+        }
+    }
+
+    fn done(occ: NaiveDate, who: &str) -> RitualDone {
+        RitualDone {
+            ritual: "r1".into(),
+            occurrence: occ,
+            partner: PartnerId(who.into()),
+            device: DeviceId("dev".into()),
+            at: FixedOffset::east_opt(0)
+                .unwrap()
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .unwrap(),
+            entry: None,
+        }
+    }
+
+    #[test]
+    fn cadences_parse_and_print_round_trip() {
+        for s in [
+            "daily",
+            "weekly:sun",
+            "weekly:wed",
+            "monthly:1",
+            "monthly:31",
+            "yearly:02-29",
+            "yearly:12-31",
+        ] {
+            assert_eq!(s.parse::<Cadence>().unwrap().to_string(), s);
+        }
+        assert_eq!(
+            "Weekly:Friday".parse::<Cadence>().unwrap(),
+            Cadence::Weekly(Weekday::Fri)
+        );
+        for bad in [
+            "hourly",
+            "weekly:funday",
+            "monthly:0",
+            "monthly:32",
+            "yearly:02-30",
+            "yearly:13-01",
+            "daily:3",
+            "",
+        ] {
+            assert!(bad.parse::<Cadence>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn weekly_windows_open_on_their_weekday() {
+        let c: Cadence = "weekly:sun".parse().unwrap();
+        // 2026-11-22 is a Sunday.
+        assert_eq!(c.occurrence(d(2026, 11, 22)), d(2026, 11, 22));
+        assert_eq!(c.occurrence(d(2026, 11, 25)), d(2026, 11, 22));
+        assert_eq!(c.occurrence(d(2026, 11, 28)), d(2026, 11, 22));
+        assert_eq!(c.occurrence(d(2026, 11, 29)), d(2026, 11, 29));
+        assert_eq!(c.next(d(2026, 11, 22)), d(2026, 11, 29));
+        assert_eq!(c.previous(d(2026, 11, 22)), d(2026, 11, 15));
+    }
+
+    #[test]
+    fn monthly_windows_clamp_to_short_months() {
+        let c: Cadence = "monthly:31".parse().unwrap();
+        assert_eq!(c.occurrence(d(2026, 2, 27)), d(2026, 1, 31));
+        assert_eq!(c.occurrence(d(2026, 2, 28)), d(2026, 2, 28));
+        assert_eq!(
+            c.occurrence(d(2028, 2, 28)),
+            d(2028, 1, 31),
+            "leap year: the 29th opens it"
+        );
+        assert_eq!(c.occurrence(d(2028, 2, 29)), d(2028, 2, 29));
+        assert_eq!(c.next(d(2026, 2, 28)), d(2026, 3, 31));
+        assert_eq!(
+            c.occurrence(d(2026, 1, 5)),
+            d(2025, 12, 31),
+            "crosses the year back"
+        );
+        let first: Cadence = "monthly".parse().unwrap();
+        assert_eq!(first.occurrence(d(2026, 12, 31)), d(2026, 12, 1));
+        assert_eq!(first.next(d(2026, 12, 1)), d(2027, 1, 1));
+    }
+
+    #[test]
+    fn yearly_windows_handle_leap_days() {
+        let c: Cadence = "yearly:02-29".parse().unwrap();
+        assert_eq!(c.occurrence(d(2027, 3, 1)), d(2027, 2, 28));
+        assert_eq!(c.occurrence(d(2028, 2, 28)), d(2027, 2, 28));
+        assert_eq!(c.occurrence(d(2028, 2, 29)), d(2028, 2, 29));
+        assert_eq!(c.next(d(2028, 2, 29)), d(2029, 2, 28));
+    }
+
+    #[test]
+    fn due_depends_on_owner_and_log() {
+        let me = PartnerId("ana".into());
+        let them = PartnerId("ben".into());
+        let today = d(2026, 11, 25);
+        let both = ritual("daily", Owner::Both);
+        let log = vec![done(today, "ben")];
+        let s = both.status(&log, today, &me, Some(&them));
+        assert!(s.due && !s.done_by_me && s.done_by_partner);
+        let s = both.status(&log, today, &them, Some(&me));
+        assert!(!s.due && s.done_by_me);
+
+        let together = ritual("weekly:sun", Owner::Together);
+        let log = vec![done(d(2026, 11, 22), "ben")];
+        assert!(
+            !together.status(&log, today, &me, Some(&them)).due,
+            "either partner completes it"
+        );
+        assert!(
+            together.status(&log, d(2026, 11, 29), &me, Some(&them)).due,
+            "next week is due again"
+        );
+
+        let bens = ritual("daily", Owner::Partner(them.clone()));
+        assert!(!bens.status(&[], today, &me, Some(&them)).due, "not mine");
+        assert!(bens.status(&[], today, &them, Some(&me)).due);
+        assert!(due_today(&[bens.clone()], &[], today, &me, Some(&them)).is_empty());
+        assert_eq!(
+            due_today(&[bens], &[done(today, "ben")], today, &me, Some(&them)).len(),
+            1,
+            "shown as partner's progress"
+        );
+    }
+
+    #[test]
+    fn yesterday_does_not_count_for_today() {
+        let me = PartnerId("ana".into());
+        let r = ritual("daily", Owner::Both);
+        let log = vec![done(d(2026, 11, 24), "ana")];
+        assert!(r.status(&log, d(2026, 11, 25), &me, None).due);
+    }
+}

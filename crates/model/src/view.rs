@@ -1,0 +1,145 @@
+//! A materialised view of the journal's entries: what queries read, so that
+//! a query never walks the Automerge document. The daemon keeps one in
+//! memory and persists it beside the document, tagged with the heads it was
+//! built from.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::ChangeHash;
+use serde::{Deserialize, Serialize};
+
+use crate::{Entry, EntryId, Journal, ModelError};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct View {
+    /// Heads of the document this view reflects, as hex.
+    pub heads: Vec<String>,
+    pub entries: BTreeMap<EntryId, Entry>,
+    /// Entries in the document that could not be read (malformed).
+    pub malformed: usize,
+}
+
+pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
+    let mut v: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    v.sort();
+    v
+}
+
+pub fn heads_parse(hex: &[String]) -> Option<Vec<ChangeHash>> {
+    hex.iter().map(|h| h.parse().ok()).collect()
+}
+
+impl View {
+    /// Reads every entry of the journal.
+    pub fn build(journal: &Journal) -> View {
+        let (entries, malformed) = journal.all_entries();
+        View {
+            heads: heads_hex(&journal.heads()),
+            entries: entries.into_iter().map(|e| (e.id, e)).collect(),
+            malformed,
+        }
+    }
+
+    pub fn is_current(&self, journal: &Journal) -> bool {
+        self.heads == heads_hex(&journal.heads())
+    }
+
+    /// Brings the view up to the journal's heads by re-reading only the
+    /// entries changed since the view's heads. Falls back to a full build if
+    /// the view's heads are unknown to the document.
+    pub fn catch_up(&mut self, journal: &Journal) {
+        if self.is_current(journal) {
+            return;
+        }
+        let known = heads_parse(&self.heads).filter(|hs| {
+            hs.iter()
+                .all(|h| journal.doc().get_change_meta_by_hash(h).is_some())
+        });
+        match known {
+            Some(before) => {
+                let changed = journal.entries_changed(&before, &journal.heads());
+                self.refresh(journal, &changed);
+            }
+            None => *self = View::build(journal),
+        }
+    }
+
+    /// Re-reads the given entries after a write.
+    pub fn refresh(&mut self, journal: &Journal, ids: &BTreeSet<EntryId>) {
+        for id in ids {
+            match journal.entry(id) {
+                Ok(Some(e)) => {
+                    self.entries.insert(*id, e);
+                }
+                Ok(None) => {
+                    self.entries.remove(id);
+                }
+                Err(_) => {
+                    if self.entries.remove(id).is_none() {
+                        self.malformed += 1;
+                    }
+                }
+            }
+        }
+        self.heads = heads_hex(&journal.heads());
+    }
+
+    pub fn upsert(&mut self, journal: &Journal, entry: Entry) {
+        self.entries.insert(entry.id, entry);
+        self.heads = heads_hex(&journal.heads());
+    }
+
+    /// Resolves a full id or a unique prefix of one, as git does.
+    pub fn resolve(&self, prefix: &str) -> Result<EntryId, ModelError> {
+        let p = prefix.trim().to_ascii_lowercase();
+        if !crate::id::valid_prefix(&p) {
+            return Err(ModelError::Id(prefix.to_string()));
+        }
+        if p.len() == 26 {
+            let id: EntryId = p.parse()?;
+            return if self.entries.contains_key(&id) {
+                Ok(id)
+            } else {
+                Err(ModelError::NoSuchEntry(prefix.to_string()))
+            };
+        }
+        // Keys sort like their text, so the matches are one contiguous run.
+        let lo: EntryId = format!("{p:0<26}")
+            .parse()
+            .unwrap_or(EntryId(ulid::Ulid::nil()));
+        let hits: Vec<EntryId> = self
+            .entries
+            .range(lo..)
+            .map(|(id, _)| *id)
+            .take_while(|id| id.key().starts_with(&p))
+            .take(2)
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ModelError::NoSuchEntry(prefix.to_string())),
+            _ => Err(ModelError::AmbiguousId(
+                prefix.to_string(),
+                self.entries
+                    .keys()
+                    .filter(|id| id.key().starts_with(&p))
+                    .count(),
+            )),
+        }
+    }
+
+    /// The shortest prefix length (at least `min`) that keeps every id in
+    /// `ids` unique among all entries, for abbreviated display.
+    pub fn short_len(&self, min: usize) -> usize {
+        let keys: Vec<String> = self.entries.keys().map(EntryId::key).collect();
+        let mut len = min;
+        for w in keys.windows(2) {
+            let common = w[0]
+                .bytes()
+                .zip(w[1].bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            len = len.max(common + 1);
+        }
+        len.min(26)
+    }
+}
