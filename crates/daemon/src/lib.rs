@@ -1,1 +1,14 @@
+//! The hearth daemon. It owns the couple's document: every write goes
+//! through it, is made durable, and only then acknowledged. The CLI talks to
+//! it over a Unix socket (docs/PROTOCOL.md).
+//!
+//! Threads: tokio runs the socket and signals; one plain thread (`core`)
+//! owns the document and handles requests in batches, so a burst of writes
+//! shares one fsync (group commit).
 
+pub mod core;
+pub mod identity;
+pub mod logging;
+pub mod server;
+
+pub use server::{DaemonError, Options, run};

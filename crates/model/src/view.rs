@@ -15,6 +15,9 @@ pub struct View {
     /// Heads of the document this view reflects, as hex.
     pub heads: Vec<String>,
     pub entries: BTreeMap<EntryId, Entry>,
+    /// Partners' names by id, so listings can be answered from the view.
+    #[serde(default)]
+    pub partners: BTreeMap<crate::PartnerId, String>,
     /// Entries in the document that could not be read (malformed).
     pub malformed: usize,
 }
@@ -36,6 +39,7 @@ impl View {
         View {
             heads: heads_hex(&journal.heads()),
             entries: entries.into_iter().map(|e| (e.id, e)).collect(),
+            partners: journal.partners(),
             malformed,
         }
     }
@@ -62,6 +66,7 @@ impl View {
             }
             None => *self = View::build(journal),
         }
+        self.partners = journal.partners();
     }
 
     /// Re-reads the given entries after a write.
@@ -82,6 +87,11 @@ impl View {
             }
         }
         self.heads = heads_hex(&journal.heads());
+    }
+
+    /// The display name of a partner, or their id if unknown.
+    pub fn name_of<'a>(&'a self, id: &'a crate::PartnerId) -> &'a str {
+        self.partners.get(id).map_or(id.as_str(), String::as_str)
     }
 
     pub fn upsert(&mut self, journal: &Journal, entry: Entry) {

@@ -1,0 +1,572 @@
+//! The daemon's state and the handling of every request, free of sockets
+//! and threads so it can be driven directly in tests.
+//!
+//! Writes change the in-memory document first; `commit` then makes them
+//! durable as one chunk, and only after it succeeds are they acknowledged.
+//! A failed commit rolls the document back to what is on disk.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use hearth_ipc::{
+    DueList, EntryList, ErrorKind, ErrorReply, LogQuery, OwnerArg, PartnerAnswer, PromptToday, Request,
+    Response, RitualList, StatusInfo,
+};
+use hearth_model::doc::Prompt;
+use hearth_model::ritual::{Owner, Ritual, due_today};
+use hearth_model::{Body, Filter, Journal, ModelError, PartnerId, View, WriteCtx, parse_when};
+use hearth_store::{Quarantined, Store, StoreError};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sha2::{Digest, Sha256};
+
+use crate::identity::Identity;
+
+/// Compact once this many chunks have piled up since the last snapshot.
+pub const COMPACT_AFTER_CHUNKS: usize = 256;
+
+pub struct Core {
+    pub identity: Identity,
+    identity_path: std::path::PathBuf,
+    data_dir: String,
+    /// `None` until the document has loaded.
+    loaded: Option<Loaded>,
+    view: View,
+    /// Whether `view` can answer reads yet (a valid cache, or loaded).
+    view_ready: bool,
+    quarantined: Vec<Quarantined>,
+    rng: StdRng,
+}
+
+struct Loaded {
+    journal: Journal,
+    store: Store,
+}
+
+fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error(ErrorReply {
+        kind,
+        message: message.into(),
+    })
+}
+
+fn model_err(e: ModelError) -> Response {
+    let kind = match e {
+        ModelError::NoSuchEntry(_) | ModelError::NoSuchRitual(_) | ModelError::NoSuchPrompt(_) => {
+            ErrorKind::NotFound
+        }
+        ModelError::NotInitialised => ErrorKind::NotInitialised,
+        ModelError::Automerge(_) => ErrorKind::Internal,
+        _ => ErrorKind::BadRequest,
+    };
+    err(kind, e.to_string())
+}
+
+impl Core {
+    /// A core with a view that may come from the cache; the document loads
+    /// separately and arrives through [`Core::loaded`].
+    pub fn new(identity: Identity, identity_path: std::path::PathBuf, data_dir: String, cached: Option<View>, seed: Option<u64>) -> Core {
+        Core {
+            identity,
+            identity_path,
+            data_dir,
+            loaded: None,
+            view_ready: cached.is_some(),
+            view: cached.unwrap_or_default(),
+            quarantined: Vec::new(),
+            rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.is_some()
+    }
+
+    pub fn can_read(&self) -> bool {
+        self.view_ready
+    }
+
+    /// Takes the loaded document. The cached view is kept if it matches
+    /// the document's heads, and otherwise brought up to date.
+    pub fn loaded(&mut self, opened: hearth_store::Opened) -> Result<(), ModelError> {
+        let journal = Journal::from_doc(opened.doc)?;
+        self.quarantined = opened.quarantined;
+        let fresh = if self.view_ready && self.view.is_current(&journal) {
+            false
+        } else {
+            if self.view_ready {
+                tracing::warn!("cached view did not match the document; rebuilding it");
+            }
+            self.view.catch_up(&journal);
+            true
+        };
+        self.view.partners = journal.partners();
+        self.view_ready = true;
+        self.loaded = Some(Loaded {
+            journal,
+            store: opened.store,
+        });
+        if fresh {
+            self.save_view();
+        }
+        Ok(())
+    }
+
+    fn save_view(&self) {
+        if let Some(l) = &self.loaded {
+            if l.store.is_dirty(l.journal.doc()) {
+                return;
+            }
+            if let Err(e) = l.store.save_view(&self.view) {
+                tracing::warn!(error = %e, "could not save the view cache; the next start will be slower");
+            }
+        }
+    }
+
+    fn me(&self) -> Result<PartnerId, Response> {
+        self.identity.partner.clone().ok_or_else(|| {
+            err(
+                ErrorKind::NotInitialised,
+                "this device is not set up yet: run `hearth init --name <your name>`",
+            )
+        })
+    }
+
+    fn other_partner(&self, me: &PartnerId) -> Option<PartnerId> {
+        self.view.partners.keys().find(|p| *p != me).cloned()
+    }
+
+    fn ctx(&self, at: DateTime<FixedOffset>) -> Result<WriteCtx, Response> {
+        Ok(WriteCtx {
+            author: self.me()?,
+            device: self.identity.device.clone(),
+            now: at,
+        })
+    }
+
+    /// Answers a request. Writes are applied in memory and must be followed
+    /// by [`Core::commit`] before the response is sent.
+    pub fn handle(&mut self, req: Request) -> Response {
+        match self.handle_inner(req) {
+            Ok(r) | Err(r) => r,
+        }
+    }
+
+    fn handle_inner(&mut self, req: Request) -> Result<Response, Response> {
+        if !self.view_ready {
+            return Err(err(ErrorKind::Internal, "the journal is still loading; try again"));
+        }
+        if req.is_write() && self.loaded.is_none() {
+            return Err(err(ErrorKind::Internal, "the journal is still loading; try again"));
+        }
+        match req {
+            Request::Status => Ok(self.status()),
+            Request::Shutdown => Ok(Response::Ok),
+            Request::Init {
+                name,
+                device_name,
+                day_start_hour,
+                at,
+            } => self.init(&name, &device_name, day_start_hour, at),
+            Request::Add { entry, at } => {
+                let ctx = self.ctx(at)?;
+                let random: u128 = self.rng.random();
+                let l = self.loaded.as_mut().expect("checked above");
+                let e = l.journal.add_entry(&ctx, &entry, random).map_err(model_err)?;
+                self.view.upsert(&l.journal, e.clone());
+                let completed = self.complete_rituals_for(&ctx, &e)?;
+                Ok(Response::Entry {
+                    entry: Box::new(e),
+                    names: self.view.partners.clone(),
+                    completed,
+                })
+            }
+            Request::Edit { id, patch, at } => {
+                let ctx = self.ctx(at)?;
+                let id = self.view.resolve(&id).map_err(model_err)?;
+                let l = self.loaded.as_mut().expect("checked above");
+                let e = l.journal.edit_entry(&ctx, &id, &patch).map_err(model_err)?;
+                self.view.upsert(&l.journal, e.clone());
+                Ok(self.entry_reply(e))
+            }
+            Request::Delete { id, at } => {
+                let ctx = self.ctx(at)?;
+                let id = self.view.resolve(&id).map_err(model_err)?;
+                let l = self.loaded.as_mut().expect("checked above");
+                let e = l.journal.delete_entry(&ctx, &id).map_err(model_err)?;
+                self.view.upsert(&l.journal, e.clone());
+                Ok(self.entry_reply(e))
+            }
+            Request::Show { id } => {
+                let id = self.view.resolve(&id).map_err(model_err)?;
+                let e = self.view.entries[&id].clone();
+                Ok(self.entry_reply(e))
+            }
+            Request::Log { query, at } => self.log(&query, at),
+            Request::RitualAdd {
+                name,
+                kind,
+                cadence,
+                owner,
+                fulfilled_by,
+                at,
+            } => {
+                let ctx = self.ctx(at)?;
+                let owner = match owner {
+                    OwnerArg::Me => Owner::Partner(ctx.author.clone()),
+                    OwnerArg::Partner => Owner::Partner(self.other_partner(&ctx.author).ok_or_else(|| {
+                        err(ErrorKind::BadRequest, "your partner has not joined this journal yet; use --owner me, both or together")
+                    })?),
+                    OwnerArg::Both => Owner::Both,
+                    OwnerArg::Together => Owner::Together,
+                };
+                let l = self.loaded.as_mut().expect("checked above");
+                let existing = l.journal.rituals();
+                if existing.iter().any(|r| r.archived.is_none() && r.name.eq_ignore_ascii_case(name.trim())) {
+                    return Err(err(ErrorKind::BadRequest, format!("a ritual named {:?} already exists", name.trim())));
+                }
+                let random: u128 = self.rng.random();
+                let ritual = Ritual {
+                    id: ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random).to_string().to_ascii_lowercase(),
+                    name: name.trim().to_string(),
+                    kind,
+                    cadence,
+                    owner,
+                    fulfilled_by,
+                    created: at,
+                    archived: None,
+                };
+                l.journal.add_ritual(&ctx, &ritual).map_err(model_err)?;
+                self.ritual_list(at)
+            }
+            Request::RitualList { at } => self.ritual_list(at),
+            Request::RitualDone { ritual, entry, at } => {
+                let ctx = self.ctx(at)?;
+                let entry = entry.map(|e| self.view.resolve(&e)).transpose().map_err(model_err)?;
+                let l = self.loaded.as_mut().expect("checked above");
+                let r = find_ritual(&l.journal.rituals(), &ritual).map_err(model_err)?;
+                if !r.owner.includes(&ctx.author) {
+                    return Err(model_err(ModelError::NotYourRitual(r.name.clone())));
+                }
+                let today = l.journal.day_boundary().day_of(at);
+                let occ = r.cadence.occurrence(today);
+                let done = l.journal.mark_done(&ctx, &r, occ, entry).map_err(model_err)?;
+                Ok(Response::RitualDone { ritual: r, done })
+            }
+            Request::Due { at } => {
+                let me = self.me()?;
+                let l = self.loaded.as_ref().ok_or_else(|| err(ErrorKind::Internal, "the journal is still loading; try again"))?;
+                let today = l.journal.day_boundary().day_of(at);
+                let partner = self.other_partner(&me);
+                let items = due_today(&l.journal.rituals(), &l.journal.ritual_log(), today, &me, partner.as_ref());
+                Ok(Response::Due(DueList {
+                    today,
+                    items,
+                    me,
+                    names: self.view.partners.clone(),
+                }))
+            }
+            Request::Prompt { at } => self.prompt_today(at),
+            Request::PromptAdd { text, theme, at } => {
+                let ctx = self.ctx(at)?;
+                let random: u128 = self.rng.random();
+                let id = format!("c-{}", ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random).to_string().to_ascii_lowercase());
+                let l = self.loaded.as_mut().expect("checked above");
+                l.journal.add_prompt(&ctx, &id, &text, theme).map_err(model_err)?;
+                self.prompt_today(at)
+            }
+        }
+    }
+
+    fn entry_reply(&self, e: hearth_model::Entry) -> Response {
+        Response::Entry {
+            entry: Box::new(e),
+            names: self.view.partners.clone(),
+            completed: Vec::new(),
+        }
+    }
+
+    fn init(&mut self, name: &str, device_name: &str, day_start_hour: Option<u32>, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(err(ErrorKind::BadRequest, "name must be 1-64 printable characters"));
+        }
+        let boundary = day_start_hour
+            .map(|h| hearth_model::DayBoundary::new(h).ok_or_else(|| err(ErrorKind::BadRequest, format!("invalid day start hour {h}: use 0-23"))))
+            .transpose()?;
+        let random: u128 = self.rng.random();
+        let l = self.loaded.as_mut().expect("checked by caller");
+        // Re-running init renames; a partner keeps their id for life.
+        let partner = match &self.identity.partner {
+            Some(p) => p.clone(),
+            None => {
+                // An existing partner of that name (a second device of
+                // theirs) is the same person.
+                l.journal
+                    .partners()
+                    .into_iter()
+                    .find(|(_, n)| n.eq_ignore_ascii_case(name))
+                    .map(|(id, _)| id)
+                    .unwrap_or_else(|| PartnerId(ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random).to_string().to_ascii_lowercase()))
+            }
+        };
+        l.journal.set_partner(&partner, name, at).map_err(model_err)?;
+        l.journal
+            .add_device(&self.identity.device, &partner, device_name, at)
+            .map_err(model_err)?;
+        l.journal
+            .set_couple_id_if_missing(&format!("{random:032x}"), at)
+            .map_err(model_err)?;
+        if let Some(b) = boundary {
+            l.journal.set_day_boundary(b, at).map_err(model_err)?;
+        }
+        self.view.partners = l.journal.partners();
+        self.view.heads = hearth_model::view::heads_hex(&l.journal.heads());
+        self.identity.partner = Some(partner.clone());
+        self.identity.device_name = Some(device_name.to_string());
+        self.identity
+            .save(&self.identity_path)
+            .map_err(|e| err(ErrorKind::Storage, e.to_string()))?;
+        Ok(Response::Inited {
+            partner,
+            name: name.to_string(),
+            device: self.identity.device.clone(),
+        })
+    }
+
+    /// Writing an entry completes my rituals that this kind of entry
+    /// fulfils, for their current occurrence.
+    fn complete_rituals_for(&mut self, ctx: &WriteCtx, e: &hearth_model::Entry) -> Result<Vec<String>, Response> {
+        let l = self.loaded.as_mut().expect("called after a write");
+        let log = l.journal.ritual_log();
+        let mut done = Vec::new();
+        for r in l.journal.rituals() {
+            if r.archived.is_some() || r.fulfilled_by != Some(e.kind()) || !r.owner.includes(&ctx.author) {
+                continue;
+            }
+            let occ = r.cadence.occurrence(e.day);
+            if r.done_by(&log, occ, &ctx.author) {
+                continue;
+            }
+            l.journal.mark_done(ctx, &r, occ, Some(e.id)).map_err(model_err)?;
+            done.push(r.name.clone());
+        }
+        Ok(done)
+    }
+
+    fn day_boundary(&self) -> hearth_model::DayBoundary {
+        self.loaded.as_ref().map(|l| l.journal.day_boundary()).unwrap_or_default()
+    }
+
+    fn log(&self, q: &LogQuery, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+        let boundary = self.day_boundary();
+        let date = |s: &Option<String>| -> Result<Option<NaiveDate>, Response> {
+            s.as_deref().map(|s| parse_when(s, at, boundary)).transpose().map_err(model_err)
+        };
+        let (since, until) = (date(&q.since)?, date(&q.until)?);
+        let mut authors = BTreeSet::new();
+        for a in &q.authors {
+            authors.insert(self.resolve_author(a)?);
+        }
+        let mut tags = BTreeSet::new();
+        for t in &q.tags {
+            tags.insert(hearth_model::entry::normalize_tag(t).map_err(model_err)?);
+        }
+        if q.limit == Some(0) {
+            return Err(err(ErrorKind::BadRequest, "-n must be at least 1"));
+        }
+        let filter = Filter {
+            since,
+            until,
+            kinds: q.kinds.iter().copied().collect(),
+            authors,
+            tags,
+            starred: q.starred,
+            contains: q.contains.clone().filter(|c| !c.is_empty()),
+            limit: q.limit,
+            include_deleted: q.include_deleted,
+            exclude_tender: false,
+        };
+        let entries: Vec<_> = filter.apply(&self.view).into_iter().cloned().collect();
+        Ok(Response::Entries(EntryList {
+            entries,
+            names: self.view.partners.clone(),
+            short_len: self.view.short_len(8),
+            me: self.identity.partner.clone(),
+            since,
+            until,
+        }))
+    }
+
+    fn resolve_author(&self, who: &str) -> Result<PartnerId, Response> {
+        let me = self.me()?;
+        match who.trim().to_lowercase().as_str() {
+            "me" => return Ok(me),
+            "partner" => {
+                return self
+                    .other_partner(&me)
+                    .ok_or_else(|| err(ErrorKind::BadRequest, "your partner has not joined this journal yet"));
+            }
+            _ => {}
+        }
+        self.view
+            .partners
+            .iter()
+            .find(|(id, name)| id.as_str() == who || name.eq_ignore_ascii_case(who.trim()))
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| err(ErrorKind::BadRequest, format!("unknown author {who:?}: use me, partner or a partner's name")))
+    }
+
+    fn ritual_list(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+        let l = self.loaded.as_ref().ok_or_else(|| err(ErrorKind::Internal, "the journal is still loading; try again"))?;
+        Ok(Response::Rituals(RitualList {
+            rituals: l.journal.rituals().into_iter().filter(|r| r.archived.is_none()).collect(),
+            log: l.journal.ritual_log(),
+            names: self.view.partners.clone(),
+            today: l.journal.day_boundary().day_of(at),
+        }))
+    }
+
+    fn prompt_today(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+        let me = self.me()?;
+        let l = self.loaded.as_ref().ok_or_else(|| err(ErrorKind::Internal, "the journal is still loading; try again"))?;
+        let day = l.journal.day_boundary().day_of(at);
+        let prompts = l.journal.prompts();
+        let prompt = prompt_of_the_day(&prompts, l.journal.couple_id().as_deref().unwrap_or(""), day);
+        let answer_by = |who: &PartnerId| {
+            self.view
+                .entries
+                .values()
+                .rev()
+                .find(|e| e.deleted.is_none() && &e.author == who && matches!(&e.body, Body::Answer { prompt: p, .. } if *p == prompt.id))
+                .cloned()
+        };
+        let mine = answer_by(&me);
+        let partner_id = self.other_partner(&me);
+        let theirs = partner_id.as_ref().and_then(answer_by);
+        let partner = match (theirs, &mine) {
+            (None, _) => PartnerAnswer::NotYet,
+            (Some(_), None) => PartnerAnswer::Sealed,
+            (Some(e), Some(_)) => PartnerAnswer::Shown { entry: Box::new(e) },
+        };
+        Ok(Response::Prompt(Box::new(PromptToday {
+            day,
+            prompt,
+            mine,
+            partner,
+            partner_name: partner_id.map(|p| self.view.name_of(&p).to_string()),
+        })))
+    }
+
+    fn status(&self) -> Response {
+        let me = self.identity.partner.clone();
+        let named = |p: PartnerId| {
+            let n = self.view.name_of(&p).to_string();
+            (p, n)
+        };
+        Response::Status(Box::new(StatusInfo {
+            protocol: hearth_ipc::PROTOCOL_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            data_dir: self.data_dir.clone(),
+            partner: me.as_ref().and_then(|m| self.other_partner(m)).map(named),
+            me: me.map(named),
+            device: Some(self.identity.device.clone()),
+            entries: self.view.entries.values().filter(|e| e.deleted.is_none()).count(),
+            loading: self.loaded.is_none(),
+            chunks: self.loaded.as_ref().map_or(0, |l| l.store.chunk_count()),
+            heads: self.view.heads.clone(),
+            quarantined: self.quarantined.iter().map(ToString::to_string).collect(),
+            malformed: self.view.malformed,
+        }))
+    }
+
+    /// Makes every applied write durable. On failure the in-memory document
+    /// goes back to what is on disk, so nothing unacknowledged lingers.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        let Some(l) = self.loaded.as_mut() else { return Ok(()) };
+        match l.store.append(l.journal.doc()) {
+            Ok(_) => {
+                if l.store.chunk_count() >= COMPACT_AFTER_CHUNKS {
+                    self.compact();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write failed; rolling back to the last durable state");
+                let saved = l.store.saved_heads().to_vec();
+                let actor = l.journal.doc().get_actor().clone();
+                match l.journal.doc().fork_at(&saved) {
+                    Ok(doc) => match Journal::from_doc(doc.with_actor(actor)) {
+                        Ok(j) => {
+                            l.journal = j;
+                            self.view = View::build(&l.journal);
+                        }
+                        Err(e) => tracing::error!(error = %e, "rollback failed"),
+                    },
+                    Err(e) => tracing::error!(error = %e, "rollback failed"),
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Folds the chunks into one snapshot and refreshes the view cache.
+    pub fn compact(&mut self) {
+        let Some(l) = self.loaded.as_mut() else { return };
+        if l.store.is_dirty(l.journal.doc()) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match l.store.compact(l.journal.doc()) {
+            Ok(()) => {
+                tracing::info!(ms = started.elapsed().as_millis() as u64, "compacted the journal");
+                self.save_view();
+            }
+            Err(e) => tracing::warn!(error = %e, "compaction skipped"),
+        }
+    }
+
+    /// Called on a clean shutdown: leaves one snapshot and a fresh view
+    /// cache, so the next start is fast.
+    pub fn shutdown(&mut self) {
+        if self.loaded.as_ref().is_some_and(|l| l.store.chunk_count() > 0) {
+            self.compact();
+        } else {
+            self.save_view();
+        }
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    pub fn journal(&self) -> Option<&Journal> {
+        self.loaded.as_ref().map(|l| &l.journal)
+    }
+}
+
+fn find_ritual(rituals: &[Ritual], name_or_id: &str) -> Result<Ritual, ModelError> {
+    let live: Vec<&Ritual> = rituals.iter().filter(|r| r.archived.is_none()).collect();
+    if let Some(r) = live.iter().find(|r| r.id == name_or_id) {
+        return Ok((*r).clone());
+    }
+    let want = name_or_id.trim().to_lowercase();
+    let exact: Vec<&&Ritual> = live.iter().filter(|r| r.name.to_lowercase() == want).collect();
+    if let [one] = exact.as_slice() {
+        return Ok((**one).clone());
+    }
+    let partial: Vec<&&Ritual> = live.iter().filter(|r| r.name.to_lowercase().contains(&want)).collect();
+    match partial.as_slice() {
+        [one] => Ok((**one).clone()),
+        [] => Err(ModelError::NoSuchRitual(name_or_id.to_string())),
+        many => Err(ModelError::AmbiguousRitual(name_or_id.to_string(), many.len())),
+    }
+}
+
+/// Today's prompt: the same on both partners' devices without them talking,
+/// because it depends only on the couple's id and the journal day.
+pub fn prompt_of_the_day(prompts: &[Prompt], couple: &str, day: NaiveDate) -> Prompt {
+    let digest = Sha256::digest(format!("{couple}/{day}").as_bytes());
+    let n = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    prompts[(n % prompts.len() as u64) as usize].clone()
+}

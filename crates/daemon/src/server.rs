@@ -1,0 +1,317 @@
+//! Start-up, the socket, signals and shutdown.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+
+use hearth_ipc::frame::{read_async_raw, write_async};
+use hearth_ipc::{Envelope, ErrorKind, ErrorReply, FrameError, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request, Response};
+use hearth_model::Journal;
+use hearth_store::{Opened, Store, StoreError, create_private_dir};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::Core;
+use crate::identity::{Identity, IdentityError};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub paths: Paths,
+    /// Seeds the id randomness, for reproducible tests.
+    pub seed: Option<u64>,
+    pub foreground: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("a hearth daemon is already running for {home} (pid {pid})")]
+    AlreadyRunning { home: String, pid: String },
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot open the journal: {0}")]
+    Model(#[from] hearth_model::ModelError),
+}
+
+enum Msg {
+    Request(Request, oneshot::Sender<Response>),
+    Loaded(Result<Opened, StoreError>),
+    Stop,
+}
+
+/// Runs the daemon until a shutdown request or SIGTERM/SIGINT.
+pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    // Nothing hearth creates is for anyone but its owner.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let paths = opts.paths.clone();
+    for dir in [&paths.runtime, &paths.data, &paths.logs()] {
+        create_private_dir(dir)?;
+    }
+    let _pid_lock = take_pidfile(&paths)?;
+    let _log_guard = crate::logging::init(&paths.logs(), opts.foreground);
+
+    let identity = Identity::load_or_create(&paths.identity(), rand::random())?;
+    let cached = Store::cached_view(&paths.journal());
+    tracing::info!(pid = std::process::id(), cached_view = cached.is_some(), "hearth daemon starting");
+    let base = Journal::new(identity.actor()).doc().clone();
+    let core = Core::new(
+        identity,
+        paths.identity(),
+        paths.data.display().to_string(),
+        cached,
+        opts.seed,
+    );
+
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let loader_tx = tx.clone();
+    let journal_dir = paths.journal();
+    std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let res = Store::open(&journal_dir, base);
+            tracing::info!(ms = started.elapsed().as_millis() as u64, ok = res.is_ok(), "document loaded");
+            let _ = loader_tx.send(Msg::Loaded(res));
+        })
+        .map_err(|e| DaemonError::Io(paths.journal(), e))?;
+    let (done_tx, done_rx) = oneshot::channel::<Result<(), String>>();
+    std::thread::Builder::new()
+        .name("core".into())
+        .spawn(move || {
+            let r = core_loop(core, rx);
+            let _ = done_tx.send(r);
+        })
+        .map_err(|e| DaemonError::Io(paths.journal(), e))?;
+
+    let listener = bind_socket(&paths)?;
+    tracing::info!(socket = %paths.socket().display(), "listening");
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| DaemonError::Io(paths.socket(), e))?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| DaemonError::Io(paths.socket(), e))?;
+    let mut done_rx = done_rx;
+    let result = loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_connection(stream, tx.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: shutting down");
+                let _ = tx.send(Msg::Stop);
+                break (&mut done_rx).await;
+            }
+            _ = sigint.recv() => {
+                tracing::info!("SIGINT: shutting down");
+                let _ = tx.send(Msg::Stop);
+                break (&mut done_rx).await;
+            }
+            r = &mut done_rx => break r,
+        }
+    };
+    let _ = fs::remove_file(paths.socket());
+    let _ = fs::remove_file(paths.pidfile());
+    match result {
+        Ok(Ok(())) => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "stopped on error");
+            Err(DaemonError::Io(paths.journal(), std::io::Error::other(e)))
+        }
+        Err(_) => Err(DaemonError::Io(paths.journal(), std::io::Error::other("core thread died"))),
+    }
+}
+
+/// Takes the pidfile's lock for the daemon's lifetime. A pidfile whose lock
+/// nobody holds is stale (its daemon died) and is simply reused.
+fn take_pidfile(paths: &Paths) -> Result<File, DaemonError> {
+    let path = paths.pidfile();
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| DaemonError::Io(path.clone(), e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            return Err(DaemonError::AlreadyRunning {
+                home: paths.data.display().to_string(),
+                pid: pid.trim().to_string(),
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(DaemonError::Io(path, e)),
+    }
+    f.set_len(0).and_then(|_| f.rewind()).map_err(|e| DaemonError::Io(path.clone(), e))?;
+    writeln!(f, "{}", std::process::id()).map_err(|e| DaemonError::Io(path.clone(), e))?;
+    Ok(f)
+}
+
+fn bind_socket(paths: &Paths) -> Result<UnixListener, DaemonError> {
+    let sock = paths.socket();
+    // We hold the pidfile lock, so any socket left here is stale.
+    match fs::remove_file(&sock) {
+        Ok(()) => tracing::info!("removed a stale socket"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(DaemonError::Io(sock, e)),
+    }
+    let listener = UnixListener::bind(&sock).map_err(|e| DaemonError::Io(sock.clone(), e))?;
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o600)).map_err(|e| DaemonError::Io(sock.clone(), e))?;
+    Ok(listener)
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::Error(ErrorReply {
+        kind,
+        message: message.into(),
+    })
+}
+
+async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>) {
+    loop {
+        let raw = match read_async_raw(&mut stream, MAX_REQUEST).await {
+            Ok(raw) => raw,
+            Err(FrameError::Closed) => return,
+            Err(e @ FrameError::TooLarge(..)) => {
+                // The rest of the stream cannot be framed; answer and hang up.
+                let _ = write_async(&mut stream, &error(ErrorKind::BadRequest, e.to_string())).await;
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "connection dropped");
+                return;
+            }
+        };
+        let reply = match serde_json::from_slice::<Envelope>(&raw) {
+            Err(e) => {
+                // Tell an old CLI why, even if the request shape changed.
+                let version = serde_json::from_slice::<serde_json::Value>(&raw)
+                    .ok()
+                    .and_then(|v| v.get("protocol").and_then(|p| p.as_u64()));
+                match version {
+                    Some(v) if v != u64::from(PROTOCOL_VERSION) => incompatible(v),
+                    _ => error(ErrorKind::BadRequest, format!("malformed request: {e}")),
+                }
+            }
+            Ok(env) if env.protocol != PROTOCOL_VERSION => incompatible(u64::from(env.protocol)),
+            Ok(env) => {
+                let (rtx, rrx) = oneshot::channel();
+                if tx.send(Msg::Request(env.request, rtx)).is_err() {
+                    return;
+                }
+                match rrx.await {
+                    Ok(r) => r,
+                    Err(_) => error(ErrorKind::Internal, "the daemon is shutting down"),
+                }
+            }
+        };
+        if write_async(&mut stream, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn incompatible(theirs: u64) -> Response {
+    error(
+        ErrorKind::Incompatible,
+        format!(
+            "the daemon speaks protocol {PROTOCOL_VERSION} but this hearth speaks {theirs}; run `hearth daemon restart` to start the daemon that matches this hearth"
+        ),
+    )
+}
+
+/// Requests that need the whole document, not just the view.
+fn needs_document(req: &Request) -> bool {
+    !matches!(req, Request::Status | Request::Log { .. } | Request::Show { .. } | Request::Shutdown)
+}
+
+fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(), String> {
+    let mut waiting: Vec<(Request, oneshot::Sender<Response>)> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut work: Vec<(Request, oneshot::Sender<Response>)> = Vec::new();
+        let mut stop = false;
+        for m in batch {
+            match m {
+                Msg::Request(r, s) => work.push((r, s)),
+                Msg::Stop => stop = true,
+                Msg::Loaded(Ok(opened)) => {
+                    for q in &opened.quarantined {
+                        tracing::error!(%q, "stored file quarantined");
+                    }
+                    if let Err(e) = core.loaded(opened) {
+                        fail_all(&mut waiting, &e.to_string());
+                        return Err(e.to_string());
+                    }
+                    work.splice(0..0, waiting.drain(..));
+                }
+                Msg::Loaded(Err(e)) => {
+                    fail_all(&mut waiting, &e.to_string());
+                    for (_, s) in work.drain(..) {
+                        let _ = s.send(error(ErrorKind::Storage, e.to_string()));
+                    }
+                    return Err(e.to_string());
+                }
+            }
+        }
+        let mut replies: Vec<(oneshot::Sender<Response>, Response, bool)> = Vec::new();
+        let mut wrote = false;
+        for (req, reply) in work {
+            let ready = if needs_document(&req) { core.is_loaded() } else { core.can_read() };
+            if !ready {
+                waiting.push((req, reply));
+                continue;
+            }
+            let is_write = req.is_write();
+            stop |= matches!(req, Request::Shutdown);
+            let resp = core.handle(req);
+            let ok_write = is_write && !matches!(resp, Response::Error(_));
+            wrote |= ok_write;
+            replies.push((reply, resp, ok_write));
+        }
+        if wrote {
+            if let Err(e) = core.commit() {
+                for (_, resp, w) in replies.iter_mut() {
+                    if *w {
+                        *resp = error(ErrorKind::Storage, format!("not saved: {e}"));
+                    }
+                }
+            }
+        }
+        for (s, resp, _) in replies {
+            let _ = s.send(resp);
+        }
+        if stop {
+            fail_all(&mut waiting, "the daemon is shutting down");
+            if core.is_loaded() {
+                core.shutdown();
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn fail_all(waiting: &mut Vec<(Request, oneshot::Sender<Response>)>, why: &str) {
+    for (_, s) in waiting.drain(..) {
+        let _ = s.send(error(ErrorKind::Storage, why.to_string()));
+    }
+}

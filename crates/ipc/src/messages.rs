@@ -1,0 +1,246 @@
+//! Requests and responses. Every request carries the time the user acted,
+//! with their UTC offset, so the daemon never guesses the user's time zone
+//! and tests can pin the clock from the CLI.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use hearth_model::deck::Theme;
+use hearth_model::doc::Prompt;
+use hearth_model::ritual::DueItem;
+use hearth_model::{Cadence, DeviceId, Entry, EntryPatch, Kind, NewEntry, PartnerId, Ritual, RitualDone};
+use serde::{Deserialize, Serialize};
+
+/// What goes over the socket: the protocol version, then the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub protocol: u32,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Who is the daemon, and is it ready.
+    Status,
+    /// Names this device's partner and starts the journal.
+    Init {
+        name: String,
+        device_name: String,
+        day_start_hour: Option<u32>,
+        at: DateTime<FixedOffset>,
+    },
+    Add {
+        entry: NewEntry,
+        at: DateTime<FixedOffset>,
+    },
+    Edit {
+        id: String,
+        patch: EntryPatch,
+        at: DateTime<FixedOffset>,
+    },
+    Delete {
+        id: String,
+        at: DateTime<FixedOffset>,
+    },
+    Show {
+        id: String,
+    },
+    Log {
+        query: LogQuery,
+        at: DateTime<FixedOffset>,
+    },
+    RitualAdd {
+        name: String,
+        kind: String,
+        cadence: Cadence,
+        owner: OwnerArg,
+        fulfilled_by: Option<Kind>,
+        at: DateTime<FixedOffset>,
+    },
+    RitualList {
+        at: DateTime<FixedOffset>,
+    },
+    RitualDone {
+        ritual: String,
+        entry: Option<String>,
+        at: DateTime<FixedOffset>,
+    },
+    Due {
+        at: DateTime<FixedOffset>,
+    },
+    Prompt {
+        at: DateTime<FixedOffset>,
+    },
+    PromptAdd {
+        text: String,
+        theme: Theme,
+        at: DateTime<FixedOffset>,
+    },
+    /// Stops the daemon after answering.
+    Shutdown,
+}
+
+impl Request {
+    /// Whether the request changes the journal (and so must be durable
+    /// before it is answered).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Request::Init { .. }
+                | Request::Add { .. }
+                | Request::Edit { .. }
+                | Request::Delete { .. }
+                | Request::RitualAdd { .. }
+                | Request::RitualDone { .. }
+                | Request::PromptAdd { .. }
+        )
+    }
+}
+
+/// Who a new ritual belongs to, as the user says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerArg {
+    Me,
+    Partner,
+    Both,
+    Together,
+}
+
+/// The filters of `hearth log`. Dates and authors are resolved by the
+/// daemon, which knows the day boundary and the partners' names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogQuery {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    #[serde(default)]
+    pub kinds: Vec<Kind>,
+    /// `me`, `partner`, a name or a partner id.
+    #[serde(default)]
+    pub authors: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub starred: bool,
+    pub contains: Option<String>,
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "kebab-case")]
+pub enum Response {
+    Status(Box<StatusInfo>),
+    Inited {
+        partner: PartnerId,
+        name: String,
+        device: DeviceId,
+    },
+    /// An entry written or read, and any rituals its writing completed.
+    Entry {
+        entry: Box<Entry>,
+        names: BTreeMap<PartnerId, String>,
+        #[serde(default)]
+        completed: Vec<String>,
+    },
+    Entries(EntryList),
+    Rituals(RitualList),
+    RitualDone {
+        ritual: Ritual,
+        done: RitualDone,
+    },
+    Due(DueList),
+    Prompt(Box<PromptToday>),
+    Ok,
+    Error(ErrorReply),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusInfo {
+    pub protocol: u32,
+    pub version: String,
+    pub pid: u32,
+    pub data_dir: String,
+    /// The partner this device writes as; `None` before `hearth init`.
+    pub me: Option<(PartnerId, String)>,
+    pub partner: Option<(PartnerId, String)>,
+    pub device: Option<DeviceId>,
+    pub entries: usize,
+    /// True while the document is still loading; reads are answered from
+    /// the cached view meanwhile.
+    pub loading: bool,
+    pub chunks: usize,
+    pub heads: Vec<String>,
+    /// Files set aside at start-up, with why.
+    pub quarantined: Vec<String>,
+    /// Entries in the document that this version cannot read.
+    pub malformed: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryList {
+    /// Oldest first.
+    pub entries: Vec<Entry>,
+    pub names: BTreeMap<PartnerId, String>,
+    /// Characters of an id needed to keep every id shown unique.
+    pub short_len: usize,
+    pub me: Option<PartnerId>,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RitualList {
+    pub rituals: Vec<Ritual>,
+    pub log: Vec<RitualDone>,
+    pub names: BTreeMap<PartnerId, String>,
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DueList {
+    pub today: NaiveDate,
+    pub items: Vec<DueItem>,
+    pub me: PartnerId,
+    pub names: BTreeMap<PartnerId, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PromptToday {
+    pub day: NaiveDate,
+    pub prompt: Prompt,
+    pub mine: Option<Entry>,
+    pub partner: PartnerAnswer,
+    pub partner_name: Option<String>,
+}
+
+/// My partner's answer to a prompt: sealed until I have answered too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum PartnerAnswer {
+    NotYet,
+    Sealed,
+    Shown { entry: Box<Entry> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The request was wrong; the user can fix it.
+    BadRequest,
+    NotInitialised,
+    NotFound,
+    /// The CLI and daemon speak different protocol versions.
+    Incompatible,
+    /// Storage failed; nothing was acknowledged.
+    Storage,
+    Internal,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
