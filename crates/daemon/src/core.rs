@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use hearth_ipc::{
-    DueList, EntryList, ErrorKind, ErrorReply, LogQuery, OwnerArg, PartnerAnswer, PromptToday, Request,
-    Response, RitualList, StatusInfo,
+    DueList, EntryList, ErrorKind, ErrorReply, LogQuery, OwnerArg, PartnerAnswer, PromptToday,
+    Request, Response, RitualList, StatusInfo,
 };
 use hearth_model::doc::Prompt;
 use hearth_model::ritual::{Owner, Ritual, due_today};
@@ -64,7 +64,13 @@ fn model_err(e: ModelError) -> Response {
 impl Core {
     /// A core with a view that may come from the cache; the document loads
     /// separately and arrives through [`Core::loaded`].
-    pub fn new(identity: Identity, identity_path: std::path::PathBuf, data_dir: String, cached: Option<View>, seed: Option<u64>) -> Core {
+    pub fn new(
+        identity: Identity,
+        identity_path: std::path::PathBuf,
+        data_dir: String,
+        cached: Option<View>,
+        seed: Option<u64>,
+    ) -> Core {
         Core {
             identity,
             identity_path,
@@ -153,10 +159,16 @@ impl Core {
 
     fn handle_inner(&mut self, req: Request) -> Result<Response, Response> {
         if !self.view_ready {
-            return Err(err(ErrorKind::Internal, "the journal is still loading; try again"));
+            return Err(err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            ));
         }
         if req.is_write() && self.loaded.is_none() {
-            return Err(err(ErrorKind::Internal, "the journal is still loading; try again"));
+            return Err(err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            ));
         }
         match req {
             Request::Status => Ok(self.status()),
@@ -171,7 +183,10 @@ impl Core {
                 let ctx = self.ctx(at)?;
                 let random: u128 = self.rng.random();
                 let l = self.loaded.as_mut().expect("checked above");
-                let e = l.journal.add_entry(&ctx, &entry, random).map_err(model_err)?;
+                let e = l
+                    .journal
+                    .add_entry(&ctx, &entry, random)
+                    .map_err(model_err)?;
                 self.view.upsert(&l.journal, e.clone());
                 let completed = self.complete_rituals_for(&ctx, &e)?;
                 Ok(Response::Entry {
@@ -221,12 +236,20 @@ impl Core {
                 };
                 let l = self.loaded.as_mut().expect("checked above");
                 let existing = l.journal.rituals();
-                if existing.iter().any(|r| r.archived.is_none() && r.name.eq_ignore_ascii_case(name.trim())) {
-                    return Err(err(ErrorKind::BadRequest, format!("a ritual named {:?} already exists", name.trim())));
+                if existing
+                    .iter()
+                    .any(|r| r.archived.is_none() && r.name.eq_ignore_ascii_case(name.trim()))
+                {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        format!("a ritual named {:?} already exists", name.trim()),
+                    ));
                 }
                 let random: u128 = self.rng.random();
                 let ritual = Ritual {
-                    id: ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random).to_string().to_ascii_lowercase(),
+                    id: ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
+                        .to_string()
+                        .to_ascii_lowercase(),
                     name: name.trim().to_string(),
                     kind,
                     cadence,
@@ -241,7 +264,10 @@ impl Core {
             Request::RitualList { at } => self.ritual_list(at),
             Request::RitualDone { ritual, entry, at } => {
                 let ctx = self.ctx(at)?;
-                let entry = entry.map(|e| self.view.resolve(&e)).transpose().map_err(model_err)?;
+                let entry = entry
+                    .map(|e| self.view.resolve(&e))
+                    .transpose()
+                    .map_err(model_err)?;
                 let l = self.loaded.as_mut().expect("checked above");
                 let r = find_ritual(&l.journal.rituals(), &ritual).map_err(model_err)?;
                 if !r.owner.includes(&ctx.author) {
@@ -249,15 +275,29 @@ impl Core {
                 }
                 let today = l.journal.day_boundary().day_of(at);
                 let occ = r.cadence.occurrence(today);
-                let done = l.journal.mark_done(&ctx, &r, occ, entry).map_err(model_err)?;
+                let done = l
+                    .journal
+                    .mark_done(&ctx, &r, occ, entry)
+                    .map_err(model_err)?;
                 Ok(Response::RitualDone { ritual: r, done })
             }
             Request::Due { at } => {
                 let me = self.me()?;
-                let l = self.loaded.as_ref().ok_or_else(|| err(ErrorKind::Internal, "the journal is still loading; try again"))?;
+                let l = self.loaded.as_ref().ok_or_else(|| {
+                    err(
+                        ErrorKind::Internal,
+                        "the journal is still loading; try again",
+                    )
+                })?;
                 let today = l.journal.day_boundary().day_of(at);
                 let partner = self.other_partner(&me);
-                let items = due_today(&l.journal.rituals(), &l.journal.ritual_log(), today, &me, partner.as_ref());
+                let items = due_today(
+                    &l.journal.rituals(),
+                    &l.journal.ritual_log(),
+                    today,
+                    &me,
+                    partner.as_ref(),
+                );
                 Ok(Response::Due(DueList {
                     today,
                     items,
@@ -269,9 +309,16 @@ impl Core {
             Request::PromptAdd { text, theme, at } => {
                 let ctx = self.ctx(at)?;
                 let random: u128 = self.rng.random();
-                let id = format!("c-{}", ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random).to_string().to_ascii_lowercase());
+                let id = format!(
+                    "c-{}",
+                    ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
+                        .to_string()
+                        .to_ascii_lowercase()
+                );
                 let l = self.loaded.as_mut().expect("checked above");
-                l.journal.add_prompt(&ctx, &id, &text, theme).map_err(model_err)?;
+                l.journal
+                    .add_prompt(&ctx, &id, &text, theme)
+                    .map_err(model_err)?;
                 self.prompt_today(at)
             }
         }
@@ -285,13 +332,29 @@ impl Core {
         }
     }
 
-    fn init(&mut self, name: &str, device_name: &str, day_start_hour: Option<u32>, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+    fn init(
+        &mut self,
+        name: &str,
+        device_name: &str,
+        day_start_hour: Option<u32>,
+        at: DateTime<FixedOffset>,
+    ) -> Result<Response, Response> {
         let name = name.trim();
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-            return Err(err(ErrorKind::BadRequest, "name must be 1-64 printable characters"));
+            return Err(err(
+                ErrorKind::BadRequest,
+                "name must be 1-64 printable characters",
+            ));
         }
         let boundary = day_start_hour
-            .map(|h| hearth_model::DayBoundary::new(h).ok_or_else(|| err(ErrorKind::BadRequest, format!("invalid day start hour {h}: use 0-23"))))
+            .map(|h| {
+                hearth_model::DayBoundary::new(h).ok_or_else(|| {
+                    err(
+                        ErrorKind::BadRequest,
+                        format!("invalid day start hour {h}: use 0-23"),
+                    )
+                })
+            })
             .transpose()?;
         let random: u128 = self.rng.random();
         let l = self.loaded.as_mut().expect("checked by caller");
@@ -306,10 +369,18 @@ impl Core {
                     .into_iter()
                     .find(|(_, n)| n.eq_ignore_ascii_case(name))
                     .map(|(id, _)| id)
-                    .unwrap_or_else(|| PartnerId(ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random).to_string().to_ascii_lowercase()))
+                    .unwrap_or_else(|| {
+                        PartnerId(
+                            ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
+                                .to_string()
+                                .to_ascii_lowercase(),
+                        )
+                    })
             }
         };
-        l.journal.set_partner(&partner, name, at).map_err(model_err)?;
+        l.journal
+            .set_partner(&partner, name, at)
+            .map_err(model_err)?;
         l.journal
             .add_device(&self.identity.device, &partner, device_name, at)
             .map_err(model_err)?;
@@ -335,32 +406,47 @@ impl Core {
 
     /// Writing an entry completes my rituals that this kind of entry
     /// fulfils, for their current occurrence.
-    fn complete_rituals_for(&mut self, ctx: &WriteCtx, e: &hearth_model::Entry) -> Result<Vec<String>, Response> {
+    fn complete_rituals_for(
+        &mut self,
+        ctx: &WriteCtx,
+        e: &hearth_model::Entry,
+    ) -> Result<Vec<String>, Response> {
         let l = self.loaded.as_mut().expect("called after a write");
         let log = l.journal.ritual_log();
         let mut done = Vec::new();
         for r in l.journal.rituals() {
-            if r.archived.is_some() || r.fulfilled_by != Some(e.kind()) || !r.owner.includes(&ctx.author) {
+            if r.archived.is_some()
+                || r.fulfilled_by != Some(e.kind())
+                || !r.owner.includes(&ctx.author)
+            {
                 continue;
             }
             let occ = r.cadence.occurrence(e.day);
             if r.done_by(&log, occ, &ctx.author) {
                 continue;
             }
-            l.journal.mark_done(ctx, &r, occ, Some(e.id)).map_err(model_err)?;
+            l.journal
+                .mark_done(ctx, &r, occ, Some(e.id))
+                .map_err(model_err)?;
             done.push(r.name.clone());
         }
         Ok(done)
     }
 
     fn day_boundary(&self) -> hearth_model::DayBoundary {
-        self.loaded.as_ref().map(|l| l.journal.day_boundary()).unwrap_or_default()
+        self.loaded
+            .as_ref()
+            .map(|l| l.journal.day_boundary())
+            .unwrap_or_default()
     }
 
     fn log(&self, q: &LogQuery, at: DateTime<FixedOffset>) -> Result<Response, Response> {
         let boundary = self.day_boundary();
         let date = |s: &Option<String>| -> Result<Option<NaiveDate>, Response> {
-            s.as_deref().map(|s| parse_when(s, at, boundary)).transpose().map_err(model_err)
+            s.as_deref()
+                .map(|s| parse_when(s, at, boundary))
+                .transpose()
+                .map_err(model_err)
         };
         let (since, until) = (date(&q.since)?, date(&q.until)?);
         let mut authors = BTreeSet::new();
@@ -402,9 +488,12 @@ impl Core {
         match who.trim().to_lowercase().as_str() {
             "me" => return Ok(me),
             "partner" => {
-                return self
-                    .other_partner(&me)
-                    .ok_or_else(|| err(ErrorKind::BadRequest, "your partner has not joined this journal yet"));
+                return self.other_partner(&me).ok_or_else(|| {
+                    err(
+                        ErrorKind::BadRequest,
+                        "your partner has not joined this journal yet",
+                    )
+                });
             }
             _ => {}
         }
@@ -413,13 +502,28 @@ impl Core {
             .iter()
             .find(|(id, name)| id.as_str() == who || name.eq_ignore_ascii_case(who.trim()))
             .map(|(id, _)| id.clone())
-            .ok_or_else(|| err(ErrorKind::BadRequest, format!("unknown author {who:?}: use me, partner or a partner's name")))
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::BadRequest,
+                    format!("unknown author {who:?}: use me, partner or a partner's name"),
+                )
+            })
     }
 
     fn ritual_list(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
-        let l = self.loaded.as_ref().ok_or_else(|| err(ErrorKind::Internal, "the journal is still loading; try again"))?;
+        let l = self.loaded.as_ref().ok_or_else(|| {
+            err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            )
+        })?;
         Ok(Response::Rituals(RitualList {
-            rituals: l.journal.rituals().into_iter().filter(|r| r.archived.is_none()).collect(),
+            rituals: l
+                .journal
+                .rituals()
+                .into_iter()
+                .filter(|r| r.archived.is_none())
+                .collect(),
             log: l.journal.ritual_log(),
             names: self.view.partners.clone(),
             today: l.journal.day_boundary().day_of(at),
@@ -428,16 +532,29 @@ impl Core {
 
     fn prompt_today(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
         let me = self.me()?;
-        let l = self.loaded.as_ref().ok_or_else(|| err(ErrorKind::Internal, "the journal is still loading; try again"))?;
+        let l = self.loaded.as_ref().ok_or_else(|| {
+            err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            )
+        })?;
         let day = l.journal.day_boundary().day_of(at);
         let prompts = l.journal.prompts();
-        let prompt = prompt_of_the_day(&prompts, l.journal.couple_id().as_deref().unwrap_or(""), day);
+        let prompt = prompt_of_the_day(
+            &prompts,
+            l.journal.couple_id().as_deref().unwrap_or(""),
+            day,
+        );
         let answer_by = |who: &PartnerId| {
             self.view
                 .entries
                 .values()
                 .rev()
-                .find(|e| e.deleted.is_none() && &e.author == who && matches!(&e.body, Body::Answer { prompt: p, .. } if *p == prompt.id))
+                .find(|e| {
+                    e.deleted.is_none()
+                        && &e.author == who
+                        && matches!(&e.body, Body::Answer { prompt: p, .. } if *p == prompt.id)
+                })
                 .cloned()
         };
         let mine = answer_by(&me);
@@ -471,7 +588,12 @@ impl Core {
             partner: me.as_ref().and_then(|m| self.other_partner(m)).map(named),
             me: me.map(named),
             device: Some(self.identity.device.clone()),
-            entries: self.view.entries.values().filter(|e| e.deleted.is_none()).count(),
+            entries: self
+                .view
+                .entries
+                .values()
+                .filter(|e| e.deleted.is_none())
+                .count(),
             loading: self.loaded.is_none(),
             chunks: self.loaded.as_ref().map_or(0, |l| l.store.chunk_count()),
             heads: self.view.heads.clone(),
@@ -483,7 +605,9 @@ impl Core {
     /// Makes every applied write durable. On failure the in-memory document
     /// goes back to what is on disk, so nothing unacknowledged lingers.
     pub fn commit(&mut self) -> Result<(), StoreError> {
-        let Some(l) = self.loaded.as_mut() else { return Ok(()) };
+        let Some(l) = self.loaded.as_mut() else {
+            return Ok(());
+        };
         match l.store.append(l.journal.doc()) {
             Ok(_) => {
                 if l.store.chunk_count() >= COMPACT_AFTER_CHUNKS {
@@ -512,14 +636,19 @@ impl Core {
 
     /// Folds the chunks into one snapshot and refreshes the view cache.
     pub fn compact(&mut self) {
-        let Some(l) = self.loaded.as_mut() else { return };
+        let Some(l) = self.loaded.as_mut() else {
+            return;
+        };
         if l.store.is_dirty(l.journal.doc()) {
             return;
         }
         let started = std::time::Instant::now();
         match l.store.compact(l.journal.doc()) {
             Ok(()) => {
-                tracing::info!(ms = started.elapsed().as_millis() as u64, "compacted the journal");
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "compacted the journal"
+                );
                 self.save_view();
             }
             Err(e) => tracing::warn!(error = %e, "compaction skipped"),
@@ -529,7 +658,11 @@ impl Core {
     /// Called on a clean shutdown: leaves one snapshot and a fresh view
     /// cache, so the next start is fast.
     pub fn shutdown(&mut self) {
-        if self.loaded.as_ref().is_some_and(|l| l.store.chunk_count() > 0) {
+        if self
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.store.chunk_count() > 0)
+        {
             self.compact();
         } else {
             self.save_view();
@@ -551,15 +684,24 @@ fn find_ritual(rituals: &[Ritual], name_or_id: &str) -> Result<Ritual, ModelErro
         return Ok((*r).clone());
     }
     let want = name_or_id.trim().to_lowercase();
-    let exact: Vec<&&Ritual> = live.iter().filter(|r| r.name.to_lowercase() == want).collect();
+    let exact: Vec<&&Ritual> = live
+        .iter()
+        .filter(|r| r.name.to_lowercase() == want)
+        .collect();
     if let [one] = exact.as_slice() {
         return Ok((**one).clone());
     }
-    let partial: Vec<&&Ritual> = live.iter().filter(|r| r.name.to_lowercase().contains(&want)).collect();
+    let partial: Vec<&&Ritual> = live
+        .iter()
+        .filter(|r| r.name.to_lowercase().contains(&want))
+        .collect();
     match partial.as_slice() {
         [one] => Ok((**one).clone()),
         [] => Err(ModelError::NoSuchRitual(name_or_id.to_string())),
-        many => Err(ModelError::AmbiguousRitual(name_or_id.to_string(), many.len())),
+        many => Err(ModelError::AmbiguousRitual(
+            name_or_id.to_string(),
+            many.len(),
+        )),
     }
 }
 

@@ -34,7 +34,8 @@ impl Identity {
         let shown = path.display().to_string();
         match fs::read(path) {
             Ok(bytes) => {
-                let id: Identity = serde_json::from_slice(&bytes).map_err(|e| IdentityError::Invalid(shown.clone(), e))?;
+                let id: Identity = serde_json::from_slice(&bytes)
+                    .map_err(|e| IdentityError::Invalid(shown.clone(), e))?;
                 if id.device.0.len() != 32 || !id.device.0.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(IdentityError::BadDevice(shown));
                 }

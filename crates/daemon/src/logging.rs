@@ -26,7 +26,9 @@ pub fn init(log_dir: &Path, foreground: bool) -> LogGuard {
                 .with_ansi(false)
                 .with_writer(writer)
                 .try_init();
-            LogGuard { _guard: Some(guard) }
+            LogGuard {
+                _guard: Some(guard),
+            }
         }
         Err(e) => {
             // A log file we cannot open is not a reason to refuse to run.

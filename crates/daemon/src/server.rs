@@ -6,7 +6,10 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use hearth_ipc::frame::{read_async_raw, write_async};
-use hearth_ipc::{Envelope, ErrorKind, ErrorReply, FrameError, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request, Response};
+use hearth_ipc::{
+    Envelope, ErrorKind, ErrorReply, FrameError, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request,
+    Response,
+};
 use hearth_model::Journal;
 use hearth_store::{Opened, Store, StoreError, create_private_dir};
 use tokio::net::{UnixListener, UnixStream};
@@ -56,7 +59,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 
     let identity = Identity::load_or_create(&paths.identity(), rand::random())?;
     let cached = Store::cached_view(&paths.journal());
-    tracing::info!(pid = std::process::id(), cached_view = cached.is_some(), "hearth daemon starting");
+    tracing::info!(
+        pid = std::process::id(),
+        cached_view = cached.is_some(),
+        "hearth daemon starting"
+    );
     let base = Journal::new(identity.actor()).doc().clone();
     let core = Core::new(
         identity,
@@ -74,7 +81,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         .spawn(move || {
             let started = std::time::Instant::now();
             let res = Store::open(&journal_dir, base);
-            tracing::info!(ms = started.elapsed().as_millis() as u64, ok = res.is_ok(), "document loaded");
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                ok = res.is_ok(),
+                "document loaded"
+            );
             let _ = loader_tx.send(Msg::Loaded(res));
         })
         .map_err(|e| DaemonError::Io(paths.journal(), e))?;
@@ -126,7 +137,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             tracing::error!(error = %e, "stopped on error");
             Err(DaemonError::Io(paths.journal(), std::io::Error::other(e)))
         }
-        Err(_) => Err(DaemonError::Io(paths.journal(), std::io::Error::other("core thread died"))),
+        Err(_) => Err(DaemonError::Io(
+            paths.journal(),
+            std::io::Error::other("core thread died"),
+        )),
     }
 }
 
@@ -154,7 +168,9 @@ fn take_pidfile(paths: &Paths) -> Result<File, DaemonError> {
         }
         Err(fs::TryLockError::Error(e)) => return Err(DaemonError::Io(path, e)),
     }
-    f.set_len(0).and_then(|_| f.rewind()).map_err(|e| DaemonError::Io(path.clone(), e))?;
+    f.set_len(0)
+        .and_then(|_| f.rewind())
+        .map_err(|e| DaemonError::Io(path.clone(), e))?;
     writeln!(f, "{}", std::process::id()).map_err(|e| DaemonError::Io(path.clone(), e))?;
     Ok(f)
 }
@@ -168,7 +184,8 @@ fn bind_socket(paths: &Paths) -> Result<UnixListener, DaemonError> {
         Err(e) => return Err(DaemonError::Io(sock, e)),
     }
     let listener = UnixListener::bind(&sock).map_err(|e| DaemonError::Io(sock.clone(), e))?;
-    fs::set_permissions(&sock, fs::Permissions::from_mode(0o600)).map_err(|e| DaemonError::Io(sock.clone(), e))?;
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o600))
+        .map_err(|e| DaemonError::Io(sock.clone(), e))?;
     Ok(listener)
 }
 
@@ -186,7 +203,8 @@ async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>
             Err(FrameError::Closed) => return,
             Err(e @ FrameError::TooLarge(..)) => {
                 // The rest of the stream cannot be framed; answer and hang up.
-                let _ = write_async(&mut stream, &error(ErrorKind::BadRequest, e.to_string())).await;
+                let _ =
+                    write_async(&mut stream, &error(ErrorKind::BadRequest, e.to_string())).await;
                 return;
             }
             Err(e) => {
@@ -234,7 +252,10 @@ fn incompatible(theirs: u64) -> Response {
 
 /// Requests that need the whole document, not just the view.
 fn needs_document(req: &Request) -> bool {
-    !matches!(req, Request::Status | Request::Log { .. } | Request::Show { .. } | Request::Shutdown)
+    !matches!(
+        req,
+        Request::Status | Request::Log { .. } | Request::Show { .. } | Request::Shutdown
+    )
 }
 
 fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(), String> {
@@ -275,7 +296,11 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
         let mut replies: Vec<(oneshot::Sender<Response>, Response, bool)> = Vec::new();
         let mut wrote = false;
         for (req, reply) in work {
-            let ready = if needs_document(&req) { core.is_loaded() } else { core.can_read() };
+            let ready = if needs_document(&req) {
+                core.is_loaded()
+            } else {
+                core.can_read()
+            };
             if !ready {
                 waiting.push((req, reply));
                 continue;

@@ -64,7 +64,10 @@ pub fn read_sync<T: DeserializeOwned>(r: &mut impl Read, max: u32) -> Result<T, 
     Ok(serde_json::from_slice(&body)?)
 }
 
-pub async fn write_async<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> Result<(), FrameError> {
+pub async fn write_async<T: Serialize>(
+    w: &mut (impl AsyncWrite + Unpin),
+    msg: &T,
+) -> Result<(), FrameError> {
     w.write_all(&encode(msg)?).await?;
     w.flush().await?;
     Ok(())
@@ -72,7 +75,10 @@ pub async fn write_async<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &
 
 /// Reads one frame's raw bytes, so the caller can tell a frame that is not
 /// valid JSON (answer with an error) from a broken connection (hang up).
-pub async fn read_async_raw(r: &mut (impl AsyncRead + Unpin), max: u32) -> Result<Vec<u8>, FrameError> {
+pub async fn read_async_raw(
+    r: &mut (impl AsyncRead + Unpin),
+    max: u32,
+) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await.map_err(closed_if_eof)?;
     let mut body = vec![0u8; check(u32::from_be_bytes(len), max)?];
@@ -90,11 +96,20 @@ mod tests {
         write_sync(&mut buf, &vec!["a", "b"]).unwrap();
         let got: Vec<String> = read_sync(&mut buf.as_slice(), 100).unwrap();
         assert_eq!(got, ["a", "b"]);
-        assert!(matches!(read_sync::<Vec<String>>(&mut buf.as_slice(), 3), Err(FrameError::TooLarge(9, 3))));
-        assert!(matches!(read_sync::<Vec<String>>(&mut &buf[..5], 100), Err(FrameError::Closed)));
+        assert!(matches!(
+            read_sync::<Vec<String>>(&mut buf.as_slice(), 3),
+            Err(FrameError::TooLarge(9, 3))
+        ));
+        assert!(matches!(
+            read_sync::<Vec<String>>(&mut &buf[..5], 100),
+            Err(FrameError::Closed)
+        ));
         let mut junk = 3u32.to_be_bytes().to_vec();
         junk.extend_from_slice(b"{{{");
-        assert!(matches!(read_sync::<Vec<String>>(&mut junk.as_slice(), 100), Err(FrameError::Decode(_))));
+        assert!(matches!(
+            read_sync::<Vec<String>>(&mut junk.as_slice(), 100),
+            Err(FrameError::Decode(_))
+        ));
     }
 
     #[tokio::test]
@@ -104,6 +119,9 @@ mod tests {
         let raw = read_async_raw(&mut buf.as_slice(), 100).await.unwrap();
         assert_eq!(raw, b"42");
         let huge = u32::MAX.to_be_bytes();
-        assert!(matches!(read_async_raw(&mut huge.as_slice(), MAX_REQUEST).await, Err(FrameError::TooLarge(..))));
+        assert!(matches!(
+            read_async_raw(&mut huge.as_slice(), MAX_REQUEST).await,
+            Err(FrameError::TooLarge(..))
+        ));
     }
 }

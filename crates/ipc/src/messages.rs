@@ -8,7 +8,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use hearth_model::deck::Theme;
 use hearth_model::doc::Prompt;
 use hearth_model::ritual::DueItem;
-use hearth_model::{Cadence, DeviceId, Entry, EntryPatch, Kind, NewEntry, PartnerId, Ritual, RitualDone};
+use hearth_model::{
+    Cadence, DeviceId, Entry, EntryPatch, Kind, NewEntry, PartnerId, Ritual, RitualDone,
+};
 use serde::{Deserialize, Serialize};
 
 /// What goes over the socket: the protocol version, then the request.

@@ -73,7 +73,14 @@ mod tests {
     #[test]
     fn home_moves_everything() {
         let p = Paths::resolve(Some(Path::new("/tmp/h"))).unwrap();
-        for path in [p.socket(), p.pidfile(), p.journal(), p.logs(), p.identity(), p.config_file()] {
+        for path in [
+            p.socket(),
+            p.pidfile(),
+            p.journal(),
+            p.logs(),
+            p.identity(),
+            p.config_file(),
+        ] {
             assert!(path.starts_with("/tmp/h"), "{}", path.display());
         }
         assert_ne!(p.socket().parent(), p.journal().parent());

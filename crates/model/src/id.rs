@@ -8,9 +8,23 @@ use ulid::Ulid;
 
 use crate::ModelError;
 
+/// Serialised as its lowercase text, the same form the CLI shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct EntryId(pub Ulid);
+
+impl From<EntryId> for String {
+    fn from(id: EntryId) -> String {
+        id.key()
+    }
+}
+
+impl TryFrom<String> for EntryId {
+    type Error = ModelError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
 
 impl EntryId {
     /// Builds an id from a creation time and caller-supplied randomness, so

@@ -1,0 +1,377 @@
+//! Every command and flag. Help texts here are the user's manual: the man
+//! page and shell completions are generated from them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hearth_model::{Cadence, Energy, Kind, Mood, Need};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "A private journal for two: check-ins, gratitude, rituals and repair, synced between your devices.",
+    long_about = "hearth is a journal that two partners share. Each of you writes from your own devices; \
+a small daemon keeps the journal and writes it safely to disk. Entry text can come from an argument, \
+from stdin, or from $VISUAL/$EDITOR, so it never has to land in your shell history.",
+    after_help = "Start with `hearth init --name <your name>`, then try `hearth checkin --mood good`."
+)]
+pub struct Cli {
+    /// Keep every hearth file (data, config, socket) under this directory.
+    #[arg(long, global = true, env = "HEARTH_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up this device: who writes here.
+    Init(InitArgs),
+    /// How are you, really? Record a mood, energy and what you need.
+    #[command(alias = "check-in")]
+    Checkin(CheckinArgs),
+    /// The high point and the low point of your day.
+    #[command(alias = "high-low")]
+    Highlow(HighlowArgs),
+    /// Thank your partner for something, big or small.
+    #[command(alias = "gratitude")]
+    Thanks(ThanksArgs),
+    /// A free-form note.
+    Note(NoteArgs),
+    /// Repair after a conflict: ask to start over, or debrief.
+    #[command(subcommand)]
+    Repair(RepairCommand),
+    /// Rituals with a rhythm: add them, see what is due, mark them done.
+    #[command(subcommand)]
+    Ritual(RitualCommand),
+    /// What is due today for you, and what your partner has done.
+    Due(JsonArg),
+    /// Today's conversation prompt, and answering it.
+    Prompt(PromptArgs),
+    /// List entries, newest last, with filters.
+    Log(LogArgs),
+    /// Show one entry in full.
+    Show(ShowArgs),
+    /// Edit one of your entries (in your editor, or from stdin).
+    Edit(EditArgs),
+    /// Delete one of your entries.
+    Delete(DeleteArgs),
+    /// Today at a glance: entries, what is due, the prompt.
+    Today(JsonArg),
+    /// The state of this device's journal and daemon.
+    Status(JsonArg),
+    /// Run or control the background daemon.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// A self-contained tour in a throwaway home: writes every kind of
+    /// entry and reviews them, then cleans up.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Your name, as your partner will see it.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A name for this device (defaults to the host name).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Hour (0-23) at which a journal day starts; entries before it count
+    /// for the previous day.
+    #[arg(long, value_name = "HOUR")]
+    pub day_start: Option<u32>,
+}
+
+/// Flags every new entry takes.
+#[derive(Debug, Args)]
+pub struct EntryFlags {
+    /// Add a tag (repeatable). `@tags` in the text are found too.
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Star the entry.
+    #[arg(long)]
+    pub star: bool,
+    /// Mark the entry tender: never resurfaced casually.
+    #[arg(long, conflicts_with = "not_tender")]
+    pub tender: bool,
+    /// Do not mark the entry tender (repairs are tender by default).
+    #[arg(long)]
+    pub not_tender: bool,
+    /// Open $VISUAL/$EDITOR even when text could come from elsewhere.
+    #[arg(long, short = 'e')]
+    pub edit: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckinArgs {
+    /// 1-5, or rough, low, okay, good, great.
+    #[arg(long, short = 'm')]
+    pub mood: Option<Mood>,
+    /// 1-5, or drained, tired, steady, lively, buzzing.
+    #[arg(long)]
+    pub energy: Option<Energy>,
+    /// What you need now: talk, space, hug, help, or your own word.
+    #[arg(long)]
+    pub need: Option<Need>,
+    /// A note; also read from stdin when piped, or the editor with -e.
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub flags: EntryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct HighlowArgs {
+    #[arg(long)]
+    pub high: Option<String>,
+    #[arg(long)]
+    pub low: Option<String>,
+    #[command(flatten)]
+    pub flags: EntryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ThanksArgs {
+    /// Who you are thanking (defaults to your partner).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// What you are grateful for; or stdin, or the editor.
+    pub text: Option<String>,
+    #[command(flatten)]
+    pub flags: EntryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The note; or stdin, or the editor.
+    pub text: Option<String>,
+    #[command(flatten)]
+    pub flags: EntryFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// "Can we start over?": the moment you would like to redo.
+    StartOver {
+        text: Option<String>,
+        #[command(flatten)]
+        flags: EntryFlags,
+    },
+    /// Look back at a conflict: what happened, what you felt, your part,
+    /// what you need, and what you agree to.
+    Debrief(DebriefArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DebriefArgs {
+    #[arg(long)]
+    pub happened: Option<String>,
+    #[arg(long)]
+    pub felt: Option<String>,
+    #[arg(long)]
+    pub my_part: Option<String>,
+    #[arg(long)]
+    pub need: Option<String>,
+    /// Something you agree to (repeatable).
+    #[arg(long = "agree", value_name = "AGREEMENT")]
+    pub agreements: Vec<String>,
+    #[command(flatten)]
+    pub flags: EntryFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RitualCommand {
+    /// Add a ritual.
+    Add(RitualAddArgs),
+    /// List rituals and who did the latest occurrence.
+    List(JsonArg),
+    /// Mark a ritual done for its current occurrence.
+    Done {
+        /// The ritual's name (or a unique part of it) or id.
+        ritual: String,
+        /// Link the entry that fulfilled it.
+        #[arg(long)]
+        entry: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is due today.
+    Due(JsonArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OwnerChoice {
+    /// Only you.
+    Me,
+    /// Only your partner.
+    Partner,
+    /// Each of you does it, for yourself.
+    Both,
+    /// Done once, together, by either of you.
+    Together,
+}
+
+#[derive(Debug, Args)]
+pub struct RitualAddArgs {
+    /// A name, e.g. "State of the union".
+    pub name: String,
+    /// daily, weekly:<weekday>, monthly[:<1-31>] or yearly[:<MM-DD>].
+    #[arg(long, short = 'c')]
+    pub cadence: Cadence,
+    #[arg(long, value_enum, default_value_t = OwnerChoice::Both)]
+    pub owner: OwnerChoice,
+    /// What kind of practice it is (free text, e.g. date-night).
+    #[arg(long, default_value = "custom")]
+    pub kind: String,
+    /// Writing an entry of this kind completes the ritual automatically.
+    #[arg(long, value_name = "KIND")]
+    pub fulfilled_by: Option<Kind>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromptArgs {
+    #[command(subcommand)]
+    pub command: Option<PromptCommand>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PromptCommand {
+    /// Answer today's prompt. Your partner's answer stays sealed until you do.
+    Answer {
+        /// Your answer; or stdin, or the editor.
+        text: Option<String>,
+        #[command(flatten)]
+        flags: EntryFlags,
+    },
+    /// Add a prompt of your own to the deck.
+    Add {
+        text: String,
+        /// day, wishes, worries, pride, appreciation, dreams, memories or repair.
+        #[arg(long, default_value = "day")]
+        theme: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// From this day: 2026-01-31, yesterday, "last monday", "2 weeks ago".
+    #[arg(long, short = 's')]
+    pub since: Option<String>,
+    /// Up to this day (inclusive).
+    #[arg(long, short = 'u')]
+    pub until: Option<String>,
+    /// Only entries of this kind (repeatable).
+    #[arg(long = "kind", short = 'k')]
+    pub kinds: Vec<Kind>,
+    /// Only entries by me, partner, or a name (repeatable).
+    #[arg(long = "author", short = 'a')]
+    pub authors: Vec<String>,
+    /// Only entries with this tag (repeatable: all must match).
+    #[arg(long = "tag", short = 't')]
+    pub tags: Vec<String>,
+    /// Only starred entries.
+    #[arg(long)]
+    pub starred: bool,
+    /// Only entries whose text contains this (case-insensitive).
+    #[arg(long, short = 'c')]
+    pub contains: Option<String>,
+    /// Only the newest N entries.
+    #[arg(short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Include deleted entries.
+    #[arg(long)]
+    pub deleted: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// An entry id, or a unique prefix of one.
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// An entry id, or a unique prefix of one.
+    pub id: String,
+    /// Star the entry.
+    #[arg(long, conflicts_with = "unstar")]
+    pub star: bool,
+    /// Remove the star.
+    #[arg(long)]
+    pub unstar: bool,
+    /// Mark tender.
+    #[arg(long, conflicts_with = "not_tender")]
+    pub tender: bool,
+    /// Unmark tender.
+    #[arg(long)]
+    pub not_tender: bool,
+    /// Add a tag (repeatable).
+    #[arg(long = "tag")]
+    pub add_tags: Vec<String>,
+    /// Remove a tag (repeatable).
+    #[arg(long = "untag")]
+    pub remove_tags: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// An entry id, or a unique prefix of one.
+    pub id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start the daemon in the background (if it is not running).
+    Start,
+    /// Stop the daemon.
+    Stop,
+    /// Is the daemon running?
+    Status(JsonArg),
+    /// Stop, then start.
+    Restart,
+    /// Run in the foreground (for systemd, launchd and the like).
+    Run,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's home directory instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+}

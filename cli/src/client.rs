@@ -1,0 +1,188 @@
+//! Talking to the daemon: connect, start it when it is not running, and
+//! check that it speaks our protocol.
+
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hearth_ipc::frame::{read_sync, write_sync};
+use hearth_ipc::{
+    Envelope, ErrorKind, FrameError, MAX_RESPONSE, PROTOCOL_VERSION, Paths, Request, Response,
+};
+
+use crate::error::{CliError, Result};
+
+/// How long to wait for a daemon we started to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one request may take. A 50,000-entry first load fits easily.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Client {
+    pub paths: Paths,
+    stream: UnixStream,
+}
+
+pub enum Probe {
+    Ready(Box<hearth_ipc::StatusInfo>),
+    Unreachable,
+}
+
+fn connect(paths: &Paths) -> Option<UnixStream> {
+    let s = UnixStream::connect(paths.socket()).ok()?;
+    s.set_read_timeout(Some(REQUEST_TIMEOUT)).ok()?;
+    s.set_write_timeout(Some(REQUEST_TIMEOUT)).ok()?;
+    Some(s)
+}
+
+impl Client {
+    /// Connects, starting the daemon first if nobody answers.
+    pub fn connect_or_start(paths: &Paths) -> Result<Client> {
+        if let Some(stream) = connect(paths) {
+            return Ok(Client {
+                paths: paths.clone(),
+                stream,
+            });
+        }
+        start_daemon(paths)?;
+        wait_until_ready(paths)?;
+        Client::connect_only(paths)
+    }
+
+    /// Connects without starting anything.
+    pub fn connect_only(paths: &Paths) -> Result<Client> {
+        connect(paths)
+            .map(|stream| Client {
+                paths: paths.clone(),
+                stream,
+            })
+            .ok_or_else(|| {
+                CliError::daemon(format!(
+                    "cannot reach the hearth daemon at {}",
+                    paths.socket().display()
+                ))
+                .with_hint("run `hearth daemon start`, or look in the log under the data dir")
+            })
+    }
+
+    /// Sends one request and returns the reply, turning error replies into
+    /// CLI errors with the right exit code.
+    pub fn call(&mut self, request: Request) -> Result<Response> {
+        let env = Envelope {
+            protocol: PROTOCOL_VERSION,
+            request,
+        };
+        write_sync(&mut self.stream, &env).map_err(|e| transport(&self.paths, e))?;
+        let reply: Response =
+            read_sync(&mut self.stream, MAX_RESPONSE).map_err(|e| transport(&self.paths, e))?;
+        match reply {
+            Response::Error(e) => Err(match e.kind {
+                ErrorKind::BadRequest | ErrorKind::NotFound => CliError::user(e.message),
+                ErrorKind::NotInitialised => CliError::user(e.message),
+                ErrorKind::Incompatible => CliError::daemon(e.message),
+                ErrorKind::Storage => CliError::storage(e.message),
+                ErrorKind::Internal => CliError::daemon(e.message),
+            }),
+            r => Ok(r),
+        }
+    }
+}
+
+fn transport(paths: &Paths, e: FrameError) -> CliError {
+    match e {
+        FrameError::Decode(d) => CliError::daemon(format!(
+            "the daemon's reply could not be read ({d})"
+        ))
+        .with_hint("the daemon may be from another hearth version: run `hearth daemon restart`"),
+        e => CliError::daemon(format!(
+            "lost the connection to the daemon at {}: {e}",
+            paths.socket().display()
+        ))
+        .with_hint(
+            "see the daemon's log under the data dir; `hearth daemon start` starts it again",
+        ),
+    }
+}
+
+pub fn probe(paths: &Paths) -> Probe {
+    let Some(stream) = connect(paths) else {
+        return Probe::Unreachable;
+    };
+    let mut c = Client {
+        paths: paths.clone(),
+        stream,
+    };
+    match c.call(Request::Status) {
+        Ok(Response::Status(s)) => Probe::Ready(s),
+        _ => Probe::Unreachable,
+    }
+}
+
+/// Starts `hearth daemon run` detached from this terminal.
+pub fn start_daemon(paths: &Paths) -> Result<()> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::internal(format!("cannot find the hearth binary: {e}")))?;
+    let home = paths.data.parent().map(|p| p.to_path_buf());
+    let mut cmd = Command::new(exe);
+    cmd.arg("daemon").arg("run");
+    // Paths::under puts data in HOME/data; pass HOME on so the daemon sees
+    // the same layout. Platform paths need nothing.
+    if let Some(h) = home.filter(|h| Paths::under(h) == *paths) {
+        cmd.arg("--home").arg(h);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // Its own process group: a Ctrl-C in this terminal must not reach it.
+    cmd.process_group(0);
+    cmd.spawn()
+        .map_err(|e| CliError::daemon(format!("cannot start the hearth daemon: {e}")))?;
+    Ok(())
+}
+
+pub fn wait_until_ready(paths: &Paths) -> Result<Box<hearth_ipc::StatusInfo>> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Probe::Ready(s) = probe(paths) {
+            return Ok(s);
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::daemon(format!(
+                "the hearth daemon did not answer within {}s",
+                START_TIMEOUT.as_secs()
+            ))
+            .with_hint(format!("see the log in {}", paths.logs().display())));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Asks the daemon to stop and waits until its socket is gone.
+pub fn stop_daemon(paths: &Paths) -> Result<bool> {
+    let Some(stream) = connect(paths) else {
+        return Ok(false);
+    };
+    let mut c = Client {
+        paths: paths.clone(),
+        stream,
+    };
+    c.call(Request::Shutdown)?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    while paths.socket().exists() || pidfile_locked(paths) {
+        if Instant::now() >= deadline {
+            return Err(CliError::daemon("the daemon did not stop in time"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(true)
+}
+
+/// Whether a live daemon holds the pidfile lock.
+fn pidfile_locked(paths: &Paths) -> bool {
+    match std::fs::File::open(paths.pidfile()) {
+        Ok(f) => matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,224 @@
+//! Changing and deleting one's own entries.
+
+use std::collections::BTreeSet;
+
+use hearth_ipc::{Request, Response};
+use hearth_model::{Body, Entry, EntryPatch};
+
+use super::{Ctx, unexpected, write::debrief_from_form};
+use crate::args::{DeleteArgs, EditArgs};
+use crate::error::{CliError, Result};
+use crate::input::{self, form_template, parse_form};
+use crate::render;
+
+/// The editable text of an entry, as a form; conflicting versions are shown
+/// beside each field so the user can merge them by hand.
+fn form_for(e: &Entry) -> String {
+    let with_conflicts = |field: &str, value: &str| -> String {
+        match e.conflicts.get(field) {
+            Some(others) => {
+                let mut s = value.to_string();
+                for o in others {
+                    s.push_str("\n\n");
+                    s.push_str(&format!("{} another device's version of this field follows; merge and delete as you like\n", input::COMMENT));
+                    s.push_str(o);
+                }
+                s
+            }
+            None => value.to_string(),
+        }
+    };
+    let intro = format!(
+        "Editing {} ({}). Save and quit to keep your changes.",
+        e.id,
+        e.kind()
+    );
+    match &e.body {
+        Body::Checkin { note, .. } => {
+            form_template(&intro, &[("note", &with_conflicts("note", note))])
+        }
+        Body::Highlow { high, low } => form_template(
+            &intro,
+            &[
+                ("high", &with_conflicts("high", high)),
+                ("low", &with_conflicts("low", low)),
+            ],
+        ),
+        Body::Gratitude { to, text } => form_template(
+            &intro,
+            &[("to", to), ("text", &with_conflicts("text", text))],
+        ),
+        Body::Note { text } | Body::Answer { text, .. } => {
+            form_template(&intro, &[("text", &with_conflicts("text", text))])
+        }
+        Body::Repair {
+            mode,
+            happened,
+            felt,
+            my_part,
+            need,
+            agreements,
+        } => match mode {
+            hearth_model::RepairMode::StartOver => {
+                form_template(&intro, &[("text", &with_conflicts("happened", happened))])
+            }
+            hearth_model::RepairMode::Debrief => form_template(
+                &intro,
+                &[
+                    ("what_happened", &with_conflicts("happened", happened)),
+                    ("what_i_felt", &with_conflicts("felt", felt)),
+                    ("my_part", &with_conflicts("my_part", my_part)),
+                    ("what_i_need", &with_conflicts("need", need)),
+                    ("agreements", &agreements.join("\n")),
+                ],
+            ),
+        },
+    }
+}
+
+fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
+    let field = |sections: &[&str]| -> Result<Vec<(String, String)>> { parse_form(text, sections) };
+    let get = |f: &[(String, String)], k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    Ok(match &e.body {
+        Body::Checkin {
+            mood, energy, need, ..
+        } => {
+            let f = field(&["note"])?;
+            Body::Checkin {
+                mood: *mood,
+                energy: *energy,
+                need: need.clone(),
+                note: get(&f, "note"),
+            }
+        }
+        Body::Highlow { .. } => {
+            let f = field(&["high", "low"])?;
+            Body::Highlow {
+                high: get(&f, "high"),
+                low: get(&f, "low"),
+            }
+        }
+        Body::Gratitude { .. } => {
+            let f = field(&["to", "text"])?;
+            Body::Gratitude {
+                to: get(&f, "to"),
+                text: get(&f, "text"),
+            }
+        }
+        Body::Note { .. } => Body::Note {
+            text: get(&field(&["text"])?, "text"),
+        },
+        Body::Answer { prompt, .. } => Body::Answer {
+            prompt: prompt.clone(),
+            text: get(&field(&["text"])?, "text"),
+        },
+        Body::Repair {
+            mode: hearth_model::RepairMode::StartOver,
+            ..
+        } => Body::Repair {
+            mode: hearth_model::RepairMode::StartOver,
+            happened: get(&field(&["text"])?, "text"),
+            felt: String::new(),
+            my_part: String::new(),
+            need: String::new(),
+            agreements: Vec::new(),
+        },
+        Body::Repair { .. } => debrief_from_form(text)?,
+    })
+}
+
+pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
+    let entry = match ctx.call(Request::Show { id: a.id.clone() })? {
+        Response::Entry { entry, .. } => *entry,
+        r => return Err(unexpected(r)),
+    };
+    let flag_edit = a.star
+        || a.unstar
+        || a.tender
+        || a.not_tender
+        || !a.add_tags.is_empty()
+        || !a.remove_tags.is_empty();
+    let mut patch = EntryPatch::default();
+    if flag_edit {
+        patch.starred = if a.star {
+            Some(true)
+        } else if a.unstar {
+            Some(false)
+        } else {
+            None
+        };
+        patch.tender = if a.tender {
+            Some(true)
+        } else if a.not_tender {
+            Some(false)
+        } else {
+            None
+        };
+        if !a.add_tags.is_empty() || !a.remove_tags.is_empty() {
+            let mut tags: BTreeSet<String> = entry.tags.clone();
+            for t in &a.add_tags {
+                tags.insert(hearth_model::entry::normalize_tag(t)?);
+            }
+            for t in &a.remove_tags {
+                tags.remove(&hearth_model::entry::normalize_tag(t)?);
+            }
+            patch.tags = Some(tags);
+        }
+    } else {
+        let text = if input::stdin_is_piped() {
+            input::read_stdin()?
+        } else {
+            input::edit(&form_for(&entry), &ctx.paths.runtime)?
+        };
+        let body = body_from_form(&entry, &text)?;
+        body.validate()?;
+        if body == entry.body && entry.conflicts.is_empty() {
+            println!("No changes.");
+            return Ok(());
+        }
+        patch.body = Some(body);
+    }
+    let at = input::now()?;
+    match ctx.call(Request::Edit {
+        id: entry.id.key(),
+        patch,
+        at,
+    })? {
+        Response::Entry { entry, names, .. } => {
+            if a.json {
+                render::print_json(&render::entry_json(&entry, &names)?)
+            } else {
+                println!(
+                    "Updated {} {}",
+                    entry.kind(),
+                    render::accent(&entry.id.key()[..10])
+                );
+                Ok(())
+            }
+        }
+        r => Err(unexpected(r)),
+    }
+}
+
+pub fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
+    if a.id.trim().is_empty() {
+        return Err(CliError::user("the id is empty"));
+    }
+    let at = input::now()?;
+    match ctx.call(Request::Delete { id: a.id, at })? {
+        Response::Entry { entry, .. } => {
+            println!(
+                "Deleted {} {}",
+                entry.kind(),
+                render::accent(&entry.id.key()[..10])
+            );
+            Ok(())
+        }
+        r => Err(unexpected(r)),
+    }
+}

@@ -1,0 +1,248 @@
+//! One function per command. Each builds a request, sends it, prints.
+
+mod edit;
+mod review;
+mod rituals;
+mod write;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use hearth_ipc::{Paths, Request, Response};
+
+use crate::args::{Cli, Command, DaemonCommand, InitArgs, JsonArg};
+use crate::client::{self, Client, Probe};
+use crate::error::{CliError, Result};
+use crate::input;
+use crate::render;
+
+/// Everything a command needs: where files are, and a way to the daemon.
+pub struct Ctx {
+    pub paths: Paths,
+    client: Option<Client>,
+}
+
+impl Ctx {
+    pub fn call(&mut self, req: Request) -> Result<Response> {
+        if self.client.is_none() {
+            self.client = Some(Client::connect_or_start(&self.paths)?);
+        }
+        self.client.as_mut().expect("just set").call(req)
+    }
+}
+
+pub fn unexpected(r: Response) -> CliError {
+    CliError::daemon(format!(
+        "unexpected reply from the daemon: {:?}",
+        std::mem::discriminant(&r)
+    ))
+    .with_hint("the daemon may be another hearth version: run `hearth daemon restart`")
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::user(e.to_string()))?;
+    let mut ctx = Ctx {
+        paths,
+        client: None,
+    };
+    match cli.command {
+        Command::Init(a) => init(&mut ctx, a),
+        Command::Checkin(a) => write::checkin(&mut ctx, a),
+        Command::Highlow(a) => write::highlow(&mut ctx, a),
+        Command::Thanks(a) => write::thanks(&mut ctx, a),
+        Command::Note(a) => write::note(&mut ctx, a),
+        Command::Repair(c) => write::repair(&mut ctx, c),
+        Command::Ritual(c) => rituals::ritual(&mut ctx, c),
+        Command::Due(a) => rituals::due(&mut ctx, a.json),
+        Command::Prompt(a) => rituals::prompt(&mut ctx, a),
+        Command::Log(a) => review::log(&mut ctx, a),
+        Command::Show(a) => review::show(&mut ctx, a),
+        Command::Edit(a) => edit::edit(&mut ctx, a),
+        Command::Delete(a) => edit::delete(&mut ctx, a),
+        Command::Today(a) => review::today(&mut ctx, a.json),
+        Command::Status(a) => status(&mut ctx, a),
+        Command::Daemon(c) => daemon(&ctx.paths, c),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Demo(a) => crate::demo::run(a),
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "this device".to_string())
+}
+
+fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
+    let name = match a.name {
+        Some(n) => n,
+        None if !input::stdin_is_piped() => {
+            eprint!("Your name, as your partner will see it: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_string()
+        }
+        None => {
+            return Err(CliError::user(
+                "--name is required when stdin is not a terminal",
+            ));
+        }
+    };
+    if name.trim().is_empty() {
+        return Err(CliError::user("the name is empty; nothing written"));
+    }
+    let at = input::now()?;
+    match ctx.call(Request::Init {
+        name,
+        device_name: a.device.unwrap_or_else(host_name),
+        day_start_hour: a.day_start,
+        at,
+    })? {
+        Response::Inited { name, device, .. } => {
+            println!(
+                "Welcome, {name}. This device ({}) writes as you.",
+                &device.0[..8]
+            );
+            println!(
+                "Next: `hearth checkin --mood good`, or `hearth prompt` for today's question."
+            );
+            Ok(())
+        }
+        r => Err(unexpected(r)),
+    }
+}
+
+fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
+    let s = match ctx.call(Request::Status)? {
+        Response::Status(s) => s,
+        r => return Err(unexpected(r)),
+    };
+    if a.json {
+        return render::print_json(&s);
+    }
+    let mut out = std::io::stdout().lock();
+    match &s.me {
+        Some((_, name)) => writeln!(out, "{:<12}{name}", "you")?,
+        None => writeln!(
+            out,
+            "{:<12}not set up: run `hearth init --name <your name>`",
+            "you"
+        )?,
+    }
+    if let Some((_, name)) = &s.partner {
+        writeln!(out, "{:<12}{name}", "partner")?;
+    }
+    if let Some(d) = &s.device {
+        writeln!(out, "{:<12}{}", "device", d)?;
+    }
+    writeln!(out, "{:<12}{}", "entries", s.entries)?;
+    writeln!(out, "{:<12}{}", "data", s.data_dir)?;
+    writeln!(
+        out,
+        "{:<12}pid {} (hearth {}, protocol {})",
+        "daemon", s.pid, s.version, s.protocol
+    )?;
+    if s.loading {
+        writeln!(out, "{:<12}still loading the journal", "")?;
+    }
+    for q in &s.quarantined {
+        writeln!(out, "{} {q}", render::accent("quarantined:"))?;
+    }
+    if s.malformed > 0 {
+        writeln!(
+            out,
+            "{} {} entries could not be read by this version",
+            render::accent("warning:"),
+            s.malformed
+        )?;
+    }
+    Ok(())
+}
+
+fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
+    match c {
+        DaemonCommand::Run => run_daemon(paths),
+        DaemonCommand::Start => {
+            if let Probe::Ready(s) = client::probe(paths) {
+                println!("hearth daemon already running (pid {})", s.pid);
+                return Ok(());
+            }
+            client::start_daemon(paths)?;
+            let s = client::wait_until_ready(paths)?;
+            println!("hearth daemon started (pid {})", s.pid);
+            Ok(())
+        }
+        DaemonCommand::Stop => {
+            if client::stop_daemon(paths)? {
+                println!("hearth daemon stopped");
+            } else {
+                println!("hearth daemon was not running");
+            }
+            Ok(())
+        }
+        DaemonCommand::Restart => {
+            client::stop_daemon(paths)?;
+            client::start_daemon(paths)?;
+            let s = client::wait_until_ready(paths)?;
+            println!("hearth daemon restarted (pid {})", s.pid);
+            Ok(())
+        }
+        DaemonCommand::Status(a) => match client::probe(paths) {
+            Probe::Ready(s) => {
+                if a.json {
+                    render::print_json(
+                        &serde_json::json!({"running": true, "pid": s.pid, "version": s.version, "protocol": s.protocol, "socket": paths.socket()}),
+                    )
+                } else {
+                    println!(
+                        "running (pid {}, hearth {}, socket {})",
+                        s.pid,
+                        s.version,
+                        paths.socket().display()
+                    );
+                    Ok(())
+                }
+            }
+            Probe::Unreachable => {
+                if a.json {
+                    render::print_json(
+                        &serde_json::json!({"running": false, "socket": paths.socket()}),
+                    )?;
+                } else {
+                    println!("not running");
+                }
+                Err(CliError::daemon("the hearth daemon is not running")
+                    .with_hint("`hearth daemon start` starts it"))
+            }
+        },
+    }
+}
+
+fn run_daemon(paths: &Paths) -> Result<()> {
+    let seed = std::env::var("HEARTH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(hearth_daemon::run(hearth_daemon::Options {
+        paths: paths.clone(),
+        seed,
+        foreground: true,
+    }))
+    .map_err(|e| match e {
+        hearth_daemon::DaemonError::AlreadyRunning { .. } => CliError::daemon(e.to_string()),
+        e => CliError::storage(e.to_string()),
+    })
+}

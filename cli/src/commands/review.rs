@@ -1,0 +1,109 @@
+//! Reading the journal back: log, show, today.
+
+use std::io::Write;
+
+use hearth_ipc::{LogQuery, Request, Response};
+
+use super::{Ctx, rituals, unexpected};
+use crate::args::{LogArgs, ShowArgs};
+use crate::error::Result;
+use crate::input;
+use crate::render;
+
+pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
+    let query = LogQuery {
+        since: a.since,
+        until: a.until,
+        kinds: a.kinds,
+        authors: a.authors,
+        tags: a.tags,
+        starred: a.starred,
+        contains: a.contains,
+        limit: a.limit,
+        include_deleted: a.deleted,
+    };
+    let at = input::now()?;
+    let list = match ctx.call(Request::Log { query, at })? {
+        Response::Entries(l) => l,
+        r => return Err(unexpected(r)),
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        // JSON Lines: one entry per line, easy to stream into jq.
+        for e in &list.entries {
+            serde_json::to_writer(&mut out, &render::entry_json(e, &list.names)?)?;
+            writeln!(out)?;
+        }
+        return Ok(());
+    }
+    if list.entries.is_empty() {
+        writeln!(out, "{}", render::dim("No entries match."))?;
+        return Ok(());
+    }
+    render::entry_lines(&mut out, &list.entries, &list.names, list.short_len)?;
+    Ok(())
+}
+
+pub fn show(ctx: &mut Ctx, a: ShowArgs) -> Result<()> {
+    match ctx.call(Request::Show { id: a.id })? {
+        Response::Entry { entry, names, .. } => {
+            if a.json {
+                render::print_json(&render::entry_json(&entry, &names)?)
+            } else {
+                render::entry_full(&mut std::io::stdout().lock(), &entry, &names)
+            }
+        }
+        r => Err(unexpected(r)),
+    }
+}
+
+pub fn today(ctx: &mut Ctx, json: bool) -> Result<()> {
+    let at = input::now()?;
+    let query = LogQuery {
+        since: Some("today".into()),
+        until: Some("today".into()),
+        ..Default::default()
+    };
+    let list = match ctx.call(Request::Log { query, at })? {
+        Response::Entries(l) => l,
+        r => return Err(unexpected(r)),
+    };
+    let due = match ctx.call(Request::Due { at })? {
+        Response::Due(d) => d,
+        r => return Err(unexpected(r)),
+    };
+    let prompt = match ctx.call(Request::Prompt { at })? {
+        Response::Prompt(p) => p,
+        r => return Err(unexpected(r)),
+    };
+    if json {
+        let entries: Vec<_> = list
+            .entries
+            .iter()
+            .map(|e| render::entry_json(e, &list.names))
+            .collect::<Result<_>>()?;
+        return render::print_json(&serde_json::json!({
+            "day": due.today,
+            "entries": entries,
+            "due": due.items,
+            "prompt": prompt,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}",
+        render::bold(&due.today.format("Today, %A %-d %B").to_string())
+    )?;
+    writeln!(out)?;
+    if list.entries.is_empty() {
+        writeln!(out, "{}", render::dim("Nothing written yet today."))?;
+    } else {
+        render::entry_lines(&mut out, &list.entries, &list.names, list.short_len)?;
+    }
+    writeln!(out)?;
+    rituals::print_due(&mut out, &due)?;
+    writeln!(out)?;
+    rituals::print_prompt(&mut out, &prompt)?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Human and JSON output. Colour only when stdout is a terminal (or forced),
+//! never under NO_COLOR.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use chrono::NaiveDate;
+use hearth_model::{Body, Entry, PartnerId};
+use owo_colors::{OwoColorize, Stream, Style};
+use serde_json::Value;
+
+use crate::args::ColorChoice;
+use crate::error::Result;
+
+pub fn set_color(choice: ColorChoice) {
+    match choice {
+        ColorChoice::Always => owo_colors::set_override(true),
+        ColorChoice::Never => owo_colors::set_override(false),
+        ColorChoice::Auto => {
+            if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+                owo_colors::set_override(false);
+            }
+        }
+    }
+}
+
+fn paint(s: &str, style: Style) -> String {
+    s.if_supports_color(Stream::Stdout, |t| t.style(style))
+        .to_string()
+}
+
+pub fn dim(s: &str) -> String {
+    paint(s, Style::new().dimmed())
+}
+pub fn bold(s: &str) -> String {
+    paint(s, Style::new().bold())
+}
+pub fn accent(s: &str) -> String {
+    paint(s, Style::new().yellow())
+}
+
+/// An entry as documented JSON: the stored fields plus `author_name`.
+pub fn entry_json(e: &Entry, names: &BTreeMap<PartnerId, String>) -> Result<Value> {
+    let mut v = serde_json::to_value(e)?;
+    if let Value::Object(m) = &mut v {
+        let name = names
+            .get(&e.author)
+            .cloned()
+            .unwrap_or_else(|| e.author.to_string());
+        m.insert("author_name".into(), Value::String(name));
+    }
+    Ok(v)
+}
+
+pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn kind_label(e: &Entry) -> &'static str {
+    match &e.body {
+        Body::Checkin { .. } => "check-in",
+        Body::Highlow { .. } => "high-low",
+        Body::Gratitude { .. } => "thanks",
+        Body::Note { .. } => "note",
+        Body::Repair { .. } => "repair",
+        Body::Answer { .. } => "answer",
+    }
+}
+
+fn marks(e: &Entry) -> String {
+    let mut m = String::new();
+    if e.starred {
+        m.push('★');
+    }
+    if e.tender {
+        m.push('♡');
+    }
+    if !e.conflicts.is_empty() {
+        m.push('⚠');
+    }
+    m
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let len = s.chars().count();
+    format!("{s}{}", " ".repeat(width.saturating_sub(len)))
+}
+
+/// Entries grouped by journal day, one aligned line each.
+pub fn entry_lines(
+    out: &mut impl Write,
+    entries: &[Entry],
+    names: &BTreeMap<PartnerId, String>,
+    short: usize,
+) -> Result<()> {
+    let name_of = |p: &PartnerId| names.get(p).cloned().unwrap_or_else(|| p.to_string());
+    let name_w = entries
+        .iter()
+        .map(|e| name_of(&e.author).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut day: Option<NaiveDate> = None;
+    for e in entries {
+        if day != Some(e.day) {
+            if day.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", bold(&e.day.format("%a %-d %b %Y").to_string()))?;
+            day = Some(e.day);
+        }
+        let mut summary = e.body.summary();
+        if e.deleted.is_some() {
+            summary = format!("(deleted) {summary}");
+        }
+        writeln!(
+            out,
+            "  {}  {}  {}  {}  {}{}",
+            dim(&e.created.format("%H:%M").to_string()),
+            accent(&e.id.key()[..short.min(26)]),
+            pad(&name_of(&e.author), name_w),
+            pad(kind_label(e), 8),
+            summary,
+            match marks(e) {
+                m if m.is_empty() => String::new(),
+                m => format!(" {m}"),
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// One entry in full.
+pub fn entry_full(
+    out: &mut impl Write,
+    e: &Entry,
+    names: &BTreeMap<PartnerId, String>,
+) -> Result<()> {
+    let name = names
+        .get(&e.author)
+        .cloned()
+        .unwrap_or_else(|| e.author.to_string());
+    writeln!(
+        out,
+        "{} {}",
+        accent(&e.id.key()),
+        dim(&format!("({})", kind_label(e)))
+    )?;
+    writeln!(out, "{:<9}{name}", "author")?;
+    writeln!(
+        out,
+        "{:<9}{}",
+        "written",
+        e.created.format("%a %-d %b %Y %H:%M %:z")
+    )?;
+    writeln!(out, "{:<9}{}", "day", e.day)?;
+    if !e.tags.is_empty() {
+        writeln!(
+            out,
+            "{:<9}{}",
+            "tags",
+            e.tags
+                .iter()
+                .map(|t| format!("@{t}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )?;
+    }
+    let mut flags = Vec::new();
+    if e.starred {
+        flags.push("starred");
+    }
+    if e.tender {
+        flags.push("tender");
+    }
+    if !flags.is_empty() {
+        writeln!(out, "{:<9}{}", "marked", flags.join(", "))?;
+    }
+    if let Some(t) = e.edited {
+        writeln!(out, "{:<9}{}", "edited", t.format("%a %-d %b %Y %H:%M"))?;
+    }
+    if let Some(t) = e.deleted {
+        writeln!(out, "{:<9}{}", "deleted", t.format("%a %-d %b %Y %H:%M"))?;
+    }
+    writeln!(out)?;
+    let section = |out: &mut dyn Write, title: &str, text: &str| -> std::io::Result<()> {
+        if !text.trim().is_empty() {
+            writeln!(out, "{}", bold(title))?;
+            writeln!(out, "{}\n", text.trim_end())?;
+        }
+        Ok(())
+    };
+    match &e.body {
+        Body::Checkin {
+            mood,
+            energy,
+            need,
+            note,
+        } => {
+            writeln!(out, "{:<9}{} ({})", "mood", mood.value(), mood.word())?;
+            if let Some(en) = energy {
+                writeln!(out, "{:<9}{} ({})", "energy", en.value(), en.word())?;
+            }
+            if let Some(n) = need {
+                writeln!(out, "{:<9}{}", "needs", n.as_str())?;
+            }
+            writeln!(out)?;
+            section(out, "Note", note)?;
+        }
+        Body::Highlow { high, low } => {
+            section(out, "High", high)?;
+            section(out, "Low", low)?;
+        }
+        Body::Gratitude { to, text } => {
+            writeln!(out, "{:<9}{to}\n", "to")?;
+            section(out, "Thanks", text)?;
+        }
+        Body::Note { text } => section(out, "Note", text)?,
+        Body::Repair {
+            mode,
+            happened,
+            felt,
+            my_part,
+            need,
+            agreements,
+        } => {
+            writeln!(out, "{:<9}{}\n", "repair", mode.as_str())?;
+            let what = if *mode == hearth_model::RepairMode::StartOver {
+                "The moment to redo"
+            } else {
+                "What happened"
+            };
+            section(out, what, happened)?;
+            section(out, "What I felt", felt)?;
+            section(out, "My part", my_part)?;
+            section(out, "What I need", need)?;
+            if !agreements.is_empty() {
+                writeln!(out, "{}", bold("Agreements"))?;
+                for a in agreements {
+                    writeln!(out, "  - {a}")?;
+                }
+                writeln!(out)?;
+            }
+        }
+        Body::Answer { prompt, text } => {
+            writeln!(out, "{:<9}{prompt}\n", "prompt")?;
+            section(out, "Answer", text)?;
+        }
+    }
+    for (field, others) in &e.conflicts {
+        writeln!(
+            out,
+            "{} {field} was edited on two devices at once; the other version is kept:",
+            accent("⚠")
+        )?;
+        for o in others {
+            writeln!(out, "  | {}", o.replace('\n', "\n  | "))?;
+        }
+        writeln!(
+            out,
+            "{}",
+            dim("  Run `hearth edit` on this entry to merge them; saving resolves it.")
+        )?;
+    }
+    Ok(())
+}
