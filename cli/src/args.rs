@@ -345,6 +345,9 @@ pub struct EditArgs {
     /// Remove a tag (repeatable).
     #[arg(long = "untag")]
     pub remove_tags: Vec<String>,
+    /// Open $VISUAL/$EDITOR even when stdin is not a terminal.
+    #[arg(long, short = 'e')]
+    pub editor: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -19,10 +19,22 @@ pub use error::CliError;
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            // Help and version go to stdout with success; usage errors exit 2.
+        Err(e) if !e.use_stderr() => {
+            // Help and version go to stdout with success.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Usage errors: clap's first line names the problem; the rest is
+            // advice we keep to one hint line.
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            eprintln!("hearth: error: {}", first.trim_start_matches("error: "));
+            eprintln!("hint: see `hearth --help`");
+            return ExitCode::from(2);
         }
     };
     render::set_color(cli.color);

@@ -170,7 +170,7 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
             patch.tags = Some(tags);
         }
     } else {
-        let text = if input::stdin_is_piped() {
+        let text = if input::stdin_is_piped() && !a.editor {
             input::read_stdin()?
         } else {
             input::edit(&form_for(&entry), &ctx.paths.runtime)?

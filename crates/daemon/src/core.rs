@@ -182,11 +182,12 @@ impl Core {
             Request::Add { entry, at } => {
                 let ctx = self.ctx(at)?;
                 let random: u128 = self.rng.random();
+                let ms = u64::try_from(at.timestamp_millis())
+                    .map_err(|_| err(ErrorKind::BadRequest, "the time is before 1970"))?;
+                let last = self.view.entries.keys().next_back().copied();
+                let id = hearth_model::EntryId::next_after(last, ms, random);
                 let l = self.loaded.as_mut().expect("checked above");
-                let e = l
-                    .journal
-                    .add_entry(&ctx, &entry, random)
-                    .map_err(model_err)?;
+                let e = l.journal.add_entry(&ctx, &entry, id).map_err(model_err)?;
                 self.view.upsert(&l.journal, e.clone());
                 let completed = self.complete_rituals_for(&ctx, &e)?;
                 Ok(Response::Entry {

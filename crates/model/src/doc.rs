@@ -442,12 +442,13 @@ impl Journal {
 
     // ----- entries -------------------------------------------------------
 
-    /// Writes a new entry and returns it as stored.
+    /// Writes a new entry with the given id (see [`EntryId::next_after`])
+    /// and returns it as stored.
     pub fn add_entry(
         &mut self,
         ctx: &WriteCtx,
         new: &NewEntry,
-        random: u128,
+        id: EntryId,
     ) -> Result<Entry, ModelError> {
         new.body.validate()?;
         let mut tags = BTreeSet::new();
@@ -457,12 +458,9 @@ impl Journal {
         for (_, text) in new.body.texts() {
             tags.extend(parse_tags(text));
         }
-        let unix_ms =
-            u64::try_from(ms(ctx.now)).map_err(|_| ModelError::Date(ctx.now.to_rfc3339()))?;
-        let mut id = EntryId::from_parts(unix_ms, random);
-        // Astronomically unlikely, but an id must never overwrite an entry.
-        while self.child(&self.entries, &id.key()).is_some() {
-            id = EntryId::from_parts(unix_ms, random.wrapping_add(1));
+        // An id must never overwrite an entry, whatever the caller passed.
+        if self.child(&self.entries, &id.key()).is_some() {
+            return Err(ModelError::Id(format!("{id} already exists")));
         }
         let day = self.day_boundary().day_of(ctx.now);
         let tender = new.tender.unwrap_or_else(|| new.body.tender_by_default());
@@ -910,6 +908,10 @@ mod tests {
         }
     }
 
+    fn tid(random: u128) -> EntryId {
+        EntryId::from_parts(now(9).timestamp_millis() as u64, random)
+    }
+
     fn journal(actor: &[u8]) -> Journal {
         Journal::new(ActorId::from(actor))
     }
@@ -933,7 +935,7 @@ mod tests {
             starred: true,
             tender: None,
         };
-        let e = j.add_entry(&ctx("ana", "dev-a", 2), &new, 7).unwrap();
+        let e = j.add_entry(&ctx("ana", "dev-a", 2), &new, tid(7)).unwrap();
         assert_eq!(e.author.as_str(), "ana");
         assert_eq!(e.device.as_str(), "dev-a");
         assert_eq!(e.created, now(2));
@@ -972,7 +974,7 @@ mod tests {
                     starred: false,
                     tender: None,
                 },
-                1,
+                tid(1),
             )
             .unwrap();
         assert!(e.tender);
@@ -984,10 +986,10 @@ mod tests {
         let mut a = journal(b"dev-a");
         let mut b = journal(b"dev-b");
         let ea = a
-            .add_entry(&ctx("ana", "dev-a", 10), &note("from a"), 1)
+            .add_entry(&ctx("ana", "dev-a", 10), &note("from a"), tid(1))
             .unwrap();
         let eb = b
-            .add_entry(&ctx("ben", "dev-b", 11), &note("from b"), 2)
+            .add_entry(&ctx("ben", "dev-b", 11), &note("from b"), tid(2))
             .unwrap();
         merged(&mut a, &mut b);
         assert_eq!(a.heads(), b.heads());
@@ -1019,7 +1021,7 @@ mod tests {
                     starred: false,
                     tender: None,
                 },
-                1,
+                tid(1),
             )
             .unwrap();
         let mut b = Journal::from_doc(
@@ -1061,7 +1063,7 @@ mod tests {
     fn concurrent_edits_of_one_field_keep_both_versions() {
         let mut a = journal(b"dev-a");
         let e = a
-            .add_entry(&ctx("ana", "dev-a", 9), &note("first draft"), 1)
+            .add_entry(&ctx("ana", "dev-a", 9), &note("first draft"), tid(1))
             .unwrap();
         let mut b = Journal::from_doc(
             a.doc()
@@ -1113,7 +1115,7 @@ mod tests {
     fn tags_added_on_two_devices_both_survive() {
         let mut a = journal(b"dev-a");
         let e = a
-            .add_entry(&ctx("ana", "dev-a", 9), &note("walk"), 1)
+            .add_entry(&ctx("ana", "dev-a", 9), &note("walk"), tid(1))
             .unwrap();
         let mut b = Journal::from_doc(
             a.doc()
@@ -1141,7 +1143,7 @@ mod tests {
     fn only_the_author_edits_or_deletes() {
         let mut j = journal(b"dev-a");
         let e = j
-            .add_entry(&ctx("ana", "dev-a", 9), &note("mine"), 1)
+            .add_entry(&ctx("ana", "dev-a", 9), &note("mine"), tid(1))
             .unwrap();
         let patch = EntryPatch {
             starred: Some(true),
@@ -1175,7 +1177,7 @@ mod tests {
     #[test]
     fn malformed_entries_from_a_peer_are_skipped_not_fatal() {
         let mut j = journal(b"dev-a");
-        j.add_entry(&ctx("ana", "dev-a", 9), &note("fine"), 1)
+        j.add_entry(&ctx("ana", "dev-a", 9), &note("fine"), tid(1))
             .unwrap();
         let entries = j.entries.clone();
         j.doc_mut()
@@ -1216,11 +1218,11 @@ mod tests {
     fn view_catches_up_from_older_heads() {
         let mut j = journal(b"dev-a");
         let e1 = j
-            .add_entry(&ctx("ana", "dev-a", 9), &note("one"), 1)
+            .add_entry(&ctx("ana", "dev-a", 9), &note("one"), tid(1))
             .unwrap();
         let mut view = View::build(&j);
         let e2 = j
-            .add_entry(&ctx("ana", "dev-a", 10), &note("two"), 2)
+            .add_entry(&ctx("ana", "dev-a", 10), &note("two"), tid(2))
             .unwrap();
         j.edit_entry(
             &ctx("ana", "dev-a", 11),
@@ -1245,10 +1247,10 @@ mod tests {
     fn ids_resolve_by_unique_prefix() {
         let mut j = journal(b"dev-a");
         let a = j
-            .add_entry(&ctx("ana", "dev-a", 9), &note("one"), 1)
+            .add_entry(&ctx("ana", "dev-a", 9), &note("one"), tid(1))
             .unwrap();
         let b = j
-            .add_entry(&ctx("ana", "dev-a", 9), &note("two"), u128::MAX >> 48)
+            .add_entry(&ctx("ana", "dev-a", 9), &note("two"), tid(u128::MAX >> 48))
             .unwrap();
         let view = View::build(&j);
         let short = view.short_len(8);

@@ -33,6 +33,19 @@ impl EntryId {
         EntryId(Ulid::from_parts(unix_ms, random))
     }
 
+    /// A fresh id for an entry created at `unix_ms`, strictly after `last`
+    /// when they share a millisecond, so one device's entries keep their
+    /// writing order even with a coarse or pinned clock.
+    pub fn next_after(last: Option<EntryId>, unix_ms: u64, random: u128) -> EntryId {
+        let id = EntryId::from_parts(unix_ms, random);
+        match last {
+            Some(l) if l.0.timestamp_ms() == unix_ms && l >= id => {
+                l.0.increment().map(EntryId).unwrap_or(id)
+            }
+            _ => id,
+        }
+    }
+
     /// The canonical lowercase text form stored in the document.
     pub fn key(&self) -> String {
         self.0.to_string().to_ascii_lowercase()
@@ -107,6 +120,16 @@ mod tests {
         assert!(a.key() < b.key(), "text form keeps time order");
         assert_eq!(a.key().parse::<EntryId>().unwrap(), a);
         assert_eq!(a.key().to_uppercase().parse::<EntryId>().unwrap(), a);
+    }
+
+    #[test]
+    fn ids_in_one_millisecond_stay_in_order() {
+        let a = EntryId::next_after(None, 5, u128::MAX >> 50);
+        let b = EntryId::next_after(Some(a), 5, 1);
+        let c = EntryId::next_after(Some(b), 5, 0);
+        assert!(a < b && b < c);
+        let later = EntryId::next_after(Some(c), 6, 0);
+        assert_eq!(later, EntryId::from_parts(6, 0));
     }
 
     #[test]

@@ -35,7 +35,12 @@ fn write_note(j: &mut Journal, i: u32) {
         starred: false,
         tender: None,
     };
-    j.add_entry(&ctx, &new, u128::from(i)).unwrap();
+    j.add_entry(
+        &ctx,
+        &new,
+        hearth_model::EntryId::from_parts(1_000_000 + u64::from(i), 0),
+    )
+    .unwrap();
 }
 
 /// Opens the store in `dir`, writes `n` notes, one chunk each.

@@ -1,0 +1,204 @@
+//! A hermetic environment for running the real `hearth` binary: its own
+//! home, a pinned clock and seed, no colour, a scripted editor, and a daemon
+//! that is always stopped when the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+/// The default pinned time: a Wednesday evening in UTC+1.
+pub const NOW: &str = "2026-11-25T21:30:00+01:00";
+/// Upper bound for any one CLI call.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Builds the `hearth` binary once and returns its path. This crate is not
+/// the binary's package, so cargo does not hand us `CARGO_BIN_EXE_hearth`.
+pub fn hearth_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "hearth", "--bin", "hearth"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building hearth failed");
+        assert_cmd::cargo::cargo_bin("hearth")
+    })
+}
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub now: String,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("hearth-test-")
+            .tempdir()
+            .unwrap();
+        TestEnv {
+            dir,
+            now: NOW.to_string(),
+        }
+    }
+
+    /// A set-up journal for "Ana".
+    pub fn initialised() -> TestEnv {
+        let env = TestEnv::new();
+        env.ok(&["init", "--name", "Ana", "--device", "laptop"]);
+        env
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(hearth_bin());
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HEARTH_HOME", self.home())
+            .env("HEARTH_NOW", &self.now)
+            .env("HEARTH_SEED", "7")
+            .env("HEARTH_LOG", "debug")
+            .env("NO_COLOR", "1")
+            .env("VISUAL", "false")
+            .timeout(CALL_TIMEOUT);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).write_stdin("").output().unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: impl Into<Vec<u8>>) -> Output {
+        self.cmd().args(args).write_stdin(stdin).output().unwrap()
+    }
+
+    /// Runs and requires success; returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "hearth {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[track_caller]
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run_stdin(args, stdin);
+        assert!(
+            out.status.success(),
+            "hearth {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and requires failure with `code`; returns stderr.
+    #[track_caller]
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        self.check_failure(args, out, code)
+    }
+
+    #[track_caller]
+    pub fn fails_stdin(&self, args: &[&str], stdin: impl Into<Vec<u8>>, code: i32) -> String {
+        let out = self.run_stdin(args, stdin);
+        self.check_failure(args, out, code)
+    }
+
+    #[track_caller]
+    fn check_failure(&self, args: &[&str], out: Output, code: i32) -> String {
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "hearth {args:?}: stderr was {stderr}"
+        );
+        stderr
+    }
+
+    /// Every entry, as JSON.
+    pub fn entries(&self) -> Vec<serde_json::Value> {
+        self.ok(&["log", "--json", "--deleted"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.home().join("run/hearth.sock")
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.home().join("data/journal")
+    }
+
+    pub fn daemon_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.home().join("run/hearth.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Waits until `f` holds, or panics after `limit`.
+    #[track_caller]
+    pub fn wait_for(&self, limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+        let end = Instant::now() + limit;
+        while !f() {
+            assert!(Instant::now() < end, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    /// Stops the test's daemon with signals alone, so cleanup works even
+    /// when the test failed before the binary could be built.
+    fn drop(&mut self) {
+        use rustix::process::{Pid, Signal, kill_process, test_kill_process};
+        let Some(pid) = self.daemon_pid().and_then(Pid::from_raw) else {
+            return;
+        };
+        if kill_process(pid, Signal::TERM).is_err() {
+            return;
+        }
+        let end = Instant::now() + Duration::from_secs(10);
+        while test_kill_process(pid).is_ok() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = kill_process(pid, Signal::KILL);
+    }
+}
+
+/// Writes an executable script that acts as `$VISUAL`: it replaces the
+/// draft with `content` after saving the draft it was given to `seen`.
+pub fn fake_editor(dir: &Path, name: &str, content: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let content_path = dir.join(format!("{name}.content"));
+    let seen = dir.join(format!("{name}.seen"));
+    std::fs::write(&content_path, content).unwrap();
+    let script = dir.join(format!("{name}.sh"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncp \"$1\" '{}'\ncat '{}' > \"$1\"\n",
+            seen.display(),
+            content_path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, seen)
+}

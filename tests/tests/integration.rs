@@ -1,0 +1,9 @@
+//! One test binary for the whole workspace, so it links once.
+
+mod common;
+
+mod bad_input;
+mod crash;
+mod daemon;
+mod journal;
+mod storage;

@@ -1,0 +1,91 @@
+//! Damaged files on disk: named, set aside, and the rest still loads.
+
+use std::fs;
+
+use crate::common::TestEnv;
+
+fn files(env: &TestEnv, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(env.journal_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_truncated_chunk_is_quarantined_by_name() {
+    let env = TestEnv::initialised();
+    for i in 0..3 {
+        env.ok(&["note", &format!("note {i}")]);
+    }
+    // Kill rather than stop: a clean stop would compact the chunks away.
+    let pid = env.daemon_pid().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    env.wait_for(
+        std::time::Duration::from_secs(10),
+        "the daemon to die",
+        || {
+            rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap())
+                .is_err()
+        },
+    );
+    let chunks = files(&env, "chunk-");
+    let last = chunks.last().unwrap();
+    let len = fs::metadata(last).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(last)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+
+    let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+    let q = status["quarantined"].as_array().unwrap();
+    assert_eq!(q.len(), 1, "{status}");
+    let name = last.file_name().unwrap().to_string_lossy().to_string();
+    assert!(q[0].as_str().unwrap().contains(&name), "{q:?}");
+    assert!(q[0].as_str().unwrap().contains("truncated"), "{q:?}");
+    assert!(env.journal_dir().join("quarantine").join(&name).exists());
+    let texts: Vec<String> = env
+        .entries()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(texts, ["note 0", "note 1"], "the rest loads");
+    assert!(env.ok(&["status"]).contains("quarantined"));
+    // And the journal goes on working.
+    env.ok(&["note", "after the damage"]);
+    assert_eq!(env.entries().len(), 3);
+}
+
+#[test]
+fn a_bit_flipped_snapshot_is_quarantined_and_the_daemon_still_starts() {
+    let env = TestEnv::initialised();
+    env.ok(&["note", "in the snapshot"]);
+    env.ok(&["daemon", "stop"]); // compacts into one snapshot
+    let snaps = files(&env, "snapshot-");
+    assert_eq!(snaps.len(), 1);
+    let mut bytes = fs::read(&snaps[0]).unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    fs::write(&snaps[0], bytes).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+    let q = status["quarantined"].as_array().unwrap();
+    assert_eq!(q.len(), 1, "{status}");
+    assert!(q[0].as_str().unwrap().contains("checksum"), "{q:?}");
+    // Nothing is silently lost: the damaged file is kept for recovery.
+    assert!(
+        env.journal_dir()
+            .join("quarantine")
+            .read_dir()
+            .unwrap()
+            .count()
+            == 1
+    );
+}
