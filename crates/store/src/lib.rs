@@ -393,9 +393,9 @@ impl Store {
     /// Persists the materialised view, tagged with the files it reflects.
     /// Only call it when every change of the view is on disk.
     pub fn save_view(&self, view: &View) -> Result<(), StoreError> {
-        let cache = ViewCache {
+        let cache = ViewCacheRef {
             files: self.file_names(),
-            view: view.clone(),
+            view,
         };
         let bytes = serde_json::to_vec(&cache).expect("view serialises");
         write_durably(&self.dir, "view.json", &bytes)
@@ -424,7 +424,15 @@ impl Store {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The cache as written: borrows the view instead of copying a decade of
+/// entries.
+#[derive(Serialize)]
+struct ViewCacheRef<'a> {
+    files: Vec<String>,
+    view: &'a View,
+}
+
+#[derive(Deserialize)]
 struct ViewCache {
     files: Vec<String>,
     view: View,
