@@ -55,9 +55,13 @@ impl View {
         if self.is_current(journal) {
             return;
         }
+        // An empty view (no cache) is built directly: a diff from nothing
+        // would materialise a patch for every operation in the document.
         let known = heads_parse(&self.heads).filter(|hs| {
-            hs.iter()
-                .all(|h| journal.doc().get_change_meta_by_hash(h).is_some())
+            !hs.is_empty()
+                && hs
+                    .iter()
+                    .all(|h| journal.doc().get_change_meta_by_hash(h).is_some())
         });
         match known {
             Some(before) => {
