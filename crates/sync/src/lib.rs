@@ -1,0 +1,90 @@
+//! Sync between the couple's devices over iroh (docs/PROTOCOL.md, "Peer
+//! sync protocol").
+//!
+//! This crate owns the network side: the iroh endpoint, who may connect,
+//! pairing, one sync session per connection, and reconnecting with backoff.
+//! It never touches the document itself: every sync message goes to the
+//! document's owner (the daemon's core) as a [`DocRequest`], so the one
+//! thread that writes the document stays the only one.
+
+mod node;
+mod pairing;
+mod ticket;
+mod wire;
+
+use std::net::SocketAddr;
+
+pub use iroh::{EndpointId, SecretKey};
+pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport};
+pub use pairing::{PairError, Paired};
+pub use ticket::{Ticket, TicketError};
+pub use wire::{MAX_FRAME, WireError, decode_message};
+
+/// ALPN of the sync protocol. The number is the protocol version.
+pub const ALPN_SYNC: &[u8] = b"hearth/sync/1";
+/// ALPN of pairing; accepted only while an invite is open.
+pub const ALPN_PAIR: &[u8] = b"hearth/pair/1";
+
+/// How the endpoint finds and reaches peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetMode {
+    /// Real use: n0's public relays and address lookup, across NATs.
+    Default,
+    /// The local network only: no relays, mDNS to find each other.
+    Local,
+    /// Tests: loopback only, no relays, no lookup of any kind.
+    Test,
+}
+
+impl std::str::FromStr for NetMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "default" => Ok(NetMode::Default),
+            "local" => Ok(NetMode::Local),
+            "test" => Ok(NetMode::Test),
+            _ => Err(format!(
+                "unknown network mode {s:?}: use default, local or test"
+            )),
+        }
+    }
+}
+
+/// What the network side asks of the document's owner.
+#[derive(Debug)]
+pub enum DocRequest {
+    /// A sync session with `peer` began: start from a fresh sync state.
+    Start { session: u64, peer: EndpointId },
+    /// Apply a peer's message; answer once what it brought is durable.
+    Receive {
+        session: u64,
+        msg: Box<automerge::sync::Message>,
+        reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
+    },
+    /// The next message for this session, if there is anything to say.
+    Generate {
+        session: u64,
+        reply: tokio::sync::oneshot::Sender<Option<Vec<u8>>>,
+    },
+    /// The session ended; forget its state.
+    End { session: u64 },
+    /// Pairing succeeded: trust this device from now on.
+    Trust {
+        peer: EndpointId,
+        addrs: Vec<SocketAddr>,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// Trusted devices and where they were last seen.
+pub type TrustedSet = std::collections::BTreeMap<EndpointId, Vec<SocketAddr>>;
+
+/// A new device key (the device id is its public half).
+pub fn new_secret_key() -> [u8; 32] {
+    rand::random()
+}
+
+/// The device id (hex endpoint id) of a secret key.
+pub fn device_id(secret: &[u8; 32]) -> EndpointId {
+    SecretKey::from_bytes(secret).public()
+}

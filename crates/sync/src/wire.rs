@@ -1,0 +1,105 @@
+//! Frames on a QUIC stream: a 4-byte big-endian length, then the bytes.
+//! Everything a peer sends is untrusted; sizes are capped before allocating
+//! and sync messages are checked before they reach the document.
+
+use iroh::endpoint::{RecvStream, SendStream};
+
+/// Largest frame accepted from a peer. A first sync of a decade of entries
+/// fits with room to spare; anything bigger is an attack or a bug.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+/// Bounds on a sync message's lists: far above what a couple's journal
+/// needs, far below what would exhaust memory or time.
+const MAX_HASHES: usize = 4096;
+const MAX_HAVES: usize = 256;
+const MAX_CHUNKS: usize = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("peer closed the stream")]
+    Closed,
+    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("read: {0}")]
+    Read(String),
+    #[error("write: {0}")]
+    Write(String),
+    #[error("malformed sync message: {0}")]
+    Malformed(String),
+}
+
+pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Vec<u8>, WireError> {
+    let mut len = [0u8; 4];
+    match recv.read_exact(&mut len).await {
+        Ok(()) => {}
+        Err(iroh::endpoint::ReadExactError::FinishedEarly(0)) => return Err(WireError::Closed),
+        Err(e) => return Err(WireError::Read(e.to_string())),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Err(WireError::TooLarge(len));
+    }
+    let mut buf = vec![0u8; len];
+    recv.read_exact(&mut buf)
+        .await
+        .map_err(|e| WireError::Read(e.to_string()))?;
+    Ok(buf)
+}
+
+pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), WireError> {
+    let len = u32::try_from(bytes.len()).map_err(|_| WireError::TooLarge(bytes.len()))?;
+    send.write_all(&len.to_be_bytes())
+        .await
+        .map_err(|e| WireError::Write(e.to_string()))?;
+    send.write_all(bytes)
+        .await
+        .map_err(|e| WireError::Write(e.to_string()))?;
+    Ok(())
+}
+
+/// Decodes a peer's sync message. Automerge's decoder has panicked on
+/// crafted input before, so a panic is caught and reported as malformed;
+/// absurd list lengths are refused.
+pub fn decode_message(bytes: &[u8]) -> Result<automerge::sync::Message, WireError> {
+    let decoded = std::panic::catch_unwind(|| automerge::sync::Message::decode(bytes))
+        .map_err(|_| WireError::Malformed("decoder panicked".into()))?
+        .map_err(|e| WireError::Malformed(e.to_string()))?;
+    if decoded.heads.len() > MAX_HASHES || decoded.need.len() > MAX_HASHES {
+        return Err(WireError::Malformed("too many hashes".into()));
+    }
+    if decoded.have.len() > MAX_HAVES || decoded.have.iter().any(|h| h.last_sync.len() > MAX_HASHES)
+    {
+        return Err(WireError::Malformed("too many summaries".into()));
+    }
+    if decoded.changes.len() > MAX_CHUNKS {
+        return Err(WireError::Malformed("too many changes".into()));
+    }
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        for junk in [
+            &b""[..],
+            b"\x42",
+            b"\x42\x00\x00\x00",
+            &[0xff; 64],
+            &[0x43, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f],
+        ] {
+            assert!(decode_message(junk).is_err(), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn a_real_message_decodes() {
+        use automerge::sync::SyncDoc;
+        let doc = automerge::Automerge::new();
+        let mut state = automerge::sync::State::new();
+        let msg = doc.generate_sync_message(&mut state).unwrap();
+        let back = decode_message(&msg.clone().encode()).unwrap();
+        assert_eq!(back.heads, msg.heads);
+    }
+}
