@@ -24,6 +24,8 @@ pub struct Client {
 
 pub enum Probe {
     Ready(Box<hearth_ipc::StatusInfo>),
+    /// A daemon answers but speaks another protocol version.
+    Incompatible(String),
     Unreachable,
 }
 
@@ -80,7 +82,7 @@ impl Client {
                 ErrorKind::NotInitialised => CliError::user(e.message),
                 ErrorKind::Incompatible => CliError::daemon(e.message),
                 ErrorKind::Storage => CliError::storage(e.message),
-                ErrorKind::Internal => CliError::daemon(e.message),
+                ErrorKind::Internal => CliError::internal(e.message),
             }),
             r => Ok(r),
         }
@@ -113,6 +115,9 @@ pub fn probe(paths: &Paths) -> Probe {
     };
     match c.call(Request::Status) {
         Ok(Response::Status(s)) => Probe::Ready(s),
+        Err(e) if e.code() == 3 && e.to_string().contains("protocol") => {
+            Probe::Incompatible(e.to_string())
+        }
         _ => Probe::Unreachable,
     }
 }

@@ -64,7 +64,13 @@ pub fn edit(template: &str, runtime_dir: &std::path::Path) -> Result<String> {
         })
         .unwrap_or_else(|| "vi".to_string());
     // The draft holds entry text: keep it in the owner-only runtime dir.
-    let _ = std::fs::create_dir_all(runtime_dir);
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(runtime_dir);
+    }
     let file = tempfile::Builder::new()
         .prefix("hearth-draft-")
         .suffix(".md")

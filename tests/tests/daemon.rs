@@ -185,3 +185,20 @@ fn logs_never_contain_entry_text() {
     );
     assert!(!logs.contains(secret));
 }
+
+#[test]
+fn a_daemon_of_another_version_can_still_be_stopped() {
+    let env = TestEnv::new();
+    env.ok(&["daemon", "start"]);
+    let mut s = raw(&env);
+    let stop = br#"{"protocol":999,"request":{"op":"shutdown"}}"#;
+    s.write_all(&(stop.len() as u32).to_be_bytes()).unwrap();
+    s.write_all(stop).unwrap();
+    assert!(matches!(
+        read_sync::<Response>(&mut s, 1 << 20).unwrap(),
+        Response::Ok
+    ));
+    env.wait_for(Duration::from_secs(20), "the daemon to stop", || {
+        !env.socket().exists()
+    });
+}

@@ -89,3 +89,30 @@ fn a_bit_flipped_snapshot_is_quarantined_and_the_daemon_still_starts() {
             == 1
     );
 }
+
+#[test]
+fn a_new_journal_directory_is_a_complete_automerge_document() {
+    use automerge::ReadDoc;
+    let env = TestEnv::initialised();
+    env.ok(&["note", "hello"]);
+    // Any Automerge reader can load the directory: strip each file's
+    // 48-byte header and load the payloads in name order.
+    let mut doc = automerge::Automerge::new();
+    let mut names = files(&env, "snapshot-");
+    names.extend(files(&env, "chunk-"));
+    assert!(
+        names[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("snapshot-"),
+        "{names:?}"
+    );
+    for f in names {
+        let bytes = fs::read(&f).unwrap();
+        doc.load_incremental(&bytes[48..]).unwrap();
+    }
+    assert!(doc.get(automerge::ROOT, "hearth").unwrap().is_some());
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    assert_eq!(doc.length(&entries), 1);
+}

@@ -46,7 +46,10 @@ fn form_for(e: &Entry) -> String {
         ),
         Body::Gratitude { to, text } => form_template(
             &intro,
-            &[("to", to), ("text", &with_conflicts("text", text))],
+            &[
+                ("to", &with_conflicts("to", to)),
+                ("text", &with_conflicts("text", text)),
+            ],
         ),
         Body::Note { text } | Body::Answer { text, .. } => {
             form_template(&intro, &[("text", &with_conflicts("text", text))])
@@ -69,7 +72,10 @@ fn form_for(e: &Entry) -> String {
                     ("what_i_felt", &with_conflicts("felt", felt)),
                     ("my_part", &with_conflicts("my_part", my_part)),
                     ("what_i_need", &with_conflicts("need", need)),
-                    ("agreements", &agreements.join("\n")),
+                    (
+                        "agreements",
+                        &with_conflicts("agreements", &agreements.join("\n")),
+                    ),
                 ],
             ),
         },

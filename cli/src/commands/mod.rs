@@ -172,9 +172,13 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
     match c {
         DaemonCommand::Run => run_daemon(paths),
         DaemonCommand::Start => {
-            if let Probe::Ready(s) = client::probe(paths) {
-                println!("hearth daemon already running (pid {})", s.pid);
-                return Ok(());
+            match client::probe(paths) {
+                Probe::Ready(s) => {
+                    println!("hearth daemon already running (pid {})", s.pid);
+                    return Ok(());
+                }
+                Probe::Incompatible(m) => return Err(CliError::daemon(m)),
+                Probe::Unreachable => {}
             }
             client::start_daemon(paths)?;
             let s = client::wait_until_ready(paths)?;
@@ -212,6 +216,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                     Ok(())
                 }
             }
+            Probe::Incompatible(m) => Err(CliError::daemon(m)),
             Probe::Unreachable => {
                 if a.json {
                     render::print_json(

@@ -152,8 +152,69 @@ impl Core {
     /// Answers a request. Writes are applied in memory and must be followed
     /// by [`Core::commit`] before the response is sent.
     pub fn handle(&mut self, req: Request) -> Response {
+        let before = self.loaded.as_ref().map(|l| l.journal.heads());
         match self.handle_inner(req) {
-            Ok(r) | Err(r) => r,
+            Ok(r) => r,
+            Err(r) => {
+                // A refused request leaves nothing behind, even if it failed
+                // after a first change (say, the entry before its rituals).
+                if let Some(before) = before {
+                    if self
+                        .loaded
+                        .as_ref()
+                        .is_some_and(|l| l.journal.heads() != before)
+                    {
+                        self.rollback_to(&before);
+                    }
+                }
+                r
+            }
+        }
+    }
+
+    /// Puts the in-memory document back to `heads` (an ancestor of now).
+    fn rollback_to(&mut self, heads: &[automerge::ChangeHash]) {
+        let Some(l) = self.loaded.as_mut() else {
+            return;
+        };
+        let actor = l.journal.doc().get_actor().clone();
+        match l
+            .journal
+            .doc()
+            .fork_at(heads)
+            .map_err(ModelError::from)
+            .and_then(|doc| Journal::from_doc(doc.with_actor(actor)))
+        {
+            Ok(j) => {
+                l.journal = j;
+                self.view = View::build(&l.journal);
+            }
+            Err(e) => tracing::error!(error = %e, "rollback failed"),
+        }
+    }
+
+    /// Prompts I have answered: my partner's answers to them are open.
+    fn my_answers(&self) -> std::collections::HashSet<&str> {
+        let me = self.identity.partner.as_ref();
+        self.view
+            .entries
+            .values()
+            .filter(|m| Some(&m.author) == me && m.deleted.is_none())
+            .filter_map(|m| match &m.body {
+                Body::Answer { prompt, .. } => Some(prompt.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether `e` is my partner's answer to a prompt I have not answered:
+    /// sealed, so no read path may show it.
+    fn sealed(&self, e: &hearth_model::Entry, mine: &std::collections::HashSet<&str>) -> bool {
+        match &e.body {
+            Body::Answer { prompt, .. } => {
+                Some(&e.author) != self.identity.partner.as_ref() && !mine.contains(prompt.as_str())
+            }
+            _ => false,
         }
     }
 
@@ -215,6 +276,12 @@ impl Core {
             Request::Show { id } => {
                 let id = self.view.resolve(&id).map_err(model_err)?;
                 let e = self.view.entries[&id].clone();
+                if self.sealed(&e, &self.my_answers()) {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        "that answer is sealed until you answer the same prompt (`hearth prompt answer`)",
+                    ));
+                }
                 Ok(self.entry_reply(e))
             }
             Request::Log { query, at } => self.log(&query, at),
@@ -473,7 +540,13 @@ impl Core {
             include_deleted: q.include_deleted,
             exclude_tender: false,
         };
-        let entries: Vec<_> = filter.apply(&self.view).into_iter().cloned().collect();
+        let mine = self.my_answers();
+        let entries: Vec<_> = filter
+            .apply(&self.view)
+            .into_iter()
+            .filter(|e| !self.sealed(e, &mine))
+            .cloned()
+            .collect();
         Ok(Response::Entries(EntryList {
             entries,
             names: self.view.partners.clone(),
@@ -619,17 +692,7 @@ impl Core {
             Err(e) => {
                 tracing::error!(error = %e, "write failed; rolling back to the last durable state");
                 let saved = l.store.saved_heads().to_vec();
-                let actor = l.journal.doc().get_actor().clone();
-                match l.journal.doc().fork_at(&saved) {
-                    Ok(doc) => match Journal::from_doc(doc.with_actor(actor)) {
-                        Ok(j) => {
-                            l.journal = j;
-                            self.view = View::build(&l.journal);
-                        }
-                        Err(e) => tracing::error!(error = %e, "rollback failed"),
-                    },
-                    Err(e) => tracing::error!(error = %e, "rollback failed"),
-                }
+                self.rollback_to(&saved);
                 Err(e)
             }
         }

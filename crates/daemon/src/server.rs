@@ -213,6 +213,15 @@ async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>
             }
         };
         let reply = match serde_json::from_slice::<Envelope>(&raw) {
+            // Any version may stop us: that is how `hearth daemon restart`
+            // replaces a daemon from another release.
+            _ if is_shutdown(&raw) => {
+                let (rtx, rrx) = oneshot::channel();
+                if tx.send(Msg::Request(Request::Shutdown, rtx)).is_err() {
+                    return;
+                }
+                rrx.await.unwrap_or(Response::Ok)
+            }
             Err(e) => {
                 // Tell an old CLI why, even if the request shape changed.
                 let version = serde_json::from_slice::<serde_json::Value>(&raw)
@@ -239,6 +248,18 @@ async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>
             return;
         }
     }
+}
+
+fn is_shutdown(raw: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| {
+            v.get("request")?
+                .get("op")?
+                .as_str()
+                .map(|op| op == "shutdown")
+        })
+        .unwrap_or(false)
 }
 
 fn incompatible(theirs: u64) -> Response {

@@ -107,7 +107,9 @@ impl Stored {
             (FileKind::Chunk, name.strip_prefix("chunk-")?)
         };
         let seq = rest.strip_suffix(".am")?.parse().ok()?;
-        Some(Stored { seq, kind })
+        let s = Stored { seq, kind };
+        // Only names we would write ourselves; a stray "chunk-1.am" is not ours.
+        (s.name() == name).then_some(s)
     }
 }
 
@@ -129,11 +131,14 @@ pub struct Store {
 
 /// Creates `dir` (and parents) owner-only.
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(io_err(dir))
+        .map_err(io_err(dir))?;
+    // A directory made earlier by someone less careful is tightened too.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -225,11 +230,17 @@ impl Store {
                 }
             }
         }
+        let empty_dir = store.files.is_empty() && quarantined.is_empty();
         if doc.is_empty() {
             doc = base;
         }
         store.files.sort();
         store.saved = doc.get_heads();
+        if empty_dir {
+            // A new journal starts with a snapshot, so the directory alone
+            // is always a complete document for any Automerge reader.
+            store.compact(&doc)?;
+        }
         Ok(Opened {
             store,
             doc,
