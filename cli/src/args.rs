@@ -73,6 +73,14 @@ pub enum Command {
     Today(JsonArg),
     /// The state of this device's journal and daemon.
     Status(JsonArg),
+    /// Pair this device with another of the couple's devices.
+    #[command(subcommand)]
+    Pair(PairCommand),
+    /// The couple's trusted devices: list, add by id, remove.
+    #[command(subcommand)]
+    Peers(PeersCommand),
+    /// Sync with every trusted device now, and report.
+    Sync(SyncArgs),
     /// Run or control the background daemon.
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -361,15 +369,72 @@ pub struct DeleteArgs {
 #[derive(Debug, Subcommand)]
 pub enum DaemonCommand {
     /// Start the daemon in the background (if it is not running).
-    Start,
+    Start(NetArgs),
     /// Stop the daemon.
     Stop,
     /// Is the daemon running?
     Status(JsonArg),
     /// Stop, then start.
-    Restart,
+    Restart(NetArgs),
     /// Run in the foreground (for systemd, launchd and the like).
-    Run,
+    Run(NetArgs),
+}
+
+/// How the daemon reaches the couple's other devices.
+#[derive(Debug, Clone, Args)]
+pub struct NetArgs {
+    /// default: public relays and address lookup, across the internet;
+    /// local: this network only (mDNS), no relays; test: loopback only.
+    #[arg(long, env = "HEARTH_NET", default_value = "default", value_parser = ["default", "local", "test"])]
+    pub net: String,
+    /// Use this self-hosted iroh relay instead of the public ones.
+    #[arg(long, env = "HEARTH_RELAY", value_name = "URL")]
+    pub relay: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PairCommand {
+    /// Print a one-time invite (and its QR code), then wait for the other
+    /// device to join.
+    Invite {
+        /// How long the invite stays valid, in minutes.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        minutes: u64,
+    },
+    /// Join the invite printed on another device.
+    Join {
+        /// The `hearth1...` ticket.
+        ticket: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeersCommand {
+    /// Trust a device by its id (run it on both devices).
+    Add {
+        /// The other device's id, as `hearth peers list` or `hearth status` shows it.
+        id: String,
+        /// Where to reach it, if it cannot be found otherwise (IP:PORT, repeatable).
+        #[arg(long = "addr", value_name = "IP:PORT")]
+        addrs: Vec<std::net::SocketAddr>,
+    },
+    /// The trusted devices, whether they are online, and when they last synced.
+    List(JsonArg),
+    /// Stop trusting a device, on every device of the couple. It keeps the
+    /// copy it already has.
+    Remove {
+        /// A device id (or unique prefix), or its name.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Give up on devices that have not answered after this many seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

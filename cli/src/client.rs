@@ -45,7 +45,7 @@ impl Client {
                 stream,
             });
         }
-        start_daemon(paths)?;
+        start_daemon(paths, None)?;
         wait_until_ready(paths)?;
         Client::connect_only(paths)
     }
@@ -123,7 +123,7 @@ pub fn probe(paths: &Paths) -> Probe {
 }
 
 /// Starts `hearth daemon run` detached from this terminal.
-pub fn start_daemon(paths: &Paths) -> Result<()> {
+pub fn start_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::internal(format!("cannot find the hearth binary: {e}")))?;
     let home = paths.data.parent().map(|p| p.to_path_buf());
@@ -133,6 +133,12 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
     // the same layout. Platform paths need nothing.
     if let Some(h) = home.filter(|h| Paths::under(h) == *paths) {
         cmd.arg("--home").arg(h);
+    }
+    if let Some(n) = net {
+        cmd.arg("--net").arg(&n.net);
+        if let Some(r) = &n.relay {
+            cmd.arg("--relay").arg(r);
+        }
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,6 +1,7 @@
 //! One function per command. Each builds a request, sends it, prints.
 
 mod edit;
+mod peers;
 mod review;
 mod rituals;
 mod write;
@@ -61,6 +62,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Delete(a) => edit::delete(&mut ctx, a),
         Command::Today(a) => review::today(&mut ctx, a.json),
         Command::Status(a) => status(&mut ctx, a),
+        Command::Pair(c) => peers::pair(&mut ctx, c),
+        Command::Peers(c) => peers::peers(&mut ctx, c),
+        Command::Sync(a) => peers::sync(&mut ctx, a),
         Command::Daemon(c) => daemon(&ctx.paths, c),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
@@ -144,6 +148,9 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     if let Some(d) = &s.device {
         writeln!(out, "{:<12}{}", "device", d)?;
     }
+    if let Some(e) = &s.sync_error {
+        writeln!(out, "{:<12}{} {e}", "sync", render::accent("off:"))?;
+    }
     writeln!(out, "{:<12}{}", "entries", s.entries)?;
     writeln!(out, "{:<12}{}", "data", s.data_dir)?;
     writeln!(
@@ -170,8 +177,8 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
 
 fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
     match c {
-        DaemonCommand::Run => run_daemon(paths),
-        DaemonCommand::Start => {
+        DaemonCommand::Run(net) => run_daemon(paths, &net),
+        DaemonCommand::Start(net) => {
             match client::probe(paths) {
                 Probe::Ready(s) => {
                     println!("hearth daemon already running (pid {})", s.pid);
@@ -180,7 +187,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                 Probe::Incompatible(m) => return Err(CliError::daemon(m)),
                 Probe::Unreachable => {}
             }
-            client::start_daemon(paths)?;
+            client::start_daemon(paths, Some(&net))?;
             let s = client::wait_until_ready(paths)?;
             println!("hearth daemon started (pid {})", s.pid);
             Ok(())
@@ -193,9 +200,9 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
             }
             Ok(())
         }
-        DaemonCommand::Restart => {
+        DaemonCommand::Restart(net) => {
             client::stop_daemon(paths)?;
-            client::start_daemon(paths)?;
+            client::start_daemon(paths, Some(&net))?;
             let s = client::wait_until_ready(paths)?;
             println!("hearth daemon restarted (pid {})", s.pid);
             Ok(())
@@ -232,10 +239,11 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
     }
 }
 
-fn run_daemon(paths: &Paths) -> Result<()> {
+fn run_daemon(paths: &Paths, net: &crate::args::NetArgs) -> Result<()> {
     let seed = std::env::var("HEARTH_SEED")
         .ok()
         .and_then(|s| s.parse().ok());
+    let mode: hearth_daemon::NetMode = net.net.parse().map_err(CliError::usage)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -243,6 +251,8 @@ fn run_daemon(paths: &Paths) -> Result<()> {
         .map_err(|e| CliError::internal(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(hearth_daemon::run(hearth_daemon::Options {
         paths: paths.clone(),
+        net: mode,
+        relay: net.relay.clone(),
         seed,
         foreground: true,
     }))

@@ -7,17 +7,21 @@
 
 use std::collections::BTreeSet;
 
+use automerge::sync::SyncDoc;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use hearth_ipc::{
-    DueList, EntryList, ErrorKind, ErrorReply, LogQuery, OwnerArg, PartnerAnswer, PromptToday,
-    Request, Response, RitualList, StatusInfo,
+    DueList, EntryList, ErrorKind, ErrorReply, LogQuery, OwnerArg, PartnerAnswer, PeerInfo,
+    PeerList, PromptToday, Request, Response, RitualList, StatusInfo,
 };
 use hearth_model::doc::Prompt;
 use hearth_model::ritual::{Owner, Ritual, due_today};
 use hearth_model::{Body, Filter, Journal, ModelError, PartnerId, View, WriteCtx, parse_when};
 use hearth_store::{Quarantined, Store, StoreError};
+use hearth_sync::{DocRequest, EndpointId, TrustedSet};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tokio::sync::watch;
 
 use crate::identity::Identity;
 
@@ -35,6 +39,20 @@ pub struct Core {
     view_ready: bool,
     quarantined: Vec<Quarantined>,
     rng: StdRng,
+    /// One Automerge sync state per live session with a peer.
+    sessions: HashMap<u64, (EndpointId, automerge::sync::State)>,
+    /// The heads each peer last told us it has, for "unsent changes".
+    their_heads: HashMap<EndpointId, Vec<automerge::ChangeHash>>,
+    link: Option<SyncLink>,
+    pub sync_error: Option<String>,
+    /// Where the sync endpoint listens, once it does.
+    own_addrs: Option<Vec<std::net::SocketAddr>>,
+}
+
+/// How the core tells the sync layer about changes and trust.
+pub struct SyncLink {
+    pub changed: watch::Sender<u64>,
+    pub trusted: watch::Sender<TrustedSet>,
 }
 
 struct Loaded {
@@ -80,6 +98,266 @@ impl Core {
             view: cached.unwrap_or_default(),
             quarantined: Vec::new(),
             rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
+            sessions: HashMap::new(),
+            their_heads: HashMap::new(),
+            link: None,
+            sync_error: None,
+            own_addrs: None,
+        }
+    }
+
+    pub fn set_link(&mut self, link: SyncLink) {
+        self.link = Some(link);
+        self.publish();
+    }
+
+    /// Tells the sync layer the document changed, and who is trusted now.
+    fn publish(&self) {
+        let (Some(link), Some(l)) = (&self.link, &self.loaded) else {
+            return;
+        };
+        link.changed.send_modify(|v| *v += 1);
+        let me = self.identity.device.as_str();
+        let trusted: TrustedSet = l
+            .journal
+            .devices()
+            .into_iter()
+            .filter(|(id, d)| !d.removed && id.as_str() != me)
+            .filter_map(|(id, d)| {
+                let peer: EndpointId = id.as_str().parse().ok()?;
+                let addrs = d
+                    .addrs
+                    .split_whitespace()
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                Some((peer, addrs))
+            })
+            .collect();
+        link.trusted.send_if_modified(|t| {
+            if *t == trusted {
+                false
+            } else {
+                *t = trusted;
+                true
+            }
+        });
+    }
+
+    /// Serves the sync layer. Changes from a peer are durable before the
+    /// session is told they were applied.
+    pub fn handle_doc(&mut self, req: DocRequest) {
+        match req {
+            DocRequest::Start { session, peer } => {
+                self.sessions
+                    .insert(session, (peer, automerge::sync::State::new()));
+            }
+            DocRequest::End { session } => {
+                self.sessions.remove(&session);
+            }
+            DocRequest::Generate { session, reply } => {
+                let msg = match (self.loaded.as_ref(), self.sessions.get_mut(&session)) {
+                    (Some(l), Some((_, state))) => l
+                        .journal
+                        .doc()
+                        .generate_sync_message(state)
+                        .map(|m| m.encode()),
+                    _ => None,
+                };
+                let _ = reply.send(msg);
+            }
+            DocRequest::Receive {
+                session,
+                msg,
+                reply,
+            } => {
+                let _ = reply.send(self.receive(session, *msg));
+            }
+            DocRequest::Trust { peer, addrs, reply } => {
+                let _ = reply.send(self.trust(peer, &addrs));
+            }
+        }
+    }
+
+    fn receive(&mut self, session: u64, msg: automerge::sync::Message) -> Result<bool, String> {
+        let Some(l) = self.loaded.as_mut() else {
+            return Err("the journal is still loading".into());
+        };
+        let Some((peer, state)) = self.sessions.get_mut(&session) else {
+            return Err("no such session".into());
+        };
+        let peer = *peer;
+        let before = l.journal.heads();
+        // Automerge has panicked on crafted changes before; a panic here
+        // must cost the peer its session, not the daemon its document.
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            l.journal.doc_mut().receive_sync_message(state, msg)
+        }));
+        let their = state.their_heads.clone();
+        let failed = match applied {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("rejected a sync message: {e}")),
+            Err(_) => Some("a sync message made Automerge panic".to_string()),
+        };
+        if let Some(why) = failed {
+            if l.journal.heads() != before || l.store.is_dirty(l.journal.doc()) {
+                let saved = l.store.saved_heads().to_vec();
+                self.rollback_to(&saved);
+            }
+            return Err(why);
+        }
+        if let Some(h) = their {
+            self.their_heads.insert(peer, h);
+        }
+        let l = self.loaded.as_mut().expect("checked above");
+        if l.journal.heads() != before {
+            tracing::info!(peer = %peer.fmt_short(), "merged changes from a peer");
+            self.commit()
+                .map_err(|e| format!("could not save a peer's changes: {e}"))?;
+            if let Some(l) = self.loaded.as_ref() {
+                self.view.catch_up(&l.journal);
+            }
+        }
+        let ours = self
+            .loaded
+            .as_ref()
+            .map(|l| l.journal.heads())
+            .unwrap_or_default();
+        let mut theirs = self.their_heads.get(&peer).cloned().unwrap_or_default();
+        let mut ours_sorted = ours;
+        theirs.sort();
+        ours_sorted.sort();
+        Ok(theirs == ours_sorted)
+    }
+
+    fn trust(&mut self, peer: EndpointId, addrs: &[std::net::SocketAddr]) -> Result<(), String> {
+        let now = chrono::Utc::now().fixed_offset();
+        let l = self.loaded.as_mut().ok_or("the journal is still loading")?;
+        let id = hearth_model::DeviceId(peer.to_string());
+        l.journal
+            .trust_device(&id, now)
+            .map_err(|e| e.to_string())?;
+        if !addrs.is_empty()
+            && l.journal
+                .devices()
+                .get(&id)
+                .is_some_and(|d| d.addrs.is_empty())
+        {
+            let joined: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            l.journal
+                .set_device_addrs(&id, &joined.join(" "), now)
+                .map_err(|e| e.to_string())?;
+        }
+        self.commit().map_err(|e| e.to_string())
+    }
+
+    /// Records where this device listens, in the identity (to reuse the
+    /// port) and in the document (so peers can dial it).
+    pub fn set_own_addrs(&mut self, addrs: &[std::net::SocketAddr], port: u16) {
+        self.own_addrs = Some(addrs.to_vec());
+        if self.identity.port != Some(port) {
+            self.identity.port = Some(port);
+            if let Err(e) = self.identity.save(&self.identity_path) {
+                tracing::warn!(error = %e, "could not save the sync port");
+            }
+        }
+        let Some(l) = self.loaded.as_mut() else {
+            return;
+        };
+        // Only a registered device advertises itself.
+        if !l.journal.devices().contains_key(&self.identity.device) {
+            return;
+        }
+        let joined: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        let now = chrono::Utc::now().fixed_offset();
+        if l.journal
+            .set_device_addrs(&self.identity.device, &joined.join(" "), now)
+            .is_ok()
+        {
+            if let Err(e) = self.commit() {
+                tracing::warn!(error = %e, "could not save this device's addresses");
+            }
+        }
+    }
+
+    fn peer_list(&self) -> Result<Response, Response> {
+        let l = self.loaded.as_ref().ok_or_else(|| {
+            err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            )
+        })?;
+        let devices = l.journal.devices();
+        let me = &self.identity.device;
+        let peers = devices
+            .iter()
+            .filter(|(id, d)| *id != me && !d.removed)
+            .map(|(id, d)| {
+                let unsent = id
+                    .as_str()
+                    .parse::<EndpointId>()
+                    .ok()
+                    .and_then(|p| self.their_heads.get(&p))
+                    .map(|heads| {
+                        let known: Vec<_> = heads
+                            .iter()
+                            .copied()
+                            .filter(|h| l.journal.doc().get_change_meta_by_hash(h).is_some())
+                            .collect();
+                        l.journal.doc().get_changes(&known).len()
+                    });
+                PeerInfo {
+                    id: id.to_string(),
+                    name: d.name.clone(),
+                    partner: d.partner.as_ref().map(|p| self.view.name_of(p).to_string()),
+                    online: false,
+                    last_sync: None,
+                    path: None,
+                    unsent_changes: unsent,
+                    addrs: d.addrs.split_whitespace().map(str::to_string).collect(),
+                    last_error: None,
+                }
+            })
+            .collect();
+        Ok(Response::Peers(PeerList {
+            me: me.to_string(),
+            addrs: devices
+                .get(me)
+                .map(|d| d.addrs.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            peers,
+        }))
+    }
+
+    fn resolve_device(&self, who: &str) -> Result<hearth_model::DeviceId, Response> {
+        let l = self.loaded.as_ref().ok_or_else(|| {
+            err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            )
+        })?;
+        let w = who.trim().to_lowercase();
+        let hits: Vec<_> = l
+            .journal
+            .devices()
+            .into_iter()
+            .filter(|(id, d)| {
+                !d.removed && (id.as_str().starts_with(&w) || d.name.to_lowercase() == w)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(err(
+                ErrorKind::NotFound,
+                format!("no trusted device matches {who:?}"),
+            )),
+            _ => Err(err(
+                ErrorKind::BadRequest,
+                format!(
+                    "{who:?} matches {} devices; give more of the id",
+                    hits.len()
+                ),
+            )),
         }
     }
 
@@ -114,6 +392,7 @@ impl Core {
         if fresh {
             self.save_view();
         }
+        self.publish();
         Ok(())
     }
 
@@ -234,6 +513,47 @@ impl Core {
         match req {
             Request::Status => Ok(self.status()),
             Request::Shutdown => Ok(Response::Ok),
+            Request::Peers => self.peer_list(),
+            Request::PeersAdd { id, addrs, at } => {
+                let peer: EndpointId = id.trim().parse().map_err(|_| {
+                    err(
+                        ErrorKind::BadRequest,
+                        format!("invalid device id {id:?}: expected 64 hex characters"),
+                    )
+                })?;
+                if peer.to_string() == self.identity.device.0 {
+                    return Err(err(ErrorKind::BadRequest, "that is this device's own id"));
+                }
+                let l = self.loaded.as_mut().expect("checked above");
+                let dev = hearth_model::DeviceId(peer.to_string());
+                l.journal.trust_device(&dev, at).map_err(model_err)?;
+                if !addrs.is_empty() {
+                    let joined: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                    l.journal
+                        .set_device_addrs(&dev, &joined.join(" "), at)
+                        .map_err(model_err)?;
+                }
+                Ok(Response::Ok)
+            }
+            Request::PeersRemove { id, at } => {
+                let dev = self.resolve_device(&id)?;
+                if dev == self.identity.device {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        "this device cannot remove itself; remove it from another device",
+                    ));
+                }
+                let l = self.loaded.as_mut().expect("checked above");
+                l.journal.remove_device(&dev, at).map_err(model_err)?;
+                Ok(Response::Ok)
+            }
+            Request::PairInvite { .. }
+            | Request::PairWait
+            | Request::PairJoin { .. }
+            | Request::Sync { .. } => Err(err(
+                ErrorKind::Internal,
+                "sync is not running on this device",
+            )),
             Request::Init {
                 name,
                 device_name,
@@ -452,6 +772,12 @@ impl Core {
         l.journal
             .add_device(&self.identity.device, &partner, device_name, at)
             .map_err(model_err)?;
+        if let Some(addrs) = &self.own_addrs {
+            let joined: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            l.journal
+                .set_device_addrs(&self.identity.device, &joined.join(" "), at)
+                .map_err(model_err)?;
+        }
         l.journal
             .set_couple_id_if_missing(&format!("{random:032x}"), at)
             .map_err(model_err)?;
@@ -673,6 +999,7 @@ impl Core {
             heads: self.view.heads.clone(),
             quarantined: self.quarantined.iter().map(ToString::to_string).collect(),
             malformed: self.view.malformed,
+            sync_error: self.sync_error.clone(),
         }))
     }
 
@@ -683,9 +1010,12 @@ impl Core {
             return Ok(());
         };
         match l.store.append(l.journal.doc()) {
-            Ok(_) => {
+            Ok(written) => {
                 if l.store.chunk_count() >= COMPACT_AFTER_CHUNKS {
                     self.compact();
+                }
+                if written.is_some() {
+                    self.publish();
                 }
                 Ok(())
             }

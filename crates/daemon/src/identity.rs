@@ -1,5 +1,6 @@
-//! This device's identity: which partner writes here, and the device's own
-//! id (also its Automerge actor). Kept in `identity.json`, owner-only.
+//! This device's identity: its sync key (whose public half is the device
+//! id and the Automerge actor), which partner writes here, and the port it
+//! last listened on. Kept in `identity.json`, owner-only, never synced.
 
 use std::fs;
 use std::path::Path;
@@ -9,11 +10,17 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Identity {
+    /// Hex of the 32-byte iroh secret key. Whoever has it can pose as this
+    /// device, hence the file's 0600.
+    pub secret_key: String,
+    /// Hex of the public key: the endpoint id peers know us by.
     pub device: DeviceId,
     #[serde(default)]
     pub device_name: Option<String>,
     #[serde(default)]
     pub partner: Option<PartnerId>,
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,30 +29,50 @@ pub enum IdentityError {
     Io(String, std::io::Error),
     #[error("{0}: not a valid identity file ({1}); move it away to start afresh")]
     Invalid(String, serde_json::Error),
-    #[error("{0}: `device` must be 32 hex characters")]
-    BadDevice(String),
+    #[error("{0}: the secret key and device id do not match; the file is damaged")]
+    Mismatch(String),
     #[error("{0}")]
     Store(#[from] hearth_store::StoreError),
 }
 
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Identity {
-    /// Loads the identity, creating a new device id on first start.
-    pub fn load_or_create(path: &Path, random: u128) -> Result<Identity, IdentityError> {
+    /// Loads the identity, creating a new device key on first start.
+    pub fn load_or_create(path: &Path) -> Result<Identity, IdentityError> {
         let shown = path.display().to_string();
         match fs::read(path) {
             Ok(bytes) => {
                 let id: Identity = serde_json::from_slice(&bytes)
                     .map_err(|e| IdentityError::Invalid(shown.clone(), e))?;
-                if id.device.0.len() != 32 || !id.device.0.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(IdentityError::BadDevice(shown));
+                let key =
+                    hex32(&id.secret_key).ok_or_else(|| IdentityError::Mismatch(shown.clone()))?;
+                if hearth_sync::device_id(&key).to_string() != id.device.0 {
+                    return Err(IdentityError::Mismatch(shown));
                 }
                 Ok(id)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = hearth_sync::new_secret_key();
                 let id = Identity {
-                    device: DeviceId(format!("{random:032x}")),
+                    secret_key: hex(&key),
+                    device: DeviceId(hearth_sync::device_id(&key).to_string()),
                     device_name: None,
                     partner: None,
+                    port: None,
                 };
                 id.save(path)?;
                 Ok(id)
@@ -63,11 +90,12 @@ impl Identity {
         Ok(())
     }
 
-    /// The Automerge actor for this device's changes.
+    pub fn secret(&self) -> [u8; 32] {
+        hex32(&self.secret_key).expect("checked at load")
+    }
+
+    /// The Automerge actor for this device's changes: its public key.
     pub fn actor(&self) -> automerge::ActorId {
-        let bytes: Vec<u8> = (0..16)
-            .map(|i| u8::from_str_radix(&self.device.0[2 * i..2 * i + 2], 16).expect("checked hex"))
-            .collect();
-        automerge::ActorId::from(bytes)
+        automerge::ActorId::from(hex32(&self.device.0).expect("checked at load").to_vec())
     }
 }

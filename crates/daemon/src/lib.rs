@@ -11,4 +11,5 @@ pub mod identity;
 pub mod logging;
 pub mod server;
 
+pub use hearth_sync::NetMode;
 pub use server::{DaemonError, Options, run};

@@ -12,15 +12,24 @@ use hearth_ipc::{
 };
 use hearth_model::Journal;
 use hearth_store::{Opened, Store, StoreError, create_private_dir};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::core::Core;
+use hearth_sync::{DocRequest, NetMode, NodeConfig, SyncNode, Ticket, TrustedSet};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::core::{Core, SyncLink};
 use crate::identity::{Identity, IdentityError};
 
 #[derive(Debug, Clone)]
 pub struct Options {
     pub paths: Paths,
+    /// How to reach peers: public relays, the LAN only, or loopback only.
+    pub net: NetMode,
+    /// A self-hosted iroh relay instead of the public ones.
+    pub relay: Option<String>,
     /// Seeds the id randomness, for reproducible tests.
     pub seed: Option<u64>,
     pub foreground: bool,
@@ -43,7 +52,24 @@ pub enum DaemonError {
 enum Msg {
     Request(Request, oneshot::Sender<Response>),
     Loaded(Result<Opened, StoreError>),
+    Doc(DocRequest),
+    /// The sync endpoint is up: where it listens.
+    Listening(Vec<SocketAddr>, u16),
+    SyncDown(String),
     Stop,
+}
+
+/// What a connection handler needs besides the core.
+#[derive(Clone)]
+struct Shared {
+    core: mpsc::UnboundedSender<Msg>,
+    node: Option<Arc<SyncNode>>,
+    invite: Arc<Mutex<Option<InviteWait>>>,
+}
+
+struct InviteWait {
+    rx: watch::Receiver<Option<Result<hearth_sync::Paired, hearth_sync::PairError>>>,
+    until: std::time::Instant,
 }
 
 /// Runs the daemon until a shutdown request or SIGTERM/SIGINT.
@@ -57,7 +83,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let _pid_lock = take_pidfile(&paths)?;
     let _log_guard = crate::logging::init(&paths.logs(), opts.foreground);
 
-    let identity = Identity::load_or_create(&paths.identity(), rand::random())?;
+    let identity = Identity::load_or_create(&paths.identity())?;
+    let node_cfg = NodeConfig {
+        secret_key: identity.secret(),
+        mode: opts.net,
+        relay: opts.relay.clone(),
+        port: identity.port.unwrap_or(0),
+    };
     let cached = Store::cached_view(&paths.journal());
     tracing::info!(
         pid = std::process::id(),
@@ -65,13 +97,19 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         "hearth daemon starting"
     );
     let base = Journal::new(identity.actor()).doc().clone();
-    let core = Core::new(
+    let mut core = Core::new(
         identity,
         paths.identity(),
         paths.data.display().to_string(),
         cached,
         opts.seed,
     );
+    let (changed_tx, changed_rx) = watch::channel(0u64);
+    let (trusted_tx, trusted_rx) = watch::channel(TrustedSet::new());
+    core.set_link(SyncLink {
+        changed: changed_tx,
+        trusted: trusted_tx,
+    });
 
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let loader_tx = tx.clone();
@@ -98,6 +136,33 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         })
         .map_err(|e| DaemonError::Io(paths.journal(), e))?;
 
+    // The sync endpoint. Without it the journal still works locally.
+    let (docs_tx, mut docs_rx) = mpsc::unbounded_channel::<DocRequest>();
+    let forward = tx.clone();
+    tokio::spawn(async move {
+        while let Some(d) = docs_rx.recv().await {
+            if forward.send(Msg::Doc(d)).is_err() {
+                return;
+            }
+        }
+    });
+    let node = match SyncNode::spawn(node_cfg, docs_tx, trusted_rx, changed_rx).await {
+        Ok(node) => {
+            let _ = tx.send(Msg::Listening(node.direct_addrs(), node.port()));
+            Some(Arc::new(node))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sync is off");
+            let _ = tx.send(Msg::SyncDown(e));
+            None
+        }
+    };
+    let shared = Shared {
+        core: tx.clone(),
+        node: node.clone(),
+        invite: Arc::default(),
+    };
+
     let listener = bind_socket(&paths)?;
     tracing::info!(socket = %paths.socket().display(), "listening");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -109,7 +174,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(stream, tx.clone()));
+                    tokio::spawn(serve_connection(stream, shared.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
@@ -127,6 +192,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         }
     };
     let _ = fs::remove_file(paths.socket());
+    drop(shared);
+    if let Some(node) = node.and_then(|n| Arc::try_unwrap(n).ok()) {
+        node.shutdown().await;
+    }
     let _ = fs::remove_file(paths.pidfile());
     match result {
         Ok(Ok(())) => {
@@ -196,7 +265,8 @@ fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
     })
 }
 
-async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>) {
+async fn serve_connection(mut stream: UnixStream, shared: Shared) {
+    let tx = shared.core.clone();
     loop {
         let raw = match read_async_raw(&mut stream, MAX_REQUEST).await {
             Ok(raw) => raw,
@@ -233,6 +303,9 @@ async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>
                 }
             }
             Ok(env) if env.protocol != PROTOCOL_VERSION => incompatible(u64::from(env.protocol)),
+            Ok(env) if env.request.is_network() || matches!(env.request, Request::Peers) => {
+                network(&shared, env.request).await
+            }
             Ok(env) => {
                 let (rtx, rrx) = oneshot::channel();
                 if tx.send(Msg::Request(env.request, rtx)).is_err() {
@@ -247,6 +320,113 @@ async fn serve_connection(mut stream: UnixStream, tx: mpsc::UnboundedSender<Msg>
         if write_async(&mut stream, &reply).await.is_err() {
             return;
         }
+    }
+}
+
+async fn ask_core(shared: &Shared, req: Request) -> Response {
+    let (rtx, rrx) = oneshot::channel();
+    if shared.core.send(Msg::Request(req, rtx)).is_err() {
+        return error(ErrorKind::Internal, "the daemon is shutting down");
+    }
+    rrx.await
+        .unwrap_or_else(|_| error(ErrorKind::Internal, "the daemon is shutting down"))
+}
+
+/// Requests answered by the sync layer, with the core's help for names.
+async fn network(shared: &Shared, req: Request) -> Response {
+    let Some(node) = shared.node.clone() else {
+        return match req {
+            Request::Peers => ask_core(shared, req).await,
+            _ => error(
+                ErrorKind::Internal,
+                "sync is off on this device: see `hearth status`",
+            ),
+        };
+    };
+    match req {
+        Request::Peers => {
+            let mut list = match ask_core(shared, Request::Peers).await {
+                Response::Peers(l) => l,
+                other => return other,
+            };
+            let live = node.peer_status();
+            for p in &mut list.peers {
+                if let Some(s) = live.iter().find(|s| s.id == p.id) {
+                    p.online = s.online;
+                    p.path = s.path.clone();
+                    p.last_sync = s.last_sync.map(chrono::DateTime::<chrono::Utc>::from);
+                    p.last_error = s.last_error.clone();
+                }
+            }
+            Response::Peers(list)
+        }
+        Request::PairInvite { ttl_secs } => {
+            let ttl = Duration::from_secs(ttl_secs.clamp(10, 24 * 3600));
+            let (ticket, rx) = node.invite(ttl);
+            *shared.invite.lock().expect("invite lock") = Some(InviteWait {
+                rx,
+                until: std::time::Instant::now() + ttl,
+            });
+            Response::Invite {
+                ticket: ticket.encode(),
+                expires_in_secs: ttl.as_secs(),
+            }
+        }
+        Request::PairWait => {
+            let Some(w) = shared.invite.lock().expect("invite lock").take() else {
+                return error(
+                    ErrorKind::BadRequest,
+                    "no invite is open: run `hearth pair invite`",
+                );
+            };
+            let left = w.until.saturating_duration_since(std::time::Instant::now());
+            match node.wait_invite(w.rx, left).await {
+                Ok(p) => Response::Paired {
+                    peer: p.peer.to_string(),
+                    safety: p.safety,
+                },
+                Err(e) => error(ErrorKind::BadRequest, e.to_string()),
+            }
+        }
+        Request::PairJoin { ticket } => {
+            let ticket = match Ticket::decode(&ticket) {
+                Ok(t) => t,
+                Err(e) => return error(ErrorKind::BadRequest, e.to_string()),
+            };
+            match node.join(&ticket).await {
+                Ok(p) => Response::Paired {
+                    peer: p.peer.to_string(),
+                    safety: p.safety,
+                },
+                Err(e) => error(ErrorKind::BadRequest, e.to_string()),
+            }
+        }
+        Request::Sync { timeout_secs } => {
+            let reports = node
+                .sync_now(Duration::from_secs(timeout_secs.clamp(1, 600)))
+                .await;
+            let names = match ask_core(shared, Request::Peers).await {
+                Response::Peers(l) => l.peers,
+                _ => Vec::new(),
+            };
+            Response::Synced {
+                devices: reports
+                    .into_iter()
+                    .map(|r| hearth_ipc::SyncOutcome {
+                        name: names
+                            .iter()
+                            .find(|p| p.id == r.id)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
+                        id: r.id,
+                        reached: r.reached,
+                        in_sync: r.in_sync,
+                        error: r.error,
+                    })
+                    .collect(),
+            }
+        }
+        _ => error(ErrorKind::Internal, "not a network request"),
     }
 }
 
@@ -281,6 +461,7 @@ fn needs_document(req: &Request) -> bool {
 
 fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(), String> {
     let mut waiting: Vec<(Request, oneshot::Sender<Response>)> = Vec::new();
+    let mut listening: Option<(Vec<SocketAddr>, u16)> = None;
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -295,6 +476,15 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
             match m {
                 Msg::Request(r, s) => work.push((r, s)),
                 Msg::Stop => stop = true,
+                Msg::Doc(d) => core.handle_doc(d),
+                Msg::Listening(addrs, port) => {
+                    if core.is_loaded() {
+                        core.set_own_addrs(&addrs, port);
+                    } else {
+                        listening = Some((addrs, port));
+                    }
+                }
+                Msg::SyncDown(e) => core.sync_error = Some(e),
                 Msg::Loaded(Ok(opened)) => {
                     for q in &opened.quarantined {
                         tracing::error!(%q, "stored file quarantined");
@@ -302,6 +492,9 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
                     if let Err(e) = core.loaded(opened) {
                         fail_all(&mut waiting, &e.to_string());
                         return Err(e.to_string());
+                    }
+                    if let Some((addrs, port)) = listening.take() {
+                        core.set_own_addrs(&addrs, port);
                     }
                     work.splice(0..0, waiting.drain(..));
                 }

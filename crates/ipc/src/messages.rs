@@ -79,6 +79,32 @@ pub enum Request {
         theme: Theme,
         at: DateTime<FixedOffset>,
     },
+    /// Opens a one-use pairing invite.
+    PairInvite {
+        ttl_secs: u64,
+    },
+    /// Waits until the open invite is used or expires.
+    PairWait,
+    /// Joins another device's invite.
+    PairJoin {
+        ticket: String,
+    },
+    /// Trusts a device by id, Syncthing-style (both sides must add).
+    PeersAdd {
+        id: String,
+        addrs: Vec<std::net::SocketAddr>,
+        at: DateTime<FixedOffset>,
+    },
+    /// Stops trusting a device, on every device of the couple.
+    PeersRemove {
+        id: String,
+        at: DateTime<FixedOffset>,
+    },
+    Peers,
+    /// Syncs with every trusted device now and reports.
+    Sync {
+        timeout_secs: u64,
+    },
     /// Stops the daemon after answering.
     Shutdown,
 }
@@ -96,6 +122,19 @@ impl Request {
                 | Request::RitualAdd { .. }
                 | Request::RitualDone { .. }
                 | Request::PromptAdd { .. }
+                | Request::PeersAdd { .. }
+                | Request::PeersRemove { .. }
+        )
+    }
+
+    /// Requests the sync layer answers rather than the document's owner.
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            Request::PairInvite { .. }
+                | Request::PairWait
+                | Request::PairJoin { .. }
+                | Request::Sync { .. }
         )
     }
 }
@@ -155,6 +194,18 @@ pub enum Response {
     },
     Due(DueList),
     Prompt(Box<PromptToday>),
+    Invite {
+        ticket: String,
+        expires_in_secs: u64,
+    },
+    Paired {
+        peer: String,
+        safety: String,
+    },
+    Peers(PeerList),
+    Synced {
+        devices: Vec<SyncOutcome>,
+    },
     Ok,
     Error(ErrorReply),
 }
@@ -179,6 +230,44 @@ pub struct StatusInfo {
     pub quarantined: Vec<String>,
     /// Entries in the document that this version cannot read.
     pub malformed: usize,
+    /// Why sync is off, if it is.
+    #[serde(default)]
+    pub sync_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerList {
+    /// This device's id.
+    pub me: String,
+    /// Where this device listens.
+    pub addrs: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+}
+
+/// One trusted device, as `hearth peers list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: String,
+    pub name: String,
+    pub partner: Option<String>,
+    pub online: bool,
+    pub last_sync: Option<DateTime<chrono::Utc>>,
+    /// "direct" or "relay" while online.
+    pub path: Option<String>,
+    /// Changes this device has that the peer was not known to have; `None`
+    /// if we have never synced with it.
+    pub unsent_changes: Option<usize>,
+    pub addrs: Vec<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncOutcome {
+    pub id: String,
+    pub name: String,
+    pub reached: bool,
+    pub in_sync: bool,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -380,6 +380,7 @@ impl Journal {
             .collect()
     }
 
+    /// Registers this device as `partner`'s, under `name`.
     pub fn add_device(
         &mut self,
         id: &DeviceId,
@@ -387,34 +388,116 @@ impl Journal {
         name: &str,
         now: DateTime<FixedOffset>,
     ) -> Result<(), ModelError> {
-        let parent = self.devices.clone();
-        let existing = self.child(&parent, id.as_str());
+        let fresh = !self.devices().contains_key(id);
+        self.put_device(id, now, |put| {
+            put("partner", ScalarValue::Str(partner.as_str().into()));
+            put("name", ScalarValue::Str(name.into()));
+            if fresh {
+                put("added", ScalarValue::Timestamp(ms(now)));
+            }
+        })
+    }
+
+    /// Trusts a device (after pairing, or `peers add`). Its own partner and
+    /// name arrive when it registers itself.
+    pub fn trust_device(
+        &mut self,
+        id: &DeviceId,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        if self.devices().get(id).is_some_and(|d| !d.removed) {
+            return Ok(());
+        }
+        let devices = self.devices.clone();
+        let removed = format!("{id}/removed");
         self.write(now, |tx| {
-            let obj = match existing {
-                Some(o) => o,
-                None => tx.put_object(&parent, id.as_str(), ObjType::Map)?,
-            };
-            tx.put(&obj, "partner", partner.as_str())?;
-            tx.put(&obj, "name", name)?;
-            tx.put(&obj, "added", ScalarValue::Timestamp(ms(now)))?;
-            tx.delete(&obj, "removed")?;
+            tx.put(
+                &devices,
+                format!("{id}/added"),
+                ScalarValue::Timestamp(ms(now)),
+            )?;
+            tx.delete(&devices, removed.as_str())?;
             Ok(())
         })
     }
 
-    /// Devices by id: (partner, name, removed).
-    pub fn devices(&self) -> BTreeMap<DeviceId, (PartnerId, String, bool)> {
-        self.doc
-            .map_range(&self.devices, ..)
-            .map(|item| {
-                let f = Fields::read(&self.doc, &item.id());
-                let removed = f.ints.contains_key("removed");
-                (
-                    DeviceId(item.key.to_string()),
-                    (PartnerId(f.str("partner")), f.str("name"), removed),
-                )
-            })
-            .collect()
+    /// Stops trusting a device, on every device of the couple once synced.
+    pub fn remove_device(
+        &mut self,
+        id: &DeviceId,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        if !self.devices().contains_key(id) {
+            return Err(ModelError::Schema(format!("no device {id}")));
+        }
+        self.put_device(id, now, |put| {
+            put("removed", ScalarValue::Timestamp(ms(now)))
+        })
+    }
+
+    /// Records where a device can be reached (space-separated socket
+    /// addresses), so every device of the couple can dial every other.
+    pub fn set_device_addrs(
+        &mut self,
+        id: &DeviceId,
+        addrs: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        if self.devices().get(id).is_some_and(|d| d.addrs == addrs) {
+            return Ok(());
+        }
+        self.put_device(id, now, |put| put("addrs", ScalarValue::Str(addrs.into())))
+    }
+
+    /// Device fields are flat keys `<device id>/<field>` in the devices
+    /// map, not a map per device: two devices that each add the other at
+    /// once would otherwise create two maps under one key, and one would
+    /// hide the other.
+    fn put_device(
+        &mut self,
+        id: &DeviceId,
+        now: DateTime<FixedOffset>,
+        fields: impl FnOnce(&mut dyn FnMut(&str, ScalarValue)),
+    ) -> Result<(), ModelError> {
+        let mut puts = Vec::new();
+        fields(&mut |k, v| puts.push((format!("{id}/{k}"), v)));
+        let devices = self.devices.clone();
+        self.write(now, |tx| {
+            for (k, v) in puts {
+                tx.put(&devices, k, v)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Every device the journal knows, removed ones included.
+    pub fn devices(&self) -> BTreeMap<DeviceId, Device> {
+        let mut out: BTreeMap<DeviceId, Device> = BTreeMap::new();
+        for item in self.doc.map_range(&self.devices, ..) {
+            let Some((id, field)) = item.key.split_once('/') else {
+                continue;
+            };
+            let d = out
+                .entry(DeviceId(id.to_string()))
+                .or_insert_with(|| Device {
+                    partner: None,
+                    name: String::new(),
+                    removed: false,
+                    addrs: String::new(),
+                });
+            let text = match &item.value {
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            match field {
+                "partner" => d.partner = text.map(PartnerId),
+                "name" => d.name = text.unwrap_or_default(),
+                "addrs" => d.addrs = text.unwrap_or_default(),
+                "removed" => d.removed = true,
+                _ => {}
+            }
+        }
+        out
     }
 
     pub fn day_boundary(&self) -> DayBoundary {
@@ -867,6 +950,17 @@ impl Journal {
         }
         all
     }
+}
+
+/// One of the couple's devices, as the shared document records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Device {
+    /// Whose device it is; unknown until the device registers itself.
+    pub partner: Option<PartnerId>,
+    pub name: String,
+    pub removed: bool,
+    /// Where it was last reachable: space-separated socket addresses.
+    pub addrs: String,
 }
 
 /// A conversation prompt, built-in or the couple's own.
