@@ -7,3 +7,4 @@ mod crash;
 mod daemon;
 mod journal;
 mod storage;
+mod sync;

@@ -565,7 +565,18 @@ impl Core {
                 let random: u128 = self.rng.random();
                 let ms = u64::try_from(at.timestamp_millis())
                     .map_err(|_| err(ErrorKind::BadRequest, "the time is before 1970"))?;
-                let last = self.view.entries.keys().next_back().copied();
+                // Order after this device's own last entry only: basing it
+                // on a partner's entry could mint the id they mint too.
+                let me = &self.identity.device;
+                let last = self
+                    .view
+                    .entries
+                    .values()
+                    .rev()
+                    .take_while(|e| e.id.0.timestamp_ms() >= ms)
+                    .filter(|e| &e.device == me)
+                    .map(|e| e.id)
+                    .max();
                 let id = hearth_model::EntryId::next_after(last, ms, random);
                 let l = self.loaded.as_mut().expect("checked above");
                 let e = l.journal.add_entry(&ctx, &entry, id).map_err(model_err)?;
@@ -1015,6 +1026,10 @@ impl Core {
                     self.compact();
                 }
                 if written.is_some() {
+                    // Non-entry changes (devices, rituals) move the heads too.
+                    if let Some(l) = self.loaded.as_ref() {
+                        self.view.catch_up(&l.journal);
+                    }
                     self.publish();
                 }
                 Ok(())

@@ -32,6 +32,9 @@ pub fn hearth_bin() -> &'static Path {
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub now: String,
+    /// Each environment draws its own ids: two devices with one seed and
+    /// one pinned clock would mint the same entry ids.
+    pub seed: u64,
 }
 
 impl TestEnv {
@@ -40,17 +43,93 @@ impl TestEnv {
             .prefix("hearth-test-")
             .tempdir()
             .unwrap();
+        static NEXT_SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         TestEnv {
             dir,
             now: NOW.to_string(),
+            seed: NEXT_SEED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
     /// A set-up journal for "Ana".
     pub fn initialised() -> TestEnv {
+        TestEnv::named("Ana", "laptop")
+    }
+
+    pub fn named(name: &str, device: &str) -> TestEnv {
         let env = TestEnv::new();
-        env.ok(&["init", "--name", "Ana", "--device", "laptop"]);
+        env.ok(&["init", "--name", name, "--device", device]);
         env
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> String {
+        let s: serde_json::Value = serde_json::from_str(&self.ok(&["status", "--json"])).unwrap();
+        s["device"].as_str().unwrap().to_string()
+    }
+
+    /// The document heads, for comparing replicas.
+    pub fn heads(&self) -> Vec<String> {
+        let s: serde_json::Value = serde_json::from_str(&self.ok(&["status", "--json"])).unwrap();
+        s["heads"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect()
+    }
+
+    pub fn texts(&self) -> std::collections::BTreeSet<String> {
+        self.entries()
+            .iter()
+            .filter_map(|e| e["text"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Starts `hearth pair invite` in the background and returns the
+    /// process and the ticket it printed.
+    pub fn invite(&self) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(hearth_bin())
+            .args(["pair", "invite"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HEARTH_HOME", self.home())
+            .env("HEARTH_NOW", &self.now)
+            .env("HEARTH_NET", "test")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ticket = loop {
+            let line = lines.next().expect("invite printed a ticket").unwrap();
+            if let Some(t) = line.split_whitespace().find(|w| w.starts_with("hearth1")) {
+                break t.to_string();
+            }
+        };
+        // Keep draining stdout so the process never blocks on a full pipe.
+        let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+        (child, ticket, rest)
+    }
+
+    /// Pairs `self` (inviting) with `other` (joining); returns the safety
+    /// number both printed.
+    #[track_caller]
+    pub fn pair_with(&self, other: &TestEnv) -> String {
+        let (mut child, ticket, rest) = self.invite();
+        let joined = other.ok(&["pair", "join", &ticket]);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "invite failed");
+        let safety = |out: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix("Safety number: "))
+                .expect("safety number printed")
+                .split("  ")
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let theirs = safety(&joined);
+        assert_eq!(safety(&rest.join().unwrap()), theirs, "both sides show one safety number");
+        theirs
     }
 
     pub fn home(&self) -> &Path {
@@ -63,9 +142,10 @@ impl TestEnv {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HEARTH_HOME", self.home())
             .env("HEARTH_NOW", &self.now)
-            .env("HEARTH_SEED", "7")
+            .env("HEARTH_SEED", self.seed.to_string())
             .env("HEARTH_LOG", "debug")
             .env("NO_COLOR", "1")
+            .env("HEARTH_NET", "test")
             .env("VISUAL", "false")
             .timeout(CALL_TIMEOUT);
         c

@@ -1,0 +1,293 @@
+//! Real daemons syncing over loopback iroh (relays and lookup disabled).
+
+use std::time::Duration;
+
+use crate::common::TestEnv;
+
+const CONVERGE: Duration = Duration::from_secs(30);
+
+#[track_caller]
+fn converged(envs: &[&TestEnv], expected: usize) {
+    let first = envs[0];
+    first.wait_for(CONVERGE, "every device to have every entry and equal heads", || {
+        envs.iter().all(|e| e.entries().len() == expected) && envs.iter().all(|e| e.heads() == first.heads())
+    });
+}
+
+#[test]
+fn two_partners_pair_then_write_concurrently_and_converge() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    let safety = ana.pair_with(&ben);
+    assert_eq!(safety.len(), 14);
+    std::thread::scope(|s| {
+        for (env, who) in [(&ana, "ana"), (&ben, "ben")] {
+            s.spawn(move || {
+                for i in 0..8 {
+                    env.ok(&["note", &format!("{who} {i}")]);
+                }
+            });
+        }
+    });
+    converged(&[&ana, &ben], 16);
+    let names: std::collections::BTreeSet<String> =
+        ben.entries().iter().map(|e| e["author_name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["Ana", "Ben"]);
+    let peers: serde_json::Value = serde_json::from_str(&ana.ok(&["peers", "list", "--json"])).unwrap();
+    let p = &peers["peers"][0];
+    assert_eq!(p["partner"], "Ben");
+    assert_eq!(p["online"], true);
+    assert_eq!(p["path"], "direct");
+    assert!(p["last_sync"].is_string());
+    assert_eq!(p["unsent_changes"], 0);
+    let out = ana.ok(&["sync"]);
+    assert!(out.contains("in sync"), "{out}");
+}
+
+#[test]
+fn three_devices_learn_each_other_and_converge() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    let ana2 = TestEnv::named("Ana", "desktop");
+    ana.pair_with(&ben);
+    ana.pair_with(&ana2);
+    // Ben never paired with Ana's desktop, yet trusts it through the
+    // shared device list.
+    ben.wait_for(CONVERGE, "ben to trust the desktop", || {
+        ben.ok(&["peers", "list", "--json"]).contains(&ana2.device_id())
+    });
+    std::thread::scope(|s| {
+        for (env, who) in [(&ana, "a"), (&ben, "b"), (&ana2, "c")] {
+            s.spawn(move || {
+                for i in 0..5 {
+                    env.ok(&["note", &format!("{who} {i}")]);
+                }
+            });
+        }
+    });
+    converged(&[&ana, &ben, &ana2], 15);
+    // Ana's two devices are one partner.
+    let authors: std::collections::BTreeSet<String> =
+        ben.entries().iter().map(|e| e["author"].as_str().unwrap().to_string()).collect();
+    assert_eq!(authors.len(), 2, "{authors:?}");
+    // Ben reaches the desktop directly even with Ana's laptop stopped.
+    ana.ok(&["daemon", "stop"]);
+    ben.ok(&["note", "with the laptop off"]);
+    ana2.wait_for(CONVERGE, "the desktop to hear from ben", || ana2.texts().contains("with the laptop off"));
+}
+
+#[test]
+fn a_stopped_device_catches_up_in_both_directions() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    ben.ok(&["daemon", "stop"]);
+    for i in 0..3 {
+        ana.ok(&["note", &format!("while ben was away {i}")]);
+    }
+    let peers = ana.ok(&["peers", "list"]);
+    assert!(peers.contains("offline") && peers.contains("3 changes unsent"), "{peers}");
+    ana.ok(&["daemon", "stop"]);
+    ben.ok(&["note", "while ana was away"]);
+    ben.ok(&["daemon", "stop"]);
+    // Both come back; each has something the other lacks.
+    ana.ok(&["daemon", "start"]);
+    ben.ok(&["daemon", "start"]);
+    converged(&[&ana, &ben], 4);
+}
+
+#[test]
+fn concurrent_offline_edits_rituals_and_answers_merge() {
+    let mut laptop = TestEnv::named("Ana", "laptop");
+    let mut desktop = TestEnv::new();
+    let mut ben = TestEnv::named("Ben", "phone");
+    laptop.pair_with(&desktop);
+    laptop.pair_with(&ben);
+    desktop.ok(&["init", "--name", "Ana", "--device", "desktop"]);
+    laptop.ok(&["highlow", "--high", "sun", "--low", "rain"]);
+    laptop.ok(&["ritual", "add", "Date night", "--cadence", "monthly", "--owner", "together"]);
+    converged(&[&laptop, &desktop, &ben], 1);
+    let id = laptop.entries()[0]["id"].as_str().unwrap().to_string();
+
+    // Everyone offline; each edits on their own.
+    for e in [&laptop, &desktop, &ben] {
+        e.ok(&["daemon", "stop"]);
+    }
+    let run_alone = |e: &TestEnv, f: &dyn Fn(&TestEnv)| {
+        f(e);
+        e.ok(&["daemon", "stop"]);
+    };
+    laptop.now = "2026-11-25T22:00:00+01:00".into();
+    desktop.now = "2026-11-25T22:01:00+01:00".into();
+    ben.now = "2026-11-25T22:02:00+01:00".into();
+    run_alone(&laptop, &|e| {
+        e.ok_stdin(&["edit", &id], "[high]\nsunny walk\n[low]\nrain\n");
+        e.ok(&["edit", &id, "--tag", "walk"]);
+        e.ok(&["ritual", "done", "date"]);
+        e.ok_stdin(&["prompt", "answer"], "laptop answer");
+    });
+    run_alone(&desktop, &|e| {
+        e.ok_stdin(&["edit", &id], "[high]\nsun\n[low]\nmissed the bus\n");
+        e.ok(&["edit", &id, "--tag", "bus"]);
+    });
+    run_alone(&ben, &|e| {
+        e.ok(&["ritual", "done", "date"]);
+        e.ok_stdin(&["prompt", "answer"], "ben answer");
+    });
+    for e in [&laptop, &desktop, &ben] {
+        e.ok(&["daemon", "start"]);
+    }
+    converged(&[&laptop, &desktop, &ben], 3);
+    let e: serde_json::Value = serde_json::from_str(&ben.ok(&["show", &id, "--json"])).unwrap();
+    assert_eq!(e["high"], "sunny walk", "the laptop's edit of the high");
+    assert_eq!(e["low"], "missed the bus", "the desktop's edit of the low");
+    assert_eq!(e["tags"], serde_json::json!(["bus", "walk"]));
+    // Both completions of the shared ritual are kept; it is done.
+    let rituals: serde_json::Value = serde_json::from_str(&ben.ok(&["ritual", "list", "--json"])).unwrap();
+    assert_eq!(rituals["log"].as_array().unwrap().len(), 2);
+    // Both answers are there, and open to each other now both answered.
+    let p: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
+    assert_eq!(p["mine"]["text"], "ben answer");
+    assert_eq!(p["partner"]["state"], "shown");
+    assert_eq!(p["partner"]["entry"]["text"], "laptop answer");
+}
+
+#[test]
+fn a_partners_answer_stays_sealed_until_i_answer() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    ana.ok_stdin(&["prompt", "answer"], "ana's private answer");
+    ben.wait_for(CONVERGE, "the answer to arrive", || {
+        ben.ok(&["status", "--json"]).contains("\"entries\": 1")
+    });
+    let p: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
+    assert_eq!(p["partner"]["state"], "sealed");
+    assert!(!ben.ok(&["log", "--json"]).contains("private answer"), "log does not leak it");
+    let id = ana.entries()[0]["id"].as_str().unwrap().to_string();
+    assert!(ben.fails(&["show", &id], 1).contains("sealed"));
+    ben.ok_stdin(&["prompt", "answer"], "ben's answer");
+    assert!(ben.ok(&["log", "--json"]).contains("private answer"));
+}
+
+#[test]
+fn a_wrong_secret_is_refused_and_burns_the_invite() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    let (mut child, ticket, _) = ana.invite();
+    let mut t = hearth_sync::Ticket::decode(&ticket).unwrap();
+    t.secret[0] ^= 1;
+    let err = ben.fails(&["pair", "join", &t.encode()], 1);
+    assert!(err.contains("wrong invite secret"), "{err}");
+    assert!(!child.wait().unwrap().success(), "the inviter reports the failure");
+    // The real secret no longer works: the invite is gone.
+    let err = ben.fails(&["pair", "join", &ticket], 1);
+    assert!(err.contains("no open invite") || err.contains("cannot reach"), "{err}");
+    assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
+    // Garbage tickets are named as such.
+    assert!(ben.fails(&["pair", "join", "hello"], 1).contains("not a hearth invite"));
+    assert!(ben.fails(&["pair", "join", "hearth1zzzz"], 1).contains("damaged"));
+}
+
+#[test]
+fn a_removed_device_stops_receiving() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    ana.ok(&["note", "before"]);
+    converged(&[&ana, &ben], 1);
+    ana.ok(&["peers", "remove", &ben.device_id()[..12]]);
+    ana.ok(&["note", "after removal"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!ben.texts().contains("after removal"));
+    assert!(ben.texts().contains("before"), "it keeps what it had");
+}
+
+mod hostile {
+    //! Peers speaking raw iroh at a daemon.
+
+    use super::*;
+    use iroh::endpoint::presets;
+
+    async fn rogue() -> iroh::Endpoint {
+        iroh::Endpoint::builder(presets::Minimal)
+            .clear_ip_transports()
+            .bind_addr((std::net::Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .bind()
+            .await
+            .unwrap()
+    }
+
+    fn addr_of(env: &TestEnv) -> iroh::EndpointAddr {
+        let list: serde_json::Value = serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap();
+        let id: iroh::EndpointId = list["me"].as_str().unwrap().parse().unwrap();
+        let addrs = list["addrs"].as_array().unwrap().iter().map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
+        iroh::EndpointAddr::from_parts(id, addrs)
+    }
+
+    /// What an untrusted device gets: a closed connection, and not a byte.
+    async fn try_read(ep: &iroh::Endpoint, addr: iroh::EndpointAddr, alpn: &[u8]) -> Result<Vec<u8>, String> {
+        let conn = ep.connect(addr, alpn).await.map_err(|e| e.to_string())?;
+        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
+        send.write_all(&[0, 0, 0, 1, 0x42]).await.map_err(|e| e.to_string())?;
+        tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(1 << 20))
+            .await
+            .map_err(|_| "timeout".to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_unknown_device_is_refused_before_any_journal_byte() {
+        let ana = TestEnv::initialised();
+        ana.ok(&["note", "secret words"]);
+        let addr = addr_of(&ana);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let ep = rogue().await;
+            let got = try_read(&ep, addr.clone(), hearth_sync::ALPN_SYNC).await;
+            assert!(got.is_err() || got.as_ref().unwrap().is_empty(), "untrusted got {got:?}");
+            // Pairing is closed too while no invite is open.
+            let got = try_read(&ep, addr, hearth_sync::ALPN_PAIR).await;
+            assert!(got.is_err() || got.as_ref().unwrap().is_empty(), "pairing without invite got {got:?}");
+            ep.close().await;
+        });
+        assert_eq!(ana.entries().len(), 1, "the daemon is unharmed");
+    }
+
+    #[test]
+    fn garbage_from_a_trusted_peer_drops_only_its_session() {
+        let ana = TestEnv::named("Ana", "laptop");
+        let ben = TestEnv::named("Ben", "phone");
+        ana.pair_with(&ben);
+        let addr = addr_of(&ana);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let ep = rogue().await;
+            ana.ok(&["peers", "add", &ep.id().to_string()]);
+            // Oversized frame.
+            let conn = ep.connect(addr.clone(), hearth_sync::ALPN_SYNC).await.unwrap();
+            let (mut send, mut recv) = conn.open_bi().await.unwrap();
+            send.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+            let _ = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(usize::MAX)).await.expect("dropped, not hung");
+            // Well-framed garbage.
+            let conn = ep.connect(addr.clone(), hearth_sync::ALPN_SYNC).await.unwrap();
+            let (mut send, mut recv) = conn.open_bi().await.unwrap();
+            for junk in [&b"\x42\xff\xff\xff\xff"[..], &[0u8; 100][..], b"not automerge at all"] {
+                let _ = send.write_all(&(junk.len() as u32).to_be_bytes()).await;
+                let _ = send.write_all(junk).await;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(1 << 24)).await.expect("dropped, not hung");
+            // A flood of streams and connections.
+            for _ in 0..20 {
+                if let Ok(c) = ep.connect(addr.clone(), hearth_sync::ALPN_SYNC).await {
+                    let _ = c.open_bi().await;
+                }
+            }
+            ep.close().await;
+        });
+        // The CLI and the real partner still work.
+        ana.ok(&["note", "still here"]);
+        ben.wait_for(CONVERGE, "ben to still sync", || ben.texts().contains("still here"));
+    }
+}
