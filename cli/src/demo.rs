@@ -9,12 +9,23 @@ use crate::args::DemoArgs;
 use crate::error::{CliError, Result};
 use crate::render;
 
-struct Demo<'a> {
-    exe: std::path::PathBuf,
-    home: &'a Path,
+/// One partner's device in the demo: a home of its own.
+struct Device<'a> {
+    exe: &'a Path,
+    who: &'static str,
+    home: std::path::PathBuf,
 }
 
-impl Demo<'_> {
+impl Device<'_> {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(self.exe);
+        cmd.env("HEARTH_HOME", &self.home)
+            .env("HEARTH_NET", "local")
+            .env_remove("HEARTH_NOW")
+            .env_remove("HEARTH_RELAY");
+        cmd
+    }
+
     /// Runs `hearth ARGS` (with `stdin` piped in, if any), echoing it like a
     /// terminal session.
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<()> {
@@ -28,19 +39,13 @@ impl Demo<'_> {
                 }
             })
             .collect();
+        let prompt = render::dim(&format!("{}$", self.who));
         match stdin {
-            Some(s) => println!(
-                "{} echo {:?} | hearth {}",
-                render::dim("$"),
-                s,
-                shown.join(" ")
-            ),
-            None => println!("{} hearth {}", render::dim("$"), shown.join(" ")),
+            Some(s) => println!("{prompt} echo {s:?} | hearth {}", shown.join(" ")),
+            None => println!("{prompt} hearth {}", shown.join(" ")),
         }
-        let mut cmd = Command::new(&self.exe);
-        cmd.args(args)
-            .env("HEARTH_HOME", self.home)
-            .env_remove("HEARTH_NOW");
+        let mut cmd = self.command();
+        cmd.args(args);
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -62,6 +67,18 @@ impl Demo<'_> {
         }
         Ok(())
     }
+
+    fn stop(&self) {
+        let _ = self
+            .command()
+            .args(["daemon", "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn say(text: &str) {
+    println!("{}\n", render::bold(&format!("# {text}")));
 }
 
 pub fn run(a: DemoArgs) -> Result<()> {
@@ -70,48 +87,110 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .tempdir()
         .map_err(|e| CliError::internal(format!("cannot create a temporary home: {e}")))?;
     let exe = std::env::current_exe().map_err(|e| CliError::internal(e.to_string()))?;
-    let demo = Demo {
-        exe,
-        home: dir.path(),
+    let robin = Device {
+        exe: &exe,
+        who: "robin",
+        home: dir.path().join("robin"),
+    };
+    let sam = Device {
+        exe: &exe,
+        who: "sam",
+        home: dir.path().join("sam"),
     };
     println!(
         "{}",
         render::bold(&format!(
-            "hearth demo: a throwaway journal in {}",
+            "hearth demo: two partners' devices in {}",
             dir.path().display()
         ))
     );
     println!(
         "{}\n",
         render::dim(
-            "Every step below is the real `hearth` command; the daemon starts on first use."
+            "Each runs its own daemon, on this machine's network only (no relays, no internet). Every step is the real `hearth` command."
         )
     );
-    let result = steps(&demo);
-    // Always stop the daemon, even if a step failed.
-    let _ = Command::new(&demo.exe)
-        .args(["daemon", "stop"])
-        .env("HEARTH_HOME", dir.path())
-        .stdout(Stdio::null())
-        .status();
+    let result = steps(&robin, &sam);
+    // Always stop both daemons, even if a step failed.
+    robin.stop();
+    sam.stop();
     if a.keep {
         let kept = dir.keep();
-        println!("Kept the demo home at {}", kept.display());
+        println!("Kept the demo homes in {}", kept.display());
     } else {
         println!(
             "{}",
-            render::dim("Demo finished; its daemon is stopped and its home deleted.")
+            render::dim("Demo finished; both daemons are stopped and their homes deleted.")
         );
     }
     result
 }
 
-fn steps(d: &Demo) -> Result<()> {
-    d.run(
-        &["init", "--name", "Robin", "--device", "demo-laptop"],
+/// Runs `hearth pair invite` on `inviter` and `hearth pair join` on
+/// `joiner`, showing both sides.
+fn pair(inviter: &Device, joiner: &Device) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    println!(
+        "{} hearth pair invite",
+        render::dim(&format!("{}$", inviter.who))
+    );
+    let mut child = inviter
+        .command()
+        .args(["pair", "invite"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| CliError::internal(format!("cannot run hearth: {e}")))?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut ticket = None;
+    let mut shown = Vec::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        if ticket.is_none() {
+            ticket = line
+                .split_whitespace()
+                .find(|w| w.starts_with("hearth1"))
+                .map(str::to_string);
+        }
+        let waiting = line.contains("Waiting for the other device");
+        shown.push(line);
+        if waiting {
+            break;
+        }
+    }
+    // The QR code is long; the demo shows the ticket line and the wait.
+    for l in shown
+        .iter()
+        .filter(|l| !l.contains('█') && !l.contains('▀') && !l.contains('▄'))
+    {
+        println!("{l}");
+    }
+    let ticket = ticket.ok_or_else(|| CliError::internal("the invite printed no ticket"))?;
+    joiner.run(&["pair", "join", &ticket], None)?;
+    for line in lines {
+        println!("{}", line?);
+    }
+    let status = child.wait()?;
+    println!();
+    if !status.success() {
+        return Err(CliError::internal("pairing failed"));
+    }
+    Ok(())
+}
+
+fn steps(robin: &Device, sam: &Device) -> Result<()> {
+    say("Each partner sets up their own device.");
+    robin.run(
+        &["init", "--name", "Robin", "--device", "robin-laptop"],
         None,
     )?;
-    d.run(
+    sam.run(&["init", "--name", "Sam", "--device", "sam-laptop"], None)?;
+
+    say("They pair once: an invite on one, a join on the other. Both show the same safety number.");
+    pair(robin, sam)?;
+
+    say("A shared ritual, and everyday entries from both sides.");
+    robin.run(
         &[
             "ritual",
             "add",
@@ -123,22 +202,7 @@ fn steps(d: &Demo) -> Result<()> {
         ],
         None,
     )?;
-    d.run(
-        &[
-            "ritual",
-            "add",
-            "State of the union",
-            "--cadence",
-            "weekly:sun",
-            "--owner",
-            "together",
-            "--kind",
-            "state-of-the-union",
-        ],
-        None,
-    )?;
-    d.run(&["due"], None)?;
-    d.run(
+    robin.run(
         &[
             "checkin",
             "--mood",
@@ -151,53 +215,67 @@ fn steps(d: &Demo) -> Result<()> {
         ],
         None,
     )?;
-    d.run(
+    sam.run(
         &[
             "highlow",
             "--high",
-            "Lunch in the sun with Sam",
+            "Lunch in the sun",
             "--low",
             "The 6pm meeting ran late",
         ],
         None,
     )?;
-    d.run(
-        &["thanks", "--to", "Sam", "--star"],
+    sam.run(
+        &["thanks", "--star"],
         Some("Thank you for making coffee before my early call."),
     )?;
-    d.run(
+
+    say("Sam's laptop goes offline. Robin keeps writing.");
+    sam.run(&["daemon", "stop"], None)?;
+    robin.run(
         &["note"],
         Some("Ideas for the weekend: the coast, or the new bakery. @plans"),
     )?;
-    d.run(
+    robin.run(
         &["repair", "start-over"],
         Some("This morning I snapped about the keys. Can we redo that?"),
     )?;
-    d.run(
+    robin.run(&["peers", "list"], None)?;
+
+    say("Now Robin's is off and Sam's is back: Sam writes, then both are online and catch up.");
+    robin.run(&["daemon", "stop"], None)?;
+    sam.run(
         &[
-            "repair",
-            "debrief",
-            "--happened",
-            "We argued about the visit",
-            "--felt",
-            "Rushed",
-            "--my-part",
-            "I decided without asking",
+            "checkin",
+            "--mood",
+            "4",
             "--need",
-            "To plan together",
-            "--agree",
-            "Check the calendar together on Sundays",
+            "talk",
+            "Can we talk about the weekend tonight?",
         ],
         None,
     )?;
-    d.run(&["prompt"], None)?;
-    d.run(
+    robin.run(&["daemon", "start"], None)?;
+    sam.run(&["sync"], None)?;
+
+    say(
+        "Today's prompt is the same on both devices. Answers stay sealed until both have answered.",
+    );
+    robin.run(
         &["prompt", "answer"],
         Some("That I need a quiet half hour after work before I can really talk."),
     )?;
-    d.run(&["today"], None)?;
-    d.run(&["log", "--kind", "checkin", "--kind", "gratitude"], None)?;
-    d.run(&["log", "--tag", "plans", "--json"], None)?;
-    d.run(&["status"], None)?;
+    sam.run(&["prompt"], None)?;
+    sam.run(
+        &["prompt", "answer"],
+        Some("That I love our Sunday mornings more than I say."),
+    )?;
+    sam.run(&["prompt"], None)?;
+
+    say("Each side's journal holds both partners' entries.");
+    robin.run(&["sync"], None)?;
+    robin.run(&["log"], None)?;
+    sam.run(&["log", "--author", "partner"], None)?;
+    sam.run(&["due"], None)?;
     Ok(())
 }

@@ -60,7 +60,11 @@ fn every_kind_round_trips_with_author_device_and_day() {
     );
     for e in &all {
         assert_eq!(e["author_name"], "Ana");
-        assert_eq!(e["device"].as_str().unwrap().len(), 32);
+        assert_eq!(
+            e["device"].as_str().unwrap().len(),
+            64,
+            "the device id is its public key"
+        );
         assert_eq!(e["day"], "2026-11-25");
         assert_eq!(e["created"], "2026-11-25T21:30:00+01:00");
         assert!(

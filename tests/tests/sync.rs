@@ -6,12 +6,31 @@ use crate::common::TestEnv;
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
+/// A second device of an existing partner: join first, wait until the
+/// couple's partners have arrived, then `init` with the same name.
+#[track_caller]
+fn second_device(inviter: &TestEnv, name: &str, device: &str) -> TestEnv {
+    let env = TestEnv::new();
+    inviter.pair_with(&env);
+    env.wait_for(CONVERGE, "the partners to arrive", || {
+        env.ok(&["peers", "list", "--json"])
+            .contains(&format!("\"partner\": \"{name}\""))
+    });
+    env.ok(&["init", "--name", name, "--device", device]);
+    env
+}
+
 #[track_caller]
 fn converged(envs: &[&TestEnv], expected: usize) {
     let first = envs[0];
-    first.wait_for(CONVERGE, "every device to have every entry and equal heads", || {
-        envs.iter().all(|e| e.entries().len() == expected) && envs.iter().all(|e| e.heads() == first.heads())
-    });
+    first.wait_for(
+        CONVERGE,
+        "every device to have every entry and equal heads",
+        || {
+            envs.iter().all(|e| e.entries().len() == expected)
+                && envs.iter().all(|e| e.heads() == first.heads())
+        },
+    );
 }
 
 #[test]
@@ -30,10 +49,14 @@ fn two_partners_pair_then_write_concurrently_and_converge() {
         }
     });
     converged(&[&ana, &ben], 16);
-    let names: std::collections::BTreeSet<String> =
-        ben.entries().iter().map(|e| e["author_name"].as_str().unwrap().to_string()).collect();
+    let names: std::collections::BTreeSet<String> = ben
+        .entries()
+        .iter()
+        .map(|e| e["author_name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["Ana", "Ben"]);
-    let peers: serde_json::Value = serde_json::from_str(&ana.ok(&["peers", "list", "--json"])).unwrap();
+    let peers: serde_json::Value =
+        serde_json::from_str(&ana.ok(&["peers", "list", "--json"])).unwrap();
     let p = &peers["peers"][0];
     assert_eq!(p["partner"], "Ben");
     assert_eq!(p["online"], true);
@@ -48,13 +71,13 @@ fn two_partners_pair_then_write_concurrently_and_converge() {
 fn three_devices_learn_each_other_and_converge() {
     let ana = TestEnv::named("Ana", "laptop");
     let ben = TestEnv::named("Ben", "phone");
-    let ana2 = TestEnv::named("Ana", "desktop");
     ana.pair_with(&ben);
-    ana.pair_with(&ana2);
+    let ana2 = second_device(&ana, "Ana", "desktop");
     // Ben never paired with Ana's desktop, yet trusts it through the
     // shared device list.
     ben.wait_for(CONVERGE, "ben to trust the desktop", || {
-        ben.ok(&["peers", "list", "--json"]).contains(&ana2.device_id())
+        ben.ok(&["peers", "list", "--json"])
+            .contains(&ana2.device_id())
     });
     std::thread::scope(|s| {
         for (env, who) in [(&ana, "a"), (&ben, "b"), (&ana2, "c")] {
@@ -67,13 +90,18 @@ fn three_devices_learn_each_other_and_converge() {
     });
     converged(&[&ana, &ben, &ana2], 15);
     // Ana's two devices are one partner.
-    let authors: std::collections::BTreeSet<String> =
-        ben.entries().iter().map(|e| e["author"].as_str().unwrap().to_string()).collect();
+    let authors: std::collections::BTreeSet<String> = ben
+        .entries()
+        .iter()
+        .map(|e| e["author"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(authors.len(), 2, "{authors:?}");
     // Ben reaches the desktop directly even with Ana's laptop stopped.
     ana.ok(&["daemon", "stop"]);
     ben.ok(&["note", "with the laptop off"]);
-    ana2.wait_for(CONVERGE, "the desktop to hear from ben", || ana2.texts().contains("with the laptop off"));
+    ana2.wait_for(CONVERGE, "the desktop to hear from ben", || {
+        ana2.texts().contains("with the laptop off")
+    });
 }
 
 #[test]
@@ -86,7 +114,10 @@ fn a_stopped_device_catches_up_in_both_directions() {
         ana.ok(&["note", &format!("while ben was away {i}")]);
     }
     let peers = ana.ok(&["peers", "list"]);
-    assert!(peers.contains("offline") && peers.contains("3 changes unsent"), "{peers}");
+    assert!(
+        peers.contains("offline") && peers.contains("3 changes unsent"),
+        "{peers}"
+    );
     ana.ok(&["daemon", "stop"]);
     ben.ok(&["note", "while ana was away"]);
     ben.ok(&["daemon", "stop"]);
@@ -99,13 +130,19 @@ fn a_stopped_device_catches_up_in_both_directions() {
 #[test]
 fn concurrent_offline_edits_rituals_and_answers_merge() {
     let mut laptop = TestEnv::named("Ana", "laptop");
-    let mut desktop = TestEnv::new();
     let mut ben = TestEnv::named("Ben", "phone");
-    laptop.pair_with(&desktop);
     laptop.pair_with(&ben);
-    desktop.ok(&["init", "--name", "Ana", "--device", "desktop"]);
+    let mut desktop = second_device(&laptop, "Ana", "desktop");
     laptop.ok(&["highlow", "--high", "sun", "--low", "rain"]);
-    laptop.ok(&["ritual", "add", "Date night", "--cadence", "monthly", "--owner", "together"]);
+    laptop.ok(&[
+        "ritual",
+        "add",
+        "Date night",
+        "--cadence",
+        "monthly",
+        "--owner",
+        "together",
+    ]);
     converged(&[&laptop, &desktop, &ben], 1);
     let id = laptop.entries()[0]["id"].as_str().unwrap().to_string();
 
@@ -143,7 +180,8 @@ fn concurrent_offline_edits_rituals_and_answers_merge() {
     assert_eq!(e["low"], "missed the bus", "the desktop's edit of the low");
     assert_eq!(e["tags"], serde_json::json!(["bus", "walk"]));
     // Both completions of the shared ritual are kept; it is done.
-    let rituals: serde_json::Value = serde_json::from_str(&ben.ok(&["ritual", "list", "--json"])).unwrap();
+    let rituals: serde_json::Value =
+        serde_json::from_str(&ben.ok(&["ritual", "list", "--json"])).unwrap();
     assert_eq!(rituals["log"].as_array().unwrap().len(), 2);
     // Both answers are there, and open to each other now both answered.
     let p: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
@@ -163,7 +201,10 @@ fn a_partners_answer_stays_sealed_until_i_answer() {
     });
     let p: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
     assert_eq!(p["partner"]["state"], "sealed");
-    assert!(!ben.ok(&["log", "--json"]).contains("private answer"), "log does not leak it");
+    assert!(
+        !ben.ok(&["log", "--json"]).contains("private answer"),
+        "log does not leak it"
+    );
     let id = ana.entries()[0]["id"].as_str().unwrap().to_string();
     assert!(ben.fails(&["show", &id], 1).contains("sealed"));
     ben.ok_stdin(&["prompt", "answer"], "ben's answer");
@@ -179,14 +220,26 @@ fn a_wrong_secret_is_refused_and_burns_the_invite() {
     t.secret[0] ^= 1;
     let err = ben.fails(&["pair", "join", &t.encode()], 1);
     assert!(err.contains("wrong invite secret"), "{err}");
-    assert!(!child.wait().unwrap().success(), "the inviter reports the failure");
+    assert!(
+        !child.wait().unwrap().success(),
+        "the inviter reports the failure"
+    );
     // The real secret no longer works: the invite is gone.
     let err = ben.fails(&["pair", "join", &ticket], 1);
-    assert!(err.contains("no open invite") || err.contains("cannot reach"), "{err}");
+    assert!(
+        err.contains("no open invite") || err.contains("cannot reach"),
+        "{err}"
+    );
     assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
     // Garbage tickets are named as such.
-    assert!(ben.fails(&["pair", "join", "hello"], 1).contains("not a hearth invite"));
-    assert!(ben.fails(&["pair", "join", "hearth1zzzz"], 1).contains("damaged"));
+    assert!(
+        ben.fails(&["pair", "join", "hello"], 1)
+            .contains("not a hearth invite")
+    );
+    assert!(
+        ben.fails(&["pair", "join", "hearth1zzzz"], 1)
+            .contains("damaged")
+    );
 }
 
 #[test]
@@ -220,17 +273,28 @@ mod hostile {
     }
 
     fn addr_of(env: &TestEnv) -> iroh::EndpointAddr {
-        let list: serde_json::Value = serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap();
+        let list: serde_json::Value =
+            serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap();
         let id: iroh::EndpointId = list["me"].as_str().unwrap().parse().unwrap();
-        let addrs = list["addrs"].as_array().unwrap().iter().map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
+        let addrs = list["addrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
         iroh::EndpointAddr::from_parts(id, addrs)
     }
 
     /// What an untrusted device gets: a closed connection, and not a byte.
-    async fn try_read(ep: &iroh::Endpoint, addr: iroh::EndpointAddr, alpn: &[u8]) -> Result<Vec<u8>, String> {
+    async fn try_read(
+        ep: &iroh::Endpoint,
+        addr: iroh::EndpointAddr,
+        alpn: &[u8],
+    ) -> Result<Vec<u8>, String> {
         let conn = ep.connect(addr, alpn).await.map_err(|e| e.to_string())?;
         let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
-        send.write_all(&[0, 0, 0, 1, 0x42]).await.map_err(|e| e.to_string())?;
+        send.write_all(&[0, 0, 0, 1, 0x42])
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(1 << 20))
             .await
             .map_err(|_| "timeout".to_string())?
@@ -246,10 +310,16 @@ mod hostile {
         rt.block_on(async {
             let ep = rogue().await;
             let got = try_read(&ep, addr.clone(), hearth_sync::ALPN_SYNC).await;
-            assert!(got.is_err() || got.as_ref().unwrap().is_empty(), "untrusted got {got:?}");
+            assert!(
+                got.is_err() || got.as_ref().unwrap().is_empty(),
+                "untrusted got {got:?}"
+            );
             // Pairing is closed too while no invite is open.
             let got = try_read(&ep, addr, hearth_sync::ALPN_PAIR).await;
-            assert!(got.is_err() || got.as_ref().unwrap().is_empty(), "pairing without invite got {got:?}");
+            assert!(
+                got.is_err() || got.as_ref().unwrap().is_empty(),
+                "pairing without invite got {got:?}"
+            );
             ep.close().await;
         });
         assert_eq!(ana.entries().len(), 1, "the daemon is unharmed");
@@ -266,18 +336,32 @@ mod hostile {
             let ep = rogue().await;
             ana.ok(&["peers", "add", &ep.id().to_string()]);
             // Oversized frame.
-            let conn = ep.connect(addr.clone(), hearth_sync::ALPN_SYNC).await.unwrap();
+            let conn = ep
+                .connect(addr.clone(), hearth_sync::ALPN_SYNC)
+                .await
+                .unwrap();
             let (mut send, mut recv) = conn.open_bi().await.unwrap();
             send.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
-            let _ = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(usize::MAX)).await.expect("dropped, not hung");
+            let _ = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(usize::MAX))
+                .await
+                .expect("dropped, not hung");
             // Well-framed garbage.
-            let conn = ep.connect(addr.clone(), hearth_sync::ALPN_SYNC).await.unwrap();
+            let conn = ep
+                .connect(addr.clone(), hearth_sync::ALPN_SYNC)
+                .await
+                .unwrap();
             let (mut send, mut recv) = conn.open_bi().await.unwrap();
-            for junk in [&b"\x42\xff\xff\xff\xff"[..], &[0u8; 100][..], b"not automerge at all"] {
+            for junk in [
+                &b"\x42\xff\xff\xff\xff"[..],
+                &[0u8; 100][..],
+                b"not automerge at all",
+            ] {
                 let _ = send.write_all(&(junk.len() as u32).to_be_bytes()).await;
                 let _ = send.write_all(junk).await;
             }
-            let _ = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(1 << 24)).await.expect("dropped, not hung");
+            let _ = tokio::time::timeout(Duration::from_secs(10), recv.read_to_end(1 << 24))
+                .await
+                .expect("dropped, not hung");
             // A flood of streams and connections.
             for _ in 0..20 {
                 if let Ok(c) = ep.connect(addr.clone(), hearth_sync::ALPN_SYNC).await {
@@ -288,6 +372,8 @@ mod hostile {
         });
         // The CLI and the real partner still work.
         ana.ok(&["note", "still here"]);
-        ben.wait_for(CONVERGE, "ben to still sync", || ben.texts().contains("still here"));
+        ben.wait_for(CONVERGE, "ben to still sync", || {
+            ben.texts().contains("still here")
+        });
     }
 }

@@ -71,7 +71,12 @@ impl TestEnv {
     /// The document heads, for comparing replicas.
     pub fn heads(&self) -> Vec<String> {
         let s: serde_json::Value = serde_json::from_str(&self.ok(&["status", "--json"])).unwrap();
-        s["heads"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect()
+        s["heads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect()
     }
 
     pub fn texts(&self) -> std::collections::BTreeSet<String> {
@@ -106,7 +111,8 @@ impl TestEnv {
             }
         };
         // Keep draining stdout so the process never blocks on a full pipe.
-        let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+        let rest =
+            std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
         (child, ticket, rest)
     }
 
@@ -128,7 +134,11 @@ impl TestEnv {
                 .to_string()
         };
         let theirs = safety(&joined);
-        assert_eq!(safety(&rest.join().unwrap()), theirs, "both sides show one safety number");
+        assert_eq!(
+            safety(&rest.join().unwrap()),
+            theirs,
+            "both sides show one safety number"
+        );
         theirs
     }
 
