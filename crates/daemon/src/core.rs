@@ -315,6 +315,8 @@ impl Core {
                     unsent_changes: unsent,
                     addrs: d.addrs.split_whitespace().map(str::to_string).collect(),
                     last_error: None,
+                    bytes_sent: 0,
+                    bytes_received: 0,
                 }
             })
             .collect();

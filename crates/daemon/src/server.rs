@@ -356,6 +356,8 @@ async fn network(shared: &Shared, req: Request) -> Response {
                     p.path = s.path.clone();
                     p.last_sync = s.last_sync.map(chrono::DateTime::<chrono::Utc>::from);
                     p.last_error = s.last_error.clone();
+                    p.bytes_sent = s.bytes_sent;
+                    p.bytes_received = s.bytes_received;
                 }
             }
             Response::Peers(list)

@@ -259,6 +259,11 @@ pub struct PeerInfo {
     pub unsent_changes: Option<usize>,
     pub addrs: Vec<String>,
     pub last_error: Option<String>,
+    /// Sync bytes exchanged since the daemon started.
+    #[serde(default)]
+    pub bytes_sent: u64,
+    #[serde(default)]
+    pub bytes_received: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

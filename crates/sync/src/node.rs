@@ -48,6 +48,10 @@ pub struct PeerStatus {
     pub path: Option<String>,
     pub addrs: Vec<SocketAddr>,
     pub last_error: Option<String>,
+    /// Sync bytes exchanged with it since the daemon started (frames
+    /// included, QUIC overhead not).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }
 
 /// The outcome of `hearth sync` for one device.
@@ -69,6 +73,8 @@ struct PeerState {
     next_try: Option<Instant>,
     dialing: bool,
     last_error: Option<String>,
+    bytes_sent: u64,
+    bytes_received: u64,
 }
 
 struct Invite {
@@ -329,12 +335,14 @@ async fn session_loop(
     let mut changed = inner.changed.clone();
     let mut trusted = inner.trusted.clone();
     changed.mark_unchanged();
+    let sent = |n: usize| inner.peer(peer, |p| p.bytes_sent += n as u64 + 4);
     // Say hello with our heads straight away: the first message is how the
     // other side learns what we have.
     if let Some(m) = generate(inner, session).await? {
         wire::write_frame(send, &m)
             .await
             .map_err(|e| e.to_string())?;
+        sent(m.len());
     }
     loop {
         tokio::select! {
@@ -345,6 +353,7 @@ async fn session_loop(
                     Ok(Err(e)) => return Err(e.to_string()),
                     Ok(Ok(b)) => b,
                 };
+                inner.peer(peer, |p| p.bytes_received += bytes.len() as u64 + 4);
                 let msg = wire::decode_message(&bytes).map_err(|e| e.to_string())?;
                 let (tx, rx) = oneshot::channel();
                 inner.docs.send(DocRequest::Receive { session, msg: Box::new(msg), reply: tx }).map_err(|_| "daemon stopping".to_string())?;
@@ -358,12 +367,14 @@ async fn session_loop(
                 changed.mark_unchanged();
                 if let Some(m) = generate(inner, session).await? {
                     wire::write_frame(send, &m).await.map_err(|e| e.to_string())?;
+                    sent(m.len());
                 }
             }
             r = changed.changed() => {
                 r.map_err(|_| "daemon stopping".to_string())?;
                 if let Some(m) = generate(inner, session).await? {
                     wire::write_frame(send, &m).await.map_err(|e| e.to_string())?;
+                    sent(m.len());
                 }
             }
             r = trusted.changed() => {
@@ -630,6 +641,8 @@ impl SyncNode {
                     path: p.conn.as_ref().and_then(path_kind),
                     addrs: addrs.clone(),
                     last_error: p.last_error.clone(),
+                    bytes_sent: p.bytes_sent,
+                    bytes_received: p.bytes_received,
                 })
             })
             .collect()

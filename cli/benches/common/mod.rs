@@ -1,0 +1,211 @@
+//! Shared by the benchmarks: a decade-sized journal, a daemon process, and
+//! one-shot IPC calls.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ObjType, ROOT};
+use chrono::{Duration as Days, FixedOffset, TimeZone};
+use hearth_ipc::frame::{read_sync, write_sync};
+use hearth_ipc::{Envelope, LogQuery, MAX_RESPONSE, PROTOCOL_VERSION, Paths, Request, Response};
+use hearth_model::{Body, DeviceId, Journal, Mood, NewEntry, PartnerId, View, WriteCtx};
+
+pub const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
+
+pub fn text_for(i: usize) -> String {
+    const WORDS: [&str; 12] = [
+        "walked", "river", "dinner", "tired", "laughed", "work", "call", "rain", "garden", "train",
+        "coffee", "music",
+    ];
+    let mut s = format!("Day {i}: ");
+    for k in 0..14 {
+        s.push_str(WORDS[(i * 7 + k * 5) % WORDS.len()]);
+        s.push(' ');
+    }
+    s.push_str("@us");
+    s
+}
+
+/// Builds the journal with hearth's own model: one change per entry, as a
+/// real decade of writing would leave it.
+pub fn build_hearth(n: usize) -> Journal {
+    let mut j = Journal::new(ActorId::from(b"bench-device-ana".as_slice()));
+    let start = FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2016, 1, 1, 9, 0, 0)
+        .unwrap();
+    let ana = PartnerId("ana".into());
+    let ben = PartnerId("ben".into());
+    j.set_partner(&ana, "Ana", start).unwrap();
+    j.set_partner(&ben, "Ben", start).unwrap();
+    let mut last = None;
+    for i in 0..n {
+        let who = if i % 2 == 0 { &ana } else { &ben };
+        let now = start + Days::minutes(i as i64 * 105);
+        let ctx = WriteCtx {
+            author: who.clone(),
+            device: DeviceId(format!("{who}-laptop")),
+            now,
+        };
+        let body = match i % 4 {
+            0 => Body::Checkin {
+                mood: Mood::new((i % 5) as u8 + 1).unwrap(),
+                energy: None,
+                need: None,
+                note: text_for(i),
+            },
+            1 => Body::Highlow {
+                high: text_for(i),
+                low: text_for(i + 1),
+            },
+            2 => Body::Gratitude {
+                to: "Ben".into(),
+                text: text_for(i),
+            },
+            _ => Body::Note { text: text_for(i) },
+        };
+        let id = hearth_model::EntryId::next_after(last, now.timestamp_millis() as u64, i as u128);
+        last = Some(id);
+        j.add_entry(
+            &ctx,
+            &NewEntry {
+                body,
+                tags: BTreeSet::new(),
+                starred: i % 17 == 0,
+                tender: None,
+            },
+            id,
+        )
+        .unwrap();
+    }
+    j
+}
+
+/// The naive baseline: the same entries, each body a Text object.
+pub fn build_naive(n: usize) -> Automerge {
+    let mut doc = Automerge::new();
+    let mut tx = doc.transaction();
+    let entries = tx.put_object(ROOT, "entries", ObjType::Map).unwrap();
+    tx.commit();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut tx = doc.transaction();
+        for &i in chunk {
+            let e = tx
+                .put_object(&entries, format!("e{i:08}"), ObjType::Map)
+                .unwrap();
+            tx.put(&e, "kind", "note").unwrap();
+            tx.put(&e, "author", if i % 2 == 0 { "ana" } else { "ben" })
+                .unwrap();
+            tx.put(&e, "created", automerge::ScalarValue::Timestamp(i as i64))
+                .unwrap();
+            let t = tx.put_object(&e, "text", ObjType::Text).unwrap();
+            tx.splice_text(&t, 0, 0, &text_for(i)).unwrap();
+        }
+        tx.commit();
+    }
+    doc
+}
+
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub struct Daemon {
+    pub child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_daemon(home: &Path) -> Daemon {
+    let child = Command::new(HEARTH)
+        .args(["daemon", "run"])
+        .env("HEARTH_HOME", home)
+        .env("HEARTH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Daemon { child }
+}
+
+pub fn call(paths: &Paths, req: Request) -> Option<Response> {
+    let mut s = UnixStream::connect(paths.socket()).ok()?;
+    write_sync(
+        &mut s,
+        &Envelope {
+            protocol: PROTOCOL_VERSION,
+            request: req,
+        },
+    )
+    .ok()?;
+    read_sync(&mut s, MAX_RESPONSE).ok()
+}
+
+pub fn log_n(n: usize, contains: Option<&str>) -> Request {
+    Request::Log {
+        query: LogQuery {
+            limit: Some(n),
+            contains: contains.map(str::to_string),
+            ..Default::default()
+        },
+        at: chrono::Local::now().fixed_offset(),
+    }
+}
+
+/// Lays out `journal` in `home` as a cleanly stopped daemon would leave it:
+/// an identity, one snapshot and a view cache.
+pub fn write_home(home: &Path, journal: &Journal) {
+    let paths = Paths::under(home);
+    std::fs::create_dir_all(&paths.data).unwrap();
+    let key = hearth_sync::new_secret_key();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let ident = serde_json::json!({
+        "secret_key": hex,
+        "device": hearth_sync::device_id(&key).to_string(),
+        "partner": "ana",
+        "device_name": "bench",
+    });
+    std::fs::write(paths.identity(), ident.to_string()).unwrap();
+    let opened = hearth_store::Store::open(&paths.journal(), journal.doc().clone()).unwrap();
+    let mut store = opened.store;
+    store.compact(&opened.doc).unwrap();
+    store.save_view(&View::build(journal)).unwrap();
+}
+
+pub fn wait_ready(paths: &Paths) {
+    let t = std::time::Instant::now();
+    while !matches!(call(paths, Request::Status), Some(Response::Status(s)) if !s.loading) {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "daemon never loaded"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

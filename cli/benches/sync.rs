@@ -1,0 +1,153 @@
+//! The sync benchmark (not a test): `cargo bench -p hearth --bench sync`.
+//!
+//! Two real daemons on loopback (test network mode: no relays, no lookup).
+//! Measures the first full sync of a decade-sized journal to a fresh device
+//! (time and bytes), the bytes on the wire for one new entry, and
+//! propagation: from the acknowledged write on A to the entry showing in
+//! B's `log`, p50 and p99. Prints Markdown for docs/BENCHMARKS.md.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+use hearth_ipc::{LogQuery, Paths, Request, Response};
+use hearth_model::{Body, NewEntry};
+
+fn start(home: &std::path::Path) -> Daemon {
+    let child = std::process::Command::new(HEARTH)
+        .args(["daemon", "run", "--net", "test"])
+        .env("HEARTH_HOME", home)
+        .env("HEARTH_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Daemon { child }
+}
+
+fn entries(paths: &Paths) -> usize {
+    match call(paths, Request::Status) {
+        Some(Response::Status(s)) => s.entries,
+        _ => 0,
+    }
+}
+
+fn peer_bytes(paths: &Paths) -> (u64, u64) {
+    match call(paths, Request::Peers) {
+        Some(Response::Peers(l)) => l
+            .peers
+            .iter()
+            .fold((0, 0), |(s, r), p| (s + p.bytes_sent, r + p.bytes_received)),
+        _ => (0, 0),
+    }
+}
+
+fn note(paths: &Paths, text: &str) {
+    let r = call(
+        paths,
+        Request::Add {
+            entry: NewEntry {
+                body: Body::Note { text: text.into() },
+                tags: BTreeSet::new(),
+                starred: false,
+                tender: None,
+            },
+            at: chrono::Local::now().fixed_offset(),
+        },
+    );
+    assert!(matches!(r, Some(Response::Entry { .. })), "{r:?}");
+}
+
+fn visible(paths: &Paths, text: &str) -> bool {
+    let q = LogQuery {
+        contains: Some(text.into()),
+        limit: Some(1),
+        ..Default::default()
+    };
+    matches!(call(paths, Request::Log { query: q, at: chrono::Local::now().fixed_offset() }), Some(Response::Entries(l)) if !l.entries.is_empty())
+}
+
+fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "timed out");
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    t.elapsed()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args
+        .iter()
+        .position(|a| a == "--entries")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let (home_a, home_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    eprintln!("building a {n}-entry journal on device A ...");
+    write_home(&home_a, &build_hearth(n));
+    let (pa, pb) = (Paths::under(&home_a), Paths::under(&home_b));
+    let _a = start(&home_a);
+    let _b = start(&home_b);
+    wait_ready(&pa);
+    wait_ready(&pb);
+
+    // Pair, and time the first full sync to the fresh device.
+    let ticket = match call(&pa, Request::PairInvite { ttl_secs: 600 }) {
+        Some(Response::Invite { ticket, .. }) => ticket,
+        r => panic!("{r:?}"),
+    };
+    let wait = {
+        let pa = pa.clone();
+        std::thread::spawn(move || call(&pa, Request::PairWait))
+    };
+    let t = Instant::now();
+    assert!(matches!(
+        call(&pb, Request::PairJoin { ticket }),
+        Some(Response::Paired { .. })
+    ));
+    wait.join().unwrap();
+    let first_sync = t.elapsed() + until(Duration::from_secs(300), || entries(&pb) >= n);
+    let (sent, received) = peer_bytes(&pa);
+    let first_bytes = sent + received;
+
+    // One new entry: bytes both ways, once the first sync has gone quiet.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = peer_bytes(&pa);
+    note(&pa, "one more entry to measure");
+    until(Duration::from_secs(30), || {
+        visible(&pb, "one more entry to measure")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let after = peer_bytes(&pa);
+    let one_entry = (after.0 - before.0) + (after.1 - before.1);
+
+    // Propagation.
+    let mut prop: Vec<f64> = (0..60)
+        .map(|i| {
+            let text = format!("propagation probe {i}");
+            note(&pa, &text);
+            ms(until(Duration::from_secs(30), || visible(&pb, &text)))
+        })
+        .collect();
+    let (p50, p99) = (percentile(&mut prop, 0.5), percentile(&mut prop, 0.99));
+
+    println!("| what | measured | target |");
+    println!("|---|---|---|");
+    println!(
+        "| propagation, acknowledged write on A to visible in B's log, p50 / p99 | {p50:.1} / {p99:.1} ms | p50 ≤ 100 ms |"
+    );
+    println!(
+        "| first sync of {n} entries to a fresh device (join to all visible) | {:.2} s | ≤ 3 s |",
+        first_sync.as_secs_f64()
+    );
+    println!(
+        "| bytes on the wire for that first sync (sync frames, both ways) | {:.0} KB | |",
+        first_bytes as f64 / 1024.0
+    );
+    println!("| bytes on the wire for one new entry (both ways) | {one_entry} B | ≤ 4 KB |");
+}
