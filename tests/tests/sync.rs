@@ -377,3 +377,25 @@ mod hostile {
         });
     }
 }
+
+#[test]
+fn an_expired_invite_is_refused() {
+    use hearth_ipc::frame::{read_sync, write_sync};
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    // The shortest invite the daemon allows is ten seconds.
+    let mut s = std::os::unix::net::UnixStream::connect(ana.socket()).unwrap();
+    let req = hearth_ipc::Envelope { protocol: hearth_ipc::PROTOCOL_VERSION, request: hearth_ipc::Request::PairInvite { ttl_secs: 1 } };
+    write_sync(&mut s, &req).unwrap();
+    let ticket = match read_sync::<hearth_ipc::Response>(&mut s, 1 << 20).unwrap() {
+        hearth_ipc::Response::Invite { ticket, expires_in_secs } => {
+            assert_eq!(expires_in_secs, 10);
+            ticket
+        }
+        r => panic!("{r:?}"),
+    };
+    std::thread::sleep(Duration::from_secs(11));
+    let err = ben.fails(&["pair", "join", &ticket], 1);
+    assert!(err.contains("no open invite") || err.contains("cannot reach"), "{err}");
+    assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
+}

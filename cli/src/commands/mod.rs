@@ -131,7 +131,13 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
         r => return Err(unexpected(r)),
     };
     if a.json {
-        return render::print_json(&s);
+        let peers = match ctx.call(Request::Peers) {
+            Ok(Response::Peers(list)) => serde_json::to_value(list)?,
+            _ => serde_json::Value::Null,
+        };
+        let mut v = serde_json::to_value(&s)?;
+        v["peers"] = peers;
+        return render::print_json(&v);
     }
     let mut out = std::io::stdout().lock();
     match &s.me {
@@ -163,6 +169,15 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     }
     for q in &s.quarantined {
         writeln!(out, "{} {q}", render::accent("quarantined:"))?;
+    }
+    // The couple's other devices, as `hearth peers list` shows them.
+    if let Ok(Response::Peers(list)) = ctx.call(Request::Peers) {
+        for p in &list.peers {
+            let who = p.partner.clone().unwrap_or_else(|| "not set up".into());
+            let state = if p.online { p.path.clone().unwrap_or_else(|| "online".into()) } else { "offline".into() };
+            let unsent = p.unsent_changes.map_or("unsent unknown".to_string(), |n| format!("{n} unsent"));
+            writeln!(out, "{:<12}{} {who} ({state}, {unsent})", "peer", &p.id[..12])?;
+        }
     }
     if s.malformed > 0 {
         writeln!(

@@ -25,6 +25,10 @@ use tokio::sync::watch;
 
 use crate::identity::Identity;
 
+/// A sync message carrying more change bytes than this rebuilds the view
+/// instead of tracking each patch (a first sync brings a whole journal).
+const BULK_BYTES: usize = 256 * 1024;
+
 /// Compact once this many chunks have piled up since the last snapshot.
 pub const COMPACT_AFTER_CHUNKS: usize = 256;
 
@@ -187,10 +191,16 @@ impl Core {
         };
         let peer = *peer;
         let before = l.journal.heads();
+        // Patches tell which entries changed at the cost of what arrived;
+        // a first sync of a whole journal is cheaper to read afresh.
+        let bulk = msg.changes.iter().map(<[u8]>::len).sum::<usize>() > BULK_BYTES;
+        let mut log = automerge::PatchLog::new(!bulk);
         // Automerge has panicked on crafted changes before; a panic here
         // must cost the peer its session, not the daemon its document.
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            l.journal.doc_mut().receive_sync_message(state, msg)
+            l.journal
+                .doc_mut()
+                .receive_sync_message_log_patches(state, msg, &mut log)
         }));
         let their = state.their_heads.clone();
         let failed = match applied {
@@ -210,11 +220,19 @@ impl Core {
         }
         let l = self.loaded.as_mut().expect("checked above");
         if l.journal.heads() != before {
-            tracing::info!(peer = %peer.fmt_short(), "merged changes from a peer");
+            tracing::info!(peer = %peer.fmt_short(), bulk, "merged changes from a peer");
+            let touched = (!bulk).then(|| {
+                let patches = l.journal.doc().make_patches(&mut log);
+                l.journal.entries_in_patches(&patches)
+            });
             self.commit()
                 .map_err(|e| format!("could not save a peer's changes: {e}"))?;
             if let Some(l) = self.loaded.as_ref() {
-                self.view.catch_up(&l.journal);
+                match touched {
+                    Some(ids) => self.view.refresh(&l.journal, &ids),
+                    None => self.view = View::build(&l.journal),
+                }
+                self.view.partners = l.journal.partners();
             }
         }
         let ours = self
@@ -1028,9 +1046,10 @@ impl Core {
                     self.compact();
                 }
                 if written.is_some() {
-                    // Non-entry changes (devices, rituals) move the heads too.
+                    // Entry changes are already in the view (writes upsert,
+                    // receives refresh); the heads move for every change.
                     if let Some(l) = self.loaded.as_ref() {
-                        self.view.catch_up(&l.journal);
+                        self.view.heads = hearth_model::view::heads_hex(&l.journal.heads());
                     }
                     self.publish();
                 }

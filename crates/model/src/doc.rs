@@ -648,13 +648,14 @@ impl Journal {
 
     /// Ids of entries touched between two sets of heads, for refreshing a
     /// materialised view without reading everything again.
-    pub fn entries_changed(
-        &self,
-        before: &[ChangeHash],
-        after: &[ChangeHash],
-    ) -> BTreeSet<EntryId> {
+    pub fn entries_changed(&self, before: &[ChangeHash], after: &[ChangeHash]) -> BTreeSet<EntryId> {
+        self.entries_in_patches(&self.doc.diff(before, after))
+    }
+
+    /// Ids of the entries that a set of patches touches.
+    pub fn entries_in_patches(&self, patches: &[automerge::Patch]) -> BTreeSet<EntryId> {
         let mut ids = BTreeSet::new();
-        for patch in self.doc.diff(before, after) {
+        for patch in patches {
             let key = if patch.obj == self.entries {
                 match &patch.action {
                     automerge::PatchAction::PutMap { key, .. }
