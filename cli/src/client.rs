@@ -73,6 +73,14 @@ impl Client {
             protocol: PROTOCOL_VERSION,
             request,
         };
+        // Waiting for a partner to join, or for a slow sync, may take as
+        // long as the daemon allows; it bounds those waits itself.
+        let wait = match &env.request {
+            Request::PairWait => None,
+            Request::Sync { timeout_secs } => Some(Duration::from_secs(timeout_secs + 30)),
+            _ => Some(REQUEST_TIMEOUT),
+        };
+        let _ = self.stream.set_read_timeout(wait);
         write_sync(&mut self.stream, &env).map_err(|e| transport(&self.paths, e))?;
         let reply: Response =
             read_sync(&mut self.stream, MAX_RESPONSE).map_err(|e| transport(&self.paths, e))?;

@@ -124,12 +124,20 @@ fn a_truncated_snapshot_is_quarantined_by_name() {
     env.ok(&["daemon", "stop"]); // compacts into one snapshot
     let snaps = files(&env, "snapshot-");
     let len = fs::metadata(&snaps[0]).unwrap().len();
-    fs::OpenOptions::new().write(true).open(&snaps[0]).unwrap().set_len(len / 3).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&snaps[0])
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
     let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
     let q = status["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 1, "{status}");
     let name = snaps[0].file_name().unwrap().to_string_lossy().to_string();
-    assert!(q[0].as_str().unwrap().contains(&name) && q[0].as_str().unwrap().contains("truncated"), "{q:?}");
+    assert!(
+        q[0].as_str().unwrap().contains(&name) && q[0].as_str().unwrap().contains("truncated"),
+        "{q:?}"
+    );
     // The daemon started and still takes writes.
     env.ok(&["note", "after"]);
 }

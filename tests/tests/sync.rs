@@ -109,6 +109,9 @@ fn a_stopped_device_catches_up_in_both_directions() {
     let ana = TestEnv::named("Ana", "laptop");
     let ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
+    ana.wait_for(CONVERGE, "a first sync", || {
+        ana.ok(&["peers", "list"]).contains("nothing unsent")
+    });
     ben.ok(&["daemon", "stop"]);
     for i in 0..3 {
         ana.ok(&["note", &format!("while ben was away {i}")]);
@@ -385,10 +388,16 @@ fn an_expired_invite_is_refused() {
     let ben = TestEnv::named("Ben", "phone");
     // The shortest invite the daemon allows is ten seconds.
     let mut s = std::os::unix::net::UnixStream::connect(ana.socket()).unwrap();
-    let req = hearth_ipc::Envelope { protocol: hearth_ipc::PROTOCOL_VERSION, request: hearth_ipc::Request::PairInvite { ttl_secs: 1 } };
+    let req = hearth_ipc::Envelope {
+        protocol: hearth_ipc::PROTOCOL_VERSION,
+        request: hearth_ipc::Request::PairInvite { ttl_secs: 1 },
+    };
     write_sync(&mut s, &req).unwrap();
     let ticket = match read_sync::<hearth_ipc::Response>(&mut s, 1 << 20).unwrap() {
-        hearth_ipc::Response::Invite { ticket, expires_in_secs } => {
+        hearth_ipc::Response::Invite {
+            ticket,
+            expires_in_secs,
+        } => {
             assert_eq!(expires_in_secs, 10);
             ticket
         }
@@ -396,6 +405,9 @@ fn an_expired_invite_is_refused() {
     };
     std::thread::sleep(Duration::from_secs(11));
     let err = ben.fails(&["pair", "join", &ticket], 1);
-    assert!(err.contains("no open invite") || err.contains("cannot reach"), "{err}");
+    assert!(
+        err.contains("no open invite") || err.contains("cannot reach"),
+        "{err}"
+    );
     assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
 }

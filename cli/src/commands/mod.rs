@@ -174,9 +174,20 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     if let Ok(Response::Peers(list)) = ctx.call(Request::Peers) {
         for p in &list.peers {
             let who = p.partner.clone().unwrap_or_else(|| "not set up".into());
-            let state = if p.online { p.path.clone().unwrap_or_else(|| "online".into()) } else { "offline".into() };
-            let unsent = p.unsent_changes.map_or("unsent unknown".to_string(), |n| format!("{n} unsent"));
-            writeln!(out, "{:<12}{} {who} ({state}, {unsent})", "peer", &p.id[..12])?;
+            let state = if p.online {
+                p.path.clone().unwrap_or_else(|| "online".into())
+            } else {
+                "offline".into()
+            };
+            let unsent = p
+                .unsent_changes
+                .map_or("unsent unknown".to_string(), |n| format!("{n} unsent"));
+            writeln!(
+                out,
+                "{:<12}{} {who} ({state}, {unsent})",
+                "peer",
+                &p.id[..12]
+            )?;
         }
     }
     if s.malformed > 0 {

@@ -648,7 +648,11 @@ impl Journal {
 
     /// Ids of entries touched between two sets of heads, for refreshing a
     /// materialised view without reading everything again.
-    pub fn entries_changed(&self, before: &[ChangeHash], after: &[ChangeHash]) -> BTreeSet<EntryId> {
+    pub fn entries_changed(
+        &self,
+        before: &[ChangeHash],
+        after: &[ChangeHash],
+    ) -> BTreeSet<EntryId> {
         self.entries_in_patches(&self.doc.diff(before, after))
     }
 

@@ -24,9 +24,6 @@ use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, TrustedSet};
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A peer that sends nothing for this long is dropped; the QUIC keep-alive
-/// keeps a healthy idle session well inside it.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -275,7 +272,7 @@ async fn run_session(
     inner: Arc<Inner>,
     conn: Connection,
     mut send: SendStream,
-    mut recv: RecvStream,
+    recv: RecvStream,
     peer: EndpointId,
 ) {
     let session = inner.sessions.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +292,7 @@ async fn run_session(
         p.last_error = None;
     });
     tracing::info!("session started");
-    let result = session_loop(&inner, session, peer, &mut send, &mut recv).await;
+    let result = session_loop(&inner, session, peer, &mut send, recv).await;
     match &result {
         Ok(()) => tracing::info!("session ended"),
         Err(e) => tracing::warn!(error = %e, "session dropped"),
@@ -330,11 +327,26 @@ async fn session_loop(
     session: u64,
     peer: EndpointId,
     send: &mut SendStream,
-    recv: &mut RecvStream,
+    recv: RecvStream,
 ) -> Result<(), String> {
     let mut changed = inner.changed.clone();
     let mut trusted = inner.trusted.clone();
     changed.mark_unchanged();
+    // Frames are read in a task of their own: a read that `select!`
+    // abandoned half-way would lose bytes and break the framing. The channel
+    // holds one frame, so a fast peer cannot make us buffer more.
+    let (frames_tx, mut frames) = mpsc::channel::<Result<Vec<u8>, WireError>>(1);
+    let reader = tokio::spawn(async move {
+        let mut recv = recv;
+        loop {
+            let frame = wire::read_frame(&mut recv, MAX_FRAME).await;
+            let end = frame.is_err();
+            if frames_tx.send(frame).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let _stop_reader = AbortOnDrop(reader);
     let sent = |n: usize| inner.peer(peer, |p| p.bytes_sent += n as u64 + 4);
     // Say hello with our heads straight away: the first message is how the
     // other side learns what we have.
@@ -346,12 +358,11 @@ async fn session_loop(
     }
     loop {
         tokio::select! {
-            frame = tokio::time::timeout(IDLE_TIMEOUT, wire::read_frame(recv, MAX_FRAME)) => {
+            frame = frames.recv() => {
                 let bytes = match frame {
-                    Err(_) => return Err("peer silent for too long".into()),
-                    Ok(Err(WireError::Closed)) => return Ok(()),
-                    Ok(Err(e)) => return Err(e.to_string()),
-                    Ok(Ok(b)) => b,
+                    None | Some(Err(WireError::Closed)) => return Ok(()),
+                    Some(Err(e)) => return Err(e.to_string()),
+                    Some(Ok(b)) => b,
                 };
                 inner.peer(peer, |p| p.bytes_received += bytes.len() as u64 + 4);
                 let msg = wire::decode_message(&bytes).map_err(|e| e.to_string())?;
@@ -387,6 +398,15 @@ async fn session_loop(
     }
 }
 
+/// Aborts a task when the owner goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub struct SyncNode {
     inner: Arc<Inner>,
     endpoint: Endpoint,
@@ -401,6 +421,23 @@ fn bind_err<E: std::fmt::Display>(e: E) -> String {
 impl SyncNode {
     pub async fn spawn(
         cfg: NodeConfig,
+        docs: mpsc::UnboundedSender<DocRequest>,
+        trusted: watch::Receiver<TrustedSet>,
+        changed: watch::Receiver<u64>,
+    ) -> Result<SyncNode, String> {
+        match Self::bind(&cfg, docs.clone(), trusted.clone(), changed.clone()).await {
+            Err(e) if cfg.port != 0 => {
+                // The port we used last time is taken: any port will do, peers
+                // learn the new one from the document.
+                tracing::warn!(port = cfg.port, error = %e, "last sync port unavailable; using another");
+                Self::bind(&NodeConfig { port: 0, ..cfg }, docs, trusted, changed).await
+            }
+            r => r,
+        }
+    }
+
+    async fn bind(
+        cfg: &NodeConfig,
         docs: mpsc::UnboundedSender<DocRequest>,
         trusted: watch::Receiver<TrustedSet>,
         changed: watch::Receiver<u64>,
