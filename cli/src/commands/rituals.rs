@@ -4,7 +4,7 @@ use std::io::Write;
 
 use hearth_ipc::{DueList, OwnerArg, PartnerAnswer, PromptToday, Request, Response};
 use hearth_model::ritual::Owner;
-use hearth_model::{Body, NewEntry};
+use hearth_model::Body;
 
 use super::{Ctx, unexpected, write};
 use crate::args::{OwnerChoice, PromptArgs, PromptCommand, RitualCommand};
@@ -201,21 +201,13 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
                 &format!("{} {}\n", input::COMMENT, p.prompt.text),
                 &ctx.paths.runtime,
             )?;
-            let entry = NewEntry {
-                body: Body::Answer {
+            let entry = write::new_entry(
+                Body::Answer {
                     prompt: p.prompt.id.clone(),
                     text,
                 },
-                tags: flags.tags.iter().cloned().collect(),
-                starred: flags.star,
-                tender: if flags.tender {
-                    Some(true)
-                } else if flags.not_tender {
-                    Some(false)
-                } else {
-                    None
-                },
-            };
+                &flags,
+            );
             write::add(ctx, entry)?;
             if let PartnerAnswer::Sealed = p.partner {
                 let name = p.partner_name.unwrap_or_else(|| "Your partner".into());

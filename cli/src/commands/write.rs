@@ -13,7 +13,7 @@ use crate::error::{CliError, Result};
 use crate::input::{self, form_template, parse_form, text_from};
 use crate::render;
 
-fn new_entry(body: Body, flags: &EntryFlags) -> NewEntry {
+pub fn new_entry(body: Body, flags: &EntryFlags) -> NewEntry {
     NewEntry {
         body,
         tags: flags.tags.iter().cloned().collect::<BTreeSet<_>>(),

@@ -298,12 +298,7 @@ impl Core {
     }
 
     fn peer_list(&self) -> Result<Response, Response> {
-        let l = self.loaded.as_ref().ok_or_else(|| {
-            err(
-                ErrorKind::Internal,
-                "the journal is still loading; try again",
-            )
-        })?;
+        let l = self.ready()?;
         let devices = l.journal.devices();
         let me = &self.identity.device;
         let peers = devices
@@ -349,12 +344,7 @@ impl Core {
     }
 
     fn resolve_device(&self, who: &str) -> Result<hearth_model::DeviceId, Response> {
-        let l = self.loaded.as_ref().ok_or_else(|| {
-            err(
-                ErrorKind::Internal,
-                "the journal is still loading; try again",
-            )
-        })?;
+        let l = self.ready()?;
         let w = who.trim().to_lowercase();
         let hits: Vec<_> = l
             .journal
@@ -425,6 +415,16 @@ impl Core {
                 tracing::warn!(error = %e, "could not save the view cache; the next start will be slower");
             }
         }
+    }
+
+    /// The loaded journal, or the answer to give while it is loading.
+    fn ready(&self) -> Result<&Loaded, Response> {
+        self.loaded.as_ref().ok_or_else(|| {
+            err(
+                ErrorKind::Internal,
+                "the journal is still loading; try again",
+            )
+        })
     }
 
     fn me(&self) -> Result<PartnerId, Response> {
@@ -702,12 +702,7 @@ impl Core {
             }
             Request::Due { at } => {
                 let me = self.me()?;
-                let l = self.loaded.as_ref().ok_or_else(|| {
-                    err(
-                        ErrorKind::Internal,
-                        "the journal is still loading; try again",
-                    )
-                })?;
+                let l = self.ready()?;
                 let today = l.journal.day_boundary().day_of(at);
                 let partner = self.other_partner(&me);
                 let items = due_today(
@@ -942,12 +937,7 @@ impl Core {
     }
 
     fn ritual_list(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
-        let l = self.loaded.as_ref().ok_or_else(|| {
-            err(
-                ErrorKind::Internal,
-                "the journal is still loading; try again",
-            )
-        })?;
+        let l = self.ready()?;
         Ok(Response::Rituals(RitualList {
             rituals: l
                 .journal
@@ -963,12 +953,7 @@ impl Core {
 
     fn prompt_today(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
         let me = self.me()?;
-        let l = self.loaded.as_ref().ok_or_else(|| {
-            err(
-                ErrorKind::Internal,
-                "the journal is still loading; try again",
-            )
-        })?;
+        let l = self.ready()?;
         let day = l.journal.day_boundary().day_of(at);
         let prompts = l.journal.prompts();
         let prompt = prompt_of_the_day(

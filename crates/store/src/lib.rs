@@ -147,11 +147,11 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io_err(dir))
 }
 
-/// Writes `bytes` to `dir/name` atomically and durably: temp file, fsync,
-/// rename, fsync of the directory. Owner-only permissions.
-pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+/// Writes `bytes` to a temporary `.<name>.tmp` in `dir`, owner-only, and
+/// fsyncs it. A failed write removes the temp file, so it cannot take the
+/// space a retry needs.
+fn write_synced_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
     let tmp = dir.join(format!(".{name}.tmp"));
-    let fin = dir.join(name);
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
@@ -159,13 +159,18 @@ pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreEr
         .mode(0o600)
         .open(&tmp)
         .map_err(io_err(&tmp))?;
-    let res = f.write_all(bytes).and_then(|_| f.sync_all());
-    if let Err(e) = res {
-        // A half-written temp file must not take the space the retry needs.
+    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
         let _ = fs::remove_file(&tmp);
         return Err(io_err(&tmp)(e));
     }
-    drop(f);
+    Ok(tmp)
+}
+
+/// Writes `bytes` to `dir/name` atomically and durably: temp file, fsync,
+/// rename, fsync of the directory. Owner-only permissions.
+pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = write_synced_temp(dir, name, bytes)?;
+    let fin = dir.join(name);
     fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
     sync_dir(dir)
 }
@@ -364,21 +369,7 @@ impl Store {
             kind: FileKind::Snapshot,
         };
         let name = snap.name();
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let bytes = frame::encode(&doc.save());
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io_err(&tmp))?;
-            if let Err(e) = f.write_all(&bytes).and_then(|_| f.sync_all()) {
-                let _ = fs::remove_file(&tmp);
-                return Err(io_err(&tmp)(e));
-            }
-        }
+        let tmp = write_synced_temp(&self.dir, &name, &frame::encode(&doc.save()))?;
         hook(Stage::SnapshotWritten)?;
         fs::rename(&tmp, self.dir.join(&name)).map_err(io_err(&tmp))?;
         hook(Stage::SnapshotRenamed)?;
