@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use hearth_ipc::{DueList, OwnerArg, PartnerAnswer, PromptToday, Request, Response};
-use hearth_model::ritual::Owner;
 use hearth_model::Body;
+use hearth_model::ritual::Owner;
 
 use super::{Ctx, unexpected, write};
 use crate::args::{OwnerChoice, PromptArgs, PromptCommand, RitualCommand};

@@ -340,3 +340,109 @@ pub struct ErrorReply {
     pub kind: ErrorKind,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Internally tagged enums cannot carry a bare sequence; a variant that
+    /// does fails only at run time, when the daemon tries to answer.
+    #[test]
+    fn every_reply_shape_round_trips() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let replies = vec![
+            Response::Ok,
+            Response::Invite {
+                ticket: "hearth1x".into(),
+                expires_in_secs: 600,
+            },
+            Response::Paired {
+                peer: "ab".into(),
+                safety: "1234 5678 9012".into(),
+            },
+            Response::Synced {
+                devices: vec![SyncOutcome {
+                    id: "ab".into(),
+                    name: "phone".into(),
+                    reached: true,
+                    in_sync: true,
+                    error: None,
+                }],
+            },
+            Response::Peers(PeerList {
+                me: "ab".into(),
+                addrs: vec![],
+                peers: vec![],
+            }),
+            Response::Entries(EntryList {
+                entries: vec![],
+                names: BTreeMap::new(),
+                short_len: 8,
+                me: None,
+                since: None,
+                until: None,
+            }),
+            Response::Rituals(RitualList {
+                rituals: vec![],
+                log: vec![],
+                names: BTreeMap::new(),
+                today: day,
+            }),
+            Response::Due(DueList {
+                today: day,
+                items: vec![],
+                me: PartnerId("a".into()),
+                names: BTreeMap::new(),
+            }),
+            Response::Error(ErrorReply {
+                kind: ErrorKind::BadRequest,
+                message: "no".into(),
+            }),
+        ];
+        for r in replies {
+            let bytes = serde_json::to_vec(&r).unwrap_or_else(|e| panic!("{r:?}: {e}"));
+            let back: Response = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(std::mem::discriminant(&back), std::mem::discriminant(&r));
+        }
+    }
+
+    #[test]
+    fn every_request_shape_round_trips() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T21:30:00+01:00").unwrap();
+        let requests = vec![
+            Request::Status,
+            Request::Shutdown,
+            Request::Peers,
+            Request::PairWait,
+            Request::PairInvite { ttl_secs: 60 },
+            Request::PairJoin { ticket: "t".into() },
+            Request::PeersAdd {
+                id: "ab".into(),
+                addrs: vec!["127.0.0.1:1".parse().unwrap()],
+                at,
+            },
+            Request::PeersRemove {
+                id: "ab".into(),
+                at,
+            },
+            Request::Sync { timeout_secs: 5 },
+            Request::Log {
+                query: LogQuery::default(),
+                at,
+            },
+            Request::Due { at },
+        ];
+        for r in requests {
+            let bytes = serde_json::to_vec(&Envelope {
+                protocol: crate::PROTOCOL_VERSION,
+                request: r.clone(),
+            })
+            .unwrap();
+            let back: Envelope = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(
+                std::mem::discriminant(&back.request),
+                std::mem::discriminant(&r)
+            );
+        }
+    }
+}
