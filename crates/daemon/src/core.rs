@@ -160,11 +160,24 @@ impl Core {
             }
             DocRequest::Generate { session, reply } => {
                 let msg = match (self.loaded.as_ref(), self.sessions.get_mut(&session)) {
-                    (Some(l), Some((_, state))) => l
-                        .journal
-                        .doc()
-                        .generate_sync_message(state)
-                        .map(|m| m.encode()),
+                    (Some(l), Some((_, state))) => {
+                        // The state holds what the peer told us; if that
+                        // still trips Automerge, the session ends, not us.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            l.journal
+                                .doc()
+                                .generate_sync_message(state)
+                                .map(|m| m.encode())
+                        }))
+                        .map_err(|_| {
+                            tracing::error!(
+                                session,
+                                "generating a sync message panicked; ending the session"
+                            )
+                        })
+                        .ok()
+                        .flatten()
+                    }
                     _ => None,
                 };
                 let _ = reply.send(msg);

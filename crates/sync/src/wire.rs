@@ -73,7 +73,30 @@ pub fn decode_message(bytes: &[u8]) -> Result<automerge::sync::Message, WireErro
     if decoded.changes.len() > MAX_CHUNKS {
         return Err(WireError::Malformed("too many changes".into()));
     }
+    for have in &decoded.have {
+        check_bloom(&have.bloom.to_bytes())?;
+    }
     Ok(decoded)
+}
+
+/// Automerge trusts a peer's bloom filter parameters: zero bits per entry
+/// divides by zero, and billions of probes per lookup hang the thread that
+/// generates our next message. Both are refused here.
+fn check_bloom(bytes: &[u8]) -> Result<(), WireError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let bad = |what: &str| WireError::Malformed(format!("bloom filter: {what}"));
+    let mut input = bytes;
+    let mut next = || leb128::read::unsigned(&mut input).map_err(|_| bad("unreadable header"));
+    let (entries, bits_per_entry, probes) = (next()?, next()?, next()?);
+    if entries > 0 && !(1..=64).contains(&bits_per_entry) {
+        return Err(bad("bits per entry out of range"));
+    }
+    if !(1..=64).contains(&probes) {
+        return Err(bad("probe count out of range"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -91,6 +114,18 @@ mod tests {
         ] {
             assert!(decode_message(junk).is_err(), "{junk:?}");
         }
+    }
+
+    /// Found by the fuzz target: a bloom filter with zero bits per entry
+    /// made Automerge divide by zero when answering.
+    #[test]
+    fn a_zero_width_bloom_filter_is_refused() {
+        let crash = [
+            0x43, 0x00, 0x00, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd6, 0x00,
+            0x01, 0x00,
+        ];
+        let err = decode_message(&crash).unwrap_err();
+        assert!(err.to_string().contains("bloom filter"), "{err}");
     }
 
     #[test]
