@@ -1096,14 +1096,6 @@ impl Core {
             self.save_view();
         }
     }
-
-    pub fn view(&self) -> &View {
-        &self.view
-    }
-
-    pub fn journal(&self) -> Option<&Journal> {
-        self.loaded.as_ref().map(|l| &l.journal)
-    }
 }
 
 fn find_ritual(rituals: &[Ritual], name_or_id: &str) -> Result<Ritual, ModelError> {
