@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 
 use crate::deck::{self, Theme};
 use crate::entry::{normalize_tag, parse_tags};
-use crate::ritual::{Owner, Ritual, RitualDone};
+use crate::ritual::{Owner, Ritual, RitualChange, RitualDone};
 use crate::{
     Body, DayBoundary, DeviceId, Energy, Entry, EntryId, EntryPatch, Kind, ModelError, Mood, Need,
     NewEntry, PartnerId, SCHEMA_VERSION,
@@ -36,6 +36,9 @@ const TOP_MAPS: [&str; 7] = [
 /// Prefix of the keys that hold an entry's tags, one key per tag, so that
 /// tags added on two devices at once both survive the merge.
 const TAG_PREFIX: &str = "#";
+/// Prefix of the keys in `prompts` that record a skipped prompt rather than
+/// a custom one.
+const SKIP_PREFIX: &str = "skip:";
 
 /// Who is writing and when. The daemon fills it from its identity and the
 /// request; tests pin it.
@@ -620,6 +623,7 @@ impl Journal {
             tender: f.bools.get("tender").copied().unwrap_or(false),
             edited: f.time("edited", offset),
             deleted: f.time("deleted", offset),
+            resolved: f.time("resolved", offset),
             body: body_from(kind, &f)?,
             conflicts,
         })
@@ -790,6 +794,39 @@ impl Journal {
             .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
     }
 
+    /// Marks a repair's agreements settled (or open again). Either partner
+    /// may: agreements belong to the couple, not to whoever wrote them down.
+    pub fn set_resolved(
+        &mut self,
+        ctx: &WriteCtx,
+        id: &EntryId,
+        resolved: bool,
+    ) -> Result<Entry, ModelError> {
+        let current = self
+            .entry(id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))?;
+        if current.kind() != Kind::Repair {
+            return Err(ModelError::NotARepair(id.key()));
+        }
+        if current.deleted.is_some() {
+            return Err(ModelError::Deleted(id.key()));
+        }
+        if current.resolved.is_some() == resolved {
+            return Ok(current);
+        }
+        let obj = self.entry_obj(id).expect("entry was just read");
+        self.write(ctx.now, |tx| {
+            if resolved {
+                tx.put(&obj, "resolved", ScalarValue::Timestamp(ms(ctx.now)))?;
+            } else {
+                tx.delete(&obj, "resolved")?;
+            }
+            Ok(())
+        })?;
+        self.entry(id)?
+            .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
+    }
+
     // ----- rituals -------------------------------------------------------
 
     pub fn add_ritual(&mut self, ctx: &WriteCtx, ritual: &Ritual) -> Result<(), ModelError> {
@@ -832,6 +869,42 @@ impl Journal {
                 })
             })
             .collect()
+    }
+
+    /// Changes a ritual's name, cadence, owner or completing kind. Only the
+    /// fields given are written, so two devices changing different fields
+    /// both win.
+    pub fn update_ritual(
+        &mut self,
+        ctx: &WriteCtx,
+        id: &str,
+        change: &RitualChange,
+    ) -> Result<(), ModelError> {
+        let obj = self
+            .child(&self.rituals, id)
+            .ok_or_else(|| ModelError::NoSuchRitual(id.to_string()))?;
+        if let Some(n) = &change.name {
+            if n.trim().is_empty() {
+                return Err(ModelError::Empty("ritual name"));
+            }
+        }
+        self.write(ctx.now, |tx| {
+            if let Some(n) = &change.name {
+                tx.put(&obj, "name", n.trim())?;
+            }
+            if let Some(c) = change.cadence {
+                tx.put(&obj, "cadence", c.to_string())?;
+            }
+            if let Some(o) = &change.owner {
+                tx.put(&obj, "owner", o.to_key())?;
+            }
+            match change.fulfilled_by {
+                Some(Some(k)) => tx.put(&obj, "fulfilled_by", k.as_str())?,
+                Some(None) => tx.delete(&obj, "fulfilled_by")?,
+                None => {}
+            }
+            Ok(())
+        })
     }
 
     pub fn archive_ritual(&mut self, ctx: &WriteCtx, id: &str) -> Result<(), ModelError> {
@@ -927,6 +1000,34 @@ impl Journal {
         })
     }
 
+    /// Records that the couple set `prompt` aside on journal day `day`. The
+    /// key holds both, so both partners skipping the same prompt at once
+    /// merge into one skip and their devices draw the same next prompt.
+    pub fn skip_prompt(
+        &mut self,
+        ctx: &WriteCtx,
+        day: NaiveDate,
+        prompt: &str,
+    ) -> Result<(), ModelError> {
+        let key = format!("{SKIP_PREFIX}{day}:{prompt}");
+        let parent = self.prompts.clone();
+        self.write(ctx.now, |tx| {
+            let s = tx.put_object(&parent, key.as_str(), ObjType::Map)?;
+            tx.put(&s, "author", ctx.author.as_str())?;
+            tx.put(&s, "at", ScalarValue::Timestamp(ms(ctx.now)))?;
+            Ok(())
+        })
+    }
+
+    /// The prompts skipped on journal day `day`.
+    pub fn prompt_skips(&self, day: NaiveDate) -> BTreeSet<String> {
+        let prefix = format!("{SKIP_PREFIX}{day}:");
+        self.doc
+            .map_range(&self.prompts, ..)
+            .filter_map(|item| item.key.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+
     /// The whole deck: built-in prompts then the couple's own, in a stable
     /// order that every device agrees on.
     pub fn prompts(&self) -> Vec<Prompt> {
@@ -940,6 +1041,9 @@ impl Journal {
             })
             .collect();
         for item in self.doc.map_range(&self.prompts, ..) {
+            if item.key.starts_with(SKIP_PREFIX) {
+                continue;
+            }
             let f = Fields::read(&self.doc, &item.id());
             if let (Some(text), Some(theme)) = (
                 f.strs.get("text"),

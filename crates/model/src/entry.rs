@@ -397,6 +397,10 @@ pub struct Entry {
     pub tender: bool,
     pub edited: Option<DateTime<FixedOffset>>,
     pub deleted: Option<DateTime<FixedOffset>>,
+    /// For a repair: when the couple marked its agreements settled. Until
+    /// then they are open and the weekly review brings them up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<DateTime<FixedOffset>>,
     #[serde(flatten)]
     pub body: Body,
     /// Text fields edited concurrently on two devices: the values that did

@@ -48,10 +48,14 @@ pub enum ModelError {
     Theme(String),
     #[error("entry {0} belongs to your partner; only its author can change it")]
     NotYourEntry(String),
+    #[error("entry {0} is not a repair; only repairs have agreements to settle")]
+    NotARepair(String),
     #[error("entry {0} is deleted")]
     Deleted(String),
     #[error("this journal is not initialised (no partner named); run `hearth init`")]
     NotInitialised,
+    #[error("cannot import: {0}")]
+    Import(String),
     #[error("document is not a hearth journal: {0}")]
     Schema(String),
     #[error("automerge: {0}")]

@@ -11,6 +11,8 @@ pub mod doc;
 pub mod entry;
 pub mod error;
 pub mod id;
+pub mod insight;
+pub mod jrnl;
 pub mod query;
 pub mod ritual;
 pub mod view;
@@ -21,7 +23,7 @@ pub use entry::{Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, Rep
 pub use error::ModelError;
 pub use id::{DeviceId, EntryId, PartnerId};
 pub use query::Filter;
-pub use ritual::{Cadence, Owner, Ritual, RitualDone};
+pub use ritual::{Cadence, Owner, Ritual, RitualChange, RitualDone};
 pub use view::View;
 
 /// Version of the document layout described in docs/SCHEMA.md.

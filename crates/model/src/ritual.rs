@@ -115,6 +115,17 @@ impl Cadence {
             Cadence::Yearly(..) => "year",
         }
     }
+
+    /// How many windows a rhythm looks back over: enough to see a pattern,
+    /// few enough to read at a glance.
+    pub fn rhythm_depth(&self) -> usize {
+        match self {
+            Cadence::Daily => 14,
+            Cadence::Weekly(_) => 10,
+            Cadence::Monthly(_) => 12,
+            Cadence::Yearly(..) => 5,
+        }
+    }
 }
 
 impl fmt::Display for Cadence {
@@ -231,6 +242,162 @@ pub struct Ritual {
     pub archived: Option<DateTime<FixedOffset>>,
 }
 
+/// A change to a ritual; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RitualChange {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub cadence: Option<Cadence>,
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// `Some(None)` stops entries from completing the ritual.
+    #[serde(default)]
+    pub fulfilled_by: Option<Option<Kind>>,
+}
+
+/// One occurrence window in a rhythm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// The journal day the window opens.
+    pub opens: NaiveDate,
+    pub done: bool,
+    /// The window that contains today: not missed yet, even if not done.
+    pub open: bool,
+}
+
+/// One partner's (or, for `together`, the couple's) record of a ritual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lane {
+    /// `None` for a ritual done together.
+    pub partner: Option<PartnerId>,
+    pub windows: Vec<Window>,
+    /// Windows done.
+    pub done: usize,
+    /// Windows that count: every closed window, plus the current one once
+    /// it is done. A missed window lowers the ratio; it never resets it.
+    pub counted: usize,
+}
+
+impl Lane {
+    pub fn new(partner: Option<PartnerId>, windows: Vec<Window>) -> Lane {
+        let done = windows.iter().filter(|w| w.done).count();
+        let counted = windows.iter().filter(|w| !w.open || w.done).count();
+        Lane {
+            partner,
+            windows,
+            done,
+            counted,
+        }
+    }
+
+    /// Windows that closed without being done.
+    pub fn missed(&self) -> usize {
+        self.counted - self.done
+    }
+}
+
+/// A ritual's recent rhythm, lane by lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rhythm {
+    pub ritual: Ritual,
+    pub lanes: Vec<Lane>,
+}
+
+/// A built-in ritual the couple can switch on with one command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    /// The name used on the command line and stored as the ritual's kind.
+    pub key: &'static str,
+    pub name: &'static str,
+    pub cadence: Cadence,
+    pub owner: TemplateOwner,
+    /// Writing this kind of entry completes it.
+    pub fulfilled_by: Option<Kind>,
+    pub about: &'static str,
+}
+
+/// A template's default owner; `Partner` needs a person, so templates only
+/// choose between the two shared forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateOwner {
+    Both,
+    Together,
+}
+
+/// The built-in rituals, in the order `hearth ritual templates` lists them.
+pub const TEMPLATES: [Template; 7] = [
+    Template {
+        key: "evening-checkin",
+        name: "Evening check-in",
+        cadence: Cadence::Daily,
+        owner: TemplateOwner::Both,
+        fulfilled_by: Some(Kind::Checkin),
+        about: "Each of you says how you really are tonight, and what you need.",
+    },
+    Template {
+        key: "high-low",
+        name: "High-low",
+        cadence: Cadence::Daily,
+        owner: TemplateOwner::Both,
+        fulfilled_by: Some(Kind::Highlow),
+        about: "The best and the hardest moment of the day, one line each.",
+    },
+    Template {
+        key: "morning-gratitude",
+        name: "Morning gratitude",
+        cadence: Cadence::Daily,
+        owner: TemplateOwner::Both,
+        fulfilled_by: Some(Kind::Gratitude),
+        about: "Start the day by thanking your partner for something specific.",
+    },
+    Template {
+        key: "state-of-the-union",
+        name: "State of the union",
+        cadence: Cadence::Weekly(Weekday::Sun),
+        owner: TemplateOwner::Together,
+        fulfilled_by: None,
+        about: "An hour a week to appreciate, air what is hard, and ask for what you need. `hearth review --week` builds the agenda.",
+    },
+    Template {
+        key: "date-night",
+        name: "Date night",
+        cadence: Cadence::Monthly(1),
+        owner: TemplateOwner::Together,
+        fulfilled_by: None,
+        about: "Time for the two of you, planned on purpose, once a month.",
+    },
+    Template {
+        key: "relationship-review",
+        name: "Relationship review",
+        cadence: Cadence::Yearly(1, 1),
+        owner: TemplateOwner::Together,
+        fulfilled_by: None,
+        about: "Once a year, look back together and choose what to grow next. `hearth review --year` helps.",
+    },
+    Template {
+        key: "digital-detox",
+        name: "Digital-detox evening",
+        cadence: Cadence::Weekly(Weekday::Fri),
+        owner: TemplateOwner::Together,
+        fulfilled_by: None,
+        about: "One evening a week with screens away and attention on each other.",
+    },
+];
+
+/// A template by its key (or a unique start of it).
+pub fn template(key: &str) -> Option<&'static Template> {
+    let key = key.trim().to_ascii_lowercase();
+    if let Some(t) = TEMPLATES.iter().find(|t| t.key == key) {
+        return Some(t);
+    }
+    let mut hits = TEMPLATES.iter().filter(|t| t.key.starts_with(&key));
+    match (hits.next(), hits.next()) {
+        (Some(t), None) if !key.is_empty() => Some(t),
+        _ => None,
+    }
+}
+
 /// One line of the ritual log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RitualDone {
@@ -262,11 +429,77 @@ pub struct DueItem {
 impl Ritual {
     /// Whether `who` completed the occurrence opening on `occ`.
     pub fn done_by(&self, log: &[RitualDone], occ: NaiveDate, who: &PartnerId) -> bool {
+        let who = (!matches!(self.owner, Owner::Together)).then_some(who);
+        self.done_in(log, occ, who)
+    }
+
+    /// Whether the occurrence opening on `occ` was done by `who`, or by
+    /// anyone when `who` is `None`. Log lines are matched through the
+    /// current cadence, so changing a ritual from weekly to monthly keeps
+    /// its history: a week's completion counts for the month it falls in.
+    pub fn done_in(&self, log: &[RitualDone], occ: NaiveDate, who: Option<&PartnerId>) -> bool {
         log.iter().any(|d| {
             d.ritual == self.id
-                && d.occurrence == occ
-                && (matches!(self.owner, Owner::Together) || &d.partner == who)
+                && self.cadence.occurrence(d.occurrence) == occ
+                && who.is_none_or(|w| &d.partner == w)
         })
+    }
+
+    /// Who is expected to do each occurrence: every partner for `both`, one
+    /// shared lane (`None`) for `together`, or the one owner.
+    pub fn lanes(&self, partners: &[PartnerId]) -> Vec<Option<PartnerId>> {
+        match &self.owner {
+            Owner::Together => vec![None],
+            Owner::Both => partners.iter().cloned().map(Some).collect(),
+            Owner::Partner(p) => vec![Some(p.clone())],
+        }
+    }
+
+    /// Up to `n` occurrence windows, oldest first, ending with the one that
+    /// contains `today`, leaving out windows that closed before `since`
+    /// (the journal day the ritual was created).
+    pub fn windows(&self, today: NaiveDate, n: usize, since: NaiveDate) -> Vec<NaiveDate> {
+        let mut out = Vec::new();
+        let mut occ = self.cadence.occurrence(today);
+        while out.len() < n && self.cadence.next(occ) > since {
+            out.push(occ);
+            occ = self.cadence.previous(occ);
+        }
+        out.reverse();
+        out
+    }
+
+    /// The rhythm of the last `n` windows for every lane: which were done,
+    /// which missed, and whether the current one is still open.
+    pub fn rhythm(
+        &self,
+        log: &[RitualDone],
+        partners: &[PartnerId],
+        today: NaiveDate,
+        n: usize,
+        since: NaiveDate,
+    ) -> Rhythm {
+        let windows = self.windows(today, n, since);
+        let current = self.cadence.occurrence(today);
+        let lanes = self
+            .lanes(partners)
+            .into_iter()
+            .map(|who| {
+                let windows: Vec<Window> = windows
+                    .iter()
+                    .map(|&opens| Window {
+                        opens,
+                        done: self.done_in(log, opens, who.as_ref()),
+                        open: opens == current,
+                    })
+                    .collect();
+                Lane::new(who, windows)
+            })
+            .collect();
+        Rhythm {
+            ritual: self.clone(),
+            lanes,
+        }
     }
 
     pub fn status(
@@ -278,10 +511,7 @@ impl Ritual {
     ) -> DueItem {
         let occ = self.cadence.occurrence(today);
         let done_by_me = self.done_by(log, occ, me);
-        let done_by_partner = partner.is_some_and(|p| {
-            log.iter()
-                .any(|d| d.ritual == self.id && d.occurrence == occ && &d.partner == p)
-        });
+        let done_by_partner = partner.is_some_and(|p| self.done_in(log, occ, Some(p)));
         DueItem {
             ritual: self.clone(),
             occurrence: occ,
@@ -463,5 +693,108 @@ mod tests {
         let r = ritual("daily", Owner::Both);
         let log = vec![done(d(2026, 11, 24), "ana")];
         assert!(r.status(&log, d(2026, 11, 25), &me, None).due);
+    }
+
+    #[test]
+    fn rhythm_counts_windows_and_never_resets() {
+        let ana = PartnerId("ana".into());
+        let ben = PartnerId("ben".into());
+        let r = ritual("weekly:sun", Owner::Both);
+        // Ten Sundays back from 2026-11-22; Ana missed two, Ben did four.
+        let sundays: Vec<NaiveDate> = (0..10)
+            .map(|i| d(2026, 11, 22) - Duration::weeks(i))
+            .collect();
+        let mut log: Vec<RitualDone> = sundays
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3 && *i != 7)
+            .map(|(_, s)| done(*s, "ana"))
+            .collect();
+        log.extend(sundays[..4].iter().map(|s| done(*s, "ben")));
+        // Wednesday 25 Nov: the current window opened on the 22nd.
+        let rh = r.rhythm(
+            &log,
+            &[ana.clone(), ben.clone()],
+            d(2026, 11, 25),
+            10,
+            d(2020, 1, 1),
+        );
+        assert_eq!(rh.lanes.len(), 2);
+        let a = &rh.lanes[0];
+        assert_eq!(a.partner.as_ref(), Some(&ana));
+        assert_eq!((a.done, a.counted, a.missed()), (8, 10, 2));
+        assert!(a.windows.last().unwrap().open);
+        let b = &rh.lanes[1];
+        assert_eq!((b.done, b.counted), (4, 10));
+        // Next Sunday, nobody has done the new week yet: it is open, not missed.
+        let rh = r.rhythm(
+            &log,
+            &[ana.clone(), ben],
+            d(2026, 11, 29),
+            10,
+            d(2020, 1, 1),
+        );
+        let a = &rh.lanes[0];
+        assert_eq!(
+            (a.done, a.counted),
+            (7, 9),
+            "the open week is not counted until done; 20 Sep fell out"
+        );
+        assert_eq!(a.windows.first().unwrap().opens, d(2026, 9, 27));
+    }
+
+    #[test]
+    fn rhythm_starts_when_the_ritual_was_created_and_together_is_one_lane() {
+        let r = ritual("daily", Owner::Together);
+        let ana = PartnerId("ana".into());
+        let ben = PartnerId("ben".into());
+        let log = vec![done(d(2026, 11, 24), "ben")];
+        let rh = r.rhythm(&log, &[ana, ben], d(2026, 11, 25), 14, d(2026, 11, 23));
+        assert_eq!(rh.lanes.len(), 1);
+        let l = &rh.lanes[0];
+        assert_eq!(l.partner, None);
+        let days: Vec<NaiveDate> = l.windows.iter().map(|w| w.opens).collect();
+        assert_eq!(
+            days,
+            vec![d(2026, 11, 23), d(2026, 11, 24), d(2026, 11, 25)]
+        );
+        assert_eq!((l.done, l.counted), (1, 2));
+    }
+
+    #[test]
+    fn a_changed_cadence_keeps_the_history() {
+        let ana = PartnerId("ana".into());
+        let mut r = ritual("weekly:sun", Owner::Both);
+        let log = vec![done(d(2026, 11, 8), "ana")];
+        r.cadence = "monthly".parse().unwrap();
+        assert!(
+            r.done_by(&log, d(2026, 11, 1), &ana),
+            "a November week counts for November"
+        );
+        assert!(!r.done_by(&log, d(2026, 10, 1), &ana));
+    }
+
+    #[test]
+    fn monthly_rhythm_across_month_ends_and_leap_years() {
+        let r = ritual("monthly:31", Owner::Both);
+        let ana = PartnerId("ana".into());
+        let rh = r.rhythm(&[], &[ana], d(2028, 3, 15), 3, d(2020, 1, 1));
+        let opens: Vec<NaiveDate> = rh.lanes[0].windows.iter().map(|w| w.opens).collect();
+        // Mid-March 2028: the window opened on 29 February (leap year).
+        assert_eq!(opens, vec![d(2027, 12, 31), d(2028, 1, 31), d(2028, 2, 29)]);
+    }
+
+    #[test]
+    fn templates_are_found_by_key_or_unique_prefix() {
+        assert_eq!(
+            template("state-of-the-union").unwrap().name,
+            "State of the union"
+        );
+        assert_eq!(template("date").unwrap().key, "date-night");
+        assert!(template("d").is_none(), "date-night and digital-detox");
+        assert!(template("").is_none());
+        assert!(template("bowling").is_none());
+        let keys: std::collections::BTreeSet<_> = TEMPLATES.iter().map(|t| t.key).collect();
+        assert_eq!(keys.len(), TEMPLATES.len());
     }
 }
