@@ -71,6 +71,19 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Today at a glance: entries, what is due, the prompt.
     Today(JsonArg),
+    /// Look back together: the agenda for your weekly state of the union,
+    /// or a monthly or yearly review.
+    Review(ReviewArgs),
+    /// Both partners' moods over time: sparklines, or a calendar heatmap.
+    Mood(MoodArgs),
+    /// What you wrote on this date in past years, and this week last month.
+    #[command(alias = "on-this-day")]
+    Onthisday(OnThisDayArgs),
+    /// Write the journal out as Markdown, JSON, jrnl text or the raw
+    /// Automerge document.
+    Export(ExportArgs),
+    /// Bring in entries from jrnl's JSON export, as yours.
+    Import(ImportArgs),
     /// The state of this device's journal and daemon.
     Status(JsonArg),
     /// Pair this device with another of the couple's devices.
@@ -187,6 +200,14 @@ pub enum RepairCommand {
     /// Look back at a conflict: what happened, what you felt, your part,
     /// what you need, and what you agree to.
     Debrief(DebriefArgs),
+    /// Mark a debrief's agreements as settled, so reviews stop raising them.
+    Resolve {
+        /// The repair entry's id (or a unique prefix).
+        id: String,
+        /// Open the agreements again instead.
+        #[arg(long)]
+        reopen: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -208,10 +229,22 @@ pub struct DebriefArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RitualCommand {
-    /// Add a ritual.
+    /// Add a ritual: one of the templates, or your own.
+    #[command(after_help = "Examples:\n  hearth ritual add evening-checkin\n  hearth ritual add state-of-the-union --on sun\n  hearth ritual add date-night --on 15\n  hearth ritual add \"Sunday walk\" --cadence weekly:sun --owner together")]
     Add(RitualAddArgs),
-    /// List rituals and who did the latest occurrence.
+    /// The built-in rituals you can add with one command.
+    Templates(JsonArg),
+    /// Change a ritual's name, cadence, owner, or what completes it.
+    Change(RitualChangeArgs),
+    /// Retire a ritual. Its history stays in the journal.
+    Remove {
+        /// The ritual's name (or a unique part of it) or id.
+        ritual: String,
+    },
+    /// List rituals with their rhythm: how often each of you did them lately.
     List(JsonArg),
+    /// Each ritual's rhythm over its recent weeks or days, side by side.
+    Rhythm(JsonArg),
     /// Mark a ritual done for its current occurrence.
     Done {
         /// The ritual's name (or a unique part of it) or id.
@@ -238,21 +271,49 @@ pub enum OwnerChoice {
     Together,
 }
 
+/// How a ritual is scheduled and completed; shared by `add` and `change`.
 #[derive(Debug, Args)]
-pub struct RitualAddArgs {
-    /// A name, e.g. "State of the union".
-    pub name: String,
+pub struct RitualShape {
     /// daily, weekly:<weekday>, monthly[:<1-31>] or yearly[:<MM-DD>].
     #[arg(long, short = 'c')]
-    pub cadence: Cadence,
-    #[arg(long, value_enum, default_value_t = OwnerChoice::Both)]
-    pub owner: OwnerChoice,
-    /// What kind of practice it is (free text, e.g. date-night).
-    #[arg(long, default_value = "custom")]
-    pub kind: String,
+    pub cadence: Option<Cadence>,
+    /// The day it falls on, keeping the cadence: a weekday for a weekly
+    /// ritual, 1-31 for a monthly one, MM-DD for a yearly one.
+    #[arg(long, value_name = "DAY")]
+    pub on: Option<String>,
+    #[arg(long, value_enum)]
+    pub owner: Option<OwnerChoice>,
     /// Writing an entry of this kind completes the ritual automatically.
-    #[arg(long, value_name = "KIND")]
+    #[arg(long, value_name = "KIND", conflicts_with = "manual")]
     pub fulfilled_by: Option<Kind>,
+    /// Only `hearth ritual done` completes it; no entry kind does.
+    #[arg(long)]
+    pub manual: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RitualAddArgs {
+    /// A template name (see `hearth ritual templates`), or a name for a
+    /// ritual of your own, e.g. "Sunday walk".
+    pub ritual: String,
+    /// Call a template's ritual something else.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub shape: RitualShape,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RitualChangeArgs {
+    /// The ritual's name (or a unique part of it) or id.
+    pub ritual: String,
+    /// A new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub shape: RitualShape,
     #[arg(long)]
     pub json: bool,
 }
@@ -274,6 +335,10 @@ pub enum PromptCommand {
         #[command(flatten)]
         flags: EntryFlags,
     },
+    /// Set today's prompt aside and draw another. Your partner's device
+    /// draws the same one once the skip has synced.
+    #[command(visible_alias = "draw", alias = "next")]
+    Skip,
     /// Add a prompt of your own to the deck.
     Add {
         text: String,
@@ -288,6 +353,91 @@ pub struct JsonArg {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "span", multiple = false)]
+pub struct ReviewArgs {
+    /// The last 7 days (the default).
+    #[arg(long, group = "span")]
+    pub week: bool,
+    /// The last month.
+    #[arg(long, group = "span")]
+    pub month: bool,
+    /// The last year.
+    #[arg(long, group = "span")]
+    pub year: bool,
+    /// End the review on this day instead of today: 2026-11-22, "last sunday".
+    #[arg(long, value_name = "DAY")]
+    pub until: Option<String>,
+    /// Include tender entries' highs, lows and thanks.
+    #[arg(long)]
+    pub include_tender: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MoodArgs {
+    /// How many weeks back to chart, this week included.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub weeks: u32,
+    /// A calendar heatmap (a row per weekday) instead of sparklines.
+    #[arg(long)]
+    pub heatmap: bool,
+    /// Print the daily series as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OnThisDayArgs {
+    /// Show tender entries too (repairs, and anything you marked tender).
+    #[arg(long)]
+    pub include_tender: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A readable Markdown journal, a section per day.
+    Md,
+    /// Every entry, ritual and custom prompt as documented JSON.
+    Json,
+    /// jrnl's journal file format, which `jrnl --import` reads.
+    Jrnl,
+    /// The raw Automerge document, loadable by any Automerge library.
+    Automerge,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = ExportFormat::Md)]
+    pub format: ExportFormat,
+    /// Write to this file (created readable by you only) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// jrnl's JSON export (`jrnl --format json`).
+    Jrnl,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long, short = 'f', value_enum)]
+    pub format: ImportFormat,
+    /// The file to read, or - for stdin.
+    pub file: PathBuf,
+    /// Check the file and say what would be imported, without writing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

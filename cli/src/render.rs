@@ -39,6 +39,26 @@ pub fn accent(s: &str) -> String {
     paint(s, Style::new().yellow())
 }
 
+/// Whether stdout gets colour (a terminal, no NO_COLOR, or --color always).
+pub fn color_on() -> bool {
+    "x".if_supports_color(Stream::Stdout, |t| t.red())
+        .to_string()
+        != "x"
+}
+
+/// Colours text by a mood on the 1-5 scale: red for rough through green
+/// for great.
+pub fn mood_paint(s: &str, mood: f64) -> String {
+    let style = match mood.round() as i64 {
+        i64::MIN..=1 => Style::new().red(),
+        2 => Style::new().bright_red(),
+        3 => Style::new().yellow(),
+        4 => Style::new().green(),
+        _ => Style::new().bright_green(),
+    };
+    paint(s, style)
+}
+
 /// An entry as documented JSON: the stored fields plus `author_name`.
 pub fn entry_json(e: &Entry, names: &BTreeMap<PartnerId, String>) -> Result<Value> {
     let mut v = serde_json::to_value(e)?;

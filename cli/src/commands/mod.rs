@@ -1,7 +1,9 @@
 //! One function per command. Each builds a request, sends it, prints.
 
 mod edit;
+mod insight;
 mod peers;
+mod transfer;
 mod review;
 mod rituals;
 mod write;
@@ -61,6 +63,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Edit(a) => edit::edit(&mut ctx, a),
         Command::Delete(a) => edit::delete(&mut ctx, a),
         Command::Today(a) => review::today(&mut ctx, a.json),
+        Command::Review(a) => insight::review(&mut ctx, a),
+        Command::Mood(a) => insight::mood(&mut ctx, a),
+        Command::Onthisday(a) => insight::on_this_day(&mut ctx, a),
+        Command::Export(a) => transfer::export(&mut ctx, a),
+        Command::Import(a) => transfer::import(&mut ctx, a),
         Command::Status(a) => status(&mut ctx, a),
         Command::Pair(c) => peers::pair(&mut ctx, c),
         Command::Peers(c) => peers::peers(&mut ctx, c),

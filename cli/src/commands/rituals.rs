@@ -2,12 +2,16 @@
 
 use std::io::Write;
 
-use hearth_ipc::{DueList, OwnerArg, PartnerAnswer, PromptToday, Request, Response};
-use hearth_model::Body;
-use hearth_model::ritual::Owner;
+use hearth_ipc::{
+    DueList, OwnerArg, PartnerAnswer, PromptToday, Request, Response, RitualList,
+};
+use hearth_model::ritual::{Lane, Owner, TEMPLATES, TemplateOwner};
+use hearth_model::{Body, Cadence};
 
 use super::{Ctx, unexpected, write};
-use crate::args::{OwnerChoice, PromptArgs, PromptCommand, RitualCommand};
+use crate::args::{
+    OwnerChoice, PromptArgs, PromptCommand, RitualAddArgs, RitualCommand, RitualShape,
+};
 use crate::error::{CliError, Result};
 use crate::input;
 use crate::render;
@@ -15,101 +19,54 @@ use crate::render;
 pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
     let at = input::now()?;
     match c {
-        RitualCommand::Add(a) => {
-            let owner = match a.owner {
-                OwnerChoice::Me => OwnerArg::Me,
-                OwnerChoice::Partner => OwnerArg::Partner,
-                OwnerChoice::Both => OwnerArg::Both,
-                OwnerChoice::Together => OwnerArg::Together,
+        RitualCommand::Add(a) => add(ctx, a, at),
+        RitualCommand::Templates(a) => templates(a.json),
+        RitualCommand::Change(a) => {
+            let cadence = shape_cadence(&a.shape, None)?;
+            let fulfilled_by = if a.shape.manual {
+                Some(None)
+            } else {
+                a.shape.fulfilled_by.map(Some)
             };
-            if a.name.trim().is_empty() {
-                return Err(CliError::user("the ritual name is empty; nothing written"));
+            if a.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                return Err(CliError::user("the new name is empty; nothing written"));
             }
-            let name = a.name.trim().to_string();
-            match ctx.call(Request::RitualAdd {
-                name: name.clone(),
-                kind: a.kind,
-                cadence: a.cadence,
-                owner,
-                fulfilled_by: a.fulfilled_by,
+            let list = rituals_reply(ctx.call(Request::RitualChange {
+                ritual: a.ritual.clone(),
+                name: a.name.clone(),
+                cadence,
+                owner: a.shape.owner.map(owner_arg),
+                fulfilled_by,
                 at,
-            })? {
-                Response::Rituals(list) => {
-                    if a.json {
-                        let r = list.rituals.iter().find(|r| r.name == name);
-                        return render::print_json(&r);
-                    }
-                    println!("Added ritual {name:?} ({}).", a.cadence);
-                    Ok(())
-                }
-                r => Err(unexpected(r)),
+            })?)?;
+            if a.json {
+                return render::print_json(&list);
             }
+            println!("Changed {}.", a.name.as_deref().unwrap_or(&a.ritual));
+            Ok(())
         }
-        RitualCommand::List(a) => match ctx.call(Request::RitualList { at })? {
-            Response::Rituals(list) => {
-                if a.json {
-                    return render::print_json(&list);
-                }
-                let mut out = std::io::stdout().lock();
-                if list.rituals.is_empty() {
-                    writeln!(
-                        out,
-                        "{}",
-                        render::dim(
-                            "No rituals yet. Add one: hearth ritual add \"Evening check-in\" --cadence daily --fulfilled-by checkin"
-                        )
-                    )?;
-                    return Ok(());
-                }
-                let w = list
-                    .rituals
-                    .iter()
-                    .map(|r| r.name.chars().count())
-                    .max()
-                    .unwrap_or(0);
-                for r in &list.rituals {
-                    let occ = r.cadence.occurrence(list.today);
-                    let who: Vec<String> = list
-                        .log
-                        .iter()
-                        .filter(|d| d.ritual == r.id && d.occurrence == occ)
-                        .map(|d| {
-                            list.names
-                                .get(&d.partner)
-                                .cloned()
-                                .unwrap_or_else(|| d.partner.to_string())
-                        })
-                        .collect();
-                    let owner = match &r.owner {
-                        Owner::Both => "each of you".to_string(),
-                        Owner::Together => "together".to_string(),
-                        Owner::Partner(p) => {
-                            list.names.get(p).cloned().unwrap_or_else(|| p.to_string())
-                        }
-                    };
-                    let status = if who.is_empty() {
-                        format!("not yet this {}", r.cadence.period_word())
-                    } else {
-                        format!(
-                            "done this {} by {}",
-                            r.cadence.period_word(),
-                            who.join(" and ")
-                        )
-                    };
-                    writeln!(
-                        out,
-                        "{}{}  {:<14} {:<12} {}",
-                        render::bold(&r.name),
-                        " ".repeat(w - r.name.chars().count()),
-                        r.cadence.to_string(),
-                        owner,
-                        render::dim(&status)
-                    )?;
-                }
-                Ok(())
+        RitualCommand::Remove { ritual } => {
+            rituals_reply(ctx.call(Request::RitualRemove {
+                ritual: ritual.clone(),
+                at,
+            })?)?;
+            println!("Retired {ritual:?}; its history stays in the journal.");
+            Ok(())
+        }
+        RitualCommand::List(a) => {
+            let list = rituals_reply(ctx.call(Request::RitualList { at })?)?;
+            if a.json {
+                return render::print_json(&list);
             }
-            r => Err(unexpected(r)),
-        },
+            print_list(&mut std::io::stdout().lock(), &list)
+        }
+        RitualCommand::Rhythm(a) => {
+            let list = rituals_reply(ctx.call(Request::RitualList { at })?)?;
+            if a.json {
+                return render::print_json(&list.rhythms);
+            }
+            print_rhythms(&mut std::io::stdout().lock(), &list)
+        }
         RitualCommand::Done {
             ritual,
             entry,
@@ -131,6 +88,321 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
         },
         RitualCommand::Due(a) => due(ctx, a.json),
     }
+}
+
+fn rituals_reply(r: Response) -> Result<RitualList> {
+    match r {
+        Response::Rituals(list) => Ok(list),
+        r => Err(unexpected(r)),
+    }
+}
+
+fn owner_arg(o: OwnerChoice) -> OwnerArg {
+    match o {
+        OwnerChoice::Me => OwnerArg::Me,
+        OwnerChoice::Partner => OwnerArg::Partner,
+        OwnerChoice::Both => OwnerArg::Both,
+        OwnerChoice::Together => OwnerArg::Together,
+    }
+}
+
+/// The cadence `--cadence` and `--on` ask for, starting from `base` (a
+/// template's) when `--cadence` is absent.
+fn shape_cadence(shape: &RitualShape, base: Option<Cadence>) -> Result<Option<Cadence>> {
+    let Some(on) = &shape.on else {
+        return Ok(shape.cadence.or(base));
+    };
+    let Some(c) = shape.cadence.or(base) else {
+        return Err(CliError::usage(
+            "--on needs a cadence: add --cadence weekly, monthly or yearly",
+        ));
+    };
+    let head = match c {
+        Cadence::Daily => {
+            return Err(CliError::usage(
+                "a daily ritual has no day to choose; drop --on or pick another --cadence",
+            ));
+        }
+        Cadence::Weekly(_) => "weekly",
+        Cadence::Monthly(_) => "monthly",
+        Cadence::Yearly(..) => "yearly",
+    };
+    format!("{head}:{}", on.trim())
+        .parse::<Cadence>()
+        .map(Some)
+        .map_err(|_| {
+            CliError::usage(format!(
+                "invalid --on {on:?} for a {head} ritual: use {}",
+                match head {
+                    "weekly" => "a weekday such as sun or friday",
+                    "monthly" => "a day of the month, 1-31",
+                    _ => "a date as MM-DD",
+                }
+            ))
+        })
+}
+
+fn add(ctx: &mut Ctx, a: RitualAddArgs, at: chrono::DateTime<chrono::FixedOffset>) -> Result<()> {
+    let template = TEMPLATES
+        .iter()
+        .find(|t| t.key.eq_ignore_ascii_case(a.ritual.trim()));
+    let (name, kind, cadence, owner, fulfilled_by) = match template {
+        Some(t) => (
+            a.name.clone().unwrap_or_else(|| t.name.to_string()),
+            t.key.to_string(),
+            shape_cadence(&a.shape, Some(t.cadence))?.unwrap_or(t.cadence),
+            a.shape.owner.map(owner_arg).unwrap_or(match t.owner {
+                TemplateOwner::Both => OwnerArg::Both,
+                TemplateOwner::Together => OwnerArg::Together,
+            }),
+            if a.shape.manual {
+                None
+            } else {
+                a.shape.fulfilled_by.or(t.fulfilled_by)
+            },
+        ),
+        None => {
+            if a.name.is_some() {
+                return Err(CliError::usage(format!(
+                    "--name renames a template, and {:?} is not one; see `hearth ritual templates`",
+                    a.ritual
+                )));
+            }
+            let cadence = shape_cadence(&a.shape, None)?.ok_or_else(|| {
+                CliError::usage(format!(
+                    "{:?} is not a template, so it needs --cadence (daily, weekly:<day>, monthly[:<day>] or yearly[:<MM-DD>]); templates: {}",
+                    a.ritual,
+                    TEMPLATES.iter().map(|t| t.key).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            (
+                a.ritual.clone(),
+                "custom".to_string(),
+                cadence,
+                a.shape.owner.map_or(OwnerArg::Both, owner_arg),
+                a.shape.fulfilled_by,
+            )
+        }
+    };
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(CliError::user("the ritual name is empty; nothing written"));
+    }
+    let list = rituals_reply(ctx.call(Request::RitualAdd {
+        name: name.clone(),
+        kind,
+        cadence,
+        owner,
+        fulfilled_by,
+        at,
+    })?)?;
+    if a.json {
+        let r = list.rituals.iter().find(|r| r.name == name);
+        return render::print_json(&r);
+    }
+    let mut line = format!("Added {} ({})", render::bold(&name), describe_cadence(cadence));
+    if let Some(k) = fulfilled_by {
+        line.push_str(&format!("; writing a {k} completes it"));
+    }
+    println!("{line}.");
+    Ok(())
+}
+
+/// "every day", "every Sunday", "monthly on the 15th", ...
+pub fn describe_cadence(c: Cadence) -> String {
+    let ordinal = |d: u32| {
+        let suffix = match (d % 10, d % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        format!("{d}{suffix}")
+    };
+    match c {
+        Cadence::Daily => "every day".into(),
+        Cadence::Weekly(w) => {
+            let d = chrono::NaiveDate::from_isoywd_opt(2026, 1, w).expect("valid week");
+            format!("every {}", d.format("%A"))
+        }
+        Cadence::Monthly(31) => "monthly, on the last day".into(),
+        Cadence::Monthly(d) => format!("monthly, on the {}", ordinal(d)),
+        Cadence::Yearly(m, d) => {
+            let date = chrono::NaiveDate::from_ymd_opt(2028, m, d).expect("valid cadence");
+            format!("yearly, on {}", date.format("%-d %B"))
+        }
+    }
+}
+
+fn templates(json: bool) -> Result<()> {
+    if json {
+        let v: Vec<_> = TEMPLATES
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "key": t.key,
+                    "name": t.name,
+                    "cadence": t.cadence,
+                    "owner": match t.owner { TemplateOwner::Both => "both", TemplateOwner::Together => "together" },
+                    "fulfilled_by": t.fulfilled_by,
+                    "about": t.about,
+                })
+            })
+            .collect();
+        return render::print_json(&v);
+    }
+    let mut out = std::io::stdout().lock();
+    for t in &TEMPLATES {
+        let who = match t.owner {
+            TemplateOwner::Both => "each of you",
+            TemplateOwner::Together => "together",
+        };
+        writeln!(
+            out,
+            "{:<20} {}",
+            render::bold(t.key),
+            render::dim(&format!("{}, {who}", describe_cadence(t.cadence)))
+        )?;
+        writeln!(out, "{:<20} {}", "", t.about)?;
+    }
+    writeln!(
+        out,
+        "\n{}",
+        render::dim(
+            "Add one with `hearth ritual add <template>`; adjust with --on, --cadence and --owner. Or name your own: hearth ritual add \"Sunday walk\" --cadence weekly:sun"
+        )
+    )?;
+    Ok(())
+}
+
+fn name_of(names: &std::collections::BTreeMap<hearth_model::PartnerId, String>, p: &hearth_model::PartnerId) -> String {
+    names.get(p).cloned().unwrap_or_else(|| p.to_string())
+}
+
+fn owner_text(list: &RitualList, o: &Owner) -> String {
+    match o {
+        Owner::Both => "each of you".to_string(),
+        Owner::Together => "together".to_string(),
+        Owner::Partner(p) => name_of(&list.names, p),
+    }
+}
+
+/// "done 8 of the last 10 weeks", or where a young ritual stands.
+pub fn rhythm_words(lane: &Lane, cadence: Cadence) -> String {
+    let unit = cadence.period_word();
+    match lane.counted {
+        0 => format!("not yet this {unit}"),
+        1 => format!("done {} of 1 {unit}", lane.done),
+        n => format!("done {} of the last {n} {unit}s", lane.done),
+    }
+}
+
+/// A small history, oldest first: ● done, ○ missed, · still open.
+pub fn rhythm_marks(lane: &Lane) -> String {
+    lane.windows
+        .iter()
+        .map(|w| match (w.done, w.open) {
+            (true, _) => '●',
+            (false, true) => '·',
+            (false, false) => '○',
+        })
+        .collect()
+}
+
+fn lane_label(list: &RitualList, lane: &Lane) -> String {
+    match &lane.partner {
+        Some(p) => name_of(&list.names, p),
+        None => "together".to_string(),
+    }
+}
+
+fn print_list(out: &mut impl Write, list: &RitualList) -> Result<()> {
+    if list.rituals.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            render::dim("No rituals yet. See `hearth ritual templates`, then e.g. `hearth ritual add evening-checkin`.")
+        )?;
+        return Ok(());
+    }
+    for (r, rh) in list.rituals.iter().zip(&list.rhythms) {
+        writeln!(
+            out,
+            "{}  {}",
+            render::bold(&r.name),
+            render::dim(&format!(
+                "{}, {}{}",
+                describe_cadence(r.cadence),
+                owner_text(list, &r.owner),
+                r.fulfilled_by
+                    .map(|k| format!(", completed by a {k}"))
+                    .unwrap_or_default()
+            ))
+        )?;
+        for lane in &rh.lanes {
+            writeln!(
+                out,
+                "  {:<10} {}  {}",
+                lane_label(list, lane),
+                rhythm_marks(lane),
+                render::dim(&rhythm_words(lane, r.cadence))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
+    if list.rituals.is_empty() {
+        return print_list(out, list);
+    }
+    // One line per ritual, lanes side by side: the names head the columns.
+    let people: Vec<String> = list
+        .rhythms
+        .iter()
+        .flat_map(|rh| rh.lanes.iter().filter_map(|l| l.partner.clone()))
+        .fold(Vec::new(), |mut v, p| {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        })
+        .iter()
+        .map(|p| name_of(&list.names, p))
+        .collect();
+    let w = list
+        .rituals
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let col = 34;
+    let mut head = format!("{:<w$}  ", "");
+    for p in &people {
+        head.push_str(&format!("{p:<col$}"));
+    }
+    writeln!(out, "{}", render::bold(head.trim_end()))?;
+    for (r, rh) in list.rituals.iter().zip(&list.rhythms) {
+        let mut line = format!("{:<w$}  ", r.name);
+        for lane in &rh.lanes {
+            let cell = format!("{} {}", rhythm_marks(lane), rhythm_words(lane, r.cadence));
+            let cell = if lane.partner.is_none() {
+                format!("{cell} (together)")
+            } else {
+                cell
+            };
+            line.push_str(&format!("{cell:<col$}"));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    writeln!(
+        out,
+        "\n{}",
+        render::dim("● done  ○ missed  · still open. A missed one lowers the count; nothing resets.")
+    )?;
+    Ok(())
 }
 
 pub fn due(ctx: &mut Ctx, json: bool) -> Result<()> {
@@ -215,6 +487,16 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             Ok(())
         }
+        Some(PromptCommand::Skip) => match ctx.call(Request::PromptSkip { at })? {
+            Response::Prompt(p) => {
+                if a.json {
+                    return render::print_json(&p);
+                }
+                println!("{}", render::dim("Set that one aside. Here is another:"));
+                print_prompt(&mut std::io::stdout().lock(), &p)
+            }
+            r => Err(unexpected(r)),
+        },
         Some(PromptCommand::Add { text, theme }) => {
             let theme = hearth_model::deck::Theme::parse(&theme)
                 .ok_or_else(|| CliError::from(hearth_model::ModelError::Theme(theme.clone())))?;

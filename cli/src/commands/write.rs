@@ -189,6 +189,25 @@ pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
             add(ctx, new_entry(body, &flags)).map(|_| ())
         }
         RepairCommand::Debrief(a) => debrief(ctx, a),
+        RepairCommand::Resolve { id, reopen } => {
+            let at = input::now()?;
+            match ctx.call(Request::RepairResolve {
+                id,
+                resolved: !reopen,
+                at,
+            })? {
+                Response::Entry { entry, .. } => {
+                    let short = render::accent(&entry.id.key()[..10]);
+                    if reopen {
+                        println!("Reopened the agreements of {short}; reviews will raise them again.");
+                    } else {
+                        println!("Settled the agreements of {short}; reviews will stop raising them.");
+                    }
+                    Ok(())
+                }
+                r => Err(unexpected(r)),
+            }
+        }
     }
 }
 

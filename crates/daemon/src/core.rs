@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use automerge::sync::SyncDoc;
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use hearth_ipc::{
     DueList, EntryList, ErrorKind, ErrorReply, LogQuery, OwnerArg, PartnerAnswer, PeerInfo,
     PeerList, PromptToday, Request, Response, RitualList, StatusInfo,
@@ -658,14 +658,7 @@ impl Core {
                 at,
             } => {
                 let ctx = self.ctx(at)?;
-                let owner = match owner {
-                    OwnerArg::Me => Owner::Partner(ctx.author.clone()),
-                    OwnerArg::Partner => Owner::Partner(self.other_partner(&ctx.author).ok_or_else(|| {
-                        err(ErrorKind::BadRequest, "your partner has not joined this journal yet; use --owner me, both or together")
-                    })?),
-                    OwnerArg::Both => Owner::Both,
-                    OwnerArg::Together => Owner::Together,
-                };
+                let owner = self.owner_from(owner, &ctx.author)?;
                 let l = self.loaded.as_mut().expect("checked above");
                 let existing = l.journal.rituals();
                 if existing
@@ -733,6 +726,139 @@ impl Core {
                 }))
             }
             Request::Prompt { at } => self.prompt_today(at),
+            Request::PromptSkip { at } => {
+                let ctx = self.ctx(at)?;
+                let current = match self.prompt_today(at)? {
+                    Response::Prompt(p) => p,
+                    _ => unreachable!("prompt_today answers with a prompt"),
+                };
+                let l = self.loaded.as_mut().expect("checked above");
+                l.journal
+                    .skip_prompt(&ctx, current.day, &current.prompt.id)
+                    .map_err(model_err)?;
+                self.prompt_today(at)
+            }
+            Request::RitualChange {
+                ritual,
+                name,
+                cadence,
+                owner,
+                fulfilled_by,
+                at,
+            } => {
+                let ctx = self.ctx(at)?;
+                let owner = owner.map(|o| self.owner_from(o, &ctx.author)).transpose()?;
+                let l = self.loaded.as_mut().expect("checked above");
+                let rituals = l.journal.rituals();
+                let r = find_ritual(&rituals, &ritual).map_err(model_err)?;
+                if let Some(n) = &name {
+                    if rituals.iter().any(|o| {
+                        o.archived.is_none() && o.id != r.id && o.name.eq_ignore_ascii_case(n.trim())
+                    }) {
+                        return Err(err(
+                            ErrorKind::BadRequest,
+                            format!("a ritual named {:?} already exists", n.trim()),
+                        ));
+                    }
+                }
+                let change = hearth_model::RitualChange {
+                    name,
+                    cadence,
+                    owner,
+                    fulfilled_by,
+                };
+                if change == hearth_model::RitualChange::default() {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        "nothing to change: give --name, --cadence, --owner, --fulfilled-by or --manual",
+                    ));
+                }
+                l.journal
+                    .update_ritual(&ctx, &r.id, &change)
+                    .map_err(model_err)?;
+                self.ritual_list(at)
+            }
+            Request::RitualRemove { ritual, at } => {
+                let ctx = self.ctx(at)?;
+                let l = self.loaded.as_mut().expect("checked above");
+                let r = find_ritual(&l.journal.rituals(), &ritual).map_err(model_err)?;
+                l.journal.archive_ritual(&ctx, &r.id).map_err(model_err)?;
+                self.ritual_list(at)
+            }
+            Request::RepairResolve { id, resolved, at } => {
+                let ctx = self.ctx(at)?;
+                let id = self.view.resolve(&id).map_err(model_err)?;
+                let l = self.loaded.as_mut().expect("checked above");
+                let e = l
+                    .journal
+                    .set_resolved(&ctx, &id, resolved)
+                    .map_err(model_err)?;
+                self.view.upsert(&l.journal, e.clone());
+                Ok(self.entry_reply(e))
+            }
+            Request::Review {
+                span,
+                until,
+                include_tender,
+                at,
+            } => self.review(span, until.as_deref(), include_tender, at),
+            Request::Mood { weeks, at } => {
+                let me = self.me()?;
+                if !(1..=520).contains(&weeks) {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        format!("cannot chart {weeks} weeks: use 1 to 520"),
+                    ));
+                }
+                let to = self.day_boundary().day_of(at);
+                let monday = to - chrono::Duration::days(i64::from(to.weekday().num_days_from_monday()));
+                let from = monday - chrono::Duration::weeks(i64::from(weeks) - 1);
+                let series = hearth_model::insight::mood_series(
+                    self.view.entries.values().filter(|e| e.deleted.is_none()),
+                    &self.partners_me_first(&me),
+                    from,
+                    to,
+                );
+                Ok(Response::Mood { from, to, series })
+            }
+            Request::OnThisDay { include_tender, at } => {
+                self.me()?;
+                let today = self.day_boundary().day_of(at);
+                let mine = self.my_answers();
+                let found = hearth_model::insight::on_this_day(
+                    self.view.entries.values().filter(|e| {
+                        e.deleted.is_none()
+                            && (include_tender || !e.tender)
+                            && !self.sealed(e, &mine)
+                    }),
+                    today,
+                );
+                Ok(Response::OnThisDay {
+                    found: Box::new(found),
+                    names: self.view.partners.clone(),
+                })
+            }
+            Request::Export { .. } => {
+                let l = self.ready()?;
+                let mine = self.my_answers();
+                let live = self.view.entries.values().filter(|e| e.deleted.is_none());
+                let sealed = live.clone().filter(|e| self.sealed(e, &mine)).count();
+                Ok(Response::Export(Box::new(hearth_ipc::ExportData {
+                    names: self.view.partners.clone(),
+                    entries: live.filter(|e| !self.sealed(e, &mine)).cloned().collect(),
+                    rituals: l.journal.rituals(),
+                    ritual_log: l.journal.ritual_log(),
+                    prompts: l.journal.prompts().into_iter().filter(|p| p.custom).collect(),
+                    sealed,
+                })))
+            }
+            Request::ExportDocument => {
+                let l = self.ready()?;
+                Ok(Response::Document {
+                    base64: data_encoding::BASE64.encode(&l.journal.doc().save()),
+                })
+            }
+            Request::Import { entries, at } => self.import(entries, at),
             Request::PromptAdd { text, theme, at } => {
                 let ctx = self.ctx(at)?;
                 let random: u128 = self.rng.random();
@@ -749,6 +875,105 @@ impl Core {
                 self.prompt_today(at)
             }
         }
+    }
+
+    fn owner_from(&self, owner: OwnerArg, me: &PartnerId) -> Result<Owner, Response> {
+        Ok(match owner {
+            OwnerArg::Me => Owner::Partner(me.clone()),
+            OwnerArg::Partner => Owner::Partner(self.other_partner(me).ok_or_else(|| {
+                err(
+                    ErrorKind::BadRequest,
+                    "your partner has not joined this journal yet; use --owner me, both or together",
+                )
+            })?),
+            OwnerArg::Both => Owner::Both,
+            OwnerArg::Together => Owner::Together,
+        })
+    }
+
+    /// Both partners with names, the asking one first.
+    fn partners_me_first(&self, me: &PartnerId) -> Vec<(PartnerId, String)> {
+        let mut v: Vec<(PartnerId, String)> = self
+            .view
+            .partners
+            .iter()
+            .map(|(p, n)| (p.clone(), n.clone()))
+            .collect();
+        v.sort_by_key(|(p, _)| p != me);
+        v
+    }
+
+    fn review(
+        &self,
+        span: hearth_model::insight::Span,
+        until: Option<&str>,
+        include_tender: bool,
+        at: DateTime<FixedOffset>,
+    ) -> Result<Response, Response> {
+        let me = self.me()?;
+        let l = self.ready()?;
+        let boundary = l.journal.day_boundary();
+        let last_day = match until {
+            Some(s) => parse_when(s, at, boundary).map_err(model_err)?,
+            None => boundary.day_of(at),
+        };
+        let mine = self.my_answers();
+        let sealed = |e: &hearth_model::Entry| self.sealed(e, &mine);
+        let rituals = l.journal.rituals();
+        let log = l.journal.ritual_log();
+        let prompts = l.journal.prompts();
+        let review = hearth_model::insight::review(&hearth_model::insight::ReviewInput {
+            span,
+            last_day,
+            entries: self
+                .view
+                .entries
+                .values()
+                .filter(|e| e.deleted.is_none())
+                .collect(),
+            partners: self.partners_me_first(&me),
+            rituals: &rituals,
+            log: &log,
+            prompts: &prompts,
+            boundary,
+            include_tender,
+            sealed: &sealed,
+        });
+        Ok(Response::Review(Box::new(review)))
+    }
+
+    /// Writes imported entries, skipping any already there. One bad entry
+    /// refuses the whole import, and `handle` rolls back what was written.
+    fn import(
+        &mut self,
+        items: Vec<hearth_ipc::ImportItem>,
+        at: DateTime<FixedOffset>,
+    ) -> Result<Response, Response> {
+        let me = self.ctx(at)?.author;
+        let mut added = Vec::new();
+        let mut skipped = 0;
+        for (i, item) in items.into_iter().enumerate() {
+            let ms = u64::try_from(item.written.timestamp_millis()).map_err(|_| {
+                err(
+                    ErrorKind::BadRequest,
+                    format!("entry {i} is dated before 1970; nothing imported"),
+                )
+            })?;
+            let id = hearth_model::jrnl::import_id(&me, ms, &item.fingerprint);
+            if self.view.entries.contains_key(&id) {
+                skipped += 1;
+                continue;
+            }
+            let ctx = self.ctx(item.written)?;
+            let l = self.loaded.as_mut().expect("checked above");
+            let e = l
+                .journal
+                .add_entry(&ctx, &item.entry, id)
+                .map_err(|e| err(ErrorKind::BadRequest, format!("entry {i}: {e}; nothing imported")))?;
+            self.view.upsert(&l.journal, e);
+            added.push(id);
+        }
+        Ok(Response::Imported { added, skipped })
     }
 
     fn entry_reply(&self, e: hearth_model::Entry) -> Response {
@@ -951,16 +1176,41 @@ impl Core {
 
     fn ritual_list(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
         let l = self.ready()?;
-        Ok(Response::Rituals(RitualList {
-            rituals: l
-                .journal
-                .rituals()
+        let boundary = l.journal.day_boundary();
+        let today = boundary.day_of(at);
+        let rituals: Vec<Ritual> = l
+            .journal
+            .rituals()
+            .into_iter()
+            .filter(|r| r.archived.is_none())
+            .collect();
+        let log = l.journal.ritual_log();
+        let partners: Vec<PartnerId> = match &self.identity.partner {
+            Some(me) => self
+                .partners_me_first(me)
                 .into_iter()
-                .filter(|r| r.archived.is_none())
+                .map(|(p, _)| p)
                 .collect(),
-            log: l.journal.ritual_log(),
+            None => self.view.partners.keys().cloned().collect(),
+        };
+        let rhythms = rituals
+            .iter()
+            .map(|r| {
+                r.rhythm(
+                    &log,
+                    &partners,
+                    today,
+                    r.cadence.rhythm_depth(),
+                    boundary.day_of(r.created),
+                )
+            })
+            .collect();
+        Ok(Response::Rituals(RitualList {
+            rituals,
+            log,
             names: self.view.partners.clone(),
-            today: l.journal.day_boundary().day_of(at),
+            today,
+            rhythms,
         }))
     }
 
@@ -973,6 +1223,7 @@ impl Core {
             &prompts,
             l.journal.couple_id().as_deref().unwrap_or(""),
             day,
+            &l.journal.prompt_skips(day),
         );
         let answer_by = |who: &PartnerId| {
             self.view
@@ -1126,9 +1377,31 @@ fn find_ritual(rituals: &[Ritual], name_or_id: &str) -> Result<Ritual, ModelErro
 }
 
 /// Today's prompt: the same on both partners' devices without them talking,
-/// because it depends only on the couple's id and the journal day.
-pub fn prompt_of_the_day(prompts: &[Prompt], couple: &str, day: NaiveDate) -> Prompt {
-    let digest = Sha256::digest(format!("{couple}/{day}").as_bytes());
-    let n = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-    prompts[(n % prompts.len() as u64) as usize].clone()
+/// because it depends only on the couple's id, the journal day and the
+/// prompts set aside that day (which sync like everything else). Each skip
+/// moves one step along a fixed pseudo-random sequence for the day.
+pub fn prompt_of_the_day(
+    prompts: &[Prompt],
+    couple: &str,
+    day: NaiveDate,
+    skipped: &BTreeSet<String>,
+) -> Prompt {
+    let pick = |draw: usize| {
+        let seed = if draw == 0 {
+            format!("{couple}/{day}")
+        } else {
+            format!("{couple}/{day}/{draw}")
+        };
+        let digest = Sha256::digest(seed.as_bytes());
+        let n = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        &prompts[(n % prompts.len() as u64) as usize]
+    };
+    // Random draws find an unskipped prompt quickly; the walk in deck order
+    // guarantees one when nearly everything was skipped.
+    (0..prompts.len() * 4)
+        .map(pick)
+        .chain(prompts.iter())
+        .find(|p| !skipped.contains(&p.id))
+        .unwrap_or_else(|| pick(0))
+        .clone()
 }

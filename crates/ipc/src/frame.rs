@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Largest request the daemon accepts: several fields of the largest entry
-/// text, with room to spare.
-pub const MAX_REQUEST: u32 = 1024 * 1024;
+/// Largest request the daemon accepts: an import of a large jrnl journal
+/// (the CLI caps the file at half this).
+pub const MAX_REQUEST: u32 = 64 * 1024 * 1024;
 /// Largest response the CLI accepts: a full export of a decade of entries.
 pub const MAX_RESPONSE: u32 = 256 * 1024 * 1024;
 

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use hearth_model::deck::Theme;
 use hearth_model::doc::Prompt;
-use hearth_model::ritual::DueItem;
+use hearth_model::insight::{MoodSeries, OnThisDay, Review, Span};
+use hearth_model::ritual::{DueItem, Rhythm};
 use hearth_model::{
-    Cadence, DeviceId, Entry, EntryPatch, Kind, NewEntry, PartnerId, Ritual, RitualDone,
+    Cadence, DeviceId, Entry, EntryId, EntryPatch, Kind, NewEntry, PartnerId, Ritual, RitualDone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,10 +69,64 @@ pub enum Request {
         entry: Option<String>,
         at: DateTime<FixedOffset>,
     },
+    /// Changes a ritual's name, cadence, owner or completing kind.
+    RitualChange {
+        ritual: String,
+        name: Option<String>,
+        cadence: Option<Cadence>,
+        owner: Option<OwnerArg>,
+        /// `Some(None)`: entries no longer complete it.
+        fulfilled_by: Option<Option<Kind>>,
+        at: DateTime<FixedOffset>,
+    },
+    /// Retires a ritual; its history stays in the journal.
+    RitualRemove {
+        ritual: String,
+        at: DateTime<FixedOffset>,
+    },
     Due {
         at: DateTime<FixedOffset>,
     },
     Prompt {
+        at: DateTime<FixedOffset>,
+    },
+    /// Sets today's prompt aside for the couple and draws the next one.
+    PromptSkip {
+        at: DateTime<FixedOffset>,
+    },
+    /// Marks a repair's agreements settled, or open again.
+    RepairResolve {
+        id: String,
+        resolved: bool,
+        at: DateTime<FixedOffset>,
+    },
+    Review {
+        span: Span,
+        /// The last day the review covers (default today).
+        until: Option<String>,
+        include_tender: bool,
+        at: DateTime<FixedOffset>,
+    },
+    /// Each partner's daily mood over whole weeks (Monday first), this
+    /// week included.
+    Mood {
+        weeks: u32,
+        at: DateTime<FixedOffset>,
+    },
+    OnThisDay {
+        include_tender: bool,
+        at: DateTime<FixedOffset>,
+    },
+    /// Everything readable, for `hearth export`.
+    Export {
+        at: DateTime<FixedOffset>,
+    },
+    /// The raw Automerge document.
+    ExportDocument,
+    /// Writes many entries as one change: all or nothing. Entries already
+    /// imported (same id) are skipped.
+    Import {
+        entries: Vec<ImportItem>,
         at: DateTime<FixedOffset>,
     },
     PromptAdd {
@@ -124,6 +179,11 @@ impl Request {
                 | Request::PromptAdd { .. }
                 | Request::PeersAdd { .. }
                 | Request::PeersRemove { .. }
+                | Request::RitualChange { .. }
+                | Request::RitualRemove { .. }
+                | Request::PromptSkip { .. }
+                | Request::RepairResolve { .. }
+                | Request::Import { .. }
         )
     }
 
@@ -137,6 +197,15 @@ impl Request {
                 | Request::Sync { .. }
         )
     }
+}
+
+/// One entry to import, with the time it was written and what makes it the
+/// same entry on a second import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportItem {
+    pub entry: NewEntry,
+    pub written: DateTime<FixedOffset>,
+    pub fingerprint: String,
 }
 
 /// Who a new ritual belongs to, as the user says it.
@@ -194,6 +263,25 @@ pub enum Response {
     },
     Due(DueList),
     Prompt(Box<PromptToday>),
+    Review(Box<Review>),
+    Mood {
+        from: NaiveDate,
+        to: NaiveDate,
+        series: Vec<MoodSeries>,
+    },
+    OnThisDay {
+        found: Box<OnThisDay>,
+        names: BTreeMap<PartnerId, String>,
+    },
+    Export(Box<ExportData>),
+    /// The document's bytes, base64.
+    Document {
+        base64: String,
+    },
+    Imported {
+        added: Vec<EntryId>,
+        skipped: usize,
+    },
     Invite {
         ticket: String,
         expires_in_secs: u64,
@@ -293,6 +381,24 @@ pub struct RitualList {
     pub log: Vec<RitualDone>,
     pub names: BTreeMap<PartnerId, String>,
     pub today: NaiveDate,
+    /// Each ritual's recent rhythm, in `rituals` order; my lane first.
+    #[serde(default)]
+    pub rhythms: Vec<Rhythm>,
+}
+
+/// The whole readable journal: the documented JSON of `hearth export`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportData {
+    pub names: BTreeMap<PartnerId, String>,
+    /// Oldest first; deleted entries and answers still sealed from me are
+    /// left out.
+    pub entries: Vec<Entry>,
+    pub rituals: Vec<Ritual>,
+    pub ritual_log: Vec<RitualDone>,
+    /// The couple's own prompts (the built-in deck is in every copy).
+    pub prompts: Vec<Prompt>,
+    /// Answers left out because they are still sealed from me.
+    pub sealed: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -387,7 +493,32 @@ mod tests {
                 log: vec![],
                 names: BTreeMap::new(),
                 today: day,
+                rhythms: vec![],
             }),
+            Response::Mood {
+                from: day,
+                to: day,
+                series: vec![],
+            },
+            Response::Document {
+                base64: "AAAA".into(),
+            },
+            Response::Imported {
+                added: vec![],
+                skipped: 2,
+            },
+            Response::Export(Box::new(ExportData {
+                names: BTreeMap::new(),
+                entries: vec![],
+                rituals: vec![],
+                ritual_log: vec![],
+                prompts: vec![],
+                sealed: 0,
+            })),
+            Response::OnThisDay {
+                found: Box::new(hearth_model::insight::on_this_day([], day)),
+                names: BTreeMap::new(),
+            },
             Response::Due(DueList {
                 today: day,
                 items: vec![],
@@ -431,6 +562,50 @@ mod tests {
                 at,
             },
             Request::Due { at },
+            Request::PromptSkip { at },
+            Request::ExportDocument,
+            Request::Export { at },
+            Request::Review {
+                span: Span::Week,
+                until: None,
+                include_tender: false,
+                at,
+            },
+            Request::Mood { weeks: 4, at },
+            Request::OnThisDay {
+                include_tender: true,
+                at,
+            },
+            Request::RitualChange {
+                ritual: "x".into(),
+                name: None,
+                cadence: Some(Cadence::Daily),
+                owner: Some(OwnerArg::Together),
+                fulfilled_by: Some(None),
+                at,
+            },
+            Request::RitualRemove {
+                ritual: "x".into(),
+                at,
+            },
+            Request::RepairResolve {
+                id: "01".into(),
+                resolved: true,
+                at,
+            },
+            Request::Import {
+                entries: vec![ImportItem {
+                    entry: NewEntry {
+                        body: hearth_model::Body::Note { text: "t".into() },
+                        tags: Default::default(),
+                        starred: false,
+                        tender: None,
+                    },
+                    written: at,
+                    fingerprint: "f".into(),
+                }],
+                at,
+            },
         ];
         for r in requests {
             let bytes = serde_json::to_vec(&Envelope {

@@ -1,0 +1,338 @@
+//! Export and import: getting the journal out in open formats, and bringing
+//! a jrnl journal in.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use hearth_ipc::{ExportData, ImportItem, Request, Response};
+use hearth_model::jrnl::{self, JrnlOut};
+use hearth_model::{Body, Entry, PartnerId, RepairMode};
+
+use super::{Ctx, unexpected};
+use crate::args::{ExportArgs, ExportFormat, ImportArgs, ImportFormat};
+use crate::error::{CliError, Result};
+use crate::input;
+use crate::render;
+
+/// Largest file `hearth import` reads: half the daemon's request limit,
+/// leaving room for the JSON around each entry.
+const MAX_IMPORT: u64 = 32 * 1024 * 1024;
+
+pub fn export(ctx: &mut Ctx, a: ExportArgs) -> Result<()> {
+    let at = input::now()?;
+    if let Some(path) = &a.output {
+        if path.exists() && !a.force {
+            return Err(CliError::user(format!(
+                "{} already exists; add --force to replace it",
+                path.display()
+            )));
+        }
+    } else if a.format == ExportFormat::Automerge && std::io::stdout().is_terminal() {
+        return Err(CliError::usage(
+            "the automerge format is binary; give --output FILE or redirect stdout",
+        ));
+    }
+    let bytes = match a.format {
+        ExportFormat::Automerge => match ctx.call(Request::ExportDocument)? {
+            Response::Document { base64 } => data_encoding::BASE64
+                .decode(base64.as_bytes())
+                .map_err(|e| CliError::daemon(format!("the daemon sent a damaged document: {e}")))?,
+            r => return Err(unexpected(r)),
+        },
+        format => {
+            let data = match ctx.call(Request::Export { at })? {
+                Response::Export(d) => d,
+                r => return Err(unexpected(r)),
+            };
+            match format {
+                ExportFormat::Md => markdown(&data, at).into_bytes(),
+                ExportFormat::Json => {
+                    let mut v = serde_json::to_vec_pretty(&json(&data, at)?)?;
+                    v.push(b'\n');
+                    v
+                }
+                ExportFormat::Jrnl => jrnl_text(&data).into_bytes(),
+                ExportFormat::Automerge => unreachable!("handled above"),
+            }
+        }
+    };
+    match &a.output {
+        Some(path) => {
+            write_private(path, &bytes, a.force)?;
+            eprintln!("Wrote {} ({} bytes).", path.display(), bytes.len());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` readable by the owner only, all at once: a
+/// temporary file beside it, synced, then renamed into place.
+fn write_private(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| CliError::user(format!("cannot write {}: {e}", path.display()));
+    // NamedTempFile creates the file with mode 0600.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    if force {
+        tmp.persist(path).map_err(|e| fail(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| fail(e.error))?;
+    }
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn prompt_text(data: &ExportData, id: &str) -> String {
+    data.prompts
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.text.clone())
+        .or_else(|| hearth_model::deck::find(id).map(|p| p.text.to_string()))
+        .unwrap_or_else(|| format!("prompt {id}"))
+}
+
+/// An entry's content as plain prose, for Markdown and jrnl.
+fn body_text(e: &Entry, data: &ExportData) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    match &e.body {
+        Body::Checkin {
+            mood,
+            energy,
+            need,
+            note,
+        } => {
+            let mut line = format!("Mood {} ({})", mood.value(), mood.word());
+            if let Some(en) = energy {
+                line.push_str(&format!(", energy {} ({})", en.value(), en.word()));
+            }
+            if let Some(n) = need {
+                line.push_str(&format!(", needs {}", n.as_str()));
+            }
+            line.push('.');
+            parts.push(line);
+            parts.push(note.trim().to_string());
+        }
+        Body::Highlow { high, low } => {
+            parts.push(format!("High: {}", high.trim()));
+            parts.push(format!("Low: {}", low.trim()));
+        }
+        Body::Gratitude { to, text } => parts.push(format!("Thanks to {}: {}", to.trim(), text.trim())),
+        Body::Note { text } => parts.push(text.trim().to_string()),
+        Body::Repair {
+            mode,
+            happened,
+            felt,
+            my_part,
+            need,
+            agreements,
+        } => {
+            let head = match mode {
+                RepairMode::StartOver => "Can we start over?",
+                RepairMode::Debrief => "What happened:",
+            };
+            parts.push(format!("{head} {}", happened.trim()));
+            for (label, text) in [("What I felt:", felt), ("My part:", my_part), ("What I need:", need)] {
+                if !text.trim().is_empty() {
+                    parts.push(format!("{label} {}", text.trim()));
+                }
+            }
+            if !agreements.is_empty() {
+                let list: Vec<String> = agreements.iter().map(|a| format!("- {a}")).collect();
+                parts.push(format!("We agree:\n{}", list.join("\n")));
+            }
+        }
+        Body::Answer { prompt, text } => {
+            parts.push(format!("Prompt: {}", prompt_text(data, prompt)));
+            parts.push(text.trim().to_string());
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join("\n\n")
+}
+
+fn name<'a>(names: &'a BTreeMap<PartnerId, String>, p: &'a PartnerId) -> &'a str {
+    names.get(p).map_or(p.as_str(), String::as_str)
+}
+
+fn markdown(data: &ExportData, at: DateTime<FixedOffset>) -> String {
+    let mut out = String::new();
+    let couple: Vec<&str> = data.names.values().map(String::as_str).collect();
+    out.push_str(&format!("# {}\n\n", couple.join(" & ")));
+    out.push_str(&format!(
+        "A hearth journal, exported {}. {} entries.\n",
+        at.format("%-d %B %Y"),
+        data.entries.len()
+    ));
+    let mut day = None;
+    for e in &data.entries {
+        if day != Some(e.day) {
+            out.push_str(&format!("\n## {}\n", e.day.format("%A %-d %B %Y")));
+            day = Some(e.day);
+        }
+        let mut marks = String::new();
+        if e.starred {
+            marks.push_str(" ★");
+        }
+        if e.tender {
+            marks.push_str(" (tender)");
+        }
+        out.push_str(&format!(
+            "\n### {} · {} · {}{marks}\n\n",
+            e.created.format("%H:%M"),
+            name(&data.names, &e.author),
+            render::kind_label(e)
+        ));
+        out.push_str(&body_text(e, data));
+        out.push('\n');
+        if !e.tags.is_empty() {
+            let tags: Vec<String> = e.tags.iter().map(|t| format!("`@{t}`")).collect();
+            out.push_str(&format!("\nTags: {}\n", tags.join(" ")));
+        }
+    }
+    if data.sealed > 0 {
+        out.push_str(&format!(
+            "\n---\n\n{} of your partner's answers are left out: they stay sealed until you answer the same prompts.\n",
+            data.sealed
+        ));
+    }
+    out
+}
+
+fn json(data: &ExportData, at: DateTime<FixedOffset>) -> Result<serde_json::Value> {
+    let entries = data
+        .entries
+        .iter()
+        .map(|e| render::entry_json(e, &data.names))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::json!({
+        "format": "hearth-export",
+        "version": 1,
+        "exported": at,
+        "partners": data.names,
+        "entries": entries,
+        "rituals": data.rituals,
+        "ritual_log": data.ritual_log,
+        "prompts": data.prompts,
+        "sealed_answers_left_out": data.sealed,
+    }))
+}
+
+fn jrnl_text(data: &ExportData) -> String {
+    let out: Vec<JrnlOut> = data
+        .entries
+        .iter()
+        .map(|e| {
+            // jrnl has no authors or kinds: both go at the start of the
+            // title, and tags become @tags in the text.
+            let mut text = format!(
+                "{} ({}): {}",
+                name(&data.names, &e.author),
+                render::kind_label(e),
+                body_text(e, data)
+            );
+            let lower = text.to_lowercase();
+            let missing: Vec<String> = e
+                .tags
+                .iter()
+                .filter(|t| !lower.contains(&format!("@{t}")))
+                .map(|t| format!("@{t}"))
+                .collect();
+            if !missing.is_empty() {
+                text.push_str(&format!("\n{}", missing.join(" ")));
+            }
+            JrnlOut {
+                at: e.created.naive_local(),
+                text,
+                starred: e.starred,
+            }
+        })
+        .collect();
+    jrnl::to_text(&out)
+}
+
+/// The offset to give a wall-clock time from a file without time zones:
+/// the pinned clock's (tests), else this machine's zone on that date.
+fn local_time(naive: NaiveDateTime, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+    if std::env::var_os("HEARTH_NOW").is_some() {
+        return now.offset().from_local_datetime(&naive).single();
+    }
+    chrono::Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.fixed_offset())
+}
+
+pub fn import(ctx: &mut Ctx, a: ImportArgs) -> Result<()> {
+    let ImportFormat::Jrnl = a.format;
+    let shown = a.file.display().to_string();
+    let mut raw = Vec::new();
+    let read = if a.file.as_os_str() == "-" {
+        std::io::stdin().take(MAX_IMPORT + 1).read_to_end(&mut raw)
+    } else {
+        std::fs::File::open(&a.file).and_then(|f| f.take(MAX_IMPORT + 1).read_to_end(&mut raw))
+    };
+    read.map_err(|e| CliError::user(format!("cannot read {shown}: {e}")))?;
+    if raw.len() as u64 > MAX_IMPORT {
+        return Err(CliError::user(format!(
+            "{shown} is larger than the {} MiB import limit; nothing imported",
+            MAX_IMPORT / 1024 / 1024
+        )));
+    }
+    let text = String::from_utf8(raw)
+        .map_err(|e| CliError::user(format!("{shown} is not UTF-8 text (byte {}); nothing imported", e.utf8_error().valid_up_to())))?;
+    let parsed = jrnl::parse_export(&text)
+        .map_err(|e| CliError::user(format!("{shown}: {e}; nothing imported")))?;
+    let now = input::now()?;
+    let mut items = Vec::with_capacity(parsed.len());
+    for (i, j) in parsed.iter().enumerate() {
+        let written = local_time(j.at, now).ok_or_else(|| {
+            CliError::user(format!(
+                "{shown}: entries[{i}]: {} does not exist in this time zone; nothing imported",
+                j.at
+            ))
+        })?;
+        items.push(ImportItem {
+            entry: j.new_entry(),
+            written,
+            fingerprint: j.fingerprint(),
+        });
+    }
+    if a.dry_run {
+        let span = match (parsed.first(), parsed.last()) {
+            (Some(f), Some(l)) => format!(", {} to {}", f.at.date(), l.at.date()),
+            _ => String::new(),
+        };
+        println!(
+            "{} entries read from {shown}{span}; nothing written (dry run).",
+            items.len()
+        );
+        return Ok(());
+    }
+    match ctx.call(Request::Import {
+        entries: items,
+        at: now,
+    })? {
+        Response::Imported { added, skipped } => {
+            let mut line = format!("Imported {} entries from jrnl as yours", added.len());
+            if skipped > 0 {
+                line.push_str(&format!(" ({skipped} were already here)"));
+            }
+            println!("{line}.");
+            Ok(())
+        }
+        r => Err(unexpected(r)),
+    }
+}
