@@ -322,7 +322,8 @@ pub struct RitualChangeArgs {
 pub struct PromptArgs {
     #[command(subcommand)]
     pub command: Option<PromptCommand>,
-    #[arg(long)]
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
     pub json: bool,
 }
 
@@ -356,16 +357,15 @@ pub struct JsonArg {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "span", multiple = false)]
 pub struct ReviewArgs {
     /// The last 7 days (the default).
-    #[arg(long, group = "span")]
+    #[arg(long, conflicts_with_all = ["month", "year"])]
     pub week: bool,
     /// The last month.
-    #[arg(long, group = "span")]
+    #[arg(long, conflicts_with = "year")]
     pub month: bool,
     /// The last year.
-    #[arg(long, group = "span")]
+    #[arg(long)]
     pub year: bool,
     /// End the review on this day instead of today: 2026-11-22, "last sunday".
     #[arg(long, value_name = "DAY")]

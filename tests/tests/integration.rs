@@ -7,5 +7,7 @@ mod convergence;
 mod crash;
 mod daemon;
 mod journal;
+mod practices;
+mod transfer;
 mod storage;
 mod sync;

@@ -22,12 +22,8 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
         RitualCommand::Add(a) => add(ctx, a, at),
         RitualCommand::Templates(a) => templates(a.json),
         RitualCommand::Change(a) => {
-            let cadence = shape_cadence(&a.shape, None)?;
-            let fulfilled_by = if a.shape.manual {
-                Some(None)
-            } else {
-                a.shape.fulfilled_by.map(Some)
-            };
+            // `--on` alone keeps the current cadence, which the daemon knows.
+            let cadence = a.shape.cadence;
             if a.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
                 return Err(CliError::user("the new name is empty; nothing written"));
             }
@@ -35,8 +31,10 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
                 ritual: a.ritual.clone(),
                 name: a.name.clone(),
                 cadence,
+                on: a.shape.on.clone(),
                 owner: a.shape.owner.map(owner_arg),
-                fulfilled_by,
+                fulfilled_by: a.shape.fulfilled_by,
+                manual: a.shape.manual,
                 at,
             })?)?;
             if a.json {
@@ -109,37 +107,14 @@ fn owner_arg(o: OwnerChoice) -> OwnerArg {
 /// The cadence `--cadence` and `--on` ask for, starting from `base` (a
 /// template's) when `--cadence` is absent.
 fn shape_cadence(shape: &RitualShape, base: Option<Cadence>) -> Result<Option<Cadence>> {
-    let Some(on) = &shape.on else {
-        return Ok(shape.cadence.or(base));
-    };
-    let Some(c) = shape.cadence.or(base) else {
-        return Err(CliError::usage(
+    let c = shape.cadence.or(base);
+    match (&shape.on, c) {
+        (None, c) => Ok(c),
+        (Some(_), None) => Err(CliError::usage(
             "--on needs a cadence: add --cadence weekly, monthly or yearly",
-        ));
-    };
-    let head = match c {
-        Cadence::Daily => {
-            return Err(CliError::usage(
-                "a daily ritual has no day to choose; drop --on or pick another --cadence",
-            ));
-        }
-        Cadence::Weekly(_) => "weekly",
-        Cadence::Monthly(_) => "monthly",
-        Cadence::Yearly(..) => "yearly",
-    };
-    format!("{head}:{}", on.trim())
-        .parse::<Cadence>()
-        .map(Some)
-        .map_err(|_| {
-            CliError::usage(format!(
-                "invalid --on {on:?} for a {head} ritual: use {}",
-                match head {
-                    "weekly" => "a weekday such as sun or friday",
-                    "monthly" => "a day of the month, 1-31",
-                    _ => "a date as MM-DD",
-                }
-            ))
-        })
+        )),
+        (Some(on), Some(c)) => c.on_day(on).map(Some).map_err(|e| CliError::usage(e.to_string())),
+    }
 }
 
 fn add(ctx: &mut Ctx, a: RitualAddArgs, at: chrono::DateTime<chrono::FixedOffset>) -> Result<()> {

@@ -742,8 +742,10 @@ impl Core {
                 ritual,
                 name,
                 cadence,
+                on,
                 owner,
                 fulfilled_by,
+                manual,
                 at,
             } => {
                 let ctx = self.ctx(at)?;
@@ -751,6 +753,10 @@ impl Core {
                 let l = self.loaded.as_mut().expect("checked above");
                 let rituals = l.journal.rituals();
                 let r = find_ritual(&rituals, &ritual).map_err(model_err)?;
+                let cadence = match on {
+                    Some(on) => Some(cadence.unwrap_or(r.cadence).on_day(&on).map_err(model_err)?),
+                    None => cadence,
+                };
                 if let Some(n) = &name {
                     if rituals.iter().any(|o| {
                         o.archived.is_none() && o.id != r.id && o.name.eq_ignore_ascii_case(n.trim())
@@ -765,7 +771,7 @@ impl Core {
                     name,
                     cadence,
                     owner,
-                    fulfilled_by,
+                    fulfilled_by: if manual { Some(None) } else { fulfilled_by.map(Some) },
                 };
                 if change == hearth_model::RitualChange::default() {
                     return Err(err(

@@ -74,9 +74,14 @@ pub enum Request {
         ritual: String,
         name: Option<String>,
         cadence: Option<Cadence>,
+        /// Moves the ritual to another day of its (new or current) cadence.
+        on: Option<String>,
         owner: Option<OwnerArg>,
-        /// `Some(None)`: entries no longer complete it.
-        fulfilled_by: Option<Option<Kind>>,
+        fulfilled_by: Option<Kind>,
+        /// No entry kind completes it any more. (A separate flag because
+        /// JSON cannot tell `Some(None)` from `None`.)
+        #[serde(default)]
+        manual: bool,
         at: DateTime<FixedOffset>,
     },
     /// Retires a ritual; its history stays in the journal.
@@ -580,8 +585,10 @@ mod tests {
                 ritual: "x".into(),
                 name: None,
                 cadence: Some(Cadence::Daily),
+                on: None,
                 owner: Some(OwnerArg::Together),
-                fulfilled_by: Some(None),
+                fulfilled_by: None,
+                manual: true,
                 at,
             },
             Request::RitualRemove {

@@ -24,6 +24,8 @@ pub enum ModelError {
         "invalid cadence {0:?}: use daily, weekly:<weekday>, monthly[:<1-31>] or yearly[:<MM-DD>]"
     )]
     Cadence(String),
+    #[error("invalid --on {0:?} for a {1} ritual: {2}")]
+    OnDay(String, &'static str, &'static str),
     #[error("invalid tag {0:?}: tags are letters, digits, '-' and '_'")]
     Tag(String),
     #[error("{0} is empty")]

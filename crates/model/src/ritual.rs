@@ -116,6 +116,20 @@ impl Cadence {
         }
     }
 
+    /// The same cadence, falling on another day: a weekday for weekly, 1-31
+    /// for monthly, MM-DD for yearly. A daily cadence has no day to choose.
+    pub fn on_day(&self, on: &str) -> Result<Cadence, ModelError> {
+        let (head, want) = match self {
+            Cadence::Daily => return Err(ModelError::OnDay(on.to_string(), "daily", "a daily ritual has no day to choose")),
+            Cadence::Weekly(_) => ("weekly", "a weekday such as sun or friday"),
+            Cadence::Monthly(_) => ("monthly", "a day of the month, 1-31"),
+            Cadence::Yearly(..) => ("yearly", "a date as MM-DD"),
+        };
+        format!("{head}:{}", on.trim())
+            .parse()
+            .map_err(|_| ModelError::OnDay(on.to_string(), head, want))
+    }
+
     /// How many windows a rhythm looks back over: enough to see a pattern,
     /// few enough to read at a glance.
     pub fn rhythm_depth(&self) -> usize {

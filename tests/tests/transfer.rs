@@ -1,0 +1,133 @@
+//! Export in every format, and importing jrnl's JSON export.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+
+const JRNL: &str = r#"{
+  "tags": {"@garden": 1},
+  "entries": [
+    {
+      "title": "Planted the tulips.",
+      "body": "Three rows by the fence. @garden",
+      "date": "2025-10-04",
+      "time": "17:45",
+      "tags": ["@garden"],
+      "starred": true
+    },
+    {
+      "title": "Rainy Sunday.",
+      "body": "",
+      "date": "2025-10-05",
+      "time": "10:05",
+      "tags": [],
+      "starred": false
+    }
+  ]
+}
+"#;
+
+fn write_file(env: &TestEnv, name: &str, text: &str) -> String {
+    let p = env.home().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn jrnl_imports_once_as_mine_with_tags_and_stars() {
+    let env = TestEnv::initialised();
+    let file = write_file(&env, "jrnl.json", JRNL);
+    let out = env.ok(&["import", "--format", "jrnl", &file, "--dry-run"]);
+    assert!(out.contains("2 entries read"), "{out}");
+    assert!(env.entries().is_empty(), "a dry run writes nothing");
+    let out = env.ok(&["import", "--format", "jrnl", &file]);
+    assert!(out.contains("Imported 2 entries"), "{out}");
+    let es = env.entries();
+    assert_eq!(es.len(), 2);
+    assert_eq!(es[0]["kind"], "note");
+    assert_eq!(es[0]["text"], "Planted the tulips.\nThree rows by the fence. @garden");
+    assert_eq!(es[0]["author_name"], "Ana");
+    assert_eq!(es[0]["starred"], true);
+    assert_eq!(es[0]["tags"], serde_json::json!(["garden"]));
+    assert_eq!(es[0]["created"], "2025-10-04T17:45:00+01:00");
+    assert_eq!(es[0]["day"], "2025-10-04");
+    assert_eq!(es[1]["starred"], false);
+    // Again: nothing new.
+    let out = env.ok(&["import", "--format", "jrnl", &file]);
+    assert!(out.contains("Imported 0 entries") && out.contains("2 were already here"), "{out}");
+    assert_eq!(env.entries().len(), 2);
+}
+
+#[test]
+fn a_malformed_jrnl_file_names_the_problem_and_imports_nothing() {
+    let env = TestEnv::initialised();
+    let cases = [
+        (JRNL.replace("2025-10-05", "2025-13-05"), "entries[1].date"),
+        (JRNL.replace("\"17:45\"", "\"quarter to six\""), "entries[0].time"),
+        (JRNL.replace("\"title\": \"Rainy Sunday.\",", ""), "entries[1]: missing field `title`"),
+        (JRNL.replace("\"starred\": false", "\"starred\": \"no\""), "entries[1].starred"),
+        (JRNL[..200].to_string(), "line"),
+        ("[1, 2]".to_string(), "not a jrnl JSON export"),
+    ];
+    for (text, says) in cases {
+        let file = write_file(&env, "bad.json", &text);
+        let err = env.fails(&["import", "--format", "jrnl", &file], 1);
+        assert!(err.contains(says), "wanted {says:?} in {err}");
+        assert!(err.contains("nothing imported"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let err = env.fails(&["import", "--format", "jrnl", "/nonexistent/x.json"], 1);
+    assert!(err.contains("cannot read /nonexistent/x.json"), "{err}");
+    let file = write_file(&env, "bin.json", "");
+    std::fs::write(&file, [0xff, 0xfe, 0x00]).unwrap();
+    let err = env.fails(&["import", "--format", "jrnl", &file], 1);
+    assert!(err.contains("not UTF-8"), "{err}");
+    env.fails(&["import", "--format", "dayone", &file], 2);
+    assert!(env.entries().is_empty(), "nothing half-imported");
+}
+
+#[test]
+fn exports_in_every_format() {
+    let env = TestEnv::initialised();
+    env.ok(&["checkin", "--mood", "good", "--need", "hug", "Long day @work"]);
+    env.ok(&["thanks", "--to", "Ben", "--star", "For the soup."]);
+    env.ok(&["note", "[not] a date stamp\nsecond line"]);
+    env.ok(&["ritual", "add", "evening-checkin"]);
+
+    let md = env.ok(&["export", "--format", "md"]);
+    assert!(md.starts_with("# Ana\n"), "{md}");
+    assert!(md.contains("## Wednesday 25 November 2026"), "{md}");
+    assert!(md.contains("Mood 4 (good), needs hug."), "{md}");
+    assert!(md.contains("Thanks to Ben: For the soup."), "{md}");
+
+    let j: Value = serde_json::from_str(&env.ok(&["export", "--format", "json"])).unwrap();
+    assert_eq!(j["format"], "hearth-export");
+    assert_eq!(j["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(j["entries"][0]["mood"], 4);
+    assert_eq!(j["rituals"][0]["name"], "Evening check-in");
+    assert_eq!(j["ritual_log"].as_array().unwrap().len(), 0, "the check-in came first");
+
+    let t = env.ok(&["export", "--format", "jrnl"]);
+    assert!(t.starts_with("[2026-11-25 21:30] Ana (check-in): Mood 4 (good), needs hug.\n"), "{t}");
+    assert!(t.contains("] Ana (thanks): Thanks to Ben: For the soup. *\n"), "{t}");
+    assert!(t.contains("] Ana (note): [not] a date stamp\nsecond line\n"), "{t}");
+
+    // A file is created private, atomically, and not overwritten by default.
+    let path = env.home().join("journal.automerge");
+    let p = path.to_str().unwrap();
+    env.ok(&["export", "--format", "automerge", "--output", p]);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let doc = automerge::Automerge::load(&std::fs::read(&path).unwrap()).unwrap();
+    let journal = hearth_model::Journal::from_doc(doc).unwrap();
+    let (entries, bad) = journal.all_entries();
+    assert_eq!((entries.len(), bad), (3, 0));
+    let err = env.fails(&["export", "--format", "md", "--output", p], 1);
+    assert!(err.contains("already exists"), "{err}");
+    env.ok(&["export", "--format", "md", "--output", p, "--force"]);
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("# Ana"));
+    let err = env.fails(&["export", "--format", "md", "--output", "/nonexistent/dir/x.md"], 1);
+    assert!(err.contains("cannot write"), "{err}");
+}
