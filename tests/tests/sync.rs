@@ -411,3 +411,118 @@ fn an_expired_invite_is_refused() {
     );
     assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
 }
+
+/// Runs `args` on `env` as if at `now`.
+#[track_caller]
+fn at(env: &mut TestEnv, now: &str, args: &[&str]) -> String {
+    let saved = std::mem::replace(&mut env.now, now.to_string());
+    let out = env.ok(args);
+    env.now = saved;
+    out
+}
+
+#[test]
+fn the_week_review_and_rhythm_read_both_partners_merged() {
+    let mut ana = TestEnv::named("Ana", "laptop");
+    let mut ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    at(&mut ana, "2026-11-16T09:00:00+01:00", &["ritual", "add", "evening-checkin"]);
+    at(&mut ana, "2026-11-16T09:00:00+01:00", &["ritual", "add", "state-of-the-union", "--on", "sun"]);
+    ben.wait_for(CONVERGE, "the rituals to reach Ben", || {
+        ben.ok(&["ritual", "list", "--json"]).contains("State of the union")
+    });
+    // The week of 19-25 November, written on both sides.
+    at(&mut ana, "2026-11-19T21:00:00+01:00", &["checkin", "--mood", "low"]);
+    at(&mut ana, "2026-11-24T21:00:00+01:00", &["checkin", "--mood", "great"]);
+    at(&mut ana, "2026-11-24T21:05:00+01:00", &["thanks", "--to", "Ben", "Dinner on a hard day"]);
+    at(&mut ben, "2026-11-20T22:00:00+01:00", &["checkin", "--mood", "okay"]);
+    at(&mut ben, "2026-11-22T20:00:00+01:00", &["ritual", "done", "union"]);
+    at(&mut ben, "2026-11-23T21:00:00+01:00", &["highlow", "--high", "Long walk", "--low", "Traffic"]);
+    at(&mut ben, "2026-11-24T08:00:00+01:00", &["thanks", "--to", "Ana", "Coffee in bed"]);
+    at(&mut ben, "2026-11-25T08:00:00+01:00", &["thanks", "--to", "Ana", "The playlist"]);
+    // Today's prompt is the same for both; Ana answers, then skips it.
+    let pa: serde_json::Value = serde_json::from_str(&ana.ok(&["prompt", "--json"])).unwrap();
+    let pb: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
+    assert_eq!(pa["prompt"]["id"], pb["prompt"]["id"], "one prompt a day, no coordination");
+    ana.ok(&["prompt", "answer", "More Sunday mornings"]);
+    let next: serde_json::Value =
+        serde_json::from_str(&ana.ok(&["prompt", "skip", "--json"])).unwrap();
+    // Ben cannot list Ana's sealed answer, so compare heads, not listings.
+    ana.wait_for(CONVERGE, "both journals to hold the same changes", || {
+        ana.entries().len() == 8 && ben.entries().len() == 7 && ana.heads() == ben.heads()
+    });
+    ben.wait_for(CONVERGE, "Ana's skip to reach Ben", || {
+        let p: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
+        p["prompt"]["id"] == next["prompt"]["id"]
+    });
+
+    let review = |env: &TestEnv| -> serde_json::Value {
+        serde_json::from_str(&env.ok(&["review", "--week", "--json"])).unwrap()
+    };
+    let (ra, rb) = (review(&ana), review(&ben));
+    let person = |r: &serde_json::Value, name: &str| {
+        r["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(ra["people"][0]["name"], "Ana", "the asker comes first");
+    assert_eq!(rb["people"][0]["name"], "Ben");
+    for r in [&ra, &rb] {
+        let (a, b) = (person(r, "Ana"), person(r, "Ben"));
+        assert_eq!(a["mood"]["average"], 3.5);
+        assert_eq!(a["mood"]["trend"], "rising");
+        assert_eq!(b["mood"]["average"], 3.0);
+        assert_eq!(a["thanks_given"].as_array().unwrap().len(), 1);
+        assert_eq!(a["thanks_received"], 2);
+        assert_eq!(b["thanks_received"], 1);
+        assert_eq!(b["highs"][0]["text"], "Long walk");
+        assert_eq!(b["lows"][0]["text"], "Traffic");
+        let checkin = r["rituals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["ritual"]["name"] == "Evening check-in")
+            .unwrap();
+        let done: Vec<u64> = checkin["lanes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["done"].as_u64().unwrap())
+            .collect();
+        assert_eq!(done.iter().sum::<u64>(), 3, "{checkin}");
+        let sotu = r["rituals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["ritual"]["name"] == "State of the union")
+            .unwrap();
+        assert_eq!(sotu["lanes"].as_array().unwrap().len(), 1, "one lane, together");
+        assert_eq!(sotu["lanes"][0]["done"], 1);
+    }
+    // Ana answered, Ben has not: Ben sees that Ana answered but not what.
+    assert_eq!(ra["prompts"][0]["answers"][0]["text"], "More Sunday mornings");
+    assert!(rb["prompts"][0]["answers"][0]["text"].is_null(), "{}", rb["prompts"]);
+    let text = ben.ok(&["review"]);
+    assert!(!text.contains("More Sunday mornings"), "{text}");
+    assert!(text.contains("sealed until you answer"), "{text}");
+    // Rhythm: the same merged history from either side (lanes in a
+    // different order: the asker's first).
+    let lanes = |env: &TestEnv| {
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["ritual", "rhythm", "--json"])).unwrap();
+        let mut all: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["lanes"].as_array().unwrap().iter().map(|l| l.to_string()))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(lanes(&ana), lanes(&ben));
+    assert_eq!(lanes(&ana).len(), 3, "two lanes for each of you, one together");
+}
