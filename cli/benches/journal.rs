@@ -36,10 +36,10 @@ fn cold_start(home: &Path) -> (f64, f64, u64) {
         std::thread::sleep(Duration::from_millis(1));
     };
     let full = loop {
-        if let Some(Response::Status(s)) = call(&paths, Request::Status) {
-            if !s.loading {
-                break t.elapsed();
-            }
+        if let Some(Response::Status(s)) = call(&paths, Request::Status)
+            && !s.loading
+        {
+            break t.elapsed();
         }
         std::thread::sleep(Duration::from_millis(2));
     };

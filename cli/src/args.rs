@@ -230,7 +230,9 @@ pub struct DebriefArgs {
 #[derive(Debug, Subcommand)]
 pub enum RitualCommand {
     /// Add a ritual: one of the templates, or your own.
-    #[command(after_help = "Examples:\n  hearth ritual add evening-checkin\n  hearth ritual add state-of-the-union --on sun\n  hearth ritual add date-night --on 15\n  hearth ritual add \"Sunday walk\" --cadence weekly:sun --owner together")]
+    #[command(
+        after_help = "Examples:\n  hearth ritual add evening-checkin\n  hearth ritual add state-of-the-union --on sun\n  hearth ritual add date-night --on 15\n  hearth ritual add \"Sunday walk\" --cadence weekly:sun --owner together"
+    )]
     Add(RitualAddArgs),
     /// The built-in rituals you can add with one command.
     Templates(JsonArg),

@@ -8,6 +8,6 @@ mod crash;
 mod daemon;
 mod journal;
 mod practices;
-mod transfer;
 mod storage;
 mod sync;
+mod transfer;

@@ -85,7 +85,7 @@ fn every_kind_round_trips_with_author_device_and_day() {
         all[5]["agreements"],
         serde_json::json!(["pause first", "talk sunday"])
     );
-    assert_eq!(all[6]["prompt"].as_str().unwrap().len() > 3, true);
+    assert!(all[6]["prompt"].as_str().unwrap().len() > 3);
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn show_accepts_a_unique_prefix_and_edit_and_delete_work() {
         env.ok(&["log", "--json"]).is_empty(),
         "deleted entries are hidden"
     );
-    assert_eq!(env.entries()[0]["deleted"].is_string(), true);
+    assert!(env.entries()[0]["deleted"].is_string());
     env.fails(&["delete", &id], 1);
 }
 

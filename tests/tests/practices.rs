@@ -31,7 +31,12 @@ fn ritual<'a>(list: &'a Value, name: &str) -> &'a Value {
 fn templates_are_enabled_with_one_command_and_adjusted() {
     let env = TestEnv::initialised();
     let t = json(&env.ok(&["ritual", "templates", "--json"]));
-    let keys: Vec<&str> = t.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = t
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
     assert_eq!(
         keys,
         [
@@ -48,8 +53,24 @@ fn templates_are_enabled_with_one_command_and_adjusted() {
         env.ok(&["ritual", "add", k]);
     }
     env.ok(&["ritual", "remove", "state of the union"]);
-    env.ok(&["ritual", "add", "state-of-the-union", "--on", "wed", "--owner", "both"]);
-    env.ok(&["ritual", "add", "Sunday walk", "--cadence", "weekly:sun", "--owner", "together"]);
+    env.ok(&[
+        "ritual",
+        "add",
+        "state-of-the-union",
+        "--on",
+        "wed",
+        "--owner",
+        "both",
+    ]);
+    env.ok(&[
+        "ritual",
+        "add",
+        "Sunday walk",
+        "--cadence",
+        "weekly:sun",
+        "--owner",
+        "together",
+    ]);
     let list = json(&env.ok(&["ritual", "list", "--json"]));
     assert_eq!(list["rituals"].as_array().unwrap().len(), 8);
     let sotu = ritual(&list, "State of the union");
@@ -57,12 +78,30 @@ fn templates_are_enabled_with_one_command_and_adjusted() {
     assert_eq!(sotu["owner"], "both");
     assert_eq!(sotu["kind"], "state-of-the-union");
     assert_eq!(ritual(&list, "Evening check-in")["fulfilled_by"], "checkin");
-    assert_eq!(ritual(&list, "Morning gratitude")["fulfilled_by"], "gratitude");
+    assert_eq!(
+        ritual(&list, "Morning gratitude")["fulfilled_by"],
+        "gratitude"
+    );
     assert_eq!(ritual(&list, "Date night")["cadence"], "monthly:1");
     assert_eq!(ritual(&list, "Sunday walk")["kind"], "custom");
 
-    env.ok(&["ritual", "change", "date night", "--on", "15", "--owner", "me"]);
-    env.ok(&["ritual", "change", "evening check", "--manual", "--name", "Evening talk"]);
+    env.ok(&[
+        "ritual",
+        "change",
+        "date night",
+        "--on",
+        "15",
+        "--owner",
+        "me",
+    ]);
+    env.ok(&[
+        "ritual",
+        "change",
+        "evening check",
+        "--manual",
+        "--name",
+        "Evening talk",
+    ]);
     let list = json(&env.ok(&["ritual", "list", "--json"]));
     let date = ritual(&list, "Date night");
     assert_eq!(date["cadence"], "monthly:15");
@@ -72,14 +111,50 @@ fn templates_are_enabled_with_one_command_and_adjusted() {
     // Bad shapes are usage errors and write nothing.
     let before = env.ok(&["ritual", "list", "--json"]);
     for (args, code, says) in [
-        (&["ritual", "add", "evening-checkin", "--on", "mon"][..], 2, "daily ritual has no day"),
-        (&["ritual", "add", "date-night", "--on", "32"][..], 2, "1-31"),
-        (&["ritual", "add", "state-of-the-union", "--on", "funday"][..], 2, "weekday"),
+        (
+            &["ritual", "add", "evening-checkin", "--on", "mon"][..],
+            2,
+            "daily ritual has no day",
+        ),
+        (
+            &["ritual", "add", "date-night", "--on", "32"][..],
+            2,
+            "1-31",
+        ),
+        (
+            &["ritual", "add", "state-of-the-union", "--on", "funday"][..],
+            2,
+            "weekday",
+        ),
         (&["ritual", "add", "Knitting"][..], 2, "needs --cadence"),
-        (&["ritual", "add", "Knitting", "--name", "x", "--cadence", "daily"][..], 2, "not one"),
-        (&["ritual", "change", "date night"][..], 1, "nothing to change"),
-        (&["ritual", "change", "nope", "--cadence", "daily"][..], 1, "no ritual"),
-        (&["ritual", "change", "date night", "--name", "Sunday walk"][..], 1, "already exists"),
+        (
+            &[
+                "ritual",
+                "add",
+                "Knitting",
+                "--name",
+                "x",
+                "--cadence",
+                "daily",
+            ][..],
+            2,
+            "not one",
+        ),
+        (
+            &["ritual", "change", "date night"][..],
+            1,
+            "nothing to change",
+        ),
+        (
+            &["ritual", "change", "nope", "--cadence", "daily"][..],
+            1,
+            "no ritual",
+        ),
+        (
+            &["ritual", "change", "date night", "--name", "Sunday walk"][..],
+            1,
+            "already exists",
+        ),
         (&["ritual", "remove", "nope"][..], 1, "no ritual"),
     ] {
         let err = env.fails(args, code);
@@ -92,7 +167,11 @@ fn templates_are_enabled_with_one_command_and_adjusted() {
 #[test]
 fn rhythm_follows_the_day_boundary_and_time_zones() {
     let mut env = TestEnv::initialised();
-    at(&mut env, "2026-11-16T09:00:00+01:00", &["ritual", "add", "evening-checkin"]);
+    at(
+        &mut env,
+        "2026-11-16T09:00:00+01:00",
+        &["ritual", "add", "evening-checkin"],
+    );
     // Monday to Sunday, 16-22 November, with gaps on Wed and Sat.
     for now in [
         "2026-11-16T21:00:00+01:00",
@@ -111,7 +190,16 @@ fn rhythm_follows_the_day_boundary_and_time_zones() {
         .iter()
         .map(|e| e["day"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(days, ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-20", "2026-11-22"]);
+    assert_eq!(
+        days,
+        [
+            "2026-11-16",
+            "2026-11-17",
+            "2026-11-18",
+            "2026-11-20",
+            "2026-11-22"
+        ]
+    );
     env.now = "2026-11-23T12:00:00+01:00".into();
     let rh = json(&env.ok(&["ritual", "rhythm", "--json"]));
     let lane = &rh[0]["lanes"][0];
@@ -119,15 +207,20 @@ fn rhythm_follows_the_day_boundary_and_time_zones() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| match (w["done"].as_bool().unwrap(), w["open"].as_bool().unwrap()) {
-            (true, _) => 'x',
-            (false, true) => '.',
-            (false, false) => 'o',
-        })
+        .map(
+            |w| match (w["done"].as_bool().unwrap(), w["open"].as_bool().unwrap()) {
+                (true, _) => 'x',
+                (false, true) => '.',
+                (false, false) => 'o',
+            },
+        )
         .collect();
     // The ritual began on the 16th: seven closed days and today, still open.
     assert_eq!(marks, "xxxoxox.");
-    assert_eq!((lane["done"].as_u64(), lane["counted"].as_u64()), (Some(5), Some(7)));
+    assert_eq!(
+        (lane["done"].as_u64(), lane["counted"].as_u64()),
+        (Some(5), Some(7))
+    );
     let text = env.ok(&["ritual", "list"]);
     assert!(text.contains("done 5 of the last 7 days"), "{text}");
     // A missed day lowers the ratio; it never resets it.
@@ -142,7 +235,10 @@ fn a_skipped_prompt_is_replaced_the_same_way_everywhere() {
     let first = json(&env.ok(&["prompt", "--json"]));
     let second = json(&env.ok(&["prompt", "skip", "--json"]));
     assert_ne!(first["prompt"]["id"], second["prompt"]["id"]);
-    assert_eq!(json(&env.ok(&["prompt", "--json"]))["prompt"], second["prompt"]);
+    assert_eq!(
+        json(&env.ok(&["prompt", "--json"]))["prompt"],
+        second["prompt"]
+    );
     let third = json(&env.ok(&["prompt", "draw", "--json"]));
     assert_ne!(third["prompt"]["id"], second["prompt"]["id"]);
     assert_ne!(third["prompt"]["id"], first["prompt"]["id"]);
@@ -155,25 +251,57 @@ fn a_skipped_prompt_is_replaced_the_same_way_everywhere() {
 #[test]
 fn onthisday_reaches_back_years_and_a_month_and_keeps_tender_out() {
     let mut env = TestEnv::initialised();
-    at(&mut env, "2024-11-25T20:00:00+01:00", &["note", "Two years ago today"]);
-    at(&mut env, "2025-11-25T20:00:00+01:00", &["note", "A year ago today"]);
-    at(&mut env, "2025-11-25T21:00:00+01:00", &["note", "--tender", "A hard evening"]);
-    at(&mut env, "2025-11-26T20:00:00+01:00", &["note", "The day after"]);
+    at(
+        &mut env,
+        "2024-11-25T20:00:00+01:00",
+        &["note", "Two years ago today"],
+    );
+    at(
+        &mut env,
+        "2025-11-25T20:00:00+01:00",
+        &["note", "A year ago today"],
+    );
+    at(
+        &mut env,
+        "2025-11-25T21:00:00+01:00",
+        &["note", "--tender", "A hard evening"],
+    );
+    at(
+        &mut env,
+        "2025-11-26T20:00:00+01:00",
+        &["note", "The day after"],
+    );
     // 25 October 2026 is a Sunday: last month's week is 19-25 October.
-    at(&mut env, "2026-10-19T20:00:00+01:00", &["thanks", "--to", "Ben", "Monday soup"]);
-    at(&mut env, "2026-10-26T20:00:00+01:00", &["note", "Too late for that week"]);
+    at(
+        &mut env,
+        "2026-10-19T20:00:00+01:00",
+        &["thanks", "--to", "Ben", "Monday soup"],
+    );
+    at(
+        &mut env,
+        "2026-10-26T20:00:00+01:00",
+        &["note", "Too late for that week"],
+    );
     let o = json(&env.ok(&["onthisday", "--json"]));
     let years: Vec<(u64, usize)> = o["years"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|y| (y["years"].as_u64().unwrap(), y["entries"].as_array().unwrap().len()))
+        .map(|y| {
+            (
+                y["years"].as_u64().unwrap(),
+                y["entries"].as_array().unwrap().len(),
+            )
+        })
         .collect();
     assert_eq!(years, [(1, 1), (2, 1)]);
     assert_eq!(o["last_month"]["from"], "2026-10-19");
     assert_eq!(o["last_month"]["entries"].as_array().unwrap().len(), 1);
     let text = env.ok(&["onthisday"]);
-    assert!(text.contains("A year ago today") && !text.contains("A hard evening"), "{text}");
+    assert!(
+        text.contains("A year ago today") && !text.contains("A hard evening"),
+        "{text}"
+    );
     let text = env.ok(&["onthisday", "--include-tender"]);
     assert!(text.contains("A hard evening"), "{text}");
 }
@@ -200,7 +328,10 @@ fn mood_charts_plain_when_piped_and_in_colour_when_asked() {
     assert_eq!(m["series"][0]["trend"], "rising");
     let plain = env.ok(&["mood", "--heatmap", "--weeks", "2"]);
     assert!(!plain.contains('\x1b'), "{plain}");
-    assert!(plain.contains("Mon · 1") && plain.contains("Wed · 5"), "{plain}");
+    assert!(
+        plain.contains("Mon · 1") && plain.contains("Wed · 5"),
+        "{plain}"
+    );
     let coloured = env.ok(&["--color", "always", "mood"]);
     assert!(coloured.contains("\x1b["), "{coloured}");
     env.fails(&["mood", "--weeks", "0"], 2);
@@ -209,13 +340,33 @@ fn mood_charts_plain_when_piped_and_in_colour_when_asked() {
 #[test]
 fn a_settled_repair_leaves_the_review() {
     let env = TestEnv::initialised();
-    env.ok(&["repair", "debrief", "--happened", "the dishes", "--agree", "Ask first", "--agree", "Rinse"]);
+    env.ok(&[
+        "repair",
+        "debrief",
+        "--happened",
+        "the dishes",
+        "--agree",
+        "Ask first",
+        "--agree",
+        "Rinse",
+    ]);
     env.ok(&["note", "not a repair"]);
     let r = json(&env.ok(&["review", "--json"]));
-    let open: Vec<&str> = r["open_agreements"].as_array().unwrap().iter().map(|a| a["text"].as_str().unwrap()).collect();
+    let open: Vec<&str> = r["open_agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
     assert_eq!(open, ["Ask first", "Rinse"]);
-    let id = r["open_agreements"][0]["entry"].as_str().unwrap().to_string();
-    let note = env.entries().iter().find(|e| e["kind"] == "note").unwrap()["id"].as_str().unwrap().to_string();
+    let id = r["open_agreements"][0]["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = env.entries().iter().find(|e| e["kind"] == "note").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let err = env.fails(&["repair", "resolve", &note], 1);
     assert!(err.contains("not a repair"), "{err}");
     env.ok(&["repair", "resolve", &id]);

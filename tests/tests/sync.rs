@@ -426,24 +426,68 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
     let mut ana = TestEnv::named("Ana", "laptop");
     let mut ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
-    at(&mut ana, "2026-11-16T09:00:00+01:00", &["ritual", "add", "evening-checkin"]);
-    at(&mut ana, "2026-11-16T09:00:00+01:00", &["ritual", "add", "state-of-the-union", "--on", "sun"]);
+    at(
+        &mut ana,
+        "2026-11-16T09:00:00+01:00",
+        &["ritual", "add", "evening-checkin"],
+    );
+    at(
+        &mut ana,
+        "2026-11-16T09:00:00+01:00",
+        &["ritual", "add", "state-of-the-union", "--on", "sun"],
+    );
     ben.wait_for(CONVERGE, "the rituals to reach Ben", || {
-        ben.ok(&["ritual", "list", "--json"]).contains("State of the union")
+        ben.ok(&["ritual", "list", "--json"])
+            .contains("State of the union")
     });
     // The week of 19-25 November, written on both sides.
-    at(&mut ana, "2026-11-19T21:00:00+01:00", &["checkin", "--mood", "low"]);
-    at(&mut ana, "2026-11-24T21:00:00+01:00", &["checkin", "--mood", "great"]);
-    at(&mut ana, "2026-11-24T21:05:00+01:00", &["thanks", "--to", "Ben", "Dinner on a hard day"]);
-    at(&mut ben, "2026-11-20T22:00:00+01:00", &["checkin", "--mood", "okay"]);
-    at(&mut ben, "2026-11-22T20:00:00+01:00", &["ritual", "done", "union"]);
-    at(&mut ben, "2026-11-23T21:00:00+01:00", &["highlow", "--high", "Long walk", "--low", "Traffic"]);
-    at(&mut ben, "2026-11-24T08:00:00+01:00", &["thanks", "--to", "Ana", "Coffee in bed"]);
-    at(&mut ben, "2026-11-25T08:00:00+01:00", &["thanks", "--to", "Ana", "The playlist"]);
+    at(
+        &mut ana,
+        "2026-11-19T21:00:00+01:00",
+        &["checkin", "--mood", "low"],
+    );
+    at(
+        &mut ana,
+        "2026-11-24T21:00:00+01:00",
+        &["checkin", "--mood", "great"],
+    );
+    at(
+        &mut ana,
+        "2026-11-24T21:05:00+01:00",
+        &["thanks", "--to", "Ben", "Dinner on a hard day"],
+    );
+    at(
+        &mut ben,
+        "2026-11-20T22:00:00+01:00",
+        &["checkin", "--mood", "okay"],
+    );
+    at(
+        &mut ben,
+        "2026-11-22T20:00:00+01:00",
+        &["ritual", "done", "union"],
+    );
+    at(
+        &mut ben,
+        "2026-11-23T21:00:00+01:00",
+        &["highlow", "--high", "Long walk", "--low", "Traffic"],
+    );
+    at(
+        &mut ben,
+        "2026-11-24T08:00:00+01:00",
+        &["thanks", "--to", "Ana", "Coffee in bed"],
+    );
+    at(
+        &mut ben,
+        "2026-11-25T08:00:00+01:00",
+        &["thanks", "--to", "Ana", "The playlist"],
+    );
     // Today's prompt is the same for both; Ana answers, then skips it.
     let pa: serde_json::Value = serde_json::from_str(&ana.ok(&["prompt", "--json"])).unwrap();
     let pb: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
-    assert_eq!(pa["prompt"]["id"], pb["prompt"]["id"], "one prompt a day, no coordination");
+    assert_eq!(
+        pa["prompt"]["id"], pb["prompt"]["id"],
+        "one prompt a day, no coordination"
+    );
     ana.ok(&["prompt", "answer", "More Sunday mornings"]);
     let next: serde_json::Value =
         serde_json::from_str(&ana.ok(&["prompt", "skip", "--json"])).unwrap();
@@ -500,12 +544,23 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
             .iter()
             .find(|x| x["ritual"]["name"] == "State of the union")
             .unwrap();
-        assert_eq!(sotu["lanes"].as_array().unwrap().len(), 1, "one lane, together");
+        assert_eq!(
+            sotu["lanes"].as_array().unwrap().len(),
+            1,
+            "one lane, together"
+        );
         assert_eq!(sotu["lanes"][0]["done"], 1);
     }
     // Ana answered, Ben has not: Ben sees that Ana answered but not what.
-    assert_eq!(ra["prompts"][0]["answers"][0]["text"], "More Sunday mornings");
-    assert!(rb["prompts"][0]["answers"][0]["text"].is_null(), "{}", rb["prompts"]);
+    assert_eq!(
+        ra["prompts"][0]["answers"][0]["text"],
+        "More Sunday mornings"
+    );
+    assert!(
+        rb["prompts"][0]["answers"][0]["text"].is_null(),
+        "{}",
+        rb["prompts"]
+    );
     let text = ben.ok(&["review"]);
     assert!(!text.contains("More Sunday mornings"), "{text}");
     assert!(text.contains("sealed until you answer"), "{text}");
@@ -524,5 +579,9 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
         all
     };
     assert_eq!(lanes(&ana), lanes(&ben));
-    assert_eq!(lanes(&ana).len(), 3, "two lanes for each of you, one together");
+    assert_eq!(
+        lanes(&ana).len(),
+        3,
+        "two lanes for each of you, one together"
+    );
 }

@@ -47,7 +47,10 @@ fn jrnl_imports_once_as_mine_with_tags_and_stars() {
     let es = env.entries();
     assert_eq!(es.len(), 2);
     assert_eq!(es[0]["kind"], "note");
-    assert_eq!(es[0]["text"], "Planted the tulips.\nThree rows by the fence. @garden");
+    assert_eq!(
+        es[0]["text"],
+        "Planted the tulips.\nThree rows by the fence. @garden"
+    );
     assert_eq!(es[0]["author_name"], "Ana");
     assert_eq!(es[0]["starred"], true);
     assert_eq!(es[0]["tags"], serde_json::json!(["garden"]));
@@ -56,7 +59,10 @@ fn jrnl_imports_once_as_mine_with_tags_and_stars() {
     assert_eq!(es[1]["starred"], false);
     // Again: nothing new.
     let out = env.ok(&["import", "--format", "jrnl", &file]);
-    assert!(out.contains("Imported 0 entries") && out.contains("2 were already here"), "{out}");
+    assert!(
+        out.contains("Imported 0 entries") && out.contains("2 were already here"),
+        "{out}"
+    );
     assert_eq!(env.entries().len(), 2);
 }
 
@@ -65,9 +71,18 @@ fn a_malformed_jrnl_file_names_the_problem_and_imports_nothing() {
     let env = TestEnv::initialised();
     let cases = [
         (JRNL.replace("2025-10-05", "2025-13-05"), "entries[1].date"),
-        (JRNL.replace("\"17:45\"", "\"quarter to six\""), "entries[0].time"),
-        (JRNL.replace("\"title\": \"Rainy Sunday.\",", ""), "entries[1]: missing field `title`"),
-        (JRNL.replace("\"starred\": false", "\"starred\": \"no\""), "entries[1].starred"),
+        (
+            JRNL.replace("\"17:45\"", "\"quarter to six\""),
+            "entries[0].time",
+        ),
+        (
+            JRNL.replace("\"title\": \"Rainy Sunday.\",", ""),
+            "entries[1]: missing field `title`",
+        ),
+        (
+            JRNL.replace("\"starred\": false", "\"starred\": \"no\""),
+            "entries[1].starred",
+        ),
         (JRNL[..200].to_string(), "line"),
         ("[1, 2]".to_string(), "not a jrnl JSON export"),
     ];
@@ -91,7 +106,14 @@ fn a_malformed_jrnl_file_names_the_problem_and_imports_nothing() {
 #[test]
 fn exports_in_every_format() {
     let env = TestEnv::initialised();
-    env.ok(&["checkin", "--mood", "good", "--need", "hug", "Long day @work"]);
+    env.ok(&[
+        "checkin",
+        "--mood",
+        "good",
+        "--need",
+        "hug",
+        "Long day @work",
+    ]);
     env.ok(&["thanks", "--to", "Ben", "--star", "For the soup."]);
     env.ok(&["note", "[not] a date stamp\nsecond line"]);
     env.ok(&["ritual", "add", "evening-checkin"]);
@@ -107,12 +129,25 @@ fn exports_in_every_format() {
     assert_eq!(j["entries"].as_array().unwrap().len(), 3);
     assert_eq!(j["entries"][0]["mood"], 4);
     assert_eq!(j["rituals"][0]["name"], "Evening check-in");
-    assert_eq!(j["ritual_log"].as_array().unwrap().len(), 0, "the check-in came first");
+    assert_eq!(
+        j["ritual_log"].as_array().unwrap().len(),
+        0,
+        "the check-in came first"
+    );
 
     let t = env.ok(&["export", "--format", "jrnl"]);
-    assert!(t.starts_with("[2026-11-25 21:30] Ana (check-in): Mood 4 (good), needs hug.\n"), "{t}");
-    assert!(t.contains("] Ana (thanks): Thanks to Ben: For the soup. *\n"), "{t}");
-    assert!(t.contains("] Ana (note): [not] a date stamp\nsecond line\n"), "{t}");
+    assert!(
+        t.starts_with("[2026-11-25 21:30] Ana (check-in): Mood 4 (good), needs hug.\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("] Ana (thanks): Thanks to Ben: For the soup. *\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("] Ana (note): [not] a date stamp\nsecond line\n"),
+        "{t}"
+    );
 
     // A file is created private, atomically, and not overwritten by default.
     let path = env.home().join("journal.automerge");
@@ -128,6 +163,15 @@ fn exports_in_every_format() {
     assert!(err.contains("already exists"), "{err}");
     env.ok(&["export", "--format", "md", "--output", p, "--force"]);
     assert!(std::fs::read_to_string(&path).unwrap().starts_with("# Ana"));
-    let err = env.fails(&["export", "--format", "md", "--output", "/nonexistent/dir/x.md"], 1);
+    let err = env.fails(
+        &[
+            "export",
+            "--format",
+            "md",
+            "--output",
+            "/nonexistent/dir/x.md",
+        ],
+        1,
+    );
     assert!(err.contains("cannot write"), "{err}");
 }

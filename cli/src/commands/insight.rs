@@ -102,7 +102,12 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
         )?;
     }
 
-    let moments = |out: &mut dyn Write, title: &str, pick: &dyn Fn(&hearth_model::insight::PersonReview) -> &Vec<hearth_model::insight::Moment>| -> std::io::Result<()> {
+    let moments = |out: &mut dyn Write,
+                   title: &str,
+                   pick: &dyn Fn(
+        &hearth_model::insight::PersonReview,
+    ) -> &Vec<hearth_model::insight::Moment>|
+     -> std::io::Result<()> {
         let all: Vec<_> = r
             .people
             .iter()
@@ -189,7 +194,7 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
                 "({}, {}; settle with `hearth repair resolve {}`)",
                 name_of(&a.author),
                 a.day.format("%-d %b %Y"),
-                &a.entry.key()[..10]
+                a.entry.key()
             ))
         )?;
     }
@@ -262,10 +267,7 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 
 pub fn mood(ctx: &mut Ctx, a: MoodArgs) -> Result<()> {
     let at = input::now()?;
-    let (from, to, series) = match ctx.call(Request::Mood {
-        weeks: a.weeks,
-        at,
-    })? {
+    let (from, to, series) = match ctx.call(Request::Mood { weeks: a.weeks, at })? {
         Response::Mood { from, to, series } => (from, to, series),
         r => return Err(unexpected(r)),
     };
@@ -277,7 +279,10 @@ pub fn mood(ctx: &mut Ctx, a: MoodArgs) -> Result<()> {
         }));
     }
     let mut out = std::io::stdout().lock();
-    if series.iter().all(|s| s.days.iter().all(|d| d.mood.is_none())) {
+    if series
+        .iter()
+        .all(|s| s.days.iter().all(|d| d.mood.is_none()))
+    {
         writeln!(
             out,
             "{}",

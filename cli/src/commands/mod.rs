@@ -3,9 +3,9 @@
 mod edit;
 mod insight;
 mod peers;
-mod transfer;
 mod review;
 mod rituals;
+mod transfer;
 mod write;
 
 use std::io::Write;

@@ -2,9 +2,7 @@
 
 use std::io::Write;
 
-use hearth_ipc::{
-    DueList, OwnerArg, PartnerAnswer, PromptToday, Request, Response, RitualList,
-};
+use hearth_ipc::{DueList, OwnerArg, PartnerAnswer, PromptToday, Request, Response, RitualList};
 use hearth_model::ritual::{Lane, Owner, TEMPLATES, TemplateOwner};
 use hearth_model::{Body, Cadence};
 
@@ -113,7 +111,10 @@ fn shape_cadence(shape: &RitualShape, base: Option<Cadence>) -> Result<Option<Ca
         (Some(_), None) => Err(CliError::usage(
             "--on needs a cadence: add --cadence weekly, monthly or yearly",
         )),
-        (Some(on), Some(c)) => c.on_day(on).map(Some).map_err(|e| CliError::usage(e.to_string())),
+        (Some(on), Some(c)) => c
+            .on_day(on)
+            .map(Some)
+            .map_err(|e| CliError::usage(e.to_string())),
     }
 }
 
@@ -175,7 +176,11 @@ fn add(ctx: &mut Ctx, a: RitualAddArgs, at: chrono::DateTime<chrono::FixedOffset
         let r = list.rituals.iter().find(|r| r.name == name);
         return render::print_json(&r);
     }
-    let mut line = format!("Added {} ({})", render::bold(&name), describe_cadence(cadence));
+    let mut line = format!(
+        "Added {} ({})",
+        render::bold(&name),
+        describe_cadence(cadence)
+    );
     if let Some(k) = fulfilled_by {
         line.push_str(&format!("; writing a {k} completes it"));
     }
@@ -251,7 +256,10 @@ fn templates(json: bool) -> Result<()> {
     Ok(())
 }
 
-fn name_of(names: &std::collections::BTreeMap<hearth_model::PartnerId, String>, p: &hearth_model::PartnerId) -> String {
+fn name_of(
+    names: &std::collections::BTreeMap<hearth_model::PartnerId, String>,
+    p: &hearth_model::PartnerId,
+) -> String {
     names.get(p).cloned().unwrap_or_else(|| p.to_string())
 }
 
@@ -297,7 +305,9 @@ fn print_list(out: &mut impl Write, list: &RitualList) -> Result<()> {
         writeln!(
             out,
             "{}",
-            render::dim("No rituals yet. See `hearth ritual templates`, then e.g. `hearth ritual add evening-checkin`.")
+            render::dim(
+                "No rituals yet. See `hearth ritual templates`, then e.g. `hearth ritual add evening-checkin`."
+            )
         )?;
         return Ok(());
     }
@@ -375,7 +385,9 @@ fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
     writeln!(
         out,
         "\n{}",
-        render::dim("● done  ○ missed  · still open. A missed one lowers the count; nothing resets.")
+        render::dim(
+            "● done  ○ missed  · still open. A missed one lowers the count; nothing resets."
+        )
     )?;
     Ok(())
 }
@@ -414,10 +426,10 @@ pub fn print_due(out: &mut impl Write, d: &DueList) -> Result<()> {
                 item.occurrence.format("%a %-d %b")
             ));
         }
-        if item.done_by_partner {
-            if let Some(p) = &partner {
-                line.push_str(&format!(" · {p} has done theirs"));
-            }
+        if item.done_by_partner
+            && let Some(p) = &partner
+        {
+            line.push_str(&format!(" · {p} has done theirs"));
         }
         let line = if item.due { line } else { render::dim(&line) };
         writeln!(out, "{line}")?;

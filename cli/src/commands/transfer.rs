@@ -38,7 +38,9 @@ pub fn export(ctx: &mut Ctx, a: ExportArgs) -> Result<()> {
         ExportFormat::Automerge => match ctx.call(Request::ExportDocument)? {
             Response::Document { base64 } => data_encoding::BASE64
                 .decode(base64.as_bytes())
-                .map_err(|e| CliError::daemon(format!("the daemon sent a damaged document: {e}")))?,
+                .map_err(|e| {
+                    CliError::daemon(format!("the daemon sent a damaged document: {e}"))
+                })?,
             r => return Err(unexpected(r)),
         },
         format => {
@@ -129,7 +131,9 @@ fn body_text(e: &Entry, data: &ExportData) -> String {
             parts.push(format!("High: {}", high.trim()));
             parts.push(format!("Low: {}", low.trim()));
         }
-        Body::Gratitude { to, text } => parts.push(format!("Thanks to {}: {}", to.trim(), text.trim())),
+        Body::Gratitude { to, text } => {
+            parts.push(format!("Thanks to {}: {}", to.trim(), text.trim()))
+        }
         Body::Note { text } => parts.push(text.trim().to_string()),
         Body::Repair {
             mode,
@@ -144,7 +148,11 @@ fn body_text(e: &Entry, data: &ExportData) -> String {
                 RepairMode::Debrief => "What happened:",
             };
             parts.push(format!("{head} {}", happened.trim()));
-            for (label, text) in [("What I felt:", felt), ("My part:", my_part), ("What I need:", need)] {
+            for (label, text) in [
+                ("What I felt:", felt),
+                ("My part:", my_part),
+                ("What I need:", need),
+            ] {
                 if !text.trim().is_empty() {
                     parts.push(format!("{label} {}", text.trim()));
                 }
@@ -291,8 +299,12 @@ pub fn import(ctx: &mut Ctx, a: ImportArgs) -> Result<()> {
             MAX_IMPORT / 1024 / 1024
         )));
     }
-    let text = String::from_utf8(raw)
-        .map_err(|e| CliError::user(format!("{shown} is not UTF-8 text (byte {}); nothing imported", e.utf8_error().valid_up_to())))?;
+    let text = String::from_utf8(raw).map_err(|e| {
+        CliError::user(format!(
+            "{shown} is not UTF-8 text (byte {}); nothing imported",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
     let parsed = jrnl::parse_export(&text)
         .map_err(|e| CliError::user(format!("{shown}: {e}; nothing imported")))?;
     let now = input::now()?;

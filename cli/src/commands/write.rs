@@ -199,9 +199,13 @@ pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
                 Response::Entry { entry, .. } => {
                     let short = render::accent(&entry.id.key()[..10]);
                     if reopen {
-                        println!("Reopened the agreements of {short}; reviews will raise them again.");
+                        println!(
+                            "Reopened the agreements of {short}; reviews will raise them again."
+                        );
                     } else {
-                        println!("Settled the agreements of {short}; reviews will stop raising them.");
+                        println!(
+                            "Settled the agreements of {short}; reviews will stop raising them."
+                        );
                     }
                     Ok(())
                 }

@@ -303,10 +303,9 @@ impl Core {
         if l.journal
             .set_device_addrs(&self.identity.device, &joined.join(" "), now)
             .is_ok()
+            && let Err(e) = self.commit()
         {
-            if let Err(e) = self.commit() {
-                tracing::warn!(error = %e, "could not save this device's addresses");
-            }
+            tracing::warn!(error = %e, "could not save this device's addresses");
         }
     }
 
@@ -470,14 +469,13 @@ impl Core {
             Err(r) => {
                 // A refused request leaves nothing behind, even if it failed
                 // after a first change (say, the entry before its rituals).
-                if let Some(before) = before {
-                    if self
+                if let Some(before) = before
+                    && self
                         .loaded
                         .as_ref()
                         .is_some_and(|l| l.journal.heads() != before)
-                    {
-                        self.rollback_to(&before);
-                    }
+                {
+                    self.rollback_to(&before);
                 }
                 r
             }
@@ -704,7 +702,10 @@ impl Core {
                     .journal
                     .mark_done(&ctx, &r, occ, entry)
                     .map_err(model_err)?;
-                Ok(Response::RitualDone { ritual: r, done })
+                Ok(Response::RitualDone {
+                    ritual: Box::new(r),
+                    done: Box::new(done),
+                })
             }
             Request::Due { at } => {
                 let me = self.me()?;
@@ -754,24 +755,35 @@ impl Core {
                 let rituals = l.journal.rituals();
                 let r = find_ritual(&rituals, &ritual).map_err(model_err)?;
                 let cadence = match on {
-                    Some(on) => Some(cadence.unwrap_or(r.cadence).on_day(&on).map_err(model_err)?),
+                    Some(on) => Some(
+                        cadence
+                            .unwrap_or(r.cadence)
+                            .on_day(&on)
+                            .map_err(model_err)?,
+                    ),
                     None => cadence,
                 };
-                if let Some(n) = &name {
-                    if rituals.iter().any(|o| {
-                        o.archived.is_none() && o.id != r.id && o.name.eq_ignore_ascii_case(n.trim())
-                    }) {
-                        return Err(err(
-                            ErrorKind::BadRequest,
-                            format!("a ritual named {:?} already exists", n.trim()),
-                        ));
-                    }
+                if let Some(n) = &name
+                    && rituals.iter().any(|o| {
+                        o.archived.is_none()
+                            && o.id != r.id
+                            && o.name.eq_ignore_ascii_case(n.trim())
+                    })
+                {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        format!("a ritual named {:?} already exists", n.trim()),
+                    ));
                 }
                 let change = hearth_model::RitualChange {
                     name,
                     cadence,
                     owner,
-                    fulfilled_by: if manual { Some(None) } else { fulfilled_by.map(Some) },
+                    fulfilled_by: if manual {
+                        Some(None)
+                    } else {
+                        fulfilled_by.map(Some)
+                    },
                 };
                 if change == hearth_model::RitualChange::default() {
                     return Err(err(
@@ -817,7 +829,8 @@ impl Core {
                     ));
                 }
                 let to = self.day_boundary().day_of(at);
-                let monday = to - chrono::Duration::days(i64::from(to.weekday().num_days_from_monday()));
+                let monday =
+                    to - chrono::Duration::days(i64::from(to.weekday().num_days_from_monday()));
                 let from = monday - chrono::Duration::weeks(i64::from(weeks) - 1);
                 let series = hearth_model::insight::mood_series(
                     self.view.entries.values().filter(|e| e.deleted.is_none()),
@@ -854,7 +867,12 @@ impl Core {
                     entries: live.filter(|e| !self.sealed(e, &mine)).cloned().collect(),
                     rituals: l.journal.rituals(),
                     ritual_log: l.journal.ritual_log(),
-                    prompts: l.journal.prompts().into_iter().filter(|p| p.custom).collect(),
+                    prompts: l
+                        .journal
+                        .prompts()
+                        .into_iter()
+                        .filter(|p| p.custom)
+                        .collect(),
                     sealed,
                 })))
             }
@@ -972,10 +990,12 @@ impl Core {
             }
             let ctx = self.ctx(item.written)?;
             let l = self.loaded.as_mut().expect("checked above");
-            let e = l
-                .journal
-                .add_entry(&ctx, &item.entry, id)
-                .map_err(|e| err(ErrorKind::BadRequest, format!("entry {i}: {e}; nothing imported")))?;
+            let e = l.journal.add_entry(&ctx, &item.entry, id).map_err(|e| {
+                err(
+                    ErrorKind::BadRequest,
+                    format!("entry {i}: {e}; nothing imported"),
+                )
+            })?;
             self.view.upsert(&l.journal, e);
             added.push(id);
         }

@@ -51,7 +51,7 @@ pub enum DaemonError {
 
 enum Msg {
     Request(Request, oneshot::Sender<Response>),
-    Loaded(Result<Opened, StoreError>),
+    Loaded(Box<Result<Opened, StoreError>>),
     Doc(DocRequest),
     /// The sync endpoint is up: where it listens.
     Listening(Vec<SocketAddr>, u16),
@@ -124,7 +124,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 ok = res.is_ok(),
                 "document loaded"
             );
-            let _ = loader_tx.send(Msg::Loaded(res));
+            let _ = loader_tx.send(Msg::Loaded(Box::new(res)));
         })
         .map_err(|e| DaemonError::Io(paths.journal(), e))?;
     let (done_tx, done_rx) = oneshot::channel::<Result<(), String>>();
@@ -487,26 +487,28 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
                     }
                 }
                 Msg::SyncDown(e) => core.sync_error = Some(e),
-                Msg::Loaded(Ok(opened)) => {
-                    for q in &opened.quarantined {
-                        tracing::error!(%q, "stored file quarantined");
+                Msg::Loaded(loaded) => match *loaded {
+                    Ok(opened) => {
+                        for q in &opened.quarantined {
+                            tracing::error!(%q, "stored file quarantined");
+                        }
+                        if let Err(e) = core.loaded(opened) {
+                            fail_all(&mut waiting, &e.to_string());
+                            return Err(e.to_string());
+                        }
+                        if let Some((addrs, port)) = listening.take() {
+                            core.set_own_addrs(&addrs, port);
+                        }
+                        work.splice(0..0, waiting.drain(..));
                     }
-                    if let Err(e) = core.loaded(opened) {
+                    Err(e) => {
                         fail_all(&mut waiting, &e.to_string());
+                        for (_, s) in work.drain(..) {
+                            let _ = s.send(error(ErrorKind::Storage, e.to_string()));
+                        }
                         return Err(e.to_string());
                     }
-                    if let Some((addrs, port)) = listening.take() {
-                        core.set_own_addrs(&addrs, port);
-                    }
-                    work.splice(0..0, waiting.drain(..));
-                }
-                Msg::Loaded(Err(e)) => {
-                    fail_all(&mut waiting, &e.to_string());
-                    for (_, s) in work.drain(..) {
-                        let _ = s.send(error(ErrorKind::Storage, e.to_string()));
-                    }
-                    return Err(e.to_string());
-                }
+                },
             }
         }
         let mut replies: Vec<(oneshot::Sender<Response>, Response, bool)> = Vec::new();
@@ -528,12 +530,10 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
             wrote |= ok_write;
             replies.push((reply, resp, ok_write));
         }
-        if wrote {
-            if let Err(e) = core.commit() {
-                for (_, resp, w) in replies.iter_mut() {
-                    if *w {
-                        *resp = error(ErrorKind::Storage, format!("not saved: {e}"));
-                    }
+        if wrote && let Err(e) = core.commit() {
+            for (_, resp, w) in replies.iter_mut() {
+                if *w {
+                    *resp = error(ErrorKind::Storage, format!("not saved: {e}"));
                 }
             }
         }

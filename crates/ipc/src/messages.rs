@@ -263,8 +263,8 @@ pub enum Response {
     Entries(EntryList),
     Rituals(RitualList),
     RitualDone {
-        ritual: Ritual,
-        done: RitualDone,
+        ritual: Box<Ritual>,
+        done: Box<RitualDone>,
     },
     Due(DueList),
     Prompt(Box<PromptToday>),

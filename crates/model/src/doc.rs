@@ -883,10 +883,10 @@ impl Journal {
         let obj = self
             .child(&self.rituals, id)
             .ok_or_else(|| ModelError::NoSuchRitual(id.to_string()))?;
-        if let Some(n) = &change.name {
-            if n.trim().is_empty() {
-                return Err(ModelError::Empty("ritual name"));
-            }
+        if let Some(n) = &change.name
+            && n.trim().is_empty()
+        {
+            return Err(ModelError::Empty("ritual name"));
         }
         self.write(ctx.now, |tx| {
             if let Some(n) = &change.name {

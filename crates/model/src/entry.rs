@@ -468,8 +468,8 @@ pub fn normalize_tag(raw: &str) -> Result<String, ModelError> {
 pub fn parse_tags(text: &str) -> BTreeSet<String> {
     let mut tags = BTreeSet::new();
     let mut prev: Option<char> = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let chars = text.char_indices().peekable();
+    for (i, c) in chars {
         let at_word_start = prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '@'));
         if c == '@' && at_word_start {
             let rest = &text[i + 1..];
@@ -479,10 +479,10 @@ pub fn parse_tags(text: &str) -> BTreeSet<String> {
                 .map_or(rest.len(), |(j, _)| j);
             // A trailing '-' is punctuation ("@work-"), not part of the tag.
             let word = rest[..end].trim_end_matches('-');
-            if word.chars().next().is_some_and(char::is_alphanumeric) {
-                if let Ok(t) = normalize_tag(word) {
-                    tags.insert(t);
-                }
+            if word.chars().next().is_some_and(char::is_alphanumeric)
+                && let Ok(t) = normalize_tag(word)
+            {
+                tags.insert(t);
             }
         }
         prev = Some(c);

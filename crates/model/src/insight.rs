@@ -112,12 +112,13 @@ pub fn mood_series<'a>(
 ) -> Vec<MoodSeries> {
     let mut by: BTreeMap<(&PartnerId, NaiveDate), Vec<f64>> = BTreeMap::new();
     for e in entries {
-        if let Body::Checkin { mood, .. } = &e.body {
-            if e.day >= from && e.day <= to {
-                by.entry((&e.author, e.day))
-                    .or_default()
-                    .push(f64::from(mood.value()));
-            }
+        if let Body::Checkin { mood, .. } = &e.body
+            && e.day >= from
+            && e.day <= to
+        {
+            by.entry((&e.author, e.day))
+                .or_default()
+                .push(f64::from(mood.value()));
         }
     }
     partners
@@ -262,7 +263,7 @@ pub fn review(input: &ReviewInput<'_>) -> Review {
             let mut highs = Vec::new();
             let mut lows = Vec::new();
             let mut thanks_given = Vec::new();
-            for e in mine().filter(|e| shown(*e)) {
+            for e in mine().filter(|e| shown(e)) {
                 let moment = |text: &str, to: Option<String>| Moment {
                     entry: e.id,
                     day: e.day,
@@ -318,7 +319,7 @@ pub fn review(input: &ReviewInput<'_>) -> Review {
                 occ = r.cadence.previous(occ);
             }
             let rh = r.rhythm(input.log, &ids, to, n, since);
-            (!rh.lanes.iter().all(|l| l.windows.is_empty())).then(|| RitualReview {
+            (!rh.lanes.iter().all(|l| l.windows.is_empty())).then_some(RitualReview {
                 ritual: rh.ritual,
                 lanes: rh.lanes,
             })

@@ -120,7 +120,13 @@ impl Cadence {
     /// for monthly, MM-DD for yearly. A daily cadence has no day to choose.
     pub fn on_day(&self, on: &str) -> Result<Cadence, ModelError> {
         let (head, want) = match self {
-            Cadence::Daily => return Err(ModelError::OnDay(on.to_string(), "daily", "a daily ritual has no day to choose")),
+            Cadence::Daily => {
+                return Err(ModelError::OnDay(
+                    on.to_string(),
+                    "daily",
+                    "a daily ritual has no day to choose",
+                ));
+            }
             Cadence::Weekly(_) => ("weekly", "a weekday such as sun or friday"),
             Cadence::Monthly(_) => ("monthly", "a day of the month, 1-31"),
             Cadence::Yearly(..) => ("yearly", "a date as MM-DD"),
@@ -693,7 +699,7 @@ mod tests {
         let bens = ritual("daily", Owner::Partner(them.clone()));
         assert!(!bens.status(&[], today, &me, Some(&them)).due, "not mine");
         assert!(bens.status(&[], today, &them, Some(&me)).due);
-        assert!(due_today(&[bens.clone()], &[], today, &me, Some(&them)).is_empty());
+        assert!(due_today(std::slice::from_ref(&bens), &[], today, &me, Some(&them)).is_empty());
         assert_eq!(
             due_today(&[bens], &[done(today, "ben")], today, &me, Some(&them)).len(),
             1,

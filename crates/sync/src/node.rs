@@ -748,7 +748,7 @@ async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<
             inner.peer(id, |p| p.dialing = false);
             run_session(inner.clone(), conn, send, recv, id).await;
             // A session that ended is retried soon, but not instantly.
-            inner.peer(id, |p| schedule_retry(p));
+            inner.peer(id, schedule_retry);
         }
         Err(e) => {
             tracing::debug!(peer = %id.fmt_short(), error = %e, "dial failed");
