@@ -1431,3 +1431,57 @@ pub fn prompt_of_the_day(
         .unwrap_or_else(|| pick(0))
         .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deck() -> Vec<Prompt> {
+        Journal::new(automerge::ActorId::from(b"test-actor".as_slice())).prompts()
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn the_prompt_depends_on_couple_and_day_only() {
+        let deck = deck();
+        let none = BTreeSet::new();
+        let a = prompt_of_the_day(&deck, "couple-a", day(25), &none);
+        assert_eq!(a, prompt_of_the_day(&deck, "couple-a", day(25), &none));
+        // Over a month the prompt changes from day to day and differs
+        // between couples.
+        let month: BTreeSet<String> = (1..=30)
+            .map(|d| prompt_of_the_day(&deck, "couple-a", day(d), &none).id)
+            .collect();
+        assert!(month.len() > 15, "{month:?}");
+        let other: Vec<String> = (1..=30)
+            .map(|d| prompt_of_the_day(&deck, "couple-b", day(d), &none).id)
+            .collect();
+        let mine: Vec<String> = (1..=30)
+            .map(|d| prompt_of_the_day(&deck, "couple-a", day(d), &none).id)
+            .collect();
+        assert_ne!(mine, other);
+    }
+
+    #[test]
+    fn skips_walk_a_fixed_sequence_and_never_run_out() {
+        let deck = deck();
+        let mut skipped = BTreeSet::new();
+        let mut seen = Vec::new();
+        for _ in 0..deck.len() {
+            let p = prompt_of_the_day(&deck, "c", day(25), &skipped);
+            assert!(!skipped.contains(&p.id), "a skipped prompt came back");
+            seen.push(p.id.clone());
+            skipped.insert(p.id);
+        }
+        assert_eq!(seen.len(), deck.len(), "every prompt is reachable");
+        // The same skips, in any order, give the same prompt.
+        let some: BTreeSet<String> = seen[..3].iter().cloned().collect();
+        assert_eq!(prompt_of_the_day(&deck, "c", day(25), &some).id, seen[3]);
+        // With everything skipped there is still a prompt.
+        let all: BTreeSet<String> = deck.iter().map(|p| p.id.clone()).collect();
+        assert!(deck.contains(&prompt_of_the_day(&deck, "c", day(25), &all)));
+    }
+}
