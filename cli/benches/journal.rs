@@ -205,6 +205,79 @@ fn main() {
             ms(t.elapsed())
         })
         .collect();
+    // Looking back over the whole decade. The baseline is listing the same
+    // period's entries with `log`, which reads them without analysing them.
+    let now = chrono::Local::now().fixed_offset();
+    for (name, cadence) in [
+        ("Evening check-in", "daily"),
+        ("State of the union", "weekly:sun"),
+    ] {
+        let r = call(
+            &paths,
+            Request::RitualAdd {
+                name: name.into(),
+                kind: "custom".into(),
+                cadence: cadence.parse().unwrap(),
+                owner: hearth_ipc::OwnerArg::Both,
+                fulfilled_by: None,
+                at: now,
+            },
+        );
+        assert!(matches!(r, Some(Response::Rituals(_))));
+    }
+    let timed = |req: &dyn Fn() -> Request, n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                let r = call(&paths, req()).unwrap();
+                assert!(!matches!(r, Response::Error(_)), "{r:?}");
+                ms(t.elapsed())
+            })
+            .collect()
+    };
+    let review = |span| {
+        move || Request::Review {
+            span,
+            until: None,
+            include_tender: false,
+            at: chrono::Local::now().fixed_offset(),
+        }
+    };
+    let since = |s: &str| {
+        let s = s.to_string();
+        move || Request::Log {
+            query: hearth_ipc::LogQuery {
+                since: Some(s.clone()),
+                ..Default::default()
+            },
+            at: chrono::Local::now().fixed_offset(),
+        }
+    };
+    use hearth_model::insight::Span;
+    let mut review_week = timed(&review(Span::Week), 20);
+    let mut review_year = timed(&review(Span::Year), 10);
+    let mut log_year = timed(&since("1 year ago"), 10);
+    let mut otd = timed(
+        &|| Request::OnThisDay {
+            include_tender: false,
+            at: chrono::Local::now().fixed_offset(),
+        },
+        20,
+    );
+    let mut mood52 = timed(
+        &|| Request::Mood {
+            weeks: 52,
+            at: chrono::Local::now().fixed_offset(),
+        },
+        20,
+    );
+    let mut export_all = timed(
+        &|| Request::Export {
+            at: chrono::Local::now().fixed_offset(),
+        },
+        5,
+    );
+    let mut log_all = timed(&since("20 years ago"), 5);
     let mut spawn_only: Vec<f64> = (0..30).map(|_| ms(cli(&home, &["--version"]))).collect();
     let steady_rss = peak_rss_kib(d.child.id());
     drop(d);
@@ -217,6 +290,13 @@ fn main() {
     let (cli_w50, cli_w99) = p(&mut cli_write);
     let (ipc_w50, ipc_w99) = p(&mut ipc_write);
     let (spawn50, _) = p(&mut spawn_only);
+    let (rw50, _) = p(&mut review_week);
+    let (ry50, _) = p(&mut review_year);
+    let (ly50, _) = p(&mut log_year);
+    let (otd50, _) = p(&mut otd);
+    let (mood50, _) = p(&mut mood52);
+    let (exp50, _) = p(&mut export_all);
+    let (la50, _) = p(&mut log_all);
 
     println!("| what | hearth | naive baseline | ratio (naive / hearth) | target |");
     println!("|---|---|---|---|---|");
@@ -276,6 +356,17 @@ fn main() {
         "| acknowledged write, whole `hearth note` process, p50 / p99 | {cli_w50:.1} / {cli_w99:.1} ms | | | |"
     );
     println!("| (process spawn alone: `hearth --version`, p50) | {spawn50:.1} ms | | | |");
+    println!("| `review --week` over IPC, p50 | {rw50:.1} ms | | | |");
+    println!(
+        "| `review --year` over IPC, p50 (baseline: `log --since` the same year) | {ry50:.1} ms | {ly50:.1} ms | {:.1}x | |",
+        ly50 / ry50
+    );
+    println!("| `onthisday` over IPC, p50 | {otd50:.1} ms | | | |");
+    println!("| `mood --weeks 52` over IPC, p50 | {mood50:.1} ms | | | |");
+    println!(
+        "| `export` (every entry) over IPC, p50 (baseline: `log` of every entry) | {exp50:.0} ms | {la50:.0} ms | {:.1}x | |",
+        la50 / exp50
+    );
     println!();
     println!("entries: {n}");
 }

@@ -78,6 +78,8 @@ impl Client {
         let wait = match &env.request {
             Request::PairWait => None,
             Request::Sync { timeout_secs } => Some(Duration::from_secs(timeout_secs + 30)),
+            // A decade of jrnl entries is written in one go.
+            Request::Import { .. } => Some(REQUEST_TIMEOUT * 5),
             _ => Some(REQUEST_TIMEOUT),
         };
         let _ = self.stream.set_read_timeout(wait);

@@ -189,17 +189,11 @@ fn steps(robin: &Device, sam: &Device) -> Result<()> {
     say("They pair once: an invite on one, a join on the other. Both show the same safety number.");
     pair(robin, sam)?;
 
-    say("A shared ritual, and everyday entries from both sides.");
+    say("They switch on two built-in rituals, then write everyday entries from both sides.");
+    robin.run(&["ritual", "templates"], None)?;
+    robin.run(&["ritual", "add", "evening-checkin"], None)?;
     robin.run(
-        &[
-            "ritual",
-            "add",
-            "Evening check-in",
-            "--cadence",
-            "daily",
-            "--fulfilled-by",
-            "checkin",
-        ],
+        &["ritual", "add", "state-of-the-union", "--on", "sun"],
         None,
     )?;
     robin.run(
@@ -277,5 +271,31 @@ fn steps(robin: &Device, sam: &Device) -> Result<()> {
     robin.run(&["log"], None)?;
     sam.run(&["log", "--author", "partner"], None)?;
     sam.run(&["due"], None)?;
+
+    say("After the morning's snap, a calm debrief ends in an agreement.");
+    sam.run(
+        &[
+            "repair",
+            "debrief",
+            "--happened",
+            "We argued about the keys before work.",
+            "--my-part",
+            "I was already late and took it out on you.",
+            "--agree",
+            "Keys live on the hook by the door",
+        ],
+        None,
+    )?;
+
+    say("Looking back: rhythm (not streaks), the week's agenda for the state of the union, mood.");
+    sam.run(&["sync"], None)?;
+    robin.run(&["ritual", "rhythm"], None)?;
+    robin.run(&["review", "--week"], None)?;
+    sam.run(&["mood"], None)?;
+
+    say(
+        "Everything can leave in open formats: Markdown, JSON, jrnl, or the raw Automerge document.",
+    );
+    robin.run(&["export", "--format", "jrnl"], None)?;
     Ok(())
 }

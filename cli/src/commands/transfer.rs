@@ -106,8 +106,9 @@ fn prompt_text(data: &ExportData, id: &str) -> String {
         .unwrap_or_else(|| format!("prompt {id}"))
 }
 
-/// An entry's content as plain prose, for Markdown and jrnl.
-fn body_text(e: &Entry, data: &ExportData) -> String {
+/// An entry's content as plain prose, one part per paragraph, for
+/// Markdown and jrnl.
+fn body_parts(e: &Entry, data: &ExportData) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     match &e.body {
         Body::Checkin {
@@ -168,7 +169,7 @@ fn body_text(e: &Entry, data: &ExportData) -> String {
         }
     }
     parts.retain(|p| !p.is_empty());
-    parts.join("\n\n")
+    parts
 }
 
 fn name<'a>(names: &'a BTreeMap<PartnerId, String>, p: &'a PartnerId) -> &'a str {
@@ -203,7 +204,7 @@ fn markdown(data: &ExportData, at: DateTime<FixedOffset>) -> String {
             name(&data.names, &e.author),
             render::kind_label(e)
         ));
-        out.push_str(&body_text(e, data));
+        out.push_str(&body_parts(e, data).join("\n\n"));
         out.push('\n');
         if !e.tags.is_empty() {
             let tags: Vec<String> = e.tags.iter().map(|t| format!("`@{t}`")).collect();
@@ -249,7 +250,8 @@ fn jrnl_text(data: &ExportData) -> String {
                 "{} ({}): {}",
                 name(&data.names, &e.author),
                 render::kind_label(e),
-                body_text(e, data)
+                // A blank line inside an entry reads as a gap in jrnl.
+                body_parts(e, data).join("\n")
             );
             let lower = text.to_lowercase();
             let missing: Vec<String> = e
@@ -333,10 +335,20 @@ pub fn import(ctx: &mut Ctx, a: ImportArgs) -> Result<()> {
         );
         return Ok(());
     }
-    match ctx.call(Request::Import {
+    let request = Request::Import {
         entries: items,
         at: now,
-    })? {
+    };
+    // Say so plainly rather than have the daemon drop an oversized frame.
+    let encoded = serde_json::to_vec(&request)?.len();
+    if encoded + 1024 > hearth_ipc::MAX_REQUEST as usize {
+        return Err(CliError::user(format!(
+            "{shown} holds too much for one import ({} MiB once encoded, the limit is {} MiB); split it by date with jrnl and import the parts; nothing imported",
+            encoded / 1024 / 1024,
+            hearth_ipc::MAX_REQUEST / 1024 / 1024
+        )));
+    }
+    match ctx.call(request)? {
         Response::Imported { added, skipped } => {
             let mut line = format!("Imported {} entries from jrnl as yours", added.len());
             if skipped > 0 {

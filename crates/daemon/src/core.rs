@@ -754,6 +754,9 @@ impl Core {
                 let l = self.loaded.as_mut().expect("checked above");
                 let rituals = l.journal.rituals();
                 let r = find_ritual(&rituals, &ritual).map_err(model_err)?;
+                if !r.owner.includes(&ctx.author) {
+                    return Err(model_err(ModelError::NotYourRitual(r.name.clone())));
+                }
                 let cadence = match on {
                     Some(on) => Some(
                         cadence
@@ -800,6 +803,9 @@ impl Core {
                 let ctx = self.ctx(at)?;
                 let l = self.loaded.as_mut().expect("checked above");
                 let r = find_ritual(&l.journal.rituals(), &ritual).map_err(model_err)?;
+                if !r.owner.includes(&ctx.author) {
+                    return Err(model_err(ModelError::NotYourRitual(r.name.clone())));
+                }
                 l.journal.archive_ritual(&ctx, &r.id).map_err(model_err)?;
                 self.ritual_list(at)
             }
@@ -949,6 +955,7 @@ impl Core {
         let review = hearth_model::insight::review(&hearth_model::insight::ReviewInput {
             span,
             last_day,
+            today: boundary.day_of(at),
             entries: self
                 .view
                 .entries
@@ -977,7 +984,11 @@ impl Core {
         let mut added = Vec::new();
         let mut skipped = 0;
         for (i, item) in items.into_iter().enumerate() {
-            let ms = u64::try_from(item.written.timestamp_millis()).map_err(|_| {
+            // The id's time is the wall-clock time as written, read as if
+            // UTC: the same on every device whatever its time zone, so a
+            // second import anywhere finds the first.
+            let wall = item.written.naive_local().and_utc().timestamp_millis();
+            let ms = u64::try_from(wall).map_err(|_| {
                 err(
                     ErrorKind::BadRequest,
                     format!("entry {i} is dated before 1970; nothing imported"),

@@ -128,8 +128,9 @@ pub enum Request {
     },
     /// The raw Automerge document.
     ExportDocument,
-    /// Writes many entries as one change: all or nothing. Entries already
-    /// imported (same id) are skipped.
+    /// Writes many entries, all or nothing: one change per entry, made
+    /// durable together in one commit. Entries already imported (same id)
+    /// are skipped.
     Import {
         entries: Vec<ImportItem>,
         at: DateTime<FixedOffset>,

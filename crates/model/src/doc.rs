@@ -1015,6 +1015,7 @@ impl Journal {
             let s = tx.put_object(&parent, key.as_str(), ObjType::Map)?;
             tx.put(&s, "author", ctx.author.as_str())?;
             tx.put(&s, "at", ScalarValue::Timestamp(ms(ctx.now)))?;
+            tx.put(&s, "offset", offset_minutes(ctx.now))?;
             Ok(())
         })
     }

@@ -229,6 +229,8 @@ pub struct Review {
 pub struct ReviewInput<'a> {
     pub span: Span,
     pub last_day: NaiveDate,
+    /// The journal day it is now: windows holding it are still open.
+    pub today: NaiveDate,
     pub entries: Vec<&'a Entry>,
     pub partners: Vec<(PartnerId, String)>,
     pub rituals: &'a [Ritual],
@@ -318,7 +320,7 @@ pub fn review(input: &ReviewInput<'_>) -> Review {
                 n += 1;
                 occ = r.cadence.previous(occ);
             }
-            let rh = r.rhythm(input.log, &ids, to, n, since);
+            let rh = r.rhythm_until(input.log, &ids, to, n, since, input.today);
             (!rh.lanes.iter().all(|l| l.windows.is_empty())).then_some(RitualReview {
                 ritual: rh.ritual,
                 lanes: rh.lanes,
@@ -682,6 +684,7 @@ mod tests {
         let r = review(&ReviewInput {
             span: Span::Week,
             last_day: d(2026, 11, 25),
+            today: d(2026, 11, 25),
             entries: es.iter().collect(),
             partners: partners(),
             rituals: &rituals,
@@ -726,6 +729,35 @@ mod tests {
             texts,
             vec![Some("mine"), None],
             "the sealed answer has no text"
+        );
+    }
+
+    #[test]
+    fn a_past_weeks_review_has_no_open_window() {
+        let rituals = vec![ritual("daily", Owner::Both)];
+        let log = vec![done(d(2026, 11, 16), "ana")];
+        let none = |_: &Entry| false;
+        let input = |today| ReviewInput {
+            span: Span::Week,
+            last_day: d(2026, 11, 22),
+            today,
+            entries: vec![],
+            partners: partners()[..1].to_vec(),
+            rituals: &rituals,
+            log: &log,
+            prompts: &[],
+            boundary: DayBoundary::default(),
+            include_tender: false,
+            sealed: &none,
+        };
+        let lane = |r: Review| r.rituals[0].lanes[0].clone();
+        let past = lane(review(&input(d(2026, 11, 25))));
+        assert_eq!((past.done, past.counted, past.missed()), (1, 7, 6));
+        let live = lane(review(&input(d(2026, 11, 22))));
+        assert_eq!(
+            (live.done, live.counted),
+            (1, 6),
+            "today, the 22nd is still open"
         );
     }
 
