@@ -198,6 +198,15 @@ fn a_partners_answer_stays_sealed_until_i_answer() {
     let ana = TestEnv::named("Ana", "laptop");
     let ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
+    // Each journal named its own couple before pairing; the merged one
+    // keeps one name, and with it one prompt of the day. Answer after that.
+    let prompt_of = |e: &TestEnv| {
+        let p: serde_json::Value = serde_json::from_str(&e.ok(&["prompt", "--json"])).unwrap();
+        p["prompt"]["id"].clone()
+    };
+    ana.wait_for(CONVERGE, "one prompt for the couple", || {
+        ana.heads() == ben.heads() && prompt_of(&ana) == prompt_of(&ben)
+    });
     ana.ok_stdin(&["prompt", "answer"], "ana's private answer");
     ben.wait_for(CONVERGE, "the answer to arrive", || {
         ben.ok(&["status", "--json"]).contains("\"entries\": 1")
