@@ -491,12 +491,15 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
         &["thanks", "--to", "Ana", "The playlist"],
     );
     // Today's prompt is the same for both; Ana answers, then skips it.
-    let pa: serde_json::Value = serde_json::from_str(&ana.ok(&["prompt", "--json"])).unwrap();
-    let pb: serde_json::Value = serde_json::from_str(&ben.ok(&["prompt", "--json"])).unwrap();
-    assert_eq!(
-        pa["prompt"]["id"], pb["prompt"]["id"],
-        "one prompt a day, no coordination"
-    );
+    // Once the journals have merged (the couple's name included), both
+    // devices compute the same prompt without asking each other.
+    let prompt_of = |e: &TestEnv| {
+        let p: serde_json::Value = serde_json::from_str(&e.ok(&["prompt", "--json"])).unwrap();
+        p["prompt"]["id"].clone()
+    };
+    ana.wait_for(CONVERGE, "one prompt for the couple", || {
+        ana.heads() == ben.heads() && prompt_of(&ana) == prompt_of(&ben)
+    });
     ana.ok(&["prompt", "answer", "More Sunday mornings"]);
     let next: serde_json::Value =
         serde_json::from_str(&ana.ok(&["prompt", "skip", "--json"])).unwrap();
