@@ -73,10 +73,10 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
                     return render::print_json(&done);
                 }
                 println!(
-                    "Done: {} (this {} from {})",
+                    "Done: {} (the {} from {})",
                     ritual.name,
                     ritual.cadence.period_word(),
-                    done.occurrence
+                    done.occurrence.format("%a %-d %b")
                 );
                 Ok(())
             }
@@ -182,10 +182,22 @@ fn add(ctx: &mut Ctx, a: RitualAddArgs, at: chrono::DateTime<chrono::FixedOffset
         describe_cadence(cadence)
     );
     if let Some(k) = fulfilled_by {
-        line.push_str(&format!("; writing a {k} completes it"));
+        line.push_str(&format!("; writing a {} completes it", kind_words(k)));
     }
     println!("{line}.");
     Ok(())
+}
+
+/// An entry kind as the commands name it.
+pub fn kind_words(k: hearth_model::Kind) -> &'static str {
+    match k {
+        hearth_model::Kind::Checkin => "check-in",
+        hearth_model::Kind::Highlow => "high-low",
+        hearth_model::Kind::Gratitude => "thanks",
+        hearth_model::Kind::Note => "note",
+        hearth_model::Kind::Repair => "repair",
+        hearth_model::Kind::Answer => "prompt answer",
+    }
 }
 
 /// "every day", "every Sunday", "monthly on the 15th", ...
@@ -275,6 +287,7 @@ fn owner_text(list: &RitualList, o: &Owner) -> String {
 pub fn rhythm_words(lane: &Lane, cadence: Cadence) -> String {
     let unit = cadence.period_word();
     match lane.counted {
+        0 if unit == "day" => "not yet today".to_string(),
         0 => format!("not yet this {unit}"),
         1 => format!("done {} of 1 {unit}", lane.done),
         n => format!("done {} of the last {n} {unit}s", lane.done),
@@ -321,7 +334,7 @@ fn print_list(out: &mut impl Write, list: &RitualList) -> Result<()> {
                 describe_cadence(r.cadence),
                 owner_text(list, &r.owner),
                 r.fulfilled_by
-                    .map(|k| format!(", completed by a {k}"))
+                    .map(|k| format!(", completed by a {}", kind_words(k)))
                     .unwrap_or_default()
             ))
         )?;
@@ -417,6 +430,18 @@ pub fn print_due(out: &mut impl Write, d: &DueList) -> Result<()> {
     }
     writeln!(out, "{}", render::bold("Rituals"))?;
     for item in &d.items {
+        if let Some(first) = item.starts {
+            writeln!(
+                out,
+                "{}",
+                render::dim(&format!(
+                    "  – {} (new: the first one is from {})",
+                    item.ritual.name,
+                    first.format("%a %-d %b")
+                ))
+            )?;
+            continue;
+        }
         let mark = if item.due { "○" } else { "●" };
         let mut line = format!("  {mark} {}", item.ritual.name);
         if item.due && item.occurrence < d.today {
@@ -429,7 +454,11 @@ pub fn print_due(out: &mut impl Write, d: &DueList) -> Result<()> {
         if item.done_by_partner
             && let Some(p) = &partner
         {
-            line.push_str(&format!(" · {p} has done theirs"));
+            if matches!(item.ritual.owner, Owner::Together) {
+                line.push_str(&format!(" · {p} marked it done"));
+            } else {
+                line.push_str(&format!(" · {p} has done theirs"));
+            }
         }
         let line = if item.due { line } else { render::dim(&line) };
         writeln!(out, "{line}")?;

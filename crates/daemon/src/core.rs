@@ -716,6 +716,7 @@ impl Core {
                     &l.journal.rituals(),
                     &l.journal.ritual_log(),
                     today,
+                    l.journal.day_boundary(),
                     &me,
                     partner.as_ref(),
                 );

@@ -2,7 +2,7 @@
 //! day that has just begun, so days start at a configurable hour (4 am by
 //! default), in the writer's own UTC offset.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
@@ -49,10 +49,18 @@ pub fn parse_when(
     // Relative words are about journal days, so shift `now` back across the
     // boundary first: at 1 am, "today" still means the evening just lived.
     let today = boundary.day_of(now);
-    match s.to_ascii_lowercase().as_str() {
+    let lower = s.to_ascii_lowercase();
+    match lower.as_str() {
         "today" | "now" => return Ok(today),
         "yesterday" => return Ok(today - Duration::days(1)),
         _ => {}
+    }
+    // A journal looks back: a bare weekday ("monday", "this fri") is the
+    // latest such day, today included, where date parsers pick the next one.
+    let bare = lower.strip_prefix("this ").unwrap_or(&lower).trim();
+    if let Ok(w) = bare.parse::<chrono::Weekday>() {
+        let back = (7 + today.weekday().num_days_from_monday() - w.num_days_from_monday()) % 7;
+        return Ok(today - Duration::days(i64::from(back)));
     }
     let anchor = today
         .and_time(now.time())
@@ -127,6 +135,12 @@ mod tests {
             date(2026, 11, 22)
         );
         assert_eq!(parse_when("2026-02-28", now, b).unwrap(), date(2026, 2, 28));
+        // A bare weekday looks back, today included.
+        assert_eq!(parse_when("monday", now, b).unwrap(), date(2026, 11, 23));
+        assert_eq!(parse_when("Mon", now, b).unwrap(), date(2026, 11, 23));
+        assert_eq!(parse_when("this friday", now, b).unwrap(), date(2026, 11, 20));
+        assert_eq!(parse_when("wednesday", now, b).unwrap(), date(2026, 11, 25));
+        assert!(parse_when("next monday", now, b).unwrap() > date(2026, 11, 25), "left to the parser");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceId, EntryId, Kind, ModelError, PartnerId};
+use crate::{DayBoundary, DeviceId, EntryId, Kind, ModelError, PartnerId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -431,6 +431,9 @@ pub struct DueItem {
     pub done_by_partner: bool,
     /// Still waiting for me.
     pub due: bool,
+    /// Added during this window: the first one to do opens on this day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts: Option<NaiveDate>,
 }
 
 impl Ritual {
@@ -514,6 +517,9 @@ impl Ritual {
                         done: self.done_in(log, opens, who.as_ref()),
                         open: opens == current,
                     })
+                    // The window the ritual was added in counts only if
+                    // someone did it anyway.
+                    .filter(|w| w.opens >= since || w.done)
                     .collect();
                 Lane::new(who, windows)
             })
@@ -524,23 +530,37 @@ impl Ritual {
         }
     }
 
+    /// The journal day the ritual began: windows that opened earlier are
+    /// not held against anyone.
+    pub fn start_day(&self, boundary: DayBoundary) -> NaiveDate {
+        boundary.day_of(self.created)
+    }
+
     pub fn status(
         &self,
         log: &[RitualDone],
         today: NaiveDate,
+        start: NaiveDate,
         me: &PartnerId,
         partner: Option<&PartnerId>,
     ) -> DueItem {
         let occ = self.cadence.occurrence(today);
         let done_by_me = self.done_by(log, occ, me);
         let done_by_partner = partner.is_some_and(|p| self.done_in(log, occ, Some(p)));
+        // A weekly ritual added on a Monday starts with the next window, not
+        // the one that opened on Sunday.
+        let starts = (occ < start).then(|| self.cadence.next(occ));
         DueItem {
             ritual: self.clone(),
             occurrence: occ,
             until: self.cadence.next(occ),
             done_by_me,
             done_by_partner,
-            due: self.archived.is_none() && self.owner.includes(me) && !done_by_me,
+            due: self.archived.is_none()
+                && self.owner.includes(me)
+                && !done_by_me
+                && starts.is_none(),
+            starts: starts.filter(|_| !done_by_me),
         }
     }
 }
@@ -551,13 +571,14 @@ pub fn due_today(
     rituals: &[Ritual],
     log: &[RitualDone],
     today: NaiveDate,
+    boundary: DayBoundary,
     me: &PartnerId,
     partner: Option<&PartnerId>,
 ) -> Vec<DueItem> {
     rituals
         .iter()
         .filter(|r| r.archived.is_none())
-        .map(|r| r.status(log, today, me, partner))
+        .map(|r| r.status(log, today, r.start_day(boundary), me, partner))
         .filter(|s| s.ritual.owner.includes(me) || s.done_by_partner)
         .collect()
 }
@@ -682,31 +703,53 @@ mod tests {
         let today = d(2026, 11, 25);
         let both = ritual("daily", Owner::Both);
         let log = vec![done(today, "ben")];
-        let s = both.status(&log, today, &me, Some(&them));
+        let s = both.status(&log, today, d(2026, 1, 1), &me, Some(&them));
         assert!(s.due && !s.done_by_me && s.done_by_partner);
-        let s = both.status(&log, today, &them, Some(&me));
+        let s = both.status(&log, today, d(2026, 1, 1), &them, Some(&me));
         assert!(!s.due && s.done_by_me);
 
         let together = ritual("weekly:sun", Owner::Together);
         let log = vec![done(d(2026, 11, 22), "ben")];
         assert!(
-            !together.status(&log, today, &me, Some(&them)).due,
+            !together.status(&log, today, d(2026, 1, 1), &me, Some(&them)).due,
             "either partner completes it"
         );
         assert!(
-            together.status(&log, d(2026, 11, 29), &me, Some(&them)).due,
+            together.status(&log, d(2026, 11, 29), d(2026, 1, 1), &me, Some(&them)).due,
             "next week is due again"
         );
 
         let bens = ritual("daily", Owner::Partner(them.clone()));
-        assert!(!bens.status(&[], today, &me, Some(&them)).due, "not mine");
-        assert!(bens.status(&[], today, &them, Some(&me)).due);
-        assert!(due_today(std::slice::from_ref(&bens), &[], today, &me, Some(&them)).is_empty());
+        assert!(!bens.status(&[], today, d(2026, 1, 1), &me, Some(&them)).due, "not mine");
+        assert!(bens.status(&[], today, d(2026, 1, 1), &them, Some(&me)).due);
+        assert!(due_today(std::slice::from_ref(&bens), &[], today, DayBoundary::default(), &me, Some(&them)).is_empty());
         assert_eq!(
-            due_today(&[bens], &[done(today, "ben")], today, &me, Some(&them)).len(),
+            due_today(&[bens], &[done(today, "ben")], today, DayBoundary::default(), &me, Some(&them)).len(),
             1,
             "shown as partner's progress"
         );
+    }
+
+    #[test]
+    fn a_ritual_starts_with_the_first_window_after_it_was_added() {
+        let me = PartnerId("ana".into());
+        let r = ritual("weekly:sun", Owner::Both);
+        // Added on Monday 23rd: the week that opened on Sunday 22nd is not
+        // due and not missed; the first one opens on the 29th.
+        let s = r.status(&[], d(2026, 11, 25), d(2026, 11, 23), &me, None);
+        assert!(!s.due);
+        assert_eq!(s.starts, Some(d(2026, 11, 29)));
+        let s = r.status(&[], d(2026, 11, 29), d(2026, 11, 23), &me, None);
+        assert!(s.due && s.starts.is_none());
+        let rh = r.rhythm(&[], std::slice::from_ref(&me), d(2026, 11, 25), 10, d(2026, 11, 23));
+        assert!(rh.lanes[0].windows.is_empty(), "nothing counted yet");
+        // Done anyway in that first week: it counts.
+        let log = vec![done(d(2026, 11, 22), "ana")];
+        let rh = r.rhythm(&log, std::slice::from_ref(&me), d(2026, 11, 29), 10, d(2026, 11, 23));
+        assert_eq!((rh.lanes[0].done, rh.lanes[0].counted), (1, 1));
+        // A daily ritual added today is due today.
+        let daily = ritual("daily", Owner::Both);
+        assert!(daily.status(&[], d(2026, 11, 25), d(2026, 11, 25), &me, None).due);
     }
 
     #[test]
@@ -714,7 +757,7 @@ mod tests {
         let me = PartnerId("ana".into());
         let r = ritual("daily", Owner::Both);
         let log = vec![done(d(2026, 11, 24), "ana")];
-        assert!(r.status(&log, d(2026, 11, 25), &me, None).due);
+        assert!(r.status(&log, d(2026, 11, 25), d(2026, 1, 1), &me, None).due);
     }
 
     #[test]
