@@ -135,7 +135,8 @@ pub struct EntryFlags {
     /// Mark the entry tender: never resurfaced casually.
     #[arg(long, conflicts_with = "not_tender")]
     pub tender: bool,
-    /// Do not mark the entry tender (repairs are tender by default).
+    /// Do not mark the entry tender (for a repair, which is tender unless
+    /// you say otherwise).
     #[arg(long)]
     pub not_tender: bool,
     /// Open $VISUAL/$EDITOR even when text could come from elsewhere.
@@ -162,8 +163,10 @@ pub struct CheckinArgs {
 
 #[derive(Debug, Args)]
 pub struct HighlowArgs {
+    /// The best moment of the day.
     #[arg(long)]
     pub high: Option<String>,
+    /// The hardest moment of the day.
     #[arg(long)]
     pub low: Option<String>,
     #[command(flatten)]
@@ -193,6 +196,7 @@ pub struct NoteArgs {
 pub enum RepairCommand {
     /// "Can we start over?": the moment you would like to redo.
     StartOver {
+        /// The moment you would like to redo; or stdin, or the editor.
         text: Option<String>,
         #[command(flatten)]
         flags: EntryFlags,
@@ -212,12 +216,16 @@ pub enum RepairCommand {
 
 #[derive(Debug, Args)]
 pub struct DebriefArgs {
+    /// What happened, described without blame.
     #[arg(long)]
     pub happened: Option<String>,
+    /// What you felt.
     #[arg(long)]
     pub felt: Option<String>,
+    /// Your part in it.
     #[arg(long)]
     pub my_part: Option<String>,
+    /// What you need now, or next time.
     #[arg(long)]
     pub need: Option<String>,
     /// Something you agree to (repeatable).
@@ -303,6 +311,7 @@ pub struct RitualAddArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub shape: RitualShape,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -316,6 +325,7 @@ pub struct RitualChangeArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub shape: RitualShape,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -327,11 +337,16 @@ pub struct PromptArgs {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Another prompt than today's, by id (as `hearth review` shows them):
+    /// to read its answers, or answer it late.
+    #[arg(long = "prompt", global = true, value_name = "ID")]
+    pub prompt_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PromptCommand {
-    /// Answer today's prompt. Your partner's answer stays sealed until you do.
+    /// Answer today's prompt (or --prompt ID). Your partner's answer stays
+    /// sealed until you do.
     Answer {
         /// Your answer; or stdin, or the editor.
         text: Option<String>,
@@ -344,6 +359,7 @@ pub enum PromptCommand {
     Skip,
     /// Add a prompt of your own to the deck.
     Add {
+        /// The question, as you would ask it.
         text: String,
         /// day, wishes, worries, pride, appreciation, dreams, memories or repair.
         #[arg(long, default_value = "day")]
@@ -375,6 +391,7 @@ pub struct ReviewArgs {
     /// Include tender entries' highs, lows and thanks.
     #[arg(long)]
     pub include_tender: bool,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -397,6 +414,7 @@ pub struct OnThisDayArgs {
     /// Show tender entries too (repairs, and anything you marked tender).
     #[arg(long)]
     pub include_tender: bool,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -440,6 +458,10 @@ pub struct ImportArgs {
     /// Check the file and say what would be imported, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Mark every imported entry tender, so look-backs leave them out.
+    /// (Your partner can still read them: the journal is shared.)
+    #[arg(long)]
+    pub tender: bool,
 }
 
 #[derive(Debug, Args)]
@@ -471,6 +493,7 @@ pub struct LogArgs {
     /// Include deleted entries.
     #[arg(long)]
     pub deleted: bool,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -479,6 +502,7 @@ pub struct LogArgs {
 pub struct ShowArgs {
     /// An entry id, or a unique prefix of one.
     pub id: String,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -508,6 +532,7 @@ pub struct EditArgs {
     /// Open $VISUAL/$EDITOR even when stdin is not a terminal.
     #[arg(long, short = 'e')]
     pub editor: bool,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -585,6 +610,7 @@ pub struct SyncArgs {
     /// Give up on devices that have not answered after this many seconds.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }

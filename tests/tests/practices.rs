@@ -377,3 +377,69 @@ fn a_settled_repair_leaves_the_review() {
     assert_eq!(r["open_agreements"].as_array().unwrap().len(), 2);
     assert_eq!(r["span"], "month");
 }
+
+#[test]
+fn the_id_printed_after_saving_names_only_that_entry() {
+    let env = TestEnv::initialised();
+    // The pinned clock puts both in one millisecond: the first ten
+    // characters of their ids are the same.
+    env.ok(&["note", "first"]);
+    let out = env.ok(&["note", "second"]);
+    let id = out.split_whitespace().nth(2).unwrap();
+    assert!(id.len() > 10, "{out}");
+    let shown = json(&env.ok(&["show", id, "--json"]));
+    assert_eq!(shown["text"], "second");
+}
+
+#[test]
+fn answered_prompts_stay_put_and_late_answers_name_their_prompt() {
+    let mut env = TestEnv::initialised();
+    let monday = json(&at(&mut env, "2026-11-23T21:00:00+01:00", &["prompt", "--json"]));
+    let id = monday["prompt"]["id"].as_str().unwrap().to_string();
+    // Wednesday: answer Monday's prompt late.
+    env.ok(&["prompt", "answer", "--prompt", &id, "Late, but here"]);
+    let p = json(&env.ok(&["prompt", "--prompt", &id, "--json"]));
+    assert_eq!(p["mine"]["text"], "Late, but here");
+    let before = env.entries().len();
+    let err = env.fails(&["prompt", "answer", "--prompt", "no-such-prompt", "x"], 1);
+    assert!(err.contains("no prompt matches"), "{err}");
+    assert_eq!(env.entries().len(), before, "nothing written");
+    env.fails(&["prompt", "skip", "--prompt", &id], 2);
+    // Once today's prompt has an answer, it is not skipped from under it.
+    env.ok(&["prompt", "answer", "Today's answer"]);
+    let err = env.fails(&["prompt", "skip"], 1);
+    assert!(err.contains("answered today's prompt already"), "{err}");
+}
+
+#[test]
+fn a_weekly_ritual_added_midweek_starts_next_week() {
+    let mut env = TestEnv::initialised();
+    // Wednesday 25th; state of the union on Sundays.
+    env.ok(&["ritual", "add", "state-of-the-union", "--on", "sun"]);
+    let due = json(&env.ok(&["due", "--json"]));
+    assert_eq!(due["items"][0]["due"], false);
+    assert_eq!(due["items"][0]["starts"], "2026-11-29");
+    assert!(env.ok(&["due"]).contains("the first one is from Sun 29 Nov"));
+    let due = json(&at(&mut env, "2026-11-29T10:00:00+01:00", &["due", "--json"]));
+    assert_eq!(due["items"][0]["due"], true);
+}
+
+#[test]
+fn only_agreements_can_be_settled_and_imports_can_be_tender() {
+    let env = TestEnv::initialised();
+    env.ok(&["repair", "start-over", "The keys, this morning"]);
+    let id = env.entries()[0]["id"].as_str().unwrap().to_string();
+    let err = env.fails(&["repair", "resolve", &id], 1);
+    assert!(err.contains("no agreements to settle"), "{err}");
+    let file = env.home().join("j.json");
+    std::fs::write(
+        &file,
+        r#"{"entries": [{"title": "Old.", "body": "", "date": "2020-01-02", "time": "10:00"}]}"#,
+    )
+    .unwrap();
+    env.ok(&["import", "--format", "jrnl", "--tender", file.to_str().unwrap()]);
+    let imported = env.entries().into_iter().find(|e| e["text"] == "Old.").unwrap();
+    assert_eq!(imported["tender"], true);
+    let err = env.fails(&["export", "--output", "/nonexistent/dir/x.md"], 1);
+    assert!(err.contains("the directory /nonexistent/dir does not exist"), "{err}");
+}

@@ -195,14 +195,19 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
         patch,
         at,
     })? {
-        Response::Entry { entry, names, .. } => {
+        Response::Entry {
+            entry,
+            names,
+            short_len,
+            ..
+        } => {
             if a.json {
                 render::print_json(&render::entry_json(&entry, &names)?)
             } else {
                 println!(
                     "Updated {} {}",
                     entry.kind(),
-                    render::accent(&entry.id.key()[..10])
+                    render::accent(&entry.id.key()[..short_len.clamp(1, 26)])
                 );
                 Ok(())
             }
@@ -217,11 +222,13 @@ pub fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
     }
     let at = input::now()?;
     match ctx.call(Request::Delete { id: a.id, at })? {
-        Response::Entry { entry, .. } => {
+        Response::Entry {
+            entry, short_len, ..
+        } => {
             println!(
                 "Deleted {} {}",
                 entry.kind(),
-                render::accent(&entry.id.key()[..10])
+                render::accent(&entry.id.key()[..short_len.clamp(1, 26)])
             );
             Ok(())
         }

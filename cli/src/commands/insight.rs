@@ -191,7 +191,7 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
             "  • {}  {}",
             a.text,
             render::dim(&format!(
-                "({}, {}; settle with `hearth repair resolve {}`)",
+                "({}, {}; once it is kept: `hearth repair resolve {}`)",
                 name_of(&a.author),
                 a.day.format("%-d %b %Y"),
                 a.entry.key()
@@ -205,7 +205,12 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
             writeln!(out, "  {}", p.text)?;
             for a in &p.answers {
                 let text = a.text.as_deref().map_or_else(
-                    || render::dim("(sealed until you answer it: `hearth prompt answer`)"),
+                    || {
+                        render::dim(&format!(
+                            "(sealed until you answer it: `hearth prompt answer --prompt {}`)",
+                            p.prompt
+                        ))
+                    },
                     first_line,
                 );
                 writeln!(out, "    {:<name_w$}  {text}", name_of(&a.partner))?;
@@ -458,7 +463,11 @@ pub fn on_this_day(ctx: &mut Ctx, a: OnThisDayArgs) -> Result<()> {
         "\n{}",
         render::bold(&format!(
             "This week last month ({} to {})",
-            found.last_month_from.format("%a %-d"),
+            if found.last_month_from.month() == found.last_month_to.month() {
+                found.last_month_from.format("%a %-d")
+            } else {
+                found.last_month_from.format("%a %-d %b")
+            },
             found.last_month_to.format("%a %-d %b")
         ))
     )?;

@@ -72,7 +72,7 @@ pub fn today(ctx: &mut Ctx, json: bool) -> Result<()> {
         Response::Due(d) => d,
         r => return Err(unexpected(r)),
     };
-    let prompt = match ctx.call(Request::Prompt { at })? {
+    let prompt = match ctx.call(Request::Prompt { at, id: None })? {
         Response::Prompt(p) => p,
         r => return Err(unexpected(r)),
     };
@@ -104,6 +104,6 @@ pub fn today(ctx: &mut Ctx, json: bool) -> Result<()> {
     writeln!(out)?;
     rituals::print_due(&mut out, &due)?;
     writeln!(out)?;
-    rituals::print_prompt(&mut out, &prompt)?;
+    rituals::print_prompt(&mut out, &prompt, None)?;
     Ok(())
 }

@@ -469,17 +469,23 @@ pub fn print_due(out: &mut impl Write, d: &DueList) -> Result<()> {
 pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
     let at = input::now()?;
     match a.command {
-        None => match ctx.call(Request::Prompt { at })? {
+        None => match ctx.call(Request::Prompt {
+            at,
+            id: a.prompt_id.clone(),
+        })? {
             Response::Prompt(p) => {
                 if a.json {
                     return render::print_json(&p);
                 }
-                print_prompt(&mut std::io::stdout().lock(), &p)
+                print_prompt(&mut std::io::stdout().lock(), &p, a.prompt_id.as_deref())
             }
             r => Err(unexpected(r)),
         },
         Some(PromptCommand::Answer { text, flags }) => {
-            let p = match ctx.call(Request::Prompt { at })? {
+            let p = match ctx.call(Request::Prompt {
+                at,
+                id: a.prompt_id.clone(),
+            })? {
                 Response::Prompt(p) => p,
                 r => return Err(unexpected(r)),
             };
@@ -503,13 +509,16 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             Ok(())
         }
+        Some(PromptCommand::Skip) if a.prompt_id.is_some() => Err(CliError::usage(
+            "only today's prompt can be skipped; drop --prompt",
+        )),
         Some(PromptCommand::Skip) => match ctx.call(Request::PromptSkip { at })? {
             Response::Prompt(p) => {
                 if a.json {
                     return render::print_json(&p);
                 }
                 println!("{}", render::dim("Set that one aside. Here is another:"));
-                print_prompt(&mut std::io::stdout().lock(), &p)
+                print_prompt(&mut std::io::stdout().lock(), &p, None)
             }
             r => Err(unexpected(r)),
         },
@@ -530,11 +539,17 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
     }
 }
 
-pub fn print_prompt(out: &mut impl Write, p: &PromptToday) -> Result<()> {
+/// Shows a prompt and its answers; `asked` is the id the user named, if
+/// it is not today's prompt.
+pub fn print_prompt(out: &mut impl Write, p: &PromptToday, asked: Option<&str>) -> Result<()> {
+    let title = match asked {
+        Some(id) => format!("Prompt {id}"),
+        None => "Today's prompt".to_string(),
+    };
     writeln!(
         out,
         "{} {}",
-        render::bold("Today's prompt"),
+        render::bold(&title),
         render::dim(&format!("({})", p.prompt.theme.as_str()))
     )?;
     writeln!(out, "  {}", p.prompt.text)?;
@@ -548,7 +563,10 @@ pub fn print_prompt(out: &mut impl Write, p: &PromptToday) -> Result<()> {
         None => writeln!(
             out,
             "{}",
-            render::dim("  Answer with `hearth prompt answer`.")
+            render::dim(&match asked {
+                Some(id) => format!("  Answer with `hearth prompt answer --prompt {id}`."),
+                None => "  Answer with `hearth prompt answer`.".to_string(),
+            })
         )?,
     }
     let name = p

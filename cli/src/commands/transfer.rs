@@ -81,7 +81,22 @@ fn write_private(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let fail = |e: std::io::Error| CliError::user(format!("cannot write {}: {e}", path.display()));
+    if !dir.is_dir() {
+        return Err(CliError::user(format!(
+            "cannot write {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    // Only the error's kind: the temporary file's name means nothing to
+    // the user.
+    let fail = |e: std::io::Error| {
+        CliError::user(format!(
+            "cannot write {}: {}",
+            path.display(),
+            std::io::Error::from(e.kind())
+        ))
+    };
     // NamedTempFile creates the file with mode 0600.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
@@ -145,7 +160,7 @@ fn body_parts(e: &Entry, data: &ExportData) -> Vec<String> {
             agreements,
         } => {
             let head = match mode {
-                RepairMode::StartOver => "Can we start over?",
+                RepairMode::StartOver => "Start over:",
                 RepairMode::Debrief => "What happened:",
             };
             parts.push(format!("{head} {}", happened.trim()));
@@ -318,8 +333,12 @@ pub fn import(ctx: &mut Ctx, a: ImportArgs) -> Result<()> {
                 j.at
             ))
         })?;
+        let mut entry = j.new_entry();
+        if a.tender {
+            entry.tender = Some(true);
+        }
         items.push(ImportItem {
-            entry: j.new_entry(),
+            entry,
             written,
             fingerprint: j.fingerprint(),
         });

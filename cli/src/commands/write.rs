@@ -38,12 +38,15 @@ pub fn add(ctx: &mut Ctx, entry: NewEntry) -> Result<hearth_model::Entry> {
     let at = input::now()?;
     match ctx.call(Request::Add { entry, at })? {
         Response::Entry {
-            entry, completed, ..
+            entry,
+            completed,
+            short_len,
+            ..
         } => {
             let mut line = format!(
                 "Saved {} {}",
                 render::kind_label(&entry),
-                render::accent(&entry.id.key()[..10])
+                render::accent(&entry.id.key()[..short_len.clamp(1, 26)])
             );
             if !completed.is_empty() {
                 line.push_str(&format!(" · completes {}", completed.join(", ")));
@@ -196,8 +199,10 @@ pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
                 resolved: !reopen,
                 at,
             })? {
-                Response::Entry { entry, .. } => {
-                    let short = render::accent(&entry.id.key()[..10]);
+                Response::Entry {
+                    entry, short_len, ..
+                } => {
+                    let short = render::accent(&entry.id.key()[..short_len.clamp(1, 26)]);
                     if reopen {
                         println!(
                             "Reopened the agreements of {short}; reviews will raise them again."

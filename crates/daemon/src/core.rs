@@ -593,6 +593,15 @@ impl Core {
             } => self.init(&name, &device_name, day_start_hour, at),
             Request::Add { entry, at } => {
                 let ctx = self.ctx(at)?;
+                if let Body::Answer { prompt, .. } = &entry.body {
+                    let known = self
+                        .loaded
+                        .as_ref()
+                        .is_some_and(|l| l.journal.prompts().iter().any(|p| &p.id == prompt));
+                    if !known {
+                        return Err(model_err(ModelError::NoSuchPrompt(prompt.clone())));
+                    }
+                }
                 let random: u128 = self.rng.random();
                 let ms = u64::try_from(at.timestamp_millis())
                     .map_err(|_| err(ErrorKind::BadRequest, "the time is before 1970"))?;
@@ -614,6 +623,7 @@ impl Core {
                 self.view.upsert(&l.journal, e.clone());
                 let completed = self.complete_rituals_for(&ctx, &e)?;
                 Ok(Response::Entry {
+                    short_len: self.view.unique_len(&e.id, 10),
                     entry: Box::new(e),
                     names: self.view.partners.clone(),
                     completed,
@@ -727,13 +737,30 @@ impl Core {
                     names: self.view.partners.clone(),
                 }))
             }
-            Request::Prompt { at } => self.prompt_today(at),
+            Request::Prompt { at, id } => self.prompt_view(at, id.as_deref()),
             Request::PromptSkip { at } => {
                 let ctx = self.ctx(at)?;
                 let current = match self.prompt_today(at)? {
                     Response::Prompt(p) => p,
                     _ => unreachable!("prompt_today answers with a prompt"),
                 };
+                // Skipping an answered prompt would strand the answer: the
+                // other partner could no longer reach it from `hearth prompt`.
+                if current.mine.is_some() {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        "you have answered today's prompt already; it stays until tomorrow",
+                    ));
+                }
+                if !matches!(current.partner, PartnerAnswer::NotYet) {
+                    return Err(err(
+                        ErrorKind::BadRequest,
+                        format!(
+                            "{} has answered today's prompt already; answer it too, or let it rest until tomorrow",
+                            current.partner_name.as_deref().unwrap_or("your partner")
+                        ),
+                    ));
+                }
                 let l = self.loaded.as_mut().expect("checked above");
                 l.journal
                     .skip_prompt(&ctx, current.day, &current.prompt.id)
@@ -1016,6 +1043,7 @@ impl Core {
 
     fn entry_reply(&self, e: hearth_model::Entry) -> Response {
         Response::Entry {
+            short_len: self.view.unique_len(&e.id, 10),
             entry: Box::new(e),
             names: self.view.partners.clone(),
             completed: Vec::new(),
@@ -1253,16 +1281,33 @@ impl Core {
     }
 
     fn prompt_today(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+        self.prompt_view(at, None)
+    }
+
+    /// Today's prompt (or the one named `id`) with my answer and my
+    /// partner's, sealed until I have answered.
+    fn prompt_view(
+        &self,
+        at: DateTime<FixedOffset>,
+        id: Option<&str>,
+    ) -> Result<Response, Response> {
         let me = self.me()?;
         let l = self.ready()?;
         let day = l.journal.day_boundary().day_of(at);
         let prompts = l.journal.prompts();
-        let prompt = prompt_of_the_day(
-            &prompts,
-            l.journal.couple_id().as_deref().unwrap_or(""),
-            day,
-            &l.journal.prompt_skips(day),
-        );
+        let prompt = match id {
+            Some(id) => prompts
+                .iter()
+                .find(|p| p.id == id.trim())
+                .cloned()
+                .ok_or_else(|| model_err(ModelError::NoSuchPrompt(id.to_string())))?,
+            None => prompt_of_the_day(
+                &prompts,
+                l.journal.couple_id().as_deref().unwrap_or(""),
+                day,
+                &l.journal.prompt_skips(day),
+            ),
+        };
         let answer_by = |who: &PartnerId| {
             self.view
                 .entries

@@ -92,8 +92,12 @@ pub enum Request {
     Due {
         at: DateTime<FixedOffset>,
     },
+    /// Today's prompt, or the prompt with this id, with both answers as
+    /// far as I may see them.
     Prompt {
         at: DateTime<FixedOffset>,
+        #[serde(default)]
+        id: Option<String>,
     },
     /// Sets today's prompt aside for the couple and draws the next one.
     PromptSkip {
@@ -205,6 +209,10 @@ impl Request {
     }
 }
 
+fn ten() -> usize {
+    10
+}
+
 /// One entry to import, with the time it was written and what makes it the
 /// same entry on a second import.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -260,6 +268,9 @@ pub enum Response {
         names: BTreeMap<PartnerId, String>,
         #[serde(default)]
         completed: Vec<String>,
+        /// How much of the id to show so that it names only this entry.
+        #[serde(default = "ten")]
+        short_len: usize,
     },
     Entries(EntryList),
     Rituals(RitualList),

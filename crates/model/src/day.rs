@@ -138,9 +138,15 @@ mod tests {
         // A bare weekday looks back, today included.
         assert_eq!(parse_when("monday", now, b).unwrap(), date(2026, 11, 23));
         assert_eq!(parse_when("Mon", now, b).unwrap(), date(2026, 11, 23));
-        assert_eq!(parse_when("this friday", now, b).unwrap(), date(2026, 11, 20));
+        assert_eq!(
+            parse_when("this friday", now, b).unwrap(),
+            date(2026, 11, 20)
+        );
         assert_eq!(parse_when("wednesday", now, b).unwrap(), date(2026, 11, 25));
-        assert!(parse_when("next monday", now, b).unwrap() > date(2026, 11, 25), "left to the parser");
+        assert!(
+            parse_when("next monday", now, b).unwrap() > date(2026, 11, 25),
+            "left to the parser"
+        );
     }
 
     #[test]

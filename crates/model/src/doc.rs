@@ -805,8 +805,10 @@ impl Journal {
         let current = self
             .entry(id)?
             .ok_or_else(|| ModelError::NoSuchEntry(id.key()))?;
-        if current.kind() != Kind::Repair {
-            return Err(ModelError::NotARepair(id.key()));
+        match &current.body {
+            Body::Repair { agreements, .. } if !agreements.is_empty() => {}
+            Body::Repair { .. } => return Err(ModelError::NoAgreements(id.key())),
+            _ => return Err(ModelError::NotARepair(id.key())),
         }
         if current.deleted.is_some() {
             return Err(ModelError::Deleted(id.key()));

@@ -52,6 +52,8 @@ pub enum ModelError {
     NotYourEntry(String),
     #[error("entry {0} is not a repair; only repairs have agreements to settle")]
     NotARepair(String),
+    #[error("repair {0} has no agreements to settle")]
+    NoAgreements(String),
     #[error("entry {0} is deleted")]
     Deleted(String),
     #[error("this journal is not initialised (no partner named); run `hearth init`")]

@@ -76,11 +76,13 @@ pub struct MoodSeries {
     pub trend: Trend,
 }
 
+/// The mean, to two decimals: finer than a five-point scale can mean, and
+/// it keeps the JSON readable.
 fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     let (sum, n) = values
         .into_iter()
         .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    (n > 0).then(|| sum / n as f64)
+    (n > 0).then(|| (sum / n as f64 * 100.0).round() / 100.0)
 }
 
 /// Compares the first half of the check-ins with the second. Half a point

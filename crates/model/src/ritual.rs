@@ -711,20 +711,45 @@ mod tests {
         let together = ritual("weekly:sun", Owner::Together);
         let log = vec![done(d(2026, 11, 22), "ben")];
         assert!(
-            !together.status(&log, today, d(2026, 1, 1), &me, Some(&them)).due,
+            !together
+                .status(&log, today, d(2026, 1, 1), &me, Some(&them))
+                .due,
             "either partner completes it"
         );
         assert!(
-            together.status(&log, d(2026, 11, 29), d(2026, 1, 1), &me, Some(&them)).due,
+            together
+                .status(&log, d(2026, 11, 29), d(2026, 1, 1), &me, Some(&them))
+                .due,
             "next week is due again"
         );
 
         let bens = ritual("daily", Owner::Partner(them.clone()));
-        assert!(!bens.status(&[], today, d(2026, 1, 1), &me, Some(&them)).due, "not mine");
+        assert!(
+            !bens.status(&[], today, d(2026, 1, 1), &me, Some(&them)).due,
+            "not mine"
+        );
         assert!(bens.status(&[], today, d(2026, 1, 1), &them, Some(&me)).due);
-        assert!(due_today(std::slice::from_ref(&bens), &[], today, DayBoundary::default(), &me, Some(&them)).is_empty());
+        assert!(
+            due_today(
+                std::slice::from_ref(&bens),
+                &[],
+                today,
+                DayBoundary::default(),
+                &me,
+                Some(&them)
+            )
+            .is_empty()
+        );
         assert_eq!(
-            due_today(&[bens], &[done(today, "ben")], today, DayBoundary::default(), &me, Some(&them)).len(),
+            due_today(
+                &[bens],
+                &[done(today, "ben")],
+                today,
+                DayBoundary::default(),
+                &me,
+                Some(&them)
+            )
+            .len(),
             1,
             "shown as partner's progress"
         );
@@ -741,15 +766,31 @@ mod tests {
         assert_eq!(s.starts, Some(d(2026, 11, 29)));
         let s = r.status(&[], d(2026, 11, 29), d(2026, 11, 23), &me, None);
         assert!(s.due && s.starts.is_none());
-        let rh = r.rhythm(&[], std::slice::from_ref(&me), d(2026, 11, 25), 10, d(2026, 11, 23));
+        let rh = r.rhythm(
+            &[],
+            std::slice::from_ref(&me),
+            d(2026, 11, 25),
+            10,
+            d(2026, 11, 23),
+        );
         assert!(rh.lanes[0].windows.is_empty(), "nothing counted yet");
         // Done anyway in that first week: it counts.
         let log = vec![done(d(2026, 11, 22), "ana")];
-        let rh = r.rhythm(&log, std::slice::from_ref(&me), d(2026, 11, 29), 10, d(2026, 11, 23));
+        let rh = r.rhythm(
+            &log,
+            std::slice::from_ref(&me),
+            d(2026, 11, 29),
+            10,
+            d(2026, 11, 23),
+        );
         assert_eq!((rh.lanes[0].done, rh.lanes[0].counted), (1, 1));
         // A daily ritual added today is due today.
         let daily = ritual("daily", Owner::Both);
-        assert!(daily.status(&[], d(2026, 11, 25), d(2026, 11, 25), &me, None).due);
+        assert!(
+            daily
+                .status(&[], d(2026, 11, 25), d(2026, 11, 25), &me, None)
+                .due
+        );
     }
 
     #[test]
@@ -757,7 +798,10 @@ mod tests {
         let me = PartnerId("ana".into());
         let r = ritual("daily", Owner::Both);
         let log = vec![done(d(2026, 11, 24), "ana")];
-        assert!(r.status(&log, d(2026, 11, 25), d(2026, 1, 1), &me, None).due);
+        assert!(
+            r.status(&log, d(2026, 11, 25), d(2026, 1, 1), &me, None)
+                .due
+        );
     }
 
     #[test]

@@ -156,4 +156,26 @@ impl View {
         }
         len.min(26)
     }
+
+    /// The shortest prefix of `id` (at least `min` characters) that no other
+    /// entry shares: what to print after writing it.
+    pub fn unique_len(&self, id: &EntryId, min: usize) -> usize {
+        let key = id.key();
+        let common = |other: Option<(&EntryId, &Entry)>| {
+            other.map_or(0, |(o, _)| {
+                o.key()
+                    .bytes()
+                    .zip(key.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            })
+        };
+        let before = common(self.entries.range(..*id).next_back());
+        let after = common(
+            self.entries
+                .range((std::ops::Bound::Excluded(*id), std::ops::Bound::Unbounded))
+                .next(),
+        );
+        (before.max(after) + 1).max(min).min(26)
+    }
 }
