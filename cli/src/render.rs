@@ -204,6 +204,9 @@ pub fn entry_full(
     if let Some(t) = e.deleted {
         writeln!(out, "{:<9}{}", "deleted", t.format("%a %-d %b %Y %H:%M"))?;
     }
+    if let Some(t) = e.resolved {
+        writeln!(out, "{:<9}{}", "settled", t.format("%a %-d %b %Y %H:%M"))?;
+    }
     writeln!(out)?;
     let section = |out: &mut dyn Write, title: &str, text: &str| -> std::io::Result<()> {
         if !text.trim().is_empty() {

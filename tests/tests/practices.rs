@@ -394,7 +394,11 @@ fn the_id_printed_after_saving_names_only_that_entry() {
 #[test]
 fn answered_prompts_stay_put_and_late_answers_name_their_prompt() {
     let mut env = TestEnv::initialised();
-    let monday = json(&at(&mut env, "2026-11-23T21:00:00+01:00", &["prompt", "--json"]));
+    let monday = json(&at(
+        &mut env,
+        "2026-11-23T21:00:00+01:00",
+        &["prompt", "--json"],
+    ));
     let id = monday["prompt"]["id"].as_str().unwrap().to_string();
     // Wednesday: answer Monday's prompt late.
     env.ok(&["prompt", "answer", "--prompt", &id, "Late, but here"]);
@@ -419,8 +423,15 @@ fn a_weekly_ritual_added_midweek_starts_next_week() {
     let due = json(&env.ok(&["due", "--json"]));
     assert_eq!(due["items"][0]["due"], false);
     assert_eq!(due["items"][0]["starts"], "2026-11-29");
-    assert!(env.ok(&["due"]).contains("the first one is from Sun 29 Nov"));
-    let due = json(&at(&mut env, "2026-11-29T10:00:00+01:00", &["due", "--json"]));
+    assert!(
+        env.ok(&["due"])
+            .contains("the first one is from Sun 29 Nov")
+    );
+    let due = json(&at(
+        &mut env,
+        "2026-11-29T10:00:00+01:00",
+        &["due", "--json"],
+    ));
     assert_eq!(due["items"][0]["due"], true);
 }
 
@@ -437,9 +448,22 @@ fn only_agreements_can_be_settled_and_imports_can_be_tender() {
         r#"{"entries": [{"title": "Old.", "body": "", "date": "2020-01-02", "time": "10:00"}]}"#,
     )
     .unwrap();
-    env.ok(&["import", "--format", "jrnl", "--tender", file.to_str().unwrap()]);
-    let imported = env.entries().into_iter().find(|e| e["text"] == "Old.").unwrap();
+    env.ok(&[
+        "import",
+        "--format",
+        "jrnl",
+        "--tender",
+        file.to_str().unwrap(),
+    ]);
+    let imported = env
+        .entries()
+        .into_iter()
+        .find(|e| e["text"] == "Old.")
+        .unwrap();
     assert_eq!(imported["tender"], true);
     let err = env.fails(&["export", "--output", "/nonexistent/dir/x.md"], 1);
-    assert!(err.contains("the directory /nonexistent/dir does not exist"), "{err}");
+    assert!(
+        err.contains("the directory /nonexistent/dir does not exist"),
+        "{err}"
+    );
 }

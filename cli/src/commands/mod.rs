@@ -124,7 +124,7 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
                 &device.0[..8]
             );
             println!(
-                "Next: `hearth checkin --mood good`, or `hearth prompt` for today's question."
+                "Next: `hearth pair invite` to connect your partner's device, then `hearth checkin --mood good`, or `hearth prompt` for today's question."
             );
             Ok(())
         }

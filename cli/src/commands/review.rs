@@ -38,9 +38,20 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
     }
     if list.entries.is_empty() {
         writeln!(out, "{}", render::dim("No entries match."))?;
-        return Ok(());
+    } else {
+        render::entry_lines(&mut out, &list.entries, &list.names, list.short_len)?;
     }
-    render::entry_lines(&mut out, &list.entries, &list.names, list.short_len)?;
+    if list.sealed > 0 {
+        writeln!(
+            out,
+            "\n{}",
+            render::dim(&format!(
+                "{} of your partner's answers {} sealed until you answer the same prompt.",
+                list.sealed,
+                if list.sealed == 1 { "is" } else { "are" }
+            ))
+        )?;
+    }
     Ok(())
 }
 

@@ -1197,12 +1197,11 @@ impl Core {
             exclude_tender: false,
         };
         let mine = self.my_answers();
-        let entries: Vec<_> = filter
+        let (sealed, entries): (Vec<_>, Vec<_>) = filter
             .apply(&self.view)
             .into_iter()
-            .filter(|e| !self.sealed(e, &mine))
-            .cloned()
-            .collect();
+            .partition(|e| self.sealed(e, &mine));
+        let entries: Vec<_> = entries.into_iter().cloned().collect();
         Ok(Response::Entries(EntryList {
             entries,
             names: self.view.partners.clone(),
@@ -1210,6 +1209,7 @@ impl Core {
             me: self.identity.partner.clone(),
             since,
             until,
+            sealed: sealed.len(),
         }))
     }
 
@@ -1469,6 +1469,18 @@ pub fn prompt_of_the_day(
     day: NaiveDate,
     skipped: &BTreeSet<String>,
 ) -> Prompt {
+    // Repair prompts are for after a conflict, not for an ordinary
+    // evening; they are answered with `--prompt`, never drawn.
+    let everyday: Vec<Prompt> = prompts
+        .iter()
+        .filter(|p| p.theme != hearth_model::deck::Theme::Repair)
+        .cloned()
+        .collect();
+    let prompts = if everyday.is_empty() {
+        prompts
+    } else {
+        &everyday
+    };
     let pick = |draw: usize| {
         let seed = if draw == 0 {
             format!("{couple}/{day}")
@@ -1513,6 +1525,10 @@ mod tests {
             .map(|d| prompt_of_the_day(&deck, "couple-a", day(d), &none).id)
             .collect();
         assert!(month.len() > 15, "{month:?}");
+        assert!(
+            month.iter().all(|id| !id.starts_with("repair-")),
+            "repair prompts are not drawn on ordinary days"
+        );
         let other: Vec<String> = (1..=30)
             .map(|d| prompt_of_the_day(&deck, "couple-b", day(d), &none).id)
             .collect();
@@ -1525,15 +1541,20 @@ mod tests {
     #[test]
     fn skips_walk_a_fixed_sequence_and_never_run_out() {
         let deck = deck();
+        let everyday = deck
+            .iter()
+            .filter(|p| p.theme != hearth_model::deck::Theme::Repair)
+            .count();
         let mut skipped = BTreeSet::new();
         let mut seen = Vec::new();
-        for _ in 0..deck.len() {
+        for _ in 0..everyday {
             let p = prompt_of_the_day(&deck, "c", day(25), &skipped);
             assert!(!skipped.contains(&p.id), "a skipped prompt came back");
+            assert_ne!(p.theme, hearth_model::deck::Theme::Repair);
             seen.push(p.id.clone());
             skipped.insert(p.id);
         }
-        assert_eq!(seen.len(), deck.len(), "every prompt is reachable");
+        assert_eq!(seen.len(), everyday, "every everyday prompt is reachable");
         // The same skips, in any order, give the same prompt.
         let some: BTreeSet<String> = seen[..3].iter().cloned().collect();
         assert_eq!(prompt_of_the_day(&deck, "c", day(25), &some).id, seen[3]);

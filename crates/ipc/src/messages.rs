@@ -390,6 +390,9 @@ pub struct EntryList {
     pub me: Option<PartnerId>,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
+    /// Matching answers left out because they are sealed from me.
+    #[serde(default)]
+    pub sealed: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -504,6 +507,7 @@ mod tests {
                 me: None,
                 since: None,
                 until: None,
+                sealed: 0,
             }),
             Response::Rituals(RitualList {
                 rituals: vec![],
