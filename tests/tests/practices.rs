@@ -9,15 +9,6 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-/// Runs a command as if at `now`.
-#[track_caller]
-fn at(env: &mut TestEnv, now: &str, args: &[&str]) -> String {
-    let saved = std::mem::replace(&mut env.now, now.to_string());
-    let out = env.ok(args);
-    env.now = saved;
-    out
-}
-
 fn ritual<'a>(list: &'a Value, name: &str) -> &'a Value {
     list["rituals"]
         .as_array()
@@ -167,8 +158,7 @@ fn templates_are_enabled_with_one_command_and_adjusted() {
 #[test]
 fn rhythm_follows_the_day_boundary_and_time_zones() {
     let mut env = TestEnv::initialised();
-    at(
-        &mut env,
+    env.ok_at(
         "2026-11-16T09:00:00+01:00",
         &["ritual", "add", "evening-checkin"],
     );
@@ -183,7 +173,7 @@ fn rhythm_follows_the_day_boundary_and_time_zones() {
         "2026-11-20T20:00:00-05:00",
         "2026-11-22T22:00:00+01:00",
     ] {
-        at(&mut env, now, &["checkin", "--mood", "good"]);
+        env.ok_at(now, &["checkin", "--mood", "good"]);
     }
     let days: Vec<String> = env
         .entries()
@@ -251,34 +241,22 @@ fn a_skipped_prompt_is_replaced_the_same_way_everywhere() {
 #[test]
 fn onthisday_reaches_back_years_and_a_month_and_keeps_tender_out() {
     let mut env = TestEnv::initialised();
-    at(
-        &mut env,
+    env.ok_at(
         "2024-11-25T20:00:00+01:00",
         &["note", "Two years ago today"],
     );
-    at(
-        &mut env,
-        "2025-11-25T20:00:00+01:00",
-        &["note", "A year ago today"],
-    );
-    at(
-        &mut env,
+    env.ok_at("2025-11-25T20:00:00+01:00", &["note", "A year ago today"]);
+    env.ok_at(
         "2025-11-25T21:00:00+01:00",
         &["note", "--tender", "A hard evening"],
     );
-    at(
-        &mut env,
-        "2025-11-26T20:00:00+01:00",
-        &["note", "The day after"],
-    );
+    env.ok_at("2025-11-26T20:00:00+01:00", &["note", "The day after"]);
     // 25 October 2026 is a Sunday: last month's week is 19-25 October.
-    at(
-        &mut env,
+    env.ok_at(
         "2026-10-19T20:00:00+01:00",
         &["thanks", "--to", "Ben", "Monday soup"],
     );
-    at(
-        &mut env,
+    env.ok_at(
         "2026-10-26T20:00:00+01:00",
         &["note", "Too late for that week"],
     );
@@ -315,7 +293,7 @@ fn mood_charts_plain_when_piped_and_in_colour_when_asked() {
         ("2026-11-25T08:00:00+01:00", "good"),
         ("2026-11-25T21:00:00+01:00", "great"),
     ] {
-        at(&mut env, now, &["checkin", "--mood", mood]);
+        env.ok_at(now, &["checkin", "--mood", mood]);
     }
     let m = json(&env.ok(&["mood", "--weeks", "2", "--json"]));
     assert_eq!(m["from"], "2026-11-16", "two whole weeks, Monday first");
@@ -394,11 +372,7 @@ fn the_id_printed_after_saving_names_only_that_entry() {
 #[test]
 fn answered_prompts_stay_put_and_late_answers_name_their_prompt() {
     let mut env = TestEnv::initialised();
-    let monday = json(&at(
-        &mut env,
-        "2026-11-23T21:00:00+01:00",
-        &["prompt", "--json"],
-    ));
+    let monday = json(&env.ok_at("2026-11-23T21:00:00+01:00", &["prompt", "--json"]));
     let id = monday["prompt"]["id"].as_str().unwrap().to_string();
     // Wednesday: answer Monday's prompt late.
     env.ok(&["prompt", "answer", "--prompt", &id, "Late, but here"]);
@@ -427,11 +401,7 @@ fn a_weekly_ritual_added_midweek_starts_next_week() {
         env.ok(&["due"])
             .contains("the first one is from Sun 29 Nov")
     );
-    let due = json(&at(
-        &mut env,
-        "2026-11-29T10:00:00+01:00",
-        &["due", "--json"],
-    ));
+    let due = json(&env.ok_at("2026-11-29T10:00:00+01:00", &["due", "--json"]));
     assert_eq!(due["items"][0]["due"], true);
 }
 

@@ -421,27 +421,16 @@ fn an_expired_invite_is_refused() {
     assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
 }
 
-/// Runs `args` on `env` as if at `now`.
-#[track_caller]
-fn at(env: &mut TestEnv, now: &str, args: &[&str]) -> String {
-    let saved = std::mem::replace(&mut env.now, now.to_string());
-    let out = env.ok(args);
-    env.now = saved;
-    out
-}
-
 #[test]
 fn the_week_review_and_rhythm_read_both_partners_merged() {
     let mut ana = TestEnv::named("Ana", "laptop");
     let mut ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
-    at(
-        &mut ana,
+    ana.ok_at(
         "2026-11-16T09:00:00+01:00",
         &["ritual", "add", "evening-checkin"],
     );
-    at(
-        &mut ana,
+    ana.ok_at(
         "2026-11-16T09:00:00+01:00",
         &["ritual", "add", "state-of-the-union", "--on", "sun"],
     );
@@ -450,43 +439,23 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
             .contains("State of the union")
     });
     // The week of 19-25 November, written on both sides.
-    at(
-        &mut ana,
-        "2026-11-19T21:00:00+01:00",
-        &["checkin", "--mood", "low"],
-    );
-    at(
-        &mut ana,
-        "2026-11-24T21:00:00+01:00",
-        &["checkin", "--mood", "great"],
-    );
-    at(
-        &mut ana,
+    ana.ok_at("2026-11-19T21:00:00+01:00", &["checkin", "--mood", "low"]);
+    ana.ok_at("2026-11-24T21:00:00+01:00", &["checkin", "--mood", "great"]);
+    ana.ok_at(
         "2026-11-24T21:05:00+01:00",
         &["thanks", "--to", "Ben", "Dinner on a hard day"],
     );
-    at(
-        &mut ben,
-        "2026-11-20T22:00:00+01:00",
-        &["checkin", "--mood", "okay"],
-    );
-    at(
-        &mut ben,
-        "2026-11-22T20:00:00+01:00",
-        &["ritual", "done", "union"],
-    );
-    at(
-        &mut ben,
+    ben.ok_at("2026-11-20T22:00:00+01:00", &["checkin", "--mood", "okay"]);
+    ben.ok_at("2026-11-22T20:00:00+01:00", &["ritual", "done", "union"]);
+    ben.ok_at(
         "2026-11-23T21:00:00+01:00",
         &["highlow", "--high", "Long walk", "--low", "Traffic"],
     );
-    at(
-        &mut ben,
+    ben.ok_at(
         "2026-11-24T08:00:00+01:00",
         &["thanks", "--to", "Ana", "Coffee in bed"],
     );
-    at(
-        &mut ben,
+    ben.ok_at(
         "2026-11-25T08:00:00+01:00",
         &["thanks", "--to", "Ana", "The playlist"],
     );

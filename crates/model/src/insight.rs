@@ -460,13 +460,10 @@ pub fn on_this_day<'a>(
 mod tests {
     use super::*;
     use crate::ritual::Owner;
+    use crate::ritual::tests::{d, done, ritual};
     use crate::{DeviceId, Mood};
     use chrono::{FixedOffset, TimeZone};
     use std::collections::BTreeSet;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
 
     fn entry(n: u128, who: &str, day: NaiveDate, body: Body) -> Entry {
         let created = FixedOffset::east_opt(3600)
@@ -556,36 +553,6 @@ mod tests {
         assert_eq!(s[0].trend, Trend::Rising);
         assert_eq!(s[1].average, Some(4.0));
         assert_eq!(s[1].trend, Trend::Unclear);
-    }
-
-    fn ritual(cadence: &str, owner: Owner) -> Ritual {
-        Ritual {
-            id: "r1".into(),
-            name: "Evening check-in".into(),
-            kind: "evening-checkin".into(),
-            cadence: cadence.parse().unwrap(),
-            owner,
-            fulfilled_by: None,
-            created: FixedOffset::east_opt(0)
-                .unwrap()
-                .with_ymd_and_hms(2026, 1, 1, 12, 0, 0)
-                .unwrap(),
-            archived: None,
-        }
-    }
-
-    fn done(occ: NaiveDate, who: &str) -> RitualDone {
-        RitualDone {
-            ritual: "r1".into(),
-            occurrence: occ,
-            partner: PartnerId(who.into()),
-            device: DeviceId("dev".into()),
-            at: FixedOffset::east_opt(0)
-                .unwrap()
-                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-                .unwrap(),
-            entry: None,
-        }
     }
 
     #[test]

@@ -584,15 +584,15 @@ pub fn due_today(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    pub(crate) fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
-    fn ritual(cadence: &str, owner: Owner) -> Ritual {
+    pub(crate) fn ritual(cadence: &str, owner: Owner) -> Ritual {
         Ritual {
             id: "r1".into(),
             name: "test".into(),
@@ -608,7 +608,7 @@ mod tests {
         }
     }
 
-    fn done(occ: NaiveDate, who: &str) -> RitualDone {
+    pub(crate) fn done(occ: NaiveDate, who: &str) -> RitualDone {
         RitualDone {
             ritual: "r1".into(),
             occurrence: occ,

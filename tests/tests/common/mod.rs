@@ -169,6 +169,15 @@ impl TestEnv {
         self.cmd().args(args).write_stdin(stdin).output().unwrap()
     }
 
+    /// Runs `args` as if at `now` (RFC 3339), requiring success.
+    #[track_caller]
+    pub fn ok_at(&mut self, now: &str, args: &[&str]) -> String {
+        let saved = std::mem::replace(&mut self.now, now.to_string());
+        let out = self.ok(args);
+        self.now = saved;
+        out
+    }
+
     /// Runs and requires success; returns stdout.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
