@@ -337,9 +337,9 @@ pub struct PromptArgs {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Another prompt than today's, by id (as `hearth review` shows them):
-    /// to read its answers, or answer it late.
-    #[arg(long = "prompt", global = true, value_name = "ID")]
+    /// Another prompt than today's, by id (see `hearth prompt list`): to
+    /// read its answers.
+    #[arg(long = "prompt", value_name = "ID")]
     pub prompt_id: Option<String>,
 }
 
@@ -350,8 +350,19 @@ pub enum PromptCommand {
     Answer {
         /// Your answer; or stdin, or the editor.
         text: Option<String>,
+        /// Answer another prompt than today's, by id (late, or one of the
+        /// repair prompts).
+        #[arg(long = "prompt", value_name = "ID")]
+        prompt_id: Option<String>,
         #[command(flatten)]
         flags: EntryFlags,
+    },
+    /// Every prompt in the deck, with its id, theme by theme.
+    List {
+        /// Only this theme: day, wishes, worries, pride, appreciation,
+        /// dreams, memories or repair.
+        #[arg(long)]
+        theme: Option<String>,
     },
     /// Set today's prompt aside and draw another. Your partner's device
     /// draws the same one once the skip has synced.

@@ -73,8 +73,11 @@ pub fn entry_json(e: &Entry, names: &BTreeMap<PartnerId, String>) -> Result<Valu
 }
 
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    // Serialise first, then write: a closed pipe (`| head`) is then an I/O
+    // error, which ends quietly, not a JSON error.
+    let text = serde_json::to_string_pretty(v)?;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
+    out.write_all(text.as_bytes())?;
     writeln!(out)?;
     Ok(())
 }

@@ -401,8 +401,47 @@ fn a_weekly_ritual_added_midweek_starts_next_week() {
         env.ok(&["due"])
             .contains("the first one is from Sun 29 Nov")
     );
+    let rhythm = env.ok(&["ritual", "rhythm"]);
+    assert!(
+        rhythm.contains("new: the first one is from Sun 29 Nov"),
+        "{rhythm}"
+    );
+    let rh = json(&env.ok(&["ritual", "rhythm", "--json"]));
+    assert_eq!(rh[0]["starts"], "2026-11-29");
     let due = json(&env.ok_at("2026-11-29T10:00:00+01:00", &["due", "--json"]));
     assert_eq!(due["items"][0]["due"], true);
+}
+
+#[test]
+fn repair_prompts_are_listed_and_answered_by_id_not_drawn() {
+    let env = TestEnv::initialised();
+    let repair = json(&env.ok(&["prompt", "list", "--theme", "repair", "--json"]));
+    let ids: Vec<&str> = repair
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| id.starts_with("repair-")),
+        "{ids:?}"
+    );
+    let all = json(&env.ok(&["prompt", "list", "--json"]));
+    assert!(all.as_array().unwrap().len() > ids.len());
+    env.fails(&["prompt", "list", "--theme", "gossip"], 2);
+    env.ok(&["prompt", "answer", "--prompt", ids[0], "I felt unheard."]);
+    let p = json(&env.ok(&["prompt", "--prompt", ids[0], "--json"]));
+    assert_eq!(p["mine"]["text"], "I felt unheard.");
+    // `skip` takes no --prompt at all.
+    env.fails(&["prompt", "skip", "--prompt", ids[0]], 2);
+    // A JSON reader that stops early is not an error.
+    let out = env
+        .cmd()
+        .args(["prompt", "list", "--json"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
 }
 
 #[test]

@@ -170,7 +170,7 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
                     rhythm_marks(lane),
                     render::dim(&format!(
                         "{}{}",
-                        rhythm_words(lane, rr.ritual.cadence),
+                        rhythm_words(lane, rr.ritual.cadence, None),
                         match lane.missed() {
                             0 => String::new(),
                             n => format!(", {n} missed"),

@@ -124,7 +124,7 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
                 &device.0[..8]
             );
             println!(
-                "Next: `hearth pair invite` to connect your partner's device, then `hearth checkin --mood good`, or `hearth prompt` for today's question."
+                "Next: connect your partner's device (`hearth pair invite` on one of you, `hearth pair join` on the other), then `hearth checkin --mood good`, or `hearth prompt` for today's question."
             );
             Ok(())
         }

@@ -284,8 +284,11 @@ fn owner_text(list: &RitualList, o: &Owner) -> String {
 }
 
 /// "done 8 of the last 10 weeks", or where a young ritual stands.
-pub fn rhythm_words(lane: &Lane, cadence: Cadence) -> String {
+pub fn rhythm_words(lane: &Lane, cadence: Cadence, starts: Option<chrono::NaiveDate>) -> String {
     let unit = cadence.period_word();
+    if let (Some(first), true) = (starts, lane.windows.is_empty()) {
+        return format!("new: the first one is from {}", first.format("%a %-d %b"));
+    }
     match lane.counted {
         0 if unit == "day" => "not yet today".to_string(),
         0 => format!("not yet this {unit}"),
@@ -344,7 +347,7 @@ fn print_list(out: &mut impl Write, list: &RitualList) -> Result<()> {
                 "  {:<10} {}  {}",
                 lane_label(list, lane),
                 rhythm_marks(lane),
-                render::dim(&rhythm_words(lane, r.cadence))
+                render::dim(&rhythm_words(lane, r.cadence, rh.starts))
             )?;
         }
     }
@@ -376,21 +379,48 @@ fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
         .max()
         .unwrap_or(0)
         .max(7);
-    let col = 34;
+    let rows: Vec<(&str, Vec<String>)> = list
+        .rituals
+        .iter()
+        .zip(&list.rhythms)
+        .map(|(r, rh)| {
+            let cells = rh
+                .lanes
+                .iter()
+                .map(|lane| {
+                    let marks = rhythm_marks(lane);
+                    let words = rhythm_words(lane, r.cadence, rh.starts);
+                    let cell = if marks.is_empty() {
+                        words
+                    } else {
+                        format!("{marks} {words}")
+                    };
+                    if lane.partner.is_none() {
+                        format!("{cell} (together)")
+                    } else {
+                        cell
+                    }
+                })
+                .collect();
+            (r.name.as_str(), cells)
+        })
+        .collect();
+    // Every column as wide as its widest cell, plus a gap.
+    let col = rows
+        .iter()
+        .flat_map(|(_, cells)| cells.iter().map(|c| c.chars().count()))
+        .chain(people.iter().map(|p| p.chars().count()))
+        .max()
+        .unwrap_or(0)
+        + 3;
     let mut head = format!("{:<w$}  ", "");
     for p in &people {
         head.push_str(&format!("{p:<col$}"));
     }
     writeln!(out, "{}", render::bold(head.trim_end()))?;
-    for (r, rh) in list.rituals.iter().zip(&list.rhythms) {
-        let mut line = format!("{:<w$}  ", r.name);
-        for lane in &rh.lanes {
-            let cell = format!("{} {}", rhythm_marks(lane), rhythm_words(lane, r.cadence));
-            let cell = if lane.partner.is_none() {
-                format!("{cell} (together)")
-            } else {
-                cell
-            };
+    for (name, cells) in rows {
+        let mut line = format!("{name:<w$}  ");
+        for cell in cells {
             line.push_str(&format!("{cell:<col$}"));
         }
         writeln!(out, "{}", line.trim_end())?;
@@ -481,10 +511,15 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             r => Err(unexpected(r)),
         },
-        Some(PromptCommand::Answer { text, flags }) => {
+        Some(PromptCommand::Answer {
+            text,
+            prompt_id,
+            flags,
+        }) => {
+            let prompt_id = prompt_id.or(a.prompt_id);
             let p = match ctx.call(Request::Prompt {
                 at,
-                id: a.prompt_id.clone(),
+                id: prompt_id.clone(),
             })? {
                 Response::Prompt(p) => p,
                 r => return Err(unexpected(r)),
@@ -505,13 +540,47 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             write::add(ctx, entry)?;
             if let PartnerAnswer::Sealed = p.partner {
                 let name = p.partner_name.unwrap_or_else(|| "Your partner".into());
-                println!("{name} answered too: `hearth prompt` shows both answers now.");
+                let show = match &prompt_id {
+                    Some(id) => format!("hearth prompt --prompt {id}"),
+                    None => "hearth prompt".to_string(),
+                };
+                println!("{name} answered too: `{show}` shows both answers now.");
             }
             Ok(())
         }
-        Some(PromptCommand::Skip) if a.prompt_id.is_some() => Err(CliError::usage(
-            "only today's prompt can be skipped; drop --prompt",
-        )),
+        Some(PromptCommand::List { theme }) => {
+            let theme = theme
+                .map(|t| {
+                    hearth_model::deck::Theme::parse(&t).ok_or_else(|| {
+                        CliError::usage(hearth_model::ModelError::Theme(t).to_string())
+                    })
+                })
+                .transpose()?;
+            let prompts = match ctx.call(Request::PromptList)? {
+                Response::Prompts { prompts } => prompts,
+                r => return Err(unexpected(r)),
+            };
+            let shown: Vec<_> = prompts
+                .into_iter()
+                .filter(|p| theme.is_none_or(|t| p.theme == t))
+                .collect();
+            if a.json {
+                return render::print_json(&shown);
+            }
+            let mut out = std::io::stdout().lock();
+            let mut last = None;
+            for p in &shown {
+                if last != Some(p.theme) {
+                    if last.is_some() {
+                        writeln!(out)?;
+                    }
+                    writeln!(out, "{}", render::bold(p.theme.as_str()))?;
+                    last = Some(p.theme);
+                }
+                writeln!(out, "  {:<16} {}", render::accent(&p.id), p.text)?;
+            }
+            Ok(())
+        }
         Some(PromptCommand::Skip) => match ctx.call(Request::PromptSkip { at })? {
             Response::Prompt(p) => {
                 if a.json {

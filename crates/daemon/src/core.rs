@@ -738,6 +738,9 @@ impl Core {
                 }))
             }
             Request::Prompt { at, id } => self.prompt_view(at, id.as_deref()),
+            Request::PromptList => Ok(Response::Prompts {
+                prompts: self.ready()?.journal.prompts(),
+            }),
             Request::PromptSkip { at } => {
                 let ctx = self.ctx(at)?;
                 let current = match self.prompt_today(at)? {

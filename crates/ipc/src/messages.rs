@@ -99,6 +99,8 @@ pub enum Request {
         #[serde(default)]
         id: Option<String>,
     },
+    /// The whole deck: built-in prompts, then the couple's own.
+    PromptList,
     /// Sets today's prompt aside for the couple and draws the next one.
     PromptSkip {
         at: DateTime<FixedOffset>,
@@ -280,6 +282,9 @@ pub enum Response {
     },
     Due(DueList),
     Prompt(Box<PromptToday>),
+    Prompts {
+        prompts: Vec<Prompt>,
+    },
     Review(Box<Review>),
     Mood {
         from: NaiveDate,
@@ -584,6 +589,7 @@ mod tests {
             },
             Request::Due { at },
             Request::PromptSkip { at },
+            Request::PromptList,
             Request::ExportDocument,
             Request::Export { at },
             Request::Review {

@@ -322,6 +322,10 @@ impl Lane {
 pub struct Rhythm {
     pub ritual: Ritual,
     pub lanes: Vec<Lane>,
+    /// For a ritual added while a window was open: the day its first full
+    /// window opens, while that is still ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts: Option<NaiveDate>,
 }
 
 /// A built-in ritual the couple can switch on with one command.
@@ -524,9 +528,16 @@ impl Ritual {
                 Lane::new(who, windows)
             })
             .collect();
+        let first = self.cadence.occurrence(since);
+        let first = if first < since {
+            self.cadence.next(first)
+        } else {
+            first
+        };
         Rhythm {
             ritual: self.clone(),
             lanes,
+            starts: (current < first).then_some(first),
         }
     }
 
@@ -774,6 +785,7 @@ pub(crate) mod tests {
             d(2026, 11, 23),
         );
         assert!(rh.lanes[0].windows.is_empty(), "nothing counted yet");
+        assert_eq!(rh.starts, Some(d(2026, 11, 29)));
         // Done anyway in that first week: it counts.
         let log = vec![done(d(2026, 11, 22), "ana")];
         let rh = r.rhythm(
