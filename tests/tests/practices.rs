@@ -434,14 +434,22 @@ fn repair_prompts_are_listed_and_answered_by_id_not_drawn() {
     assert_eq!(p["mine"]["text"], "I felt unheard.");
     // `skip` takes no --prompt at all.
     env.fails(&["prompt", "skip", "--prompt", ids[0]], 2);
-    // A JSON reader that stops early is not an error.
-    let out = env
-        .cmd()
+    // A JSON reader that stops early (`| head`) is not an error.
+    let mut child = std::process::Command::new(crate::common::hearth_bin())
         .args(["prompt", "list", "--json"])
-        .write_stdin("")
-        .output()
+        .env("HEARTH_HOME", env.home())
+        .env("HEARTH_NOW", &env.now)
+        .env("HEARTH_NET", "test")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(out.status.success());
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
 }
 
 #[test]
