@@ -267,24 +267,32 @@ fn an_editor_that_fails_writes_nothing() {
 #[test]
 fn rituals_are_due_and_completed_by_their_entries() {
     let mut env = TestEnv::initialised();
-    env.ok(&[
-        "ritual",
-        "add",
-        "Evening check-in",
-        "--cadence",
-        "daily",
-        "--fulfilled-by",
-        "checkin",
-    ]);
-    env.ok(&[
-        "ritual",
-        "add",
-        "State of the union",
-        "--cadence",
-        "weekly:sun",
-        "--owner",
-        "together",
-    ]);
+    // Added on Sunday, so this week's state of the union is already due.
+    let sunday = "2026-11-22T10:00:00+01:00";
+    env.ok_at(
+        sunday,
+        &[
+            "ritual",
+            "add",
+            "Evening check-in",
+            "--cadence",
+            "daily",
+            "--fulfilled-by",
+            "checkin",
+        ],
+    );
+    env.ok_at(
+        sunday,
+        &[
+            "ritual",
+            "add",
+            "State of the union",
+            "--cadence",
+            "weekly:sun",
+            "--owner",
+            "together",
+        ],
+    );
     let due: Value = serde_json::from_str(&env.ok(&["due", "--json"])).unwrap();
     let is_due = |d: &Value, name: &str| {
         d["items"]

@@ -469,9 +469,10 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
     ana.wait_for(CONVERGE, "one prompt for the couple", || {
         ana.heads() == ben.heads() && prompt_of(&ana) == prompt_of(&ben)
     });
-    ana.ok(&["prompt", "answer", "More Sunday mornings"]);
+    // Ana sets the first prompt aside, then answers the one drawn next.
     let next: serde_json::Value =
         serde_json::from_str(&ana.ok(&["prompt", "skip", "--json"])).unwrap();
+    ana.ok(&["prompt", "answer", "More Sunday mornings"]);
     // Ben cannot list Ana's sealed answer, so compare heads, not listings.
     ana.wait_for(CONVERGE, "both journals to hold the same changes", || {
         ana.entries().len() == 8 && ben.entries().len() == 7 && ana.heads() == ben.heads()

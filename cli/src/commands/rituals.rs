@@ -405,10 +405,19 @@ fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
             (r.name.as_str(), cells)
         })
         .collect();
-    // Every column as wide as its widest cell, plus a gap.
-    let col = rows
+    // Every column as wide as its widest partner's cell, plus a gap. A
+    // together ritual has a single cell on its line, so it may run on.
+    let col = list
+        .rhythms
         .iter()
-        .flat_map(|(_, cells)| cells.iter().map(|c| c.chars().count()))
+        .zip(&rows)
+        .flat_map(|(rh, (_, cells))| {
+            rh.lanes
+                .iter()
+                .zip(cells)
+                .filter(|(lane, _)| lane.partner.is_some())
+                .map(|(_, c)| c.chars().count())
+        })
         .chain(people.iter().map(|p| p.chars().count()))
         .max()
         .unwrap_or(0)
@@ -548,6 +557,9 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             Ok(())
         }
+        Some(_) if a.prompt_id.is_some() => Err(CliError::usage(
+            "--prompt goes with `hearth prompt` or `hearth prompt answer` only",
+        )),
         Some(PromptCommand::List { theme }) => {
             let theme = theme
                 .map(|t| {
@@ -569,6 +581,7 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             let mut out = std::io::stdout().lock();
             let mut last = None;
+            let id_w = shown.iter().map(|p| p.id.len()).max().unwrap_or(0);
             for p in &shown {
                 if last != Some(p.theme) {
                     if last.is_some() {
@@ -577,7 +590,8 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
                     writeln!(out, "{}", render::bold(p.theme.as_str()))?;
                     last = Some(p.theme);
                 }
-                writeln!(out, "  {:<16} {}", render::accent(&p.id), p.text)?;
+                let pad = " ".repeat(id_w - p.id.len());
+                writeln!(out, "  {}{pad}  {}", render::accent(&p.id), p.text)?;
             }
             Ok(())
         }
