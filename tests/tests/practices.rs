@@ -350,6 +350,17 @@ fn a_settled_repair_leaves_the_review() {
     env.ok(&["repair", "resolve", &id]);
     let r = json(&env.ok(&["review", "--json"]));
     assert!(r["open_agreements"].as_array().unwrap().is_empty());
+    // A review of an earlier week, and none of a week to come.
+    let r = json(&env.ok(&["review", "--until", "2026-11-22", "--json"]));
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (Some("2026-11-16"), Some("2026-11-22"))
+    );
+    assert!(r["people"][0]["highs"].as_array().unwrap().is_empty());
+    let err = env.fails(&["review", "--until", "2026-12-01"], 1);
+    assert!(err.contains("after today"), "{err}");
+    let err = env.fails(&["review", "--until=-262143-01-01"], 1);
+    assert!(err.contains("invalid date"), "{err}");
     env.ok(&["repair", "resolve", "--reopen", &id]);
     let r = json(&env.ok(&["review", "--month", "--json"]));
     assert_eq!(r["open_agreements"].as_array().unwrap().len(), 2);

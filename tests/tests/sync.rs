@@ -219,6 +219,59 @@ fn a_partners_answer_stays_sealed_until_i_answer() {
     );
     let id = ana.entries()[0]["id"].as_str().unwrap().to_string();
     assert!(ben.fails(&["show", &id], 1).contains("sealed"));
+    // No other read path shows it either, and no count gives it away to a
+    // search.
+    assert!(
+        ben.ok(&["log"])
+            .contains("1 of your partner's answers is sealed")
+    );
+    for word in ["private", "nothing-like-it"] {
+        let out = ben.ok(&["log", "--contains", word]);
+        assert!(!out.contains("sealed"), "{word}: {out}");
+    }
+    let export: serde_json::Value =
+        serde_json::from_str(&ben.ok(&["export", "--format", "json"])).unwrap();
+    assert_eq!(export["sealed_answers_left_out"], 1);
+    assert!(!export.to_string().contains("private answer"));
+    assert!(
+        !ben.ok(&["export", "--format", "md"])
+            .contains("private answer")
+    );
+    let review: serde_json::Value = serde_json::from_str(&ben.ok(&["review", "--json"])).unwrap();
+    assert!(review["prompts"][0]["answers"][0]["text"].is_null());
+    assert!(!review.to_string().contains("private answer"));
+    // Ana answered today's prompt, so Ben cannot skip it away from her.
+    let err = ben.fails(&["prompt", "skip"], 1);
+    assert!(err.contains("Ana has answered"), "{err}");
+    // One partner's own ritual: only she changes it, and Ben's rhythm
+    // shows it in her column.
+    ana.ok(&[
+        "ritual",
+        "add",
+        "Morning run",
+        "--cadence",
+        "daily",
+        "--owner",
+        "me",
+    ]);
+    ben.wait_for(CONVERGE, "Ana's ritual to arrive", || {
+        ben.ok(&["ritual", "list"]).contains("Morning run")
+    });
+    let err = ben.fails(
+        &["ritual", "change", "morning run", "--cadence", "weekly:sun"],
+        1,
+    );
+    assert!(err.contains("not yours"), "{err}");
+    let rhythm = ben.ok(&["ritual", "rhythm"]);
+    let head = rhythm.lines().next().unwrap();
+    let row = rhythm
+        .lines()
+        .find(|l| l.starts_with("Morning run"))
+        .unwrap();
+    let column = |s: &str, from: usize| s[from..].find(|c: char| c != ' ').map(|i| i + from);
+    assert!(head.trim_start().starts_with("Ben"), "{rhythm}");
+    let ana_col = head.find("Ana").unwrap();
+    assert_eq!(column(row, "Morning run".len()), Some(ana_col), "{rhythm}");
     ben.ok_stdin(&["prompt", "answer"], "ben's answer");
     assert!(ben.ok(&["log", "--json"]).contains("private answer"));
 }

@@ -100,7 +100,19 @@ fn a_malformed_jrnl_file_names_the_problem_and_imports_nothing() {
     let err = env.fails(&["import", "--format", "jrnl", &file], 1);
     assert!(err.contains("not UTF-8"), "{err}");
     env.fails(&["import", "--format", "dayone", &file], 2);
+    // The daemon refuses the second entry after writing the first: the
+    // first is rolled back.
+    let early = JRNL.replace("2025-10-05", "1969-12-31");
+    let file = write_file(&env, "early.json", &early);
+    let err = env.fails(&["import", "--format", "jrnl", &file], 1);
+    assert!(
+        err.contains("before 1970") && err.contains("nothing imported"),
+        "{err}"
+    );
     assert!(env.entries().is_empty(), "nothing half-imported");
+    let file = write_file(&env, "jrnl.json", JRNL);
+    env.ok(&["import", "--format", "jrnl", &file]);
+    assert_eq!(env.entries().len(), 2, "and the daemon still writes");
 }
 
 #[test]

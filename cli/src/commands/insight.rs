@@ -404,11 +404,15 @@ fn heatmap(out: &mut impl Write, series: &[MoodSeries], from: NaiveDate) -> Resu
 
 pub fn on_this_day(ctx: &mut Ctx, a: OnThisDayArgs) -> Result<()> {
     let at = input::now()?;
-    let (found, names) = match ctx.call(Request::OnThisDay {
+    let (found, names, short) = match ctx.call(Request::OnThisDay {
         include_tender: a.include_tender,
         at,
     })? {
-        Response::OnThisDay { found, names } => (found, names),
+        Response::OnThisDay {
+            found,
+            names,
+            short_len,
+        } => (found, names, short_len),
         r => return Err(unexpected(r)),
     };
     if a.json {
@@ -456,7 +460,7 @@ pub fn on_this_day(ctx: &mut Ctx, a: OnThisDayArgs) -> Result<()> {
             format!("{} years ago", y.years)
         };
         writeln!(out, "\n{}", render::bold(&ago))?;
-        render::entry_lines(&mut out, &y.entries, &names, 10)?;
+        render::entry_lines(&mut out, &y.entries, &names, short)?;
     }
     writeln!(
         out,
@@ -474,7 +478,7 @@ pub fn on_this_day(ctx: &mut Ctx, a: OnThisDayArgs) -> Result<()> {
     if found.last_month.is_empty() {
         writeln!(out, "  {}", render::dim("Nothing written that week."))?;
     } else {
-        render::entry_lines(&mut out, &found.last_month, &names, 10)?;
+        render::entry_lines(&mut out, &found.last_month, &names, short)?;
     }
     if !a.include_tender {
         writeln!(

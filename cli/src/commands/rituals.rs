@@ -358,20 +358,14 @@ fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
     if list.rituals.is_empty() {
         return print_list(out, list);
     }
-    // One line per ritual, lanes side by side: the names head the columns.
-    let people: Vec<String> = list
-        .rhythms
-        .iter()
-        .flat_map(|rh| rh.lanes.iter().filter_map(|l| l.partner.clone()))
-        .fold(Vec::new(), |mut v, p| {
-            if !v.contains(&p) {
-                v.push(p);
-            }
-            v
-        })
-        .iter()
-        .map(|p| name_of(&list.names, p))
-        .collect();
+    // One line per ritual, each partner's lane in that partner's column
+    // (mine first); a together ritual has one lane, in the first column.
+    let mut people: Vec<&hearth_model::PartnerId> = list.me.iter().collect();
+    for p in list.names.keys() {
+        if !people.contains(&p) {
+            people.push(p);
+        }
+    }
     let w = list
         .rituals
         .iter()
@@ -379,52 +373,55 @@ fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
         .max()
         .unwrap_or(0)
         .max(7);
+    let cell = |r: &hearth_model::Ritual, rh: &hearth_model::ritual::Rhythm, lane: &Lane| {
+        let marks = rhythm_marks(lane);
+        let words = rhythm_words(lane, r.cadence, rh.starts);
+        let cell = if marks.is_empty() {
+            words
+        } else {
+            format!("{marks} {words}")
+        };
+        if lane.partner.is_none() {
+            format!("{cell} (together)")
+        } else {
+            cell
+        }
+    };
     let rows: Vec<(&str, Vec<String>)> = list
         .rituals
         .iter()
         .zip(&list.rhythms)
         .map(|(r, rh)| {
-            let cells = rh
-                .lanes
-                .iter()
-                .map(|lane| {
-                    let marks = rhythm_marks(lane);
-                    let words = rhythm_words(lane, r.cadence, rh.starts);
-                    let cell = if marks.is_empty() {
-                        words
-                    } else {
-                        format!("{marks} {words}")
-                    };
-                    if lane.partner.is_none() {
-                        format!("{cell} (together)")
-                    } else {
-                        cell
-                    }
-                })
-                .collect();
+            let mut cells = vec![String::new(); people.len().max(1)];
+            for lane in &rh.lanes {
+                let at = lane
+                    .partner
+                    .as_ref()
+                    .and_then(|p| people.iter().position(|q| *q == p))
+                    .unwrap_or(0);
+                cells[at] = cell(r, rh, lane);
+            }
             (r.name.as_str(), cells)
         })
         .collect();
     // Every column as wide as its widest partner's cell, plus a gap. A
     // together ritual has a single cell on its line, so it may run on.
-    let col = list
-        .rhythms
+    let col = rows
         .iter()
-        .zip(&rows)
-        .flat_map(|(rh, (_, cells))| {
-            rh.lanes
+        .zip(&list.rhythms)
+        .filter(|(_, rh)| rh.lanes.iter().all(|l| l.partner.is_some()))
+        .flat_map(|((_, cells), _)| cells.iter().map(|c| c.chars().count()))
+        .chain(
+            people
                 .iter()
-                .zip(cells)
-                .filter(|(lane, _)| lane.partner.is_some())
-                .map(|(_, c)| c.chars().count())
-        })
-        .chain(people.iter().map(|p| p.chars().count()))
+                .map(|p| name_of(&list.names, p).chars().count()),
+        )
         .max()
         .unwrap_or(0)
         + 3;
     let mut head = format!("{:<w$}  ", "");
     for p in &people {
-        head.push_str(&format!("{p:<col$}"));
+        head.push_str(&format!("{:<col$}", name_of(&list.names, p)));
     }
     writeln!(out, "{}", render::bold(head.trim_end()))?;
     for (name, cells) in rows {
@@ -525,6 +522,11 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             prompt_id,
             flags,
         }) => {
+            if a.json {
+                return Err(CliError::usage(
+                    "`prompt answer` prints no JSON; read the answer back with `hearth prompt --json`",
+                ));
+            }
             let prompt_id = prompt_id.or(a.prompt_id);
             let p = match ctx.call(Request::Prompt {
                 at,
@@ -605,6 +607,9 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             r => Err(unexpected(r)),
         },
+        Some(PromptCommand::Add { .. }) if a.json => Err(CliError::usage(
+            "`prompt add` prints no JSON; see the deck with `hearth prompt list --json`",
+        )),
         Some(PromptCommand::Add { text, theme }) => {
             let theme = hearth_model::deck::Theme::parse(&theme)
                 .ok_or_else(|| CliError::from(hearth_model::ModelError::Theme(theme.clone())))?;

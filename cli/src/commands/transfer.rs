@@ -268,11 +268,12 @@ fn jrnl_text(data: &ExportData) -> String {
                 // A blank line inside an entry reads as a gap in jrnl.
                 body_parts(e, data).join("\n")
             );
-            let lower = text.to_lowercase();
+            // Whole tags, as jrnl will read them: `@workout` is not `@work`.
+            let present = hearth_model::entry::parse_tags(&text);
             let missing: Vec<String> = e
                 .tags
                 .iter()
-                .filter(|t| !lower.contains(&format!("@{t}")))
+                .filter(|t| !present.contains(*t))
                 .map(|t| format!("@{t}"))
                 .collect();
             if !missing.is_empty() {
@@ -344,8 +345,10 @@ pub fn import(ctx: &mut Ctx, a: ImportArgs) -> Result<()> {
         });
     }
     if a.dry_run {
-        let span = match (parsed.first(), parsed.last()) {
-            (Some(f), Some(l)) => format!(", {} to {}", f.at.date(), l.at.date()),
+        let first = parsed.iter().map(|j| j.at.date()).min();
+        let last = parsed.iter().map(|j| j.at.date()).max();
+        let span = match (first, last) {
+            (Some(f), Some(l)) => format!(", {f} to {l}"),
             _ => String::new(),
         };
         println!(

@@ -14,7 +14,7 @@ use hearth_ipc::{
     PeerList, PromptToday, Request, Response, RitualList, StatusInfo,
 };
 use hearth_model::doc::Prompt;
-use hearth_model::ritual::{Owner, Ritual, due_today};
+use hearth_model::ritual::{Owner, Ritual, RitualDone, due_today};
 use hearth_model::{Body, Filter, Journal, ModelError, PartnerId, View, WriteCtx, parse_when};
 use hearth_store::{Quarantined, Store, StoreError};
 use hearth_sync::{DocRequest, EndpointId, TrustedSet};
@@ -593,15 +593,7 @@ impl Core {
             } => self.init(&name, &device_name, day_start_hour, at),
             Request::Add { entry, at } => {
                 let ctx = self.ctx(at)?;
-                if let Body::Answer { prompt, .. } = &entry.body {
-                    let known = self
-                        .loaded
-                        .as_ref()
-                        .is_some_and(|l| l.journal.prompts().iter().any(|p| &p.id == prompt));
-                    if !known {
-                        return Err(model_err(ModelError::NoSuchPrompt(prompt.clone())));
-                    }
-                }
+                self.check_answer(&entry)?;
                 let random: u128 = self.rng.random();
                 let ms = u64::try_from(at.timestamp_millis())
                     .map_err(|_| err(ErrorKind::BadRequest, "the time is before 1970"))?;
@@ -737,25 +729,37 @@ impl Core {
                     names: self.view.partners.clone(),
                 }))
             }
-            Request::Prompt { at, id } => self.prompt_view(at, id.as_deref()),
+            Request::Prompt { at, id } => self
+                .prompt_view(at, id.as_deref())
+                .map(|p| Response::Prompt(Box::new(p))),
             Request::PromptList => Ok(Response::Prompts {
                 prompts: self.ready()?.journal.prompts(),
             }),
             Request::PromptSkip { at } => {
                 let ctx = self.ctx(at)?;
-                let current = match self.prompt_today(at)? {
-                    Response::Prompt(p) => p,
-                    _ => unreachable!("prompt_today answers with a prompt"),
+                let current = self.prompt_view(at, None)?;
+                // Skipping a prompt answered today would strand the answer:
+                // the other partner could no longer reach it from `hearth
+                // prompt`. (Answers from the last time it came up do not
+                // count.)
+                let answered_today = |who: &PartnerId| {
+                    self.view.entries.values().any(|e| {
+                        e.deleted.is_none()
+                            && &e.author == who
+                            && e.day == current.day
+                            && matches!(&e.body, Body::Answer { prompt, .. } if *prompt == current.prompt.id)
+                    })
                 };
-                // Skipping an answered prompt would strand the answer: the
-                // other partner could no longer reach it from `hearth prompt`.
-                if current.mine.is_some() {
+                if answered_today(&ctx.author) {
                     return Err(err(
                         ErrorKind::BadRequest,
                         "you have answered today's prompt already; it stays until tomorrow",
                     ));
                 }
-                if !matches!(current.partner, PartnerAnswer::NotYet) {
+                if self
+                    .other_partner(&ctx.author)
+                    .is_some_and(|p| answered_today(&p))
+                {
                     return Err(err(
                         ErrorKind::BadRequest,
                         format!(
@@ -768,7 +772,8 @@ impl Core {
                 l.journal
                     .skip_prompt(&ctx, current.day, &current.prompt.id)
                     .map_err(model_err)?;
-                self.prompt_today(at)
+                self.prompt_view(at, None)
+                    .map(|p| Response::Prompt(Box::new(p)))
             }
             Request::RitualChange {
                 ritual,
@@ -892,16 +897,21 @@ impl Core {
                 Ok(Response::OnThisDay {
                     found: Box::new(found),
                     names: self.view.partners.clone(),
+                    short_len: self.view.short_len(8),
                 })
             }
             Request::Export { .. } => {
                 let l = self.ready()?;
                 let mine = self.my_answers();
-                let live = self.view.entries.values().filter(|e| e.deleted.is_none());
-                let sealed = live.clone().filter(|e| self.sealed(e, &mine)).count();
+                let (sealed, entries): (Vec<_>, Vec<_>) = self
+                    .view
+                    .entries
+                    .values()
+                    .filter(|e| e.deleted.is_none())
+                    .partition(|e| self.sealed(e, &mine));
                 Ok(Response::Export(Box::new(hearth_ipc::ExportData {
                     names: self.view.partners.clone(),
-                    entries: live.filter(|e| !self.sealed(e, &mine)).cloned().collect(),
+                    entries: entries.into_iter().cloned().collect(),
                     rituals: l.journal.rituals(),
                     ritual_log: l.journal.ritual_log(),
                     prompts: l
@@ -910,7 +920,7 @@ impl Core {
                         .into_iter()
                         .filter(|p| p.custom)
                         .collect(),
-                    sealed,
+                    sealed: sealed.len(),
                 })))
             }
             Request::ExportDocument => {
@@ -935,6 +945,22 @@ impl Core {
                     .map_err(model_err)?;
                 self.prompt_today(at)
             }
+        }
+    }
+
+    /// An answer must name a prompt of the deck or one of the couple's own.
+    fn check_answer(&self, entry: &hearth_model::NewEntry) -> Result<(), Response> {
+        match &entry.body {
+            Body::Answer { prompt, .. }
+                if hearth_model::deck::find(prompt).is_none()
+                    && !self
+                        .loaded
+                        .as_ref()
+                        .is_some_and(|l| l.journal.has_prompt(prompt)) =>
+            {
+                Err(model_err(ModelError::NoSuchPrompt(prompt.clone())))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -974,10 +1000,17 @@ impl Core {
         let me = self.me()?;
         let l = self.ready()?;
         let boundary = l.journal.day_boundary();
+        let today = boundary.day_of(at);
         let last_day = match until {
             Some(s) => parse_when(s, at, boundary).map_err(model_err)?,
-            None => boundary.day_of(at),
+            None => today,
         };
+        if last_day > today {
+            return Err(err(
+                ErrorKind::BadRequest,
+                format!("--until {last_day} is after today; a review looks back"),
+            ));
+        }
         let mine = self.my_answers();
         let sealed = |e: &hearth_model::Entry| self.sealed(e, &mine);
         let rituals = l.journal.rituals();
@@ -986,7 +1019,7 @@ impl Core {
         let review = hearth_model::insight::review(&hearth_model::insight::ReviewInput {
             span,
             last_day,
-            today: boundary.day_of(at),
+            today,
             entries: self
                 .view
                 .entries
@@ -1026,10 +1059,18 @@ impl Core {
                 )
             })?;
             let id = hearth_model::jrnl::import_id(&me, ms, &item.fingerprint);
-            if self.view.entries.contains_key(&id) {
+            let l = self.loaded.as_ref().expect("checked above");
+            // Already here, even if this version cannot read it.
+            if l.journal.has_entry(&id) {
                 skipped += 1;
                 continue;
             }
+            self.check_answer(&item.entry).map_err(|_| {
+                err(
+                    ErrorKind::BadRequest,
+                    format!("entry {i} answers an unknown prompt; nothing imported"),
+                )
+            })?;
             let ctx = self.ctx(item.written)?;
             let l = self.loaded.as_mut().expect("checked above");
             let e = l.journal.add_entry(&ctx, &item.entry, id).map_err(|e| {
@@ -1139,15 +1180,22 @@ impl Core {
         e: &hearth_model::Entry,
     ) -> Result<Vec<String>, Response> {
         let l = self.loaded.as_mut().expect("called after a write");
+        let matching: Vec<Ritual> = l
+            .journal
+            .rituals()
+            .into_iter()
+            .filter(|r| {
+                r.archived.is_none()
+                    && r.fulfilled_by == Some(e.kind())
+                    && r.owner.includes(&ctx.author)
+            })
+            .collect();
+        if matching.is_empty() {
+            return Ok(Vec::new());
+        }
         let log = l.journal.ritual_log();
         let mut done = Vec::new();
-        for r in l.journal.rituals() {
-            if r.archived.is_some()
-                || r.fulfilled_by != Some(e.kind())
-                || !r.owner.includes(&ctx.author)
-            {
-                continue;
-            }
+        for r in matching {
             let occ = r.cadence.occurrence(e.day);
             if r.done_by(&log, occ, &ctx.author) {
                 continue;
@@ -1212,7 +1260,14 @@ impl Core {
             me: self.identity.partner.clone(),
             since,
             until,
-            sealed: sealed.len(),
+            // The count says nothing a search could read: with a text or
+            // tag filter (tags come from the text) it would tell whether a
+            // sealed answer contains the word.
+            sealed: if filter.contains.is_none() && filter.tags.is_empty() {
+                sealed.len()
+            } else {
+                0
+            },
         }))
     }
 
@@ -1265,12 +1320,14 @@ impl Core {
         let rhythms = rituals
             .iter()
             .map(|r| {
+                let own: Vec<RitualDone> =
+                    log.iter().filter(|d| d.ritual == r.id).cloned().collect();
                 r.rhythm(
-                    &log,
+                    &own,
                     &partners,
                     today,
                     r.cadence.rhythm_depth(),
-                    boundary.day_of(r.created),
+                    r.start_day(boundary),
                 )
             })
             .collect();
@@ -1280,11 +1337,13 @@ impl Core {
             names: self.view.partners.clone(),
             today,
             rhythms,
+            me: self.identity.partner.clone(),
         }))
     }
 
     fn prompt_today(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {
         self.prompt_view(at, None)
+            .map(|p| Response::Prompt(Box::new(p)))
     }
 
     /// Today's prompt (or the one named `id`) with my answer and my
@@ -1293,7 +1352,7 @@ impl Core {
         &self,
         at: DateTime<FixedOffset>,
         id: Option<&str>,
-    ) -> Result<Response, Response> {
+    ) -> Result<PromptToday, Response> {
         let me = self.me()?;
         let l = self.ready()?;
         let day = l.journal.day_boundary().day_of(at);
@@ -1331,13 +1390,13 @@ impl Core {
             (Some(_), None) => PartnerAnswer::Sealed,
             (Some(e), Some(_)) => PartnerAnswer::Shown { entry: Box::new(e) },
         };
-        Ok(Response::Prompt(Box::new(PromptToday {
+        Ok(PromptToday {
             day,
             prompt,
             mine,
             partner,
             partner_name: partner_id.map(|p| self.view.name_of(&p).to_string()),
-        })))
+        })
     }
 
     fn status(&self) -> Response {
@@ -1474,16 +1533,14 @@ pub fn prompt_of_the_day(
 ) -> Prompt {
     // Repair prompts are for after a conflict, not for an ordinary
     // evening; they are answered with `--prompt`, never drawn.
-    let everyday: Vec<Prompt> = prompts
+    let mut drawn: Vec<&Prompt> = prompts
         .iter()
         .filter(|p| p.theme != hearth_model::deck::Theme::Repair)
-        .cloned()
         .collect();
-    let prompts = if everyday.is_empty() {
-        prompts
-    } else {
-        &everyday
-    };
+    if drawn.is_empty() {
+        drawn = prompts.iter().collect();
+    }
+    let prompts = drawn;
     let pick = |draw: usize| {
         let seed = if draw == 0 {
             format!("{couple}/{day}")
@@ -1492,13 +1549,13 @@ pub fn prompt_of_the_day(
         };
         let digest = Sha256::digest(seed.as_bytes());
         let n = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
-        &prompts[(n % prompts.len() as u64) as usize]
+        prompts[(n % prompts.len() as u64) as usize]
     };
     // Random draws find an unskipped prompt quickly; the walk in deck order
     // guarantees one when nearly everything was skipped.
     (0..prompts.len() * 4)
         .map(pick)
-        .chain(prompts.iter())
+        .chain(prompts.iter().copied())
         .find(|p| !skipped.contains(&p.id))
         .unwrap_or_else(|| pick(0))
         .clone()
@@ -1557,7 +1614,13 @@ mod tests {
             seen.push(p.id.clone());
             skipped.insert(p.id);
         }
-        assert_eq!(seen.len(), everyday, "every everyday prompt is reachable");
+        let reached: BTreeSet<&str> = seen.iter().map(String::as_str).collect();
+        let wanted: BTreeSet<&str> = deck
+            .iter()
+            .filter(|p| p.theme != hearth_model::deck::Theme::Repair)
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(reached, wanted, "every everyday prompt is reachable");
         // The same skips, in any order, give the same prompt.
         let some: BTreeSet<String> = seen[..3].iter().cloned().collect();
         assert_eq!(prompt_of_the_day(&deck, "c", day(25), &some).id, seen[3]);

@@ -294,6 +294,9 @@ pub enum Response {
     OnThisDay {
         found: Box<OnThisDay>,
         names: BTreeMap<PartnerId, String>,
+        /// Characters of an id needed to keep ids unique, as in `entries`.
+        #[serde(default = "ten")]
+        short_len: usize,
     },
     Export(Box<ExportData>),
     /// The document's bytes, base64.
@@ -409,6 +412,9 @@ pub struct RitualList {
     /// Each ritual's recent rhythm, in `rituals` order; my lane first.
     #[serde(default)]
     pub rhythms: Vec<Rhythm>,
+    /// Who is asking, so lanes can be put in their columns.
+    #[serde(default)]
+    pub me: Option<PartnerId>,
 }
 
 /// The whole readable journal: the documented JSON of `hearth export`.
@@ -520,6 +526,7 @@ mod tests {
                 names: BTreeMap::new(),
                 today: day,
                 rhythms: vec![],
+                me: None,
             }),
             Response::Mood {
                 from: day,
@@ -544,6 +551,7 @@ mod tests {
             Response::OnThisDay {
                 found: Box::new(hearth_model::insight::on_this_day([], day)),
                 names: BTreeMap::new(),
+                short_len: 10,
             },
             Response::Due(DueList {
                 today: day,

@@ -31,6 +31,13 @@ impl DayBoundary {
     }
 }
 
+/// Whether a date is one hearth works with: years 1970 to 9999. Anything
+/// else in a document is a malformed (or hostile) record, and anything else
+/// typed is a slip; date arithmetic near chrono's limits would overflow.
+pub fn in_range(d: NaiveDate) -> bool {
+    (1970..=9999).contains(&d.year())
+}
+
 /// Parses a user's date: ISO (`2026-01-31`), `today`, `yesterday`,
 /// `last monday`, `2 weeks ago`, `nov 3` and the like, relative to `now`.
 /// Returns the journal day it names.
@@ -43,8 +50,15 @@ pub fn parse_when(
     if s.is_empty() {
         return Err(ModelError::Date(input.to_string()));
     }
+    let checked = |d: NaiveDate| {
+        if in_range(d) {
+            Ok(d)
+        } else {
+            Err(ModelError::Date(input.to_string()))
+        }
+    };
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d);
+        return checked(d);
     }
     // Relative words are about journal days, so shift `now` back across the
     // boundary first: at 1 am, "today" still means the evening just lived.
@@ -68,8 +82,8 @@ pub fn parse_when(
         .single()
         .unwrap_or(now);
     interim::parse_date_string(s, anchor, interim::Dialect::Uk)
-        .map(|d| d.date_naive())
         .map_err(|_| ModelError::Date(input.to_string()))
+        .and_then(|d| checked(d.date_naive()))
 }
 
 #[cfg(test)]
@@ -160,7 +174,18 @@ mod tests {
     #[test]
     fn bad_dates_are_refused_with_the_input_named() {
         let now = at(2026, 11, 25, 10, 0, 0);
-        for bad in ["", "  ", "someday", "2026-02-30", "2026-13-01", "blue moon"] {
+        for bad in [
+            "",
+            "  ",
+            "someday",
+            "2026-02-30",
+            "2026-13-01",
+            "blue moon",
+            "-262143-01-01",
+            "+262142-12-31",
+            "1969-12-31",
+            "10000-01-01",
+        ] {
             let err = parse_when(bad, now, DayBoundary::default()).unwrap_err();
             assert!(matches!(err, ModelError::Date(_)), "{bad:?} gave {err:?}");
         }

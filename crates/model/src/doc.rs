@@ -90,9 +90,21 @@ fn offset_minutes(t: DateTime<FixedOffset>) -> i64 {
     i64::from(t.offset().local_minus_utc() / 60)
 }
 
+/// A stored time in its stored offset, or `None` if either is invalid or
+/// the time falls outside the years hearth works with (see `in_range`).
 fn at_offset(ms: i64, minutes: i64) -> Option<DateTime<FixedOffset>> {
     let off = FixedOffset::east_opt(i32::try_from(minutes.checked_mul(60)?).ok()?)?;
-    Some(Utc.timestamp_millis_opt(ms).single()?.with_timezone(&off))
+    // Checked in UTC: at chrono's limits, even reading the local time of a
+    // hostile value would overflow.
+    let utc = Utc.timestamp_millis_opt(ms).single()?;
+    crate::in_range(utc.date_naive()).then(|| utc.with_timezone(&off))
+}
+
+/// A stored `YYYY-MM-DD` within the years hearth works with.
+fn stored_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| crate::in_range(*d))
 }
 
 /// Fields of one entry map, read in a single pass.
@@ -573,6 +585,16 @@ impl Journal {
             .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
     }
 
+    /// Whether the document holds an entry at `id`, readable or not.
+    pub fn has_entry(&self, id: &EntryId) -> bool {
+        self.entry_obj(id).is_some()
+    }
+
+    /// Whether the couple added a prompt with this id.
+    pub fn has_prompt(&self, id: &str) -> bool {
+        !id.starts_with(SKIP_PREFIX) && self.child(&self.prompts, id).is_some()
+    }
+
     fn entry_obj(&self, id: &EntryId) -> Option<ObjId> {
         self.child(&self.entries, &id.key())
     }
@@ -595,7 +617,7 @@ impl Journal {
         let day = f
             .strs
             .get("day")
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| stored_date(d))
             .unwrap_or_else(|| created.date_naive());
         let mut conflicts = BTreeMap::new();
         for key in &f.conflicted {
@@ -961,7 +983,7 @@ impl Journal {
                 let offset = f.ints.get("offset").copied().unwrap_or(0);
                 Some(RitualDone {
                     ritual: ritual.to_string(),
-                    occurrence: NaiveDate::parse_from_str(occ, "%Y-%m-%d").ok()?,
+                    occurrence: stored_date(occ)?,
                     partner: PartnerId(partner.to_string()),
                     device: DeviceId(f.str("device")),
                     at: f.time("at", offset)?,
@@ -1024,9 +1046,11 @@ impl Journal {
 
     /// The prompts skipped on journal day `day`.
     pub fn prompt_skips(&self, day: NaiveDate) -> BTreeSet<String> {
+        // Only this day's keys: `:` sorts just before `;`.
         let prefix = format!("{SKIP_PREFIX}{day}:");
+        let end = format!("{SKIP_PREFIX}{day};");
         self.doc
-            .map_range(&self.prompts, ..)
+            .map_range(&self.prompts, prefix.clone()..end)
             .filter_map(|item| item.key.strip_prefix(&prefix).map(str::to_string))
             .collect()
     }
@@ -1475,5 +1499,67 @@ mod tests {
             Err(ModelError::NoSuchEntry(_))
         ));
         assert!(matches!(view.resolve("not/an/id"), Err(ModelError::Id(_))));
+    }
+
+    /// A paired device could write any dates at all. Records with dates
+    /// outside 1970-9999 are dropped as malformed, so rhythm, due and the
+    /// reviews never do date arithmetic near chrono's limits.
+    #[test]
+    fn hostile_dates_from_a_peer_are_dropped_not_fatal() {
+        let mut j = Journal::new(ActorId::from(b"ana-device".as_slice()));
+        let c = ctx("ana", "dev", 20);
+        let ritual = Ritual {
+            id: "r1".into(),
+            name: "Date night".into(),
+            kind: "date-night".into(),
+            cadence: "monthly:15".parse().unwrap(),
+            owner: Owner::Both,
+            fulfilled_by: None,
+            created: now(9),
+            archived: None,
+        };
+        j.add_ritual(&c, &ritual).unwrap();
+        j.add_entry(&c, &note("fine"), EntryId::from_parts(5, 1))
+            .unwrap();
+        let (log, rituals, entries) = (j.ritual_log.clone(), j.rituals.clone(), j.entries.clone());
+        j.doc_mut()
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                // A log line dated at chrono's minimum.
+                let d = tx.put_object(&log, "r1/-262143-01-01/ana", ObjType::Map)?;
+                tx.put(&d, "at", ScalarValue::Timestamp(0))?;
+                tx.put(&d, "offset", 0)?;
+                // A ritual created at the minimum, in a negative offset.
+                let r = tx.put_object(&rituals, "r2", ObjType::Map)?;
+                tx.put(&r, "name", "Hostile")?;
+                tx.put(&r, "cadence", "monthly:15")?;
+                tx.put(&r, "owner", "both")?;
+                tx.put(&r, "created", ScalarValue::Timestamp(i64::MIN / 4))?;
+                tx.put(&r, "offset", -600)?;
+                // An entry from the far future.
+                let e = tx.put_object(&entries, EntryId::from_parts(6, 1).key(), ObjType::Map)?;
+                tx.put(&e, "kind", "note")?;
+                tx.put(&e, "author", "ben")?;
+                tx.put(&e, "text", "x")?;
+                tx.put(&e, "created", ScalarValue::Timestamp(8_000_000_000_000_000))?;
+                tx.put(&e, "day", "+262142-12-31")?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(j.ritual_log().is_empty(), "the hostile log line is dropped");
+        let rs = j.rituals();
+        assert_eq!(rs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r1"]);
+        let (es, bad) = j.all_entries();
+        assert_eq!((es.len(), bad), (1, 1));
+        // And what reads them still works.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let due = crate::ritual::due_today(
+            &rs,
+            &j.ritual_log(),
+            today,
+            j.day_boundary(),
+            &PartnerId("ana".into()),
+            None,
+        );
+        assert_eq!(due.len(), 1);
     }
 }

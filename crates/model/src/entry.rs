@@ -468,7 +468,7 @@ pub fn normalize_tag(raw: &str) -> Result<String, ModelError> {
 pub fn parse_tags(text: &str) -> BTreeSet<String> {
     let mut tags = BTreeSet::new();
     let mut prev: Option<char> = None;
-    let chars = text.char_indices().peekable();
+    let chars = text.char_indices();
     for (i, c) in chars {
         let at_word_start = prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '@'));
         if c == '@' && at_word_start {

@@ -37,14 +37,6 @@ impl Span {
         };
         (first, last)
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Span::Week => "week",
-            Span::Month => "month",
-            Span::Year => "year",
-        }
-    }
 }
 
 /// Which way a partner's mood moved over a period.
@@ -141,10 +133,10 @@ pub fn mood_series<'a>(
             MoodSeries {
                 partner: p.clone(),
                 name: name.clone(),
+                // Every check-in weighs the same, however many share a day.
                 average: mean(
-                    days.iter()
-                        .flat_map(|d| d.mood.map(|m| (m, d.checkins)))
-                        .flat_map(|(m, n)| std::iter::repeat_n(m, n)),
+                    by.range((p, from)..=(p, to))
+                        .flat_map(|(_, v)| v.iter().copied()),
                 ),
                 trend: trend(&days),
                 days,
@@ -291,6 +283,7 @@ pub fn review(input: &ReviewInput<'_>) -> Review {
             }
             let thanks_received = in_period
                 .iter()
+                .filter(|e| shown(e))
                 .filter(|e| &e.author != p && matches!(e.body, Body::Gratitude { .. }))
                 .count();
             PersonReview {
@@ -518,7 +511,8 @@ mod tests {
             Span::Month.period_ending(d(2026, 3, 31)),
             (d(2026, 3, 1), d(2026, 3, 31))
         );
-        // 31 March minus a month clamps to 28 February, so March 1 starts it.
+        // 30 March minus a month is 29 February (a leap year), so the
+        // period starts on 1 March.
         assert_eq!(
             Span::Month.period_ending(d(2028, 3, 30)),
             (d(2028, 3, 1), d(2028, 3, 30))

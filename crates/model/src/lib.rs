@@ -17,7 +17,7 @@ pub mod query;
 pub mod ritual;
 pub mod view;
 
-pub use day::{DayBoundary, parse_when};
+pub use day::{DayBoundary, in_range, parse_when};
 pub use doc::{Journal, WriteCtx};
 pub use entry::{Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, RepairMode};
 pub use error::ModelError;

@@ -528,12 +528,7 @@ impl Ritual {
                 Lane::new(who, windows)
             })
             .collect();
-        let first = self.cadence.occurrence(since);
-        let first = if first < since {
-            self.cadence.next(first)
-        } else {
-            first
-        };
+        let first = self.first_window(since);
         Rhythm {
             ritual: self.clone(),
             lanes,
@@ -545,6 +540,17 @@ impl Ritual {
     /// not held against anyone.
     pub fn start_day(&self, boundary: DayBoundary) -> NaiveDate {
         boundary.day_of(self.created)
+    }
+
+    /// The first window that opened on or after `start`: the first one
+    /// the ritual asks for.
+    pub fn first_window(&self, start: NaiveDate) -> NaiveDate {
+        let occ = self.cadence.occurrence(start);
+        if occ < start {
+            self.cadence.next(occ)
+        } else {
+            occ
+        }
     }
 
     pub fn status(
@@ -560,7 +566,8 @@ impl Ritual {
         let done_by_partner = partner.is_some_and(|p| self.done_in(log, occ, Some(p)));
         // A weekly ritual added on a Monday starts with the next window, not
         // the one that opened on Sunday.
-        let starts = (occ < start).then(|| self.cadence.next(occ));
+        let first = self.first_window(start);
+        let starts = (occ < first).then_some(first);
         DueItem {
             ritual: self.clone(),
             occurrence: occ,
@@ -906,7 +913,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn template_keys_are_unique_and_templates_never_belong_to_one_partner() {
+    fn template_keys_are_unique_and_every_template_is_described() {
         let keys: std::collections::BTreeSet<_> = TEMPLATES.iter().map(|t| t.key).collect();
         assert_eq!(keys.len(), TEMPLATES.len());
         assert!(
