@@ -88,7 +88,7 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
 
 fn rituals_reply(r: Response) -> Result<RitualList> {
     match r {
-        Response::Rituals(list) => Ok(list),
+        Response::Rituals(list) => Ok(*list),
         r => Err(unexpected(r)),
     }
 }

@@ -1331,14 +1331,14 @@ impl Core {
                 )
             })
             .collect();
-        Ok(Response::Rituals(RitualList {
+        Ok(Response::Rituals(Box::new(RitualList {
             rituals,
             log,
             names: self.view.partners.clone(),
             today,
             rhythms,
             me: self.identity.partner.clone(),
-        }))
+        })))
     }
 
     fn prompt_today(&self, at: DateTime<FixedOffset>) -> Result<Response, Response> {

@@ -275,7 +275,7 @@ pub enum Response {
         short_len: usize,
     },
     Entries(EntryList),
-    Rituals(RitualList),
+    Rituals(Box<RitualList>),
     RitualDone {
         ritual: Box<Ritual>,
         done: Box<RitualDone>,
@@ -520,14 +520,14 @@ mod tests {
                 until: None,
                 sealed: 0,
             }),
-            Response::Rituals(RitualList {
+            Response::Rituals(Box::new(RitualList {
                 rituals: vec![],
                 log: vec![],
                 names: BTreeMap::new(),
                 today: day,
                 rhythms: vec![],
                 me: None,
-            }),
+            })),
             Response::Mood {
                 from: day,
                 to: day,
