@@ -365,6 +365,22 @@ fn a_settled_repair_leaves_the_review() {
     let r = json(&env.ok(&["review", "--month", "--json"]));
     assert_eq!(r["open_agreements"].as_array().unwrap().len(), 2);
     assert_eq!(r["span"], "month");
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (Some("2026-10-26"), Some("2026-11-25"))
+    );
+    let r = json(&env.ok(&["review", "--year", "--json"]));
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (Some("2025-11-26"), Some("2026-11-25"))
+    );
+    assert_eq!(r["open_agreements"].as_array().unwrap().len(), 2);
+    let text = env.ok(&["review", "--year"]);
+    assert!(
+        text.starts_with("The year: Wed 26 Nov to Wed 25 Nov 2026"),
+        "{text}"
+    );
+    env.fails(&["review", "--week", "--month"], 2);
 }
 
 #[test]
