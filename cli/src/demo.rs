@@ -253,18 +253,19 @@ fn steps(robin: &Device, sam: &Device) -> Result<()> {
     sam.run(&["sync"], None)?;
 
     say(
-        "Today's prompt is the same on both devices. Answers stay sealed until both have answered.",
+        "Today's prompt is the same on both devices, drawn without them talking. They pick one from the deck instead: answers stay sealed until both have answered.",
     );
+    robin.run(&["prompt"], None)?;
     robin.run(
-        &["prompt", "answer"],
-        Some("That I need a quiet half hour after work before I can really talk."),
+        &["prompt", "answer", "--prompt", "wishes-06"],
+        Some("A quiet half hour after work before we talk about the day."),
     )?;
-    sam.run(&["prompt"], None)?;
+    sam.run(&["prompt", "--prompt", "wishes-06"], None)?;
     sam.run(
-        &["prompt", "answer"],
-        Some("That I love our Sunday mornings more than I say."),
+        &["prompt", "answer", "--prompt", "wishes-06"],
+        Some("More slow Sunday mornings, just the two of us."),
     )?;
-    sam.run(&["prompt"], None)?;
+    sam.run(&["prompt", "--prompt", "wishes-06"], None)?;
 
     say("Each side's journal holds both partners' entries.");
     robin.run(&["sync"], None)?;
