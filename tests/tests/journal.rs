@@ -307,6 +307,16 @@ fn rituals_are_due_and_completed_by_their_entries() {
     assert!(is_due(&due, "Evening check-in") && is_due(&due, "State of the union"));
     let out = env.ok(&["checkin", "--mood", "good"]);
     assert!(out.contains("completes Evening check-in"), "{out}");
+    // The completion names the entry that fulfilled it.
+    let checkin = env
+        .entries()
+        .into_iter()
+        .find(|e| e["kind"] == "checkin")
+        .unwrap();
+    let list: Value = serde_json::from_str(&env.ok(&["ritual", "list", "--json"])).unwrap();
+    let line = &list["log"][0];
+    assert_eq!(line["entry"], checkin["id"], "{list}");
+    assert_eq!(line["occurrence"], "2026-11-25");
     env.ok(&["ritual", "done", "union"]);
     let due: Value = serde_json::from_str(&env.ok(&["ritual", "due", "--json"])).unwrap();
     assert!(!is_due(&due, "Evening check-in") && !is_due(&due, "State of the union"));
