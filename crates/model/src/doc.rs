@@ -973,6 +973,28 @@ impl Journal {
         })
     }
 
+    /// Whether the log holds a line for this ritual's occurrence, by `who`
+    /// or, with `None`, by anyone. A direct key lookup, for the write path;
+    /// lines written under an earlier cadence are not matched (see
+    /// `Ritual::done_in` for the full rule).
+    pub fn logged(&self, ritual: &str, occ: NaiveDate, who: Option<&PartnerId>) -> bool {
+        match who {
+            Some(p) => self
+                .child(&self.ritual_log, &format!("{ritual}/{occ}/{p}"))
+                .is_some(),
+            None => {
+                // Keys of one occurrence share this prefix; `0` sorts just
+                // after `/`.
+                let start = format!("{ritual}/{occ}/");
+                let end = format!("{ritual}/{occ}0");
+                self.doc
+                    .map_range(&self.ritual_log, start..end)
+                    .next()
+                    .is_some()
+            }
+        }
+    }
+
     pub fn ritual_log(&self) -> Vec<RitualDone> {
         self.doc
             .map_range(&self.ritual_log, ..)
@@ -1561,5 +1583,31 @@ mod tests {
             None,
         );
         assert_eq!(due.len(), 1);
+    }
+
+    #[test]
+    fn logged_finds_one_occurrence_by_key() {
+        let mut j = journal(b"dev-a");
+        let r = Ritual {
+            id: "r1".into(),
+            name: "Walk".into(),
+            kind: "custom".into(),
+            cadence: crate::Cadence::Daily,
+            owner: Owner::Together,
+            fulfilled_by: None,
+            created: now(9),
+            archived: None,
+        };
+        j.add_ritual(&ctx("ana", "d", 9), &r).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let ana = PartnerId("ana".into());
+        let ben = PartnerId("ben".into());
+        assert!(!j.logged("r1", day, None));
+        j.mark_done(&ctx("ben", "d", 10), &r, day, None).unwrap();
+        assert!(j.logged("r1", day, None));
+        assert!(j.logged("r1", day, Some(&ben)));
+        assert!(!j.logged("r1", day, Some(&ana)));
+        assert!(!j.logged("r1", day.succ_opt().unwrap(), None));
+        assert!(!j.logged("r10", day, None), "another ritual's prefix");
     }
 }
