@@ -4,6 +4,7 @@ use std::io::Write;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use hearth_ipc::{Request, Response};
+use hearth_model::entry::first_line;
 use hearth_model::insight::{MoodDay, MoodSeries, Review, Span, Trend};
 use hearth_model::{Entry, Mood, PartnerId};
 
@@ -93,13 +94,7 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
 
     heading(out, "Mood")?;
     for p in &r.people {
-        writeln!(
-            out,
-            "  {:<name_w$}  {}  {}",
-            p.name,
-            sparkline(&bucket(&p.mood.days, 62)),
-            render::dim(&mood_words(&p.mood))
-        )?;
+        mood_row(out, &p.mood, name_w)?;
     }
 
     let moments = |out: &mut dyn Write,
@@ -232,12 +227,15 @@ pub fn print_review(out: &mut impl Write, r: &Review) -> Result<()> {
     Ok(())
 }
 
-fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .to_string()
+/// One partner's line of a mood chart: name, sparkline, average and trend.
+fn mood_row(out: &mut impl Write, s: &MoodSeries, name_w: usize) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  {:<name_w$}  {}  {}",
+        s.name,
+        sparkline(&bucket(&s.days, 62)),
+        render::dim(&mood_words(s))
+    )
 }
 
 /// At most `max` marks: longer series are averaged week by week.
@@ -328,13 +326,7 @@ fn sparklines(
         .max()
         .unwrap_or(0);
     for s in series {
-        writeln!(
-            out,
-            "  {:<w$}  {}  {}",
-            s.name,
-            sparkline(&bucket(&s.days, 62)),
-            render::dim(&mood_words(s))
-        )?;
+        mood_row(out, s, w)?;
     }
     writeln!(
         out,

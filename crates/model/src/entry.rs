@@ -349,13 +349,6 @@ impl Body {
 
     /// A one-line summary for listings.
     pub fn summary(&self) -> String {
-        let first_line = |s: &str| {
-            s.lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim()
-                .to_string()
-        };
         match self {
             Body::Checkin {
                 mood, need, note, ..
@@ -447,6 +440,16 @@ pub struct EntryPatch {
     pub starred: Option<bool>,
     #[serde(default)]
     pub tender: Option<bool>,
+}
+
+/// The first line of `s` that says something, trimmed: what a one-line
+/// listing shows of a longer text.
+pub fn first_line(s: &str) -> String {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Normalises a tag: lowercase, without the leading `@`.
