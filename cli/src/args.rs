@@ -40,6 +40,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Set up this device: who writes here.
     Init(InitArgs),
+    /// Change the name you write under (your own, never your partner's).
+    Rename(RenameArgs),
     /// How are you, really? Record a mood, energy and what you need.
     #[command(alias = "check-in")]
     Checkin(CheckinArgs),
@@ -121,6 +123,12 @@ pub struct InitArgs {
     /// for the previous day.
     #[arg(long, value_name = "HOUR")]
     pub day_start: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// Your new name, as your partner will see it. Case is kept.
+    pub name: String,
 }
 
 /// Flags every new entry takes.

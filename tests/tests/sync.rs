@@ -55,14 +55,18 @@ fn two_partners_pair_then_write_concurrently_and_converge() {
         .map(|e| e["author_name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["Ana", "Ben"]);
-    let peers: serde_json::Value =
-        serde_json::from_str(&ana.ok(&["peers", "list", "--json"])).unwrap();
-    let p = &peers["peers"][0];
-    assert_eq!(p["partner"], "Ben");
-    assert_eq!(p["online"], true);
-    assert_eq!(p["path"], "direct");
-    assert!(p["last_sync"].is_string());
-    assert_eq!(p["unsent_changes"], 0);
+    // Equal heads can show before Ana's session has heard Ben acknowledge
+    // them, so wait for the acknowledgement rather than assume it.
+    let mut peer = serde_json::Value::Null;
+    ana.wait_for(CONVERGE, "ana to see ben acknowledge everything", || {
+        let peers: serde_json::Value =
+            serde_json::from_str(&ana.ok(&["peers", "list", "--json"])).unwrap();
+        peer = peers["peers"][0].clone();
+        peer["unsent_changes"] == 0 && peer["last_sync"].is_string()
+    });
+    assert_eq!(peer["partner"], "Ben");
+    assert_eq!(peer["online"], true);
+    assert_eq!(peer["path"], "direct");
     let out = ana.ok(&["sync"]);
     assert!(out.contains("in sync"), "{out}");
 }
@@ -116,11 +120,12 @@ fn a_stopped_device_catches_up_in_both_directions() {
     for i in 0..3 {
         ana.ok(&["note", &format!("while ben was away {i}")]);
     }
-    let peers = ana.ok(&["peers", "list"]);
-    assert!(
-        peers.contains("offline") && peers.contains("3 changes unsent"),
-        "{peers}"
-    );
+    // Noticing that Ben went away takes the connection's idle timeout, so
+    // wait for it instead of assuming it is immediate.
+    ana.wait_for(CONVERGE, "ana to see ben offline with 3 unsent", || {
+        let peers = ana.ok(&["peers", "list"]);
+        peers.contains("offline") && peers.contains("3 changes unsent")
+    });
     ana.ok(&["daemon", "stop"]);
     ben.ok(&["note", "while ana was away"]);
     ben.ok(&["daemon", "stop"]);
@@ -619,4 +624,43 @@ fn the_week_review_and_rhythm_read_both_partners_merged() {
         3,
         "two lanes for each of you, one together"
     );
+}
+
+#[test]
+fn init_again_changes_nothing_and_rename_is_mine_only() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    ben.wait_for(CONVERGE, "ben to know ana's name", || {
+        ben.ok(&["peers", "list", "--json"])
+            .contains("\"partner\": \"Ana\"")
+    });
+    let heads = ben.heads();
+    let out = ben.ok(&["init", "--name", "Ana", "--device", "tablet"]);
+    assert!(out.contains("already set up") && out.contains("Ben"), "{out}");
+    assert_eq!(ben.heads(), heads, "a repeated init writes nothing");
+    let status: serde_json::Value =
+        serde_json::from_str(&ben.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["me"][1], "Ben", "{status}");
+
+    // My partner's name is refused, in any case; nothing is written.
+    let err = ben.fails(&["rename", "ana"], 1);
+    assert!(err.contains("already called Ana"), "{err}");
+    assert_eq!(ben.heads(), heads);
+
+    // A rename of my own keeps its case and reaches my partner.
+    ben.ok(&["rename", "benjamin"]);
+    ana.ok(&["note", "hello"]);
+    ana.wait_for(CONVERGE, "the new name to reach ana", || {
+        ana.ok(&["peers", "list", "--json"])
+            .contains("\"partner\": \"benjamin\"")
+    });
+    let me: serde_json::Value = serde_json::from_str(&ana.ok(&["status", "--json"])).unwrap();
+    assert_eq!(me["me"][1], "Ana", "ana's own name is untouched");
+
+    // A second device of Ana's, set up with another spelling, takes her
+    // stored name instead of renaming her.
+    let desktop = second_device(&ana, "ana", "desktop");
+    let s: serde_json::Value = serde_json::from_str(&desktop.ok(&["status", "--json"])).unwrap();
+    assert_eq!(s["me"][1], "Ana", "{s}");
 }

@@ -13,7 +13,7 @@ use std::io::Write;
 use clap::CommandFactory;
 use hearth_ipc::{Paths, Request, Response};
 
-use crate::args::{Cli, Command, DaemonCommand, InitArgs, JsonArg};
+use crate::args::{Cli, Command, DaemonCommand, InitArgs, JsonArg, RenameArgs};
 use crate::client::{self, Client, Probe};
 use crate::error::{CliError, Result};
 use crate::input;
@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Init(a) => init(&mut ctx, a),
+        Command::Rename(a) => rename(&mut ctx, a),
         Command::Checkin(a) => write::checkin(&mut ctx, a),
         Command::Highlow(a) => write::highlow(&mut ctx, a),
         Command::Thanks(a) => write::thanks(&mut ctx, a),
@@ -118,6 +119,19 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
         day_start_hour: a.day_start,
         at,
     })? {
+        Response::Inited {
+            name,
+            device,
+            already: true,
+            ..
+        } => {
+            println!(
+                "This device ({}) is already set up and writes as {name}; nothing changed.",
+                &device.0[..8]
+            );
+            println!("To change your name, run `hearth rename <new name>`.");
+            Ok(())
+        }
         Response::Inited { name, device, .. } => {
             println!(
                 "Welcome, {name}. This device ({}) writes as you.",
@@ -126,6 +140,17 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
             println!(
                 "Next: connect your partner's device (`hearth pair invite` on one of you, `hearth pair join` on the other), then `hearth checkin --mood good`, or `hearth prompt` for today's question."
             );
+            Ok(())
+        }
+        r => Err(unexpected(r)),
+    }
+}
+
+fn rename(ctx: &mut Ctx, a: RenameArgs) -> Result<()> {
+    let at = input::now()?;
+    match ctx.call(Request::Rename { name: a.name, at })? {
+        Response::Inited { name, .. } => {
+            println!("You now write as {name}, on every device of the couple.");
             Ok(())
         }
         r => Err(unexpected(r)),

@@ -591,6 +591,7 @@ impl Core {
                 day_start_hour,
                 at,
             } => self.init(&name, &device_name, day_start_hour, at),
+            Request::Rename { name, at } => self.rename(&name, at),
             Request::Add { entry, at } => {
                 let ctx = self.ctx(at)?;
                 self.check_answer(&entry)?;
@@ -1120,29 +1121,41 @@ impl Core {
             .transpose()?;
         let random: u128 = self.rng.random();
         let l = self.loaded.as_mut().expect("checked by caller");
-        // Re-running init renames; a partner keeps their id for life.
-        let partner = match &self.identity.partner {
-            Some(p) => p.clone(),
+        // A set-up device is never re-initialised: that used to rename the
+        // partner on every device. Renaming is `rename`, and only of myself.
+        if let Some(partner) = &self.identity.partner {
+            let name = l
+                .journal
+                .partners()
+                .remove(partner)
+                .unwrap_or_else(|| name.to_string());
+            return Ok(Response::Inited {
+                partner: partner.clone(),
+                name,
+                device: self.identity.device.clone(),
+                already: true,
+            });
+        }
+        // An existing partner of that name (a second device of theirs) is
+        // the same person, and keeps the name as they spelled it.
+        let existing = l
+            .journal
+            .partners()
+            .into_iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name));
+        let (partner, name) = match existing {
+            Some((id, stored)) => (id, stored),
             None => {
-                // An existing partner of that name (a second device of
-                // theirs) is the same person.
-                l.journal
-                    .partners()
-                    .into_iter()
-                    .find(|(_, n)| n.eq_ignore_ascii_case(name))
-                    .map(|(id, _)| id)
-                    .unwrap_or_else(|| {
-                        PartnerId(
-                            ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
-                                .to_string()
-                                .to_ascii_lowercase(),
-                        )
-                    })
+                let id = PartnerId(
+                    ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
+                        .to_string()
+                        .to_ascii_lowercase(),
+                );
+                l.journal.set_partner(&id, name, at).map_err(model_err)?;
+                (id, name.to_string())
             }
         };
-        l.journal
-            .set_partner(&partner, name, at)
-            .map_err(model_err)?;
+        let name = name.as_str();
         l.journal
             .add_device(&self.identity.device, &partner, device_name, at)
             .map_err(model_err)?;
@@ -1169,6 +1182,45 @@ impl Core {
             partner,
             name: name.to_string(),
             device: self.identity.device.clone(),
+            already: false,
+        })
+    }
+
+    /// Changes my own name. A name my partner already goes by is refused,
+    /// so the two of us can always be told apart.
+    fn rename(&mut self, name: &str, at: DateTime<FixedOffset>) -> Result<Response, Response> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+            return Err(err(
+                ErrorKind::BadRequest,
+                "name must be 1-64 printable characters",
+            ));
+        }
+        let Some(me) = self.identity.partner.clone() else {
+            return Err(err(
+                ErrorKind::NotInitialised,
+                "this device is not set up yet: run `hearth init --name <your name>`",
+            ));
+        };
+        let l = self.loaded.as_mut().expect("checked by caller");
+        let partners = l.journal.partners();
+        if let Some((_, taken)) = partners
+            .iter()
+            .find(|(id, n)| **id != me && n.eq_ignore_ascii_case(name))
+        {
+            return Err(err(
+                ErrorKind::BadRequest,
+                format!("your partner is already called {taken}; pick another name"),
+            ));
+        }
+        l.journal.set_partner(&me, name, at).map_err(model_err)?;
+        self.view.partners = l.journal.partners();
+        self.view.heads = hearth_model::view::heads_hex(&l.journal.heads());
+        Ok(Response::Inited {
+            partner: me,
+            name: name.to_string(),
+            device: self.identity.device.clone(),
+            already: false,
         })
     }
 

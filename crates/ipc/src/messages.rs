@@ -33,6 +33,11 @@ pub enum Request {
         day_start_hour: Option<u32>,
         at: DateTime<FixedOffset>,
     },
+    /// Changes my own name (never my partner's).
+    Rename {
+        name: String,
+        at: DateTime<FixedOffset>,
+    },
     Add {
         entry: NewEntry,
         at: DateTime<FixedOffset>,
@@ -183,6 +188,7 @@ impl Request {
         matches!(
             self,
             Request::Init { .. }
+                | Request::Rename { .. }
                 | Request::Add { .. }
                 | Request::Edit { .. }
                 | Request::Delete { .. }
@@ -263,6 +269,9 @@ pub enum Response {
         partner: PartnerId,
         name: String,
         device: DeviceId,
+        /// The device was set up already; nothing was written.
+        #[serde(default)]
+        already: bool,
     },
     /// An entry written or read, and any rituals its writing completed.
     Entry {
