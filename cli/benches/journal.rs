@@ -189,7 +189,7 @@ fn main() {
             let t = Instant::now();
             let r = call(
                 &paths,
-                Request::Add {
+                Request::Add(hearth_ipc::AddEntry {
                     entry: NewEntry {
                         body: Body::Note {
                             text: format!("ipc write {i}"),
@@ -199,7 +199,7 @@ fn main() {
                         tender: None,
                     },
                     at: chrono::Local::now().fixed_offset(),
-                },
+                }),
             );
             assert!(matches!(r, Some(Response::Entry { .. })));
             ms(t.elapsed())
@@ -214,14 +214,14 @@ fn main() {
     ] {
         let r = call(
             &paths,
-            Request::RitualAdd {
+            Request::RitualAdd(hearth_ipc::RitualAdd {
                 name: name.into(),
                 kind: "custom".into(),
                 cadence: cadence.parse().unwrap(),
                 owner: hearth_ipc::OwnerArg::Both,
                 fulfilled_by: None,
                 at: now,
-            },
+            }),
         );
         assert!(matches!(r, Some(Response::Rituals(_))));
     }
@@ -236,21 +236,25 @@ fn main() {
             .collect()
     };
     let review = |span| {
-        move || Request::Review {
-            span,
-            until: None,
-            include_tender: false,
-            at: chrono::Local::now().fixed_offset(),
+        move || {
+            Request::Review(hearth_ipc::ReviewQuery {
+                span,
+                until: None,
+                include_tender: false,
+                at: chrono::Local::now().fixed_offset(),
+            })
         }
     };
     let since = |s: &str| {
         let s = s.to_string();
-        move || Request::Log {
-            query: hearth_ipc::LogQuery {
-                since: Some(s.clone()),
-                ..Default::default()
-            },
-            at: chrono::Local::now().fixed_offset(),
+        move || {
+            Request::Log(hearth_ipc::Log {
+                query: hearth_ipc::LogQuery {
+                    since: Some(s.clone()),
+                    ..Default::default()
+                },
+                at: chrono::Local::now().fixed_offset(),
+            })
         }
     };
     use hearth_model::insight::Span;
@@ -258,22 +262,28 @@ fn main() {
     let mut review_year = timed(&review(Span::Year), 10);
     let mut log_year = timed(&since("1 year ago"), 10);
     let mut otd = timed(
-        &|| Request::OnThisDay {
-            include_tender: false,
-            at: chrono::Local::now().fixed_offset(),
+        &|| {
+            Request::OnThisDay(hearth_ipc::OnThisDayQuery {
+                include_tender: false,
+                at: chrono::Local::now().fixed_offset(),
+            })
         },
         20,
     );
     let mut mood52 = timed(
-        &|| Request::Mood {
-            weeks: 52,
-            at: chrono::Local::now().fixed_offset(),
+        &|| {
+            Request::Mood(hearth_ipc::MoodQuery {
+                weeks: 52,
+                at: chrono::Local::now().fixed_offset(),
+            })
         },
         20,
     );
     let mut export_all = timed(
-        &|| Request::Export {
-            at: chrono::Local::now().fixed_offset(),
+        &|| {
+            Request::Export(hearth_ipc::ExportQuery {
+                at: chrono::Local::now().fixed_offset(),
+            })
         },
         5,
     );

@@ -47,7 +47,7 @@ fn peer_bytes(paths: &Paths) -> (u64, u64) {
 fn note(paths: &Paths, text: &str) {
     let r = call(
         paths,
-        Request::Add {
+        Request::Add(hearth_ipc::AddEntry {
             entry: NewEntry {
                 body: Body::Note { text: text.into() },
                 tags: BTreeSet::new(),
@@ -55,7 +55,7 @@ fn note(paths: &Paths, text: &str) {
                 tender: None,
             },
             at: chrono::Local::now().fixed_offset(),
-        },
+        }),
     );
     assert!(matches!(r, Some(Response::Entry { .. })), "{r:?}");
 }
@@ -66,7 +66,7 @@ fn visible(paths: &Paths, text: &str) -> bool {
         limit: Some(1),
         ..Default::default()
     };
-    matches!(call(paths, Request::Log { query: q, at: chrono::Local::now().fixed_offset() }), Some(Response::Entries(l)) if !l.entries.is_empty())
+    matches!(call(paths, Request::Log(hearth_ipc::Log { query: q, at: chrono::Local::now().fixed_offset() })), Some(Response::Entries(l)) if !l.entries.is_empty())
 }
 
 fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
@@ -97,7 +97,10 @@ fn main() {
     wait_ready(&pb);
 
     // Pair, and time the first full sync to the fresh device.
-    let ticket = match call(&pa, Request::PairInvite { ttl_secs: 600 }) {
+    let ticket = match call(
+        &pa,
+        Request::PairInvite(hearth_ipc::PairInvite { ttl_secs: 600 }),
+    ) {
         Some(Response::Invite { ticket, .. }) => ticket,
         r => panic!("{r:?}"),
     };
@@ -107,7 +110,7 @@ fn main() {
     };
     let t = Instant::now();
     assert!(matches!(
-        call(&pb, Request::PairJoin { ticket }),
+        call(&pb, Request::PairJoin(hearth_ipc::PairJoin { ticket })),
         Some(Response::Paired { .. })
     ));
     wait.join().unwrap();

@@ -77,9 +77,11 @@ impl Client {
         // long as the daemon allows; it bounds those waits itself.
         let wait = match &env.request {
             Request::PairWait => None,
-            Request::Sync { timeout_secs } => Some(Duration::from_secs(timeout_secs + 30)),
+            Request::Sync(hearth_ipc::SyncNow { timeout_secs }) => {
+                Some(Duration::from_secs(timeout_secs + 30))
+            }
             // A decade of jrnl entries is written in one go.
-            Request::Import { .. } => Some(REQUEST_TIMEOUT * 5),
+            Request::Import(hearth_ipc::Import { .. }) => Some(REQUEST_TIMEOUT * 5),
             _ => Some(REQUEST_TIMEOUT),
         };
         let _ = self.stream.set_read_timeout(wait);
@@ -90,7 +92,7 @@ impl Client {
             Response::Error(e) => Err(match e.kind {
                 ErrorKind::BadRequest | ErrorKind::NotFound => CliError::user(e.message),
                 ErrorKind::NotInitialised => CliError::user(e.message),
-                ErrorKind::Incompatible => CliError::daemon(e.message),
+                ErrorKind::Incompatible => CliError::incompatible(e.message),
                 ErrorKind::Storage => CliError::storage(e.message),
                 ErrorKind::Internal => CliError::internal(e.message),
             }),
@@ -125,7 +127,7 @@ pub fn probe(paths: &Paths) -> Probe {
     };
     match c.call(Request::Status) {
         Ok(Response::Status(s)) => Probe::Ready(s),
-        Err(e) if e.code() == 3 && e.to_string().contains("protocol") => {
+        Err(e) if e.kind() == crate::error::Kind::Incompatible => {
             Probe::Incompatible(e.to_string())
         }
         _ => Probe::Unreachable,

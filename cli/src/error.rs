@@ -1,12 +1,41 @@
-//! CLI errors and their exit codes: 1 for something the user can fix, 2 for
-//! bad usage (clap), 3 when the daemon cannot be reached or is incompatible,
-//! 4 when storage failed and nothing was saved, 255 for bugs.
+//! CLI errors: each carries a kind, and [`exit_code`] alone turns a kind
+//! into the process's exit status (documented in the man page).
 
 use std::fmt;
 
+/// What went wrong, as far as the caller's script needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Something the user can fix: a bad value, an unknown id.
+    User,
+    /// The command line itself is wrong (clap's errors).
+    Usage,
+    /// The daemon cannot be reached, or stopped answering.
+    Daemon,
+    /// The daemon answers but speaks another protocol version.
+    Incompatible,
+    /// Storage failed; nothing was saved.
+    Storage,
+    /// A bug.
+    Internal,
+}
+
+/// The one place kinds become exit codes: 1 for something the user can fix,
+/// 2 for bad usage, 3 when the daemon cannot be reached or is incompatible,
+/// 4 when storage failed and nothing was saved, 255 for bugs.
+pub fn exit_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::User => 1,
+        Kind::Usage => 2,
+        Kind::Daemon | Kind::Incompatible => 3,
+        Kind::Storage => 4,
+        Kind::Internal => 255,
+    }
+}
+
 #[derive(Debug)]
 pub struct CliError {
-    code: u8,
+    kind: Kind,
     message: String,
     hint: Option<String>,
     broken_pipe: bool,
@@ -14,26 +43,29 @@ pub struct CliError {
 
 impl CliError {
     pub fn user(message: impl Into<String>) -> CliError {
-        CliError::new(1, message)
+        CliError::new(Kind::User, message)
     }
     pub fn usage(message: impl Into<String>) -> CliError {
-        CliError::new(2, message)
+        CliError::new(Kind::Usage, message)
     }
     pub fn daemon(message: impl Into<String>) -> CliError {
-        CliError::new(3, message)
+        CliError::new(Kind::Daemon, message)
+    }
+    pub fn incompatible(message: impl Into<String>) -> CliError {
+        CliError::new(Kind::Incompatible, message)
     }
     pub fn storage(message: impl Into<String>) -> CliError {
-        CliError::new(4, message)
+        CliError::new(Kind::Storage, message)
     }
     pub fn internal(message: impl Into<String>) -> CliError {
-        CliError::new(255, message)
+        CliError::new(Kind::Internal, message)
     }
-    fn new(code: u8, message: impl Into<String>) -> CliError {
+    fn new(kind: Kind, message: impl Into<String>) -> CliError {
         // One line, always: a multi-line message would break scripts that
         // read stderr line by line.
         let message = message.into().replace('\n', " ");
         CliError {
-            code,
+            kind,
             message,
             hint: None,
             broken_pipe: false,
@@ -43,8 +75,11 @@ impl CliError {
         self.hint = Some(hint.into());
         self
     }
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
     pub fn code(&self) -> u8 {
-        self.code
+        exit_code(self.kind)
     }
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()

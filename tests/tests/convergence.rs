@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use automerge::sync::{State, SyncDoc};
+use automerge::sync::State;
 use automerge::{ActorId, Automerge};
 use chrono::{Duration, FixedOffset, TimeZone};
 use hearth_model::{
@@ -114,7 +114,7 @@ fn talk(
         } else {
             (b, a, &mut sb, &mut sa)
         };
-        let Some(msg) = rs[from].journal.doc().generate_sync_message(s_from) else {
+        let Some(msg) = rs[from].journal.generate(s_from).expect("our own state") else {
             continue;
         };
         if drop_at == Some(step) {
@@ -127,8 +127,7 @@ fn talk(
             let m = hearth_sync::decode_message(&bytes).expect("our own messages decode");
             rs[to]
                 .journal
-                .doc_mut()
-                .receive_sync_message(s_to, m)
+                .receive(s_to, m, false)
                 .expect("valid message applies");
         }
     }

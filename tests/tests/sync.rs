@@ -457,7 +457,7 @@ fn an_expired_invite_is_refused() {
     let mut s = std::os::unix::net::UnixStream::connect(ana.socket()).unwrap();
     let req = hearth_ipc::Envelope {
         protocol: hearth_ipc::PROTOCOL_VERSION,
-        request: hearth_ipc::Request::PairInvite { ttl_secs: 1 },
+        request: hearth_ipc::Request::PairInvite(hearth_ipc::PairInvite { ttl_secs: 1 }),
     };
     write_sync(&mut s, &req).unwrap();
     let ticket = match read_sync::<hearth_ipc::Response>(&mut s, 1 << 20).unwrap() {
@@ -637,10 +637,12 @@ fn init_again_changes_nothing_and_rename_is_mine_only() {
     });
     let heads = ben.heads();
     let out = ben.ok(&["init", "--name", "Ana", "--device", "tablet"]);
-    assert!(out.contains("already set up") && out.contains("Ben"), "{out}");
+    assert!(
+        out.contains("already set up") && out.contains("Ben"),
+        "{out}"
+    );
     assert_eq!(ben.heads(), heads, "a repeated init writes nothing");
-    let status: serde_json::Value =
-        serde_json::from_str(&ben.ok(&["status", "--json"])).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ben.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["me"][1], "Ben", "{status}");
 
     // My partner's name is refused, in any case; nothing is written.
@@ -660,7 +662,14 @@ fn init_again_changes_nothing_and_rename_is_mine_only() {
 
     // A second device of Ana's, set up with another spelling, takes her
     // stored name instead of renaming her.
-    let desktop = second_device(&ana, "ana", "desktop");
+    let desktop = TestEnv::new();
+    ana.pair_with(&desktop);
+    desktop.wait_for(CONVERGE, "ana's name to arrive", || {
+        desktop
+            .ok(&["peers", "list", "--json"])
+            .contains("\"partner\": \"Ana\"")
+    });
+    desktop.ok(&["init", "--name", "ana", "--device", "desktop"]);
     let s: serde_json::Value = serde_json::from_str(&desktop.ok(&["status", "--json"])).unwrap();
     assert_eq!(s["me"][1], "Ana", "{s}");
 }

@@ -169,14 +169,14 @@ pub fn call(paths: &Paths, req: Request) -> Option<Response> {
 }
 
 pub fn log_n(n: usize, contains: Option<&str>) -> Request {
-    Request::Log {
+    Request::Log(hearth_ipc::Log {
         query: LogQuery {
             limit: Some(n),
             contains: contains.map(str::to_string),
             ..Default::default()
         },
         at: chrono::Local::now().fixed_offset(),
-    }
+    })
 }
 
 /// Lays out `journal` in `home` as a cleanly stopped daemon would leave it:

@@ -139,7 +139,7 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
 }
 
 pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
-    let entry = match ctx.call(Request::Show { id: a.id.clone() })? {
+    let entry = match ctx.call(Request::Show(hearth_ipc::ShowEntry { id: a.id.clone() }))? {
         Response::Entry { entry, .. } => *entry,
         r => return Err(unexpected(r)),
     };
@@ -190,11 +190,11 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
         patch.body = Some(body);
     }
     let at = input::now()?;
-    match ctx.call(Request::Edit {
+    match ctx.call(Request::Edit(hearth_ipc::EditEntry {
         id: entry.id.key(),
         patch,
         at,
-    })? {
+    }))? {
         Response::Entry {
             entry,
             names,
@@ -221,7 +221,7 @@ pub fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
         return Err(CliError::user("the id is empty"));
     }
     let at = input::now()?;
-    match ctx.call(Request::Delete { id: a.id, at })? {
+    match ctx.call(Request::Delete(hearth_ipc::DeleteEntry { id: a.id, at }))? {
         Response::Entry {
             entry, short_len, ..
         } => {

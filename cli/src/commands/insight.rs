@@ -24,12 +24,12 @@ pub fn review(ctx: &mut Ctx, a: ReviewArgs) -> Result<()> {
         Span::Week
     };
     let at = input::now()?;
-    let r = match ctx.call(Request::Review {
+    let r = match ctx.call(Request::Review(hearth_ipc::ReviewQuery {
         span,
         until: a.until,
         include_tender: a.include_tender,
         at,
-    })? {
+    }))? {
         Response::Review(r) => r,
         r => return Err(unexpected(r)),
     };
@@ -270,10 +270,11 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 
 pub fn mood(ctx: &mut Ctx, a: MoodArgs) -> Result<()> {
     let at = input::now()?;
-    let (from, to, series) = match ctx.call(Request::Mood { weeks: a.weeks, at })? {
-        Response::Mood { from, to, series } => (from, to, series),
-        r => return Err(unexpected(r)),
-    };
+    let (from, to, series) =
+        match ctx.call(Request::Mood(hearth_ipc::MoodQuery { weeks: a.weeks, at }))? {
+            Response::Mood { from, to, series } => (from, to, series),
+            r => return Err(unexpected(r)),
+        };
     if a.json {
         return render::print_json(&serde_json::json!({
             "from": from,
@@ -396,10 +397,10 @@ fn heatmap(out: &mut impl Write, series: &[MoodSeries], from: NaiveDate) -> Resu
 
 pub fn on_this_day(ctx: &mut Ctx, a: OnThisDayArgs) -> Result<()> {
     let at = input::now()?;
-    let (found, names, short) = match ctx.call(Request::OnThisDay {
+    let (found, names, short) = match ctx.call(Request::OnThisDay(hearth_ipc::OnThisDayQuery {
         include_tender: a.include_tender,
         at,
-    })? {
+    }))? {
         Response::OnThisDay {
             found,
             names,

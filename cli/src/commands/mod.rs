@@ -113,12 +113,12 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
         return Err(CliError::user("the name is empty; nothing written"));
     }
     let at = input::now()?;
-    match ctx.call(Request::Init {
+    match ctx.call(Request::Init(hearth_ipc::Init {
         name,
         device_name: a.device.unwrap_or_else(host_name),
         day_start_hour: a.day_start,
         at,
-    })? {
+    }))? {
         Response::Inited {
             name,
             device,
@@ -148,7 +148,7 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
 
 fn rename(ctx: &mut Ctx, a: RenameArgs) -> Result<()> {
     let at = input::now()?;
-    match ctx.call(Request::Rename { name: a.name, at })? {
+    match ctx.call(Request::Rename(hearth_ipc::Rename { name: a.name, at }))? {
         Response::Inited { name, .. } => {
             println!("You now write as {name}, on every device of the couple.");
             Ok(())

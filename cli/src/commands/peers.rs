@@ -17,9 +17,9 @@ fn short(id: &str) -> &str {
 pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
     match c {
         PairCommand::Invite { minutes } => {
-            let (ticket, secs) = match ctx.call(Request::PairInvite {
+            let (ticket, secs) = match ctx.call(Request::PairInvite(hearth_ipc::PairInvite {
                 ttl_secs: minutes * 60,
-            })? {
+            }))? {
                 Response::Invite {
                     ticket,
                     expires_in_secs,
@@ -60,40 +60,47 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
                 r => Err(unexpected(r)),
             }
         }
-        PairCommand::Join { ticket } => match ctx.call(Request::PairJoin { ticket })? {
-            Response::Paired { peer, safety } => {
-                println!("Paired with device {}.", short(&peer));
-                println!(
-                    "Safety number: {}  (the other device shows the same; compare them)",
-                    render::bold(&safety)
-                );
-                println!("Your journals now sync whenever both devices are online.");
-                Ok(())
+        PairCommand::Join { ticket } => {
+            match ctx.call(Request::PairJoin(hearth_ipc::PairJoin { ticket }))? {
+                Response::Paired { peer, safety } => {
+                    println!("Paired with device {}.", short(&peer));
+                    println!(
+                        "Safety number: {}  (the other device shows the same; compare them)",
+                        render::bold(&safety)
+                    );
+                    println!("Your journals now sync whenever both devices are online.");
+                    Ok(())
+                }
+                r => Err(unexpected(r)),
             }
-            r => Err(unexpected(r)),
-        },
+        }
     }
 }
 
 pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
     let at = input::now()?;
     match c {
-        PeersCommand::Add { id, addrs } => match ctx.call(Request::PeersAdd {
-            id: id.clone(),
-            addrs,
-            at,
-        })? {
-            Response::Ok => {
-                println!(
-                    "Trusting device {}. Add this device on it too: hearth peers add <this device's id>",
-                    short(&id)
-                );
-                Ok(())
+        PeersCommand::Add { id, addrs } => {
+            match ctx.call(Request::PeersAdd(hearth_ipc::PeersAdd {
+                id: id.clone(),
+                addrs,
+                at,
+            }))? {
+                Response::Ok => {
+                    println!(
+                        "Trusting device {}. Add this device on it too: hearth peers add <this device's id>",
+                        short(&id)
+                    );
+                    Ok(())
+                }
+                r => Err(unexpected(r)),
             }
-            r => Err(unexpected(r)),
-        },
+        }
         PeersCommand::Remove { id } => {
-            match ctx.call(Request::PeersRemove { id: id.clone(), at })? {
+            match ctx.call(Request::PeersRemove(hearth_ipc::PeersRemove {
+                id: id.clone(),
+                at,
+            }))? {
                 Response::Ok => {
                     println!(
                         "Removed {id}. Sync with it stops on every device; it keeps the copy it already has."
@@ -157,9 +164,9 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
 }
 
 pub fn sync(ctx: &mut Ctx, a: SyncArgs) -> Result<()> {
-    let reports = match ctx.call(Request::Sync {
+    let reports = match ctx.call(Request::Sync(hearth_ipc::SyncNow {
         timeout_secs: a.timeout,
-    })? {
+    }))? {
         Response::Synced { devices } => devices,
         r => return Err(unexpected(r)),
     };

@@ -23,7 +23,7 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
         include_deleted: a.deleted,
     };
     let at = input::now()?;
-    let list = match ctx.call(Request::Log { query, at })? {
+    let list = match ctx.call(Request::Log(hearth_ipc::Log { query, at }))? {
         Response::Entries(l) => l,
         r => return Err(unexpected(r)),
     };
@@ -56,7 +56,7 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
 }
 
 pub fn show(ctx: &mut Ctx, a: ShowArgs) -> Result<()> {
-    match ctx.call(Request::Show { id: a.id })? {
+    match ctx.call(Request::Show(hearth_ipc::ShowEntry { id: a.id }))? {
         Response::Entry { entry, names, .. } => {
             if a.json {
                 render::print_json(&render::entry_json(&entry, &names)?)
@@ -75,15 +75,15 @@ pub fn today(ctx: &mut Ctx, json: bool) -> Result<()> {
         until: Some("today".into()),
         ..Default::default()
     };
-    let list = match ctx.call(Request::Log { query, at })? {
+    let list = match ctx.call(Request::Log(hearth_ipc::Log { query, at }))? {
         Response::Entries(l) => l,
         r => return Err(unexpected(r)),
     };
-    let due = match ctx.call(Request::Due { at })? {
+    let due = match ctx.call(Request::Due(hearth_ipc::DueQuery { at }))? {
         Response::Due(d) => d,
         r => return Err(unexpected(r)),
     };
-    let prompt = match ctx.call(Request::Prompt { at, id: None })? {
+    let prompt = match ctx.call(Request::Prompt(hearth_ipc::PromptQuery { at, id: None }))? {
         Response::Prompt(p) => p,
         r => return Err(unexpected(r)),
     };

@@ -25,16 +25,17 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
             if a.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
                 return Err(CliError::user("the new name is empty; nothing written"));
             }
-            let list = rituals_reply(ctx.call(Request::RitualChange {
-                ritual: a.ritual.clone(),
-                name: a.name.clone(),
-                cadence,
-                on: a.shape.on.clone(),
-                owner: a.shape.owner.map(owner_arg),
-                fulfilled_by: a.shape.fulfilled_by,
-                manual: a.shape.manual,
-                at,
-            })?)?;
+            let list =
+                rituals_reply(ctx.call(Request::RitualChange(hearth_ipc::RitualChange {
+                    ritual: a.ritual.clone(),
+                    name: a.name.clone(),
+                    cadence,
+                    on: a.shape.on.clone(),
+                    owner: a.shape.owner.map(owner_arg),
+                    fulfilled_by: a.shape.fulfilled_by,
+                    manual: a.shape.manual,
+                    at,
+                }))?)?;
             if a.json {
                 return render::print_json(&list);
             }
@@ -42,22 +43,24 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
             Ok(())
         }
         RitualCommand::Remove { ritual } => {
-            rituals_reply(ctx.call(Request::RitualRemove {
+            rituals_reply(ctx.call(Request::RitualRemove(hearth_ipc::RitualRemove {
                 ritual: ritual.clone(),
                 at,
-            })?)?;
+            }))?)?;
             println!("Retired {ritual:?}; its history stays in the journal.");
             Ok(())
         }
         RitualCommand::List(a) => {
-            let list = rituals_reply(ctx.call(Request::RitualList { at })?)?;
+            let list =
+                rituals_reply(ctx.call(Request::RitualList(hearth_ipc::RitualListQuery { at }))?)?;
             if a.json {
                 return render::print_json(&list);
             }
             print_list(&mut std::io::stdout().lock(), &list)
         }
         RitualCommand::Rhythm(a) => {
-            let list = rituals_reply(ctx.call(Request::RitualList { at })?)?;
+            let list =
+                rituals_reply(ctx.call(Request::RitualList(hearth_ipc::RitualListQuery { at }))?)?;
             if a.json {
                 return render::print_json(&list.rhythms);
             }
@@ -67,7 +70,11 @@ pub fn ritual(ctx: &mut Ctx, c: RitualCommand) -> Result<()> {
             ritual,
             entry,
             json,
-        } => match ctx.call(Request::RitualDone { ritual, entry, at })? {
+        } => match ctx.call(Request::RitualDone(hearth_ipc::MarkDone {
+            ritual,
+            entry,
+            at,
+        }))? {
             Response::RitualDone { ritual, done } => {
                 if json {
                     return render::print_json(&done);
@@ -164,14 +171,14 @@ fn add(ctx: &mut Ctx, a: RitualAddArgs, at: chrono::DateTime<chrono::FixedOffset
     if name.is_empty() {
         return Err(CliError::user("the ritual name is empty; nothing written"));
     }
-    let list = rituals_reply(ctx.call(Request::RitualAdd {
+    let list = rituals_reply(ctx.call(Request::RitualAdd(hearth_ipc::RitualAdd {
         name: name.clone(),
         kind,
         cadence,
         owner,
         fulfilled_by,
         at,
-    })?)?;
+    }))?)?;
     if a.json {
         let r = list.rituals.iter().find(|r| r.name == name);
         return render::print_json(&r);
@@ -443,7 +450,7 @@ fn print_rhythms(out: &mut impl Write, list: &RitualList) -> Result<()> {
 
 pub fn due(ctx: &mut Ctx, json: bool) -> Result<()> {
     let at = input::now()?;
-    match ctx.call(Request::Due { at })? {
+    match ctx.call(Request::Due(hearth_ipc::DueQuery { at }))? {
         Response::Due(d) => {
             if json {
                 return render::print_json(&d);
@@ -505,10 +512,10 @@ pub fn print_due(out: &mut impl Write, d: &DueList) -> Result<()> {
 pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
     let at = input::now()?;
     match a.command {
-        None => match ctx.call(Request::Prompt {
+        None => match ctx.call(Request::Prompt(hearth_ipc::PromptQuery {
             at,
             id: a.prompt_id.clone(),
-        })? {
+        }))? {
             Response::Prompt(p) => {
                 if a.json {
                     return render::print_json(&p);
@@ -528,10 +535,10 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
                 ));
             }
             let prompt_id = prompt_id.or(a.prompt_id);
-            let p = match ctx.call(Request::Prompt {
+            let p = match ctx.call(Request::Prompt(hearth_ipc::PromptQuery {
                 at,
                 id: prompt_id.clone(),
-            })? {
+            }))? {
                 Response::Prompt(p) => p,
                 r => return Err(unexpected(r)),
             };
@@ -597,16 +604,18 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             }
             Ok(())
         }
-        Some(PromptCommand::Skip) => match ctx.call(Request::PromptSkip { at })? {
-            Response::Prompt(p) => {
-                if a.json {
-                    return render::print_json(&p);
+        Some(PromptCommand::Skip) => {
+            match ctx.call(Request::PromptSkip(hearth_ipc::PromptSkip { at }))? {
+                Response::Prompt(p) => {
+                    if a.json {
+                        return render::print_json(&p);
+                    }
+                    println!("{}", render::dim("Set that one aside. Here is another:"));
+                    print_prompt(&mut std::io::stdout().lock(), &p, None)
                 }
-                println!("{}", render::dim("Set that one aside. Here is another:"));
-                print_prompt(&mut std::io::stdout().lock(), &p, None)
+                r => Err(unexpected(r)),
             }
-            r => Err(unexpected(r)),
-        },
+        }
         Some(PromptCommand::Add { .. }) if a.json => Err(CliError::usage(
             "`prompt add` prints no JSON; see the deck with `hearth prompt list --json`",
         )),
@@ -616,7 +625,11 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             if text.trim().is_empty() {
                 return Err(CliError::user("the prompt text is empty; nothing written"));
             }
-            match ctx.call(Request::PromptAdd { text, theme, at })? {
+            match ctx.call(Request::PromptAdd(hearth_ipc::PromptAdd {
+                text,
+                theme,
+                at,
+            }))? {
                 Response::Prompt(_) => {
                     println!("Added your prompt to the deck.");
                     Ok(())

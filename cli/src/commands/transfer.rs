@@ -44,7 +44,7 @@ pub fn export(ctx: &mut Ctx, a: ExportArgs) -> Result<()> {
             r => return Err(unexpected(r)),
         },
         format => {
-            let data = match ctx.call(Request::Export { at })? {
+            let data = match ctx.call(Request::Export(hearth_ipc::ExportQuery { at }))? {
                 Response::Export(d) => d,
                 r => return Err(unexpected(r)),
             };
@@ -357,10 +357,10 @@ pub fn import(ctx: &mut Ctx, a: ImportArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let request = Request::Import {
+    let request = Request::Import(hearth_ipc::Import {
         entries: items,
         at: now,
-    };
+    });
     // Say so plainly rather than have the daemon drop an oversized frame.
     let encoded = serde_json::to_vec(&request)?.len();
     if encoded + 1024 > hearth_ipc::MAX_REQUEST as usize {

@@ -36,7 +36,7 @@ pub fn add(ctx: &mut Ctx, entry: NewEntry) -> Result<hearth_model::Entry> {
         hearth_model::entry::normalize_tag(t)?;
     }
     let at = input::now()?;
-    match ctx.call(Request::Add { entry, at })? {
+    match ctx.call(Request::Add(hearth_ipc::AddEntry { entry, at }))? {
         Response::Entry {
             entry,
             completed,
@@ -194,11 +194,11 @@ pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
         RepairCommand::Debrief(a) => debrief(ctx, a),
         RepairCommand::Resolve { id, reopen } => {
             let at = input::now()?;
-            match ctx.call(Request::RepairResolve {
+            match ctx.call(Request::RepairResolve(hearth_ipc::RepairResolve {
                 id,
                 resolved: !reopen,
                 at,
-            })? {
+            }))? {
                 Response::Entry {
                     entry, short_len, ..
                 } => {

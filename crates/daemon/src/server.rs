@@ -11,8 +11,7 @@ use hearth_ipc::{
     Response,
 };
 use hearth_model::Journal;
-use hearth_store::{Opened, Store, StoreError, create_private_dir};
-use std::net::SocketAddr;
+use hearth_store::{FileStore, Opened, StoreError, create_private_dir};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use hearth_sync::{DocRequest, NetMode, NodeConfig, SyncNode, Ticket, TrustedSet}
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::core::{Core, SyncLink};
+use crate::core::{Core, Input, Output, SyncLink};
 use crate::identity::{Identity, IdentityError};
 
 #[derive(Debug, Clone)]
@@ -50,13 +49,76 @@ pub enum DaemonError {
 }
 
 enum Msg {
-    Request(Request, oneshot::Sender<Response>),
-    Loaded(Box<Result<Opened, StoreError>>),
-    Doc(DocRequest),
-    /// The sync endpoint is up: where it listens.
-    Listening(Vec<SocketAddr>, u16),
-    SyncDown(String),
+    Work(Input, Reply),
+    Loaded(Box<Result<Opened<FileStore>, StoreError>>),
     Stop,
+}
+
+/// Where the answer to a piece of work goes.
+enum Reply {
+    Cli(oneshot::Sender<Response>),
+    Generated(oneshot::Sender<Option<Vec<u8>>>),
+    Received(oneshot::Sender<Result<hearth_sync::Received, String>>),
+    Trusted(oneshot::Sender<Result<(), String>>),
+    Nobody,
+}
+
+impl Reply {
+    fn deliver(self, out: Output) {
+        match (self, out) {
+            (Reply::Cli(tx), Output::Response(r)) => {
+                let _ = tx.send(r);
+            }
+            (Reply::Generated(tx), Output::Generated(m)) => {
+                let _ = tx.send(m);
+            }
+            (Reply::Received(tx), Output::Received(r)) => {
+                let _ = tx.send(r.map_err(|e| e.to_string()));
+            }
+            (Reply::Trusted(tx), Output::Trusted(r)) => {
+                let _ = tx.send(r.map_err(|e| e.to_string()));
+            }
+            // Dropping a sender tells its waiter there is no answer.
+            _ => {}
+        }
+    }
+
+    /// Tells whoever waits that the work will not be done.
+    fn fail(self, why: &str) {
+        match self {
+            Reply::Cli(tx) => {
+                let _ = tx.send(error(ErrorKind::Storage, why.to_string()));
+            }
+            Reply::Received(tx) => {
+                let _ = tx.send(Err(why.to_string()));
+            }
+            Reply::Trusted(tx) => {
+                let _ = tx.send(Err(why.to_string()));
+            }
+            Reply::Generated(_) | Reply::Nobody => {}
+        }
+    }
+}
+
+/// A peer-side request, as work for the core and where its answer goes.
+fn from_doc(d: DocRequest) -> (Input, Reply) {
+    match d {
+        DocRequest::Start { session, peer } => {
+            (Input::SessionStart { session, peer }, Reply::Nobody)
+        }
+        DocRequest::End { session } => (Input::SessionEnd { session }, Reply::Nobody),
+        DocRequest::Generate { session, reply } => {
+            (Input::Generate { session }, Reply::Generated(reply))
+        }
+        DocRequest::Receive {
+            session,
+            msg,
+            reply,
+        } => (Input::Receive { session, msg }, Reply::Received(reply)),
+        DocRequest::Trust { peer, addrs, reply } => {
+            (Input::Trust { peer, addrs }, Reply::Trusted(reply))
+        }
+    }
 }
 
 /// What a connection handler needs besides the core.
@@ -90,7 +152,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         relay: opts.relay.clone(),
         port: identity.port.unwrap_or(0),
     };
-    let cached = Store::cached_view(&paths.journal());
+    let cached = FileStore::cached_view(&paths.journal());
     tracing::info!(
         pid = std::process::id(),
         cached_view = cached.is_some(),
@@ -118,7 +180,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         .name("load".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let res = Store::open(&journal_dir, base);
+            let res = FileStore::open(&journal_dir, base);
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
                 ok = res.is_ok(),
@@ -141,19 +203,23 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let forward = tx.clone();
     tokio::spawn(async move {
         while let Some(d) = docs_rx.recv().await {
-            if forward.send(Msg::Doc(d)).is_err() {
+            let (input, reply) = from_doc(d);
+            if forward.send(Msg::Work(input, reply)).is_err() {
                 return;
             }
         }
     });
     let node = match SyncNode::spawn(node_cfg, docs_tx, trusted_rx, changed_rx).await {
         Ok(node) => {
-            let _ = tx.send(Msg::Listening(node.direct_addrs(), node.port()));
+            let _ = tx.send(Msg::Work(
+                Input::Listening(node.direct_addrs(), node.port()),
+                Reply::Nobody,
+            ));
             Some(Arc::new(node))
         }
         Err(e) => {
             tracing::error!(error = %e, "sync is off");
-            let _ = tx.send(Msg::SyncDown(e));
+            let _ = tx.send(Msg::Work(Input::SyncDown(e), Reply::Nobody));
             None
         }
     };
@@ -287,7 +353,13 @@ async fn serve_connection(mut stream: UnixStream, shared: Shared) {
             // replaces a daemon from another release.
             _ if is_shutdown(&raw) => {
                 let (rtx, rrx) = oneshot::channel();
-                if tx.send(Msg::Request(Request::Shutdown, rtx)).is_err() {
+                if tx
+                    .send(Msg::Work(
+                        Input::Request(Request::Shutdown),
+                        Reply::Cli(rtx),
+                    ))
+                    .is_err()
+                {
                     return;
                 }
                 rrx.await.unwrap_or(Response::Ok)
@@ -306,16 +378,7 @@ async fn serve_connection(mut stream: UnixStream, shared: Shared) {
             Ok(env) if env.request.is_network() || matches!(env.request, Request::Peers) => {
                 network(&shared, env.request).await
             }
-            Ok(env) => {
-                let (rtx, rrx) = oneshot::channel();
-                if tx.send(Msg::Request(env.request, rtx)).is_err() {
-                    return;
-                }
-                match rrx.await {
-                    Ok(r) => r,
-                    Err(_) => error(ErrorKind::Internal, "the daemon is shutting down"),
-                }
-            }
+            Ok(env) => ask_core(&shared, Input::Request(env.request)).await,
         };
         if write_async(&mut stream, &reply).await.is_err() {
             return;
@@ -323,9 +386,9 @@ async fn serve_connection(mut stream: UnixStream, shared: Shared) {
     }
 }
 
-async fn ask_core(shared: &Shared, req: Request) -> Response {
+async fn ask_core(shared: &Shared, input: Input) -> Response {
     let (rtx, rrx) = oneshot::channel();
-    if shared.core.send(Msg::Request(req, rtx)).is_err() {
+    if shared.core.send(Msg::Work(input, Reply::Cli(rtx))).is_err() {
         return error(ErrorKind::Internal, "the daemon is shutting down");
     }
     rrx.await
@@ -336,7 +399,7 @@ async fn ask_core(shared: &Shared, req: Request) -> Response {
 async fn network(shared: &Shared, req: Request) -> Response {
     let Some(node) = shared.node.clone() else {
         return match req {
-            Request::Peers => ask_core(shared, req).await,
+            Request::Peers => ask_core(shared, Input::Peers(Vec::new())).await,
             _ => error(
                 ErrorKind::Internal,
                 "sync is off on this device: see `hearth status`",
@@ -344,25 +407,8 @@ async fn network(shared: &Shared, req: Request) -> Response {
         };
     };
     match req {
-        Request::Peers => {
-            let mut list = match ask_core(shared, Request::Peers).await {
-                Response::Peers(l) => l,
-                other => return other,
-            };
-            let live = node.peer_status();
-            for p in &mut list.peers {
-                if let Some(s) = live.iter().find(|s| s.id == p.id) {
-                    p.online = s.online;
-                    p.path = s.path.clone();
-                    p.last_sync = s.last_sync.map(chrono::DateTime::<chrono::Utc>::from);
-                    p.last_error = s.last_error.clone();
-                    p.bytes_sent = s.bytes_sent;
-                    p.bytes_received = s.bytes_received;
-                }
-            }
-            Response::Peers(list)
-        }
-        Request::PairInvite { ttl_secs } => {
+        Request::Peers => ask_core(shared, Input::Peers(node.peer_status())).await,
+        Request::PairInvite(hearth_ipc::PairInvite { ttl_secs }) => {
             let ttl = Duration::from_secs(ttl_secs.clamp(10, 24 * 3600));
             let (ticket, rx) = node.invite(ttl);
             *shared.invite.lock().expect("invite lock") = Some(InviteWait {
@@ -390,7 +436,7 @@ async fn network(shared: &Shared, req: Request) -> Response {
                 Err(e) => error(ErrorKind::BadRequest, e.to_string()),
             }
         }
-        Request::PairJoin { ticket } => {
+        Request::PairJoin(hearth_ipc::PairJoin { ticket }) => {
             let ticket = match Ticket::decode(&ticket) {
                 Ok(t) => t,
                 Err(e) => return error(ErrorKind::BadRequest, e.to_string()),
@@ -403,11 +449,11 @@ async fn network(shared: &Shared, req: Request) -> Response {
                 Err(e) => error(ErrorKind::BadRequest, e.to_string()),
             }
         }
-        Request::Sync { timeout_secs } => {
+        Request::Sync(hearth_ipc::SyncNow { timeout_secs }) => {
             let reports = node
                 .sync_now(Duration::from_secs(timeout_secs.clamp(1, 600)))
                 .await;
-            let names = match ask_core(shared, Request::Peers).await {
+            let names = match ask_core(shared, Input::Peers(Vec::new())).await {
                 Response::Peers(l) => l.peers,
                 _ => Vec::new(),
             };
@@ -453,17 +499,9 @@ fn incompatible(theirs: u64) -> Response {
     )
 }
 
-/// Requests that need the whole document, not just the view.
-fn needs_document(req: &Request) -> bool {
-    !matches!(
-        req,
-        Request::Status | Request::Log { .. } | Request::Show { .. } | Request::Shutdown
-    )
-}
-
 fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(), String> {
-    let mut waiting: Vec<(Request, oneshot::Sender<Response>)> = Vec::new();
-    let mut listening: Option<(Vec<SocketAddr>, u16)> = None;
+    // Work that must wait for the document, oldest first.
+    let mut waiting: Vec<(Input, Reply)> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -472,87 +510,53 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
                 Err(_) => break,
             }
         }
-        let mut work: Vec<(Request, oneshot::Sender<Response>)> = Vec::new();
+        let mut work: Vec<(Input, Reply)> = Vec::new();
         let mut stop = false;
         for m in batch {
             match m {
-                Msg::Request(r, s) => work.push((r, s)),
+                Msg::Work(input, reply) => work.push((input, reply)),
                 Msg::Stop => stop = true,
-                Msg::Doc(d) => core.handle_doc(d),
-                Msg::Listening(addrs, port) => {
-                    if core.is_loaded() {
-                        core.set_own_addrs(&addrs, port);
-                    } else {
-                        listening = Some((addrs, port));
-                    }
-                }
-                Msg::SyncDown(e) => core.sync_error = Some(e),
-                Msg::Loaded(loaded) => match *loaded {
-                    Ok(opened) => {
-                        for q in &opened.quarantined {
-                            tracing::error!(%q, "stored file quarantined");
-                        }
-                        if let Err(e) = core.loaded(opened) {
-                            fail_all(&mut waiting, &e.to_string());
+                Msg::Loaded(loaded) => {
+                    let opened = match *loaded {
+                        Ok(opened) => opened,
+                        Err(e) => {
+                            fail_all(waiting.into_iter().chain(work), &e.to_string());
                             return Err(e.to_string());
                         }
-                        if let Some((addrs, port)) = listening.take() {
-                            core.set_own_addrs(&addrs, port);
-                        }
-                        work.splice(0..0, waiting.drain(..));
+                    };
+                    for q in &opened.quarantined {
+                        tracing::error!(%q, "stored file quarantined");
                     }
-                    Err(e) => {
-                        fail_all(&mut waiting, &e.to_string());
-                        for (_, s) in work.drain(..) {
-                            let _ = s.send(error(ErrorKind::Storage, e.to_string()));
+                    core = match core.loaded(opened.boxed()) {
+                        Ok(core) => core,
+                        Err(e) => {
+                            fail_all(waiting.into_iter().chain(work), &e.to_string());
+                            return Err(e.to_string());
                         }
-                        return Err(e.to_string());
-                    }
-                },
-            }
-        }
-        let mut replies: Vec<(oneshot::Sender<Response>, Response, bool)> = Vec::new();
-        let mut wrote = false;
-        for (req, reply) in work {
-            let ready = if needs_document(&req) {
-                core.is_loaded()
-            } else {
-                core.can_read()
-            };
-            if !ready {
-                waiting.push((req, reply));
-                continue;
-            }
-            let is_write = req.is_write();
-            stop |= matches!(req, Request::Shutdown);
-            let resp = core.handle(req);
-            let ok_write = is_write && !matches!(resp, Response::Error(_));
-            wrote |= ok_write;
-            replies.push((reply, resp, ok_write));
-        }
-        if wrote && let Err(e) = core.commit() {
-            for (_, resp, w) in replies.iter_mut() {
-                if *w {
-                    *resp = error(ErrorKind::Storage, format!("not saved: {e}"));
+                    };
+                    work.splice(0..0, waiting.drain(..));
                 }
             }
         }
-        for (s, resp, _) in replies {
-            let _ = s.send(resp);
+        let (now, later): (Vec<_>, Vec<_>) = work.into_iter().partition(|(i, _)| core.can_take(i));
+        waiting.extend(later);
+        stop |= now
+            .iter()
+            .any(|(i, _)| matches!(i, Input::Request(Request::Shutdown)));
+        for (out, reply) in core.batch(now) {
+            reply.deliver(out);
         }
         if stop {
-            fail_all(&mut waiting, "the daemon is shutting down");
-            if core.is_loaded() {
-                core.shutdown();
-            }
+            fail_all(waiting, "the daemon is shutting down");
+            core.shutdown();
             return Ok(());
         }
     }
     Ok(())
 }
 
-fn fail_all(waiting: &mut Vec<(Request, oneshot::Sender<Response>)>, why: &str) {
-    for (_, s) in waiting.drain(..) {
-        let _ = s.send(error(ErrorKind::Storage, why.to_string()));
+fn fail_all(waiting: impl IntoIterator<Item = (Input, Reply)>, why: &str) {
+    for (_, reply) in waiting {
+        reply.fail(why);
     }
 }

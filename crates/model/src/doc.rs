@@ -301,8 +301,71 @@ impl Journal {
         &self.doc
     }
 
-    /// Mutable access for merging peers' changes (sync, load).
-    pub fn doc_mut(&mut self) -> &mut Automerge {
+    /// The next sync message for a peer, if there is anything to say.
+    /// The state holds what the peer told us; if that trips Automerge, the
+    /// caller gets an error, never a panic.
+    pub fn generate(
+        &self,
+        state: &mut automerge::sync::State,
+    ) -> Result<Option<automerge::sync::Message>, ModelError> {
+        use automerge::sync::SyncDoc;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.doc.generate_sync_message(state)
+        }))
+        .map_err(|_| ModelError::SyncPanicked)
+    }
+
+    /// Applies a peer's sync message. With `track` the entries it touched
+    /// are named (a first sync of a whole journal is cheaper to re-read, so
+    /// callers pass `false` for bulk messages and get `None`).
+    ///
+    /// Automerge has panicked on crafted changes before: a panic comes back
+    /// as [`ModelError::SyncPanicked`], and the document must then be rolled
+    /// back by the caller, who knows what is durable.
+    pub fn receive(
+        &mut self,
+        state: &mut automerge::sync::State,
+        msg: automerge::sync::Message,
+        track: bool,
+    ) -> Result<Option<BTreeSet<EntryId>>, ModelError> {
+        use automerge::sync::SyncDoc;
+        let mut log = automerge::PatchLog::new(track);
+        let doc = &mut self.doc;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.receive_sync_message_log_patches(state, msg, &mut log)
+        })) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(ModelError::SyncRejected(e.to_string())),
+            Err(_) => return Err(ModelError::SyncPanicked),
+        }
+        Ok(track.then(|| {
+            let patches = self.doc.make_patches(&mut log);
+            self.entries_in_patches(&patches)
+        }))
+    }
+
+    /// Puts the document back to `heads`, an ancestor of its current state
+    /// (what is durable, after a failed write).
+    pub fn rollback_to(&mut self, heads: &[ChangeHash]) -> Result<(), ModelError> {
+        let actor = self.doc.get_actor().clone();
+        let doc = self.doc.fork_at(heads)?.with_actor(actor);
+        *self = Journal::from_doc(doc)?;
+        Ok(())
+    }
+
+    /// How many of our changes a peer that has `theirs` still lacks. Heads
+    /// we do not know ourselves say nothing about what they lack.
+    pub fn unsent_since(&self, theirs: &[ChangeHash]) -> usize {
+        let known: Vec<ChangeHash> = theirs
+            .iter()
+            .copied()
+            .filter(|h| self.doc.get_change_meta_by_hash(h).is_some())
+            .collect();
+        self.doc.get_changes(&known).len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn doc_mut(&mut self) -> &mut Automerge {
         &mut self.doc
     }
 
@@ -450,18 +513,23 @@ impl Journal {
         })
     }
 
-    /// Records where a device can be reached (space-separated socket
-    /// addresses), so every device of the couple can dial every other.
+    /// Records where a device can be reached, so every device of the
+    /// couple can dial every other. Stored as one space-separated string.
     pub fn set_device_addrs(
         &mut self,
         id: &DeviceId,
-        addrs: &str,
+        addrs: &[std::net::SocketAddr],
         now: DateTime<FixedOffset>,
     ) -> Result<(), ModelError> {
         if self.devices().get(id).is_some_and(|d| d.addrs == addrs) {
             return Ok(());
         }
-        self.put_device(id, now, |put| put("addrs", ScalarValue::Str(addrs.into())))
+        let joined = addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.put_device(id, now, |put| put("addrs", ScalarValue::Str(joined.into())))
     }
 
     /// Device fields are flat keys `<device id>/<field>` in the devices
@@ -498,7 +566,7 @@ impl Journal {
                     partner: None,
                     name: String::new(),
                     removed: false,
-                    addrs: String::new(),
+                    addrs: Vec::new(),
                 });
             let text = match &item.value {
                 ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
@@ -507,7 +575,14 @@ impl Journal {
             match field {
                 "partner" => d.partner = text.map(PartnerId),
                 "name" => d.name = text.unwrap_or_default(),
-                "addrs" => d.addrs = text.unwrap_or_default(),
+                // A peer's unreadable address is skipped, not fatal.
+                "addrs" => {
+                    d.addrs = text
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .filter_map(|a| a.parse().ok())
+                        .collect();
+                }
                 "removed" => d.removed = true,
                 _ => {}
             }
@@ -1117,8 +1192,8 @@ pub struct Device {
     pub partner: Option<PartnerId>,
     pub name: String,
     pub removed: bool,
-    /// Where it was last reachable: space-separated socket addresses.
-    pub addrs: String,
+    /// Where it was last reachable.
+    pub addrs: Vec<std::net::SocketAddr>,
 }
 
 /// A conversation prompt, built-in or the couple's own.

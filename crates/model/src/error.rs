@@ -64,6 +64,10 @@ pub enum ModelError {
     Schema(String),
     #[error("automerge: {0}")]
     Automerge(String),
+    #[error("a peer's sync message was refused: {0}")]
+    SyncRejected(String),
+    #[error("a peer's sync message made Automerge panic")]
+    SyncPanicked,
 }
 
 impl From<automerge::AutomergeError> for ModelError {

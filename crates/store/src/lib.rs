@@ -14,19 +14,21 @@
 //! complete. Loading reads every file present; Automerge ignores changes it
 //! already has, so leftovers from an interrupted compaction are harmless.
 
+mod file;
 mod frame;
+mod memory;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 
-use automerge::{Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use hearth_model::View;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use file::{FileStore, create_private_dir, write_durably};
 pub use frame::FrameError;
+pub use memory::{MemDisk, MemStore};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -42,13 +44,6 @@ pub enum StoreError {
     MissingDeps,
     #[error("stopped at failpoint {0:?}")]
     Failpoint(Stage),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// A file that could not be loaded and was moved to `quarantine/`.
@@ -80,362 +75,46 @@ pub enum Stage {
     Deleted(usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum FileKind {
-    Snapshot,
-    Chunk,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Stored {
-    seq: u64,
-    kind: FileKind,
-}
-
-impl Stored {
-    fn name(&self) -> String {
-        match self.kind {
-            FileKind::Snapshot => format!("snapshot-{:010}.am", self.seq),
-            FileKind::Chunk => format!("chunk-{:010}.am", self.seq),
-        }
-    }
-
-    fn parse(name: &str) -> Option<Stored> {
-        let (kind, rest) = if let Some(r) = name.strip_prefix("snapshot-") {
-            (FileKind::Snapshot, r)
-        } else {
-            (FileKind::Chunk, name.strip_prefix("chunk-")?)
-        };
-        let seq = rest.strip_suffix(".am")?.parse().ok()?;
-        let s = Stored { seq, kind };
-        // Only names we would write ourselves; a stray "chunk-1.am" is not ours.
-        (s.name() == name).then_some(s)
-    }
-}
-
-/// What `Store::open` found.
-pub struct Opened {
-    pub store: Store,
+/// What opening a store found: the store, the document it holds, and the
+/// files it had to set aside.
+pub struct Opened<S> {
+    pub store: S,
     pub doc: Automerge,
     pub quarantined: Vec<Quarantined>,
 }
 
-pub struct Store {
-    dir: PathBuf,
-    files: Vec<Stored>,
-    next_seq: u64,
-    /// Heads of everything written to disk so far.
-    saved: Vec<ChangeHash>,
-    _lock: File,
-}
-
-/// Creates `dir` (and parents) owner-only.
-pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err(dir))?;
-    // A directory made earlier by someone less careful is tightened too.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
-/// Writes `bytes` to a temporary `.<name>.tmp` in `dir`, owner-only, and
-/// fsyncs it. A failed write removes the temp file, so it cannot take the
-/// space a retry needs.
-fn write_synced_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&tmp)(e));
-    }
-    Ok(tmp)
-}
-
-/// Writes `bytes` to `dir/name` atomically and durably: temp file, fsync,
-/// rename, fsync of the directory. Owner-only permissions.
-pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = write_synced_temp(dir, name, bytes)?;
-    let fin = dir.join(name);
-    fs::rename(&tmp, &fin).map_err(io_err(&fin))?;
-    sync_dir(dir)
-}
-
-impl Store {
-    /// Opens (creating if needed) the journal directory, takes its lock, and
-    /// loads every stored file. Damaged files are quarantined and reported,
-    /// never fatal.
-    ///
-    /// `base` is the document to start from when the first file is not a
-    /// snapshot (the journal's genesis, carrying this device's actor).
-    pub fn open(dir: &Path, base: Automerge) -> Result<Opened, StoreError> {
-        create_private_dir(dir)?;
-        let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.to_path_buf())),
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
-        }
-        let mut files = Vec::new();
-        for ent in fs::read_dir(dir).map_err(io_err(dir))? {
-            let ent = ent.map_err(io_err(dir))?;
-            let name = ent.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') && name.ends_with(".tmp") {
-                // Never renamed into place, so never acknowledged.
-                let _ = fs::remove_file(ent.path());
-            } else if let Some(s) = Stored::parse(&name) {
-                files.push(s);
-            }
-        }
-        // The newest snapshot first, loaded whole (fast); then older
-        // snapshots left by an interrupted compaction; then chunks in order.
-        files.sort_by_key(|s| match s.kind {
-            FileKind::Snapshot => (0, u64::MAX - s.seq),
-            FileKind::Chunk => (1, s.seq),
-        });
-        let next_seq = files.iter().map(|s| s.seq + 1).max().unwrap_or(1);
-        let mut store = Store {
-            dir: dir.to_path_buf(),
-            files: Vec::new(),
-            next_seq,
-            saved: Vec::new(),
-            _lock: lock,
-        };
-        let mut doc = Automerge::new();
-        let mut quarantined = Vec::new();
-        for s in files {
-            let path = dir.join(s.name());
-            match store.load_one(&path, s.kind, &mut doc, &base) {
-                Ok(()) => store.files.push(s),
-                Err(reason) => {
-                    tracing::error!(file = %path.display(), %reason, "stored file failed to load; quarantining it");
-                    quarantined.push(store.quarantine(&path, reason)?);
-                }
-            }
-        }
-        let empty_dir = store.files.is_empty() && quarantined.is_empty();
-        if doc.is_empty() {
-            doc = base;
-        }
-        store.files.sort();
-        store.saved = doc.get_heads();
-        if empty_dir {
-            // A new journal starts with a snapshot, so the directory alone
-            // is always a complete document for any Automerge reader.
-            store.compact(&doc)?;
-        }
-        Ok(Opened {
-            store,
-            doc,
-            quarantined,
-        })
-    }
-
-    fn load_one(
-        &self,
-        path: &Path,
-        kind: FileKind,
-        doc: &mut Automerge,
-        base: &Automerge,
-    ) -> Result<(), String> {
-        let bytes = fs::read(path).map_err(|e| e.to_string())?;
-        let payload = frame::decode(&bytes).map_err(|e| e.to_string())?;
-        if doc.is_empty() && kind == FileKind::Snapshot {
-            *doc = Automerge::load_with_options(
-                payload,
-                LoadOptions::new().on_partial_load(OnPartialLoad::Error),
-            )
-            .map_err(|e| format!("not a valid Automerge document: {e}"))?
-            .with_actor(base.get_actor().clone());
-        } else {
-            if doc.is_empty() {
-                // A chunk's changes may depend on changes in a lost file;
-                // merged into a non-empty document they wait for them
-                // instead of failing.
-                *doc = base.clone();
-            }
-            // The checksum has proven these are the bytes we wrote.
-            doc.load_incremental(payload)
-                .map_err(|e| format!("not valid Automerge data: {e}"))?;
-        }
-        Ok(())
-    }
-
-    fn quarantine(&self, path: &Path, reason: String) -> Result<Quarantined, StoreError> {
-        let qdir = self.dir.join("quarantine");
-        create_private_dir(&qdir)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut target = qdir.join(&name);
-        let mut n = 1;
-        while target.exists() {
-            target = qdir.join(format!("{name}.{n}"));
-            n += 1;
-        }
-        fs::rename(path, &target).map_err(io_err(path))?;
-        sync_dir(&self.dir)?;
-        Ok(Quarantined {
-            file: path.to_path_buf(),
-            moved_to: target,
-            reason,
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Number of chunk files since the last snapshot.
-    pub fn chunk_count(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|s| s.kind == FileKind::Chunk)
-            .count()
-    }
-
-    /// Heads of what is on disk.
-    pub fn saved_heads(&self) -> &[ChangeHash] {
-        &self.saved
-    }
-
-    /// Whether `doc` has changes that are not on disk yet.
-    pub fn is_dirty(&self, doc: &Automerge) -> bool {
-        doc.get_heads() != self.saved
-    }
-
-    /// Writes the changes `doc` has beyond what is stored as one new chunk,
-    /// durably. Returns once it is safe to acknowledge them.
-    pub fn append(&mut self, doc: &Automerge) -> Result<Option<PathBuf>, StoreError> {
-        let heads = doc.get_heads();
-        if heads == self.saved {
-            return Ok(None);
-        }
-        let bytes = doc.save_after(&self.saved);
-        let s = Stored {
-            seq: self.next_seq,
-            kind: FileKind::Chunk,
-        };
-        write_durably(&self.dir, &s.name(), &frame::encode(&bytes))?;
-        self.next_seq += 1;
-        let path = self.dir.join(s.name());
-        self.files.push(s);
-        self.saved = heads;
-        Ok(Some(path))
-    }
-
-    /// Replaces every stored file with one snapshot of `doc`.
-    pub fn compact(&mut self, doc: &Automerge) -> Result<(), StoreError> {
-        self.compact_with(doc, |_| Ok(()))
-    }
-
-    /// Compaction with a failpoint hook called after each step; a hook that
-    /// returns an error stops compaction there, as a crash would.
-    pub fn compact_with(
-        &mut self,
-        doc: &Automerge,
-        mut hook: impl FnMut(Stage) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        // Changes waiting for missing dependencies are not in `save()`;
-        // deleting the files that hold them would lose them.
-        if !doc.get_missing_deps(&[]).is_empty() {
-            return Err(StoreError::MissingDeps);
-        }
-        let snap = Stored {
-            seq: self.next_seq,
-            kind: FileKind::Snapshot,
-        };
-        let name = snap.name();
-        let tmp = write_synced_temp(&self.dir, &name, &frame::encode(&doc.save()))?;
-        hook(Stage::SnapshotWritten)?;
-        fs::rename(&tmp, self.dir.join(&name)).map_err(io_err(&tmp))?;
-        hook(Stage::SnapshotRenamed)?;
-        sync_dir(&self.dir)?;
-        hook(Stage::DirSynced)?;
-        // Only now is the snapshot durable, so only now may older files go.
-        self.next_seq += 1;
-        let old = std::mem::replace(&mut self.files, vec![snap]);
-        for (i, s) in old.iter().enumerate() {
-            let p = self.dir.join(s.name());
-            fs::remove_file(&p).map_err(io_err(&p))?;
-            hook(Stage::Deleted(i))?;
-        }
-        sync_dir(&self.dir)?;
-        self.saved = doc.get_heads();
-        Ok(())
-    }
-
-    fn file_names(&self) -> Vec<String> {
-        self.files.iter().map(Stored::name).collect()
-    }
-
-    /// Persists the materialised view, tagged with the files it reflects.
-    /// Only call it when every change of the view is on disk.
-    pub fn save_view(&self, view: &View) -> Result<(), StoreError> {
-        let cache = ViewCacheRef {
-            files: self.file_names(),
-            view,
-        };
-        let bytes = serde_json::to_vec(&cache).expect("view serialises");
-        write_durably(&self.dir, "view.json", &bytes)
-    }
-
-    /// The cached view, if it was written for exactly the files now on disk.
-    pub fn cached_view(dir: &Path) -> Option<View> {
-        let bytes = fs::read(dir.join("view.json")).ok()?;
-        let cache: ViewCache = serde_json::from_slice(&bytes).ok()?;
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| Stored::parse(&e.file_name().to_string_lossy()))
-            .map(|s| s.name())
-            .collect();
-        names.sort();
-        let mut cached = cache.files.clone();
-        cached.sort();
-        (names == cached).then_some(cache.view)
-    }
-
-    /// The view cache only if it matches the heads of `doc` (after load).
-    pub fn view_for(&self, doc_heads: &[ChangeHash]) -> Option<View> {
-        let view = Store::cached_view(&self.dir)?;
-        (view.heads == hearth_model::view::heads_hex(doc_heads)).then_some(view)
+/// Where the document is kept durably. Two backends implement it: the real
+/// [`FileStore`] and the in-memory [`MemStore`], which can be told to fail so
+/// that the daemon's error paths are tested too.
+pub trait DocStore: Send {
+    /// Writes the changes `doc` has beyond what is stored, durably. Returns
+    /// whether anything was written; only after it returns may those changes
+    /// be acknowledged.
+    fn append(&mut self, doc: &Automerge) -> Result<bool, StoreError>;
+    /// Replaces everything stored with one snapshot of `doc`.
+    fn compact(&mut self, doc: &Automerge) -> Result<(), StoreError>;
+    /// Chunks written since the last snapshot.
+    fn chunk_count(&self) -> usize;
+    /// Heads of what is stored.
+    fn saved_heads(&self) -> &[ChangeHash];
+    /// Persists the materialised view for exactly what is stored now.
+    fn save_view(&self, view: &View) -> Result<(), StoreError>;
+    /// Whether `doc` has changes that are not stored yet.
+    fn is_dirty(&self, doc: &Automerge) -> bool {
+        doc.get_heads() != self.saved_heads()
     }
 }
 
-/// The cache as written: borrows the view instead of copying a decade of
-/// entries.
-#[derive(Serialize)]
-struct ViewCacheRef<'a> {
-    files: Vec<String>,
-    view: &'a View,
-}
-
-#[derive(Deserialize)]
-struct ViewCache {
-    files: Vec<String>,
-    view: View,
+impl<S> Opened<S> {
+    /// The same result with the store behind a trait object.
+    pub fn boxed(self) -> Opened<Box<dyn DocStore>>
+    where
+        S: DocStore + 'static,
+    {
+        Opened {
+            store: Box::new(self.store),
+            doc: self.doc,
+            quarantined: self.quarantined,
+        }
+    }
 }

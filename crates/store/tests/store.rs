@@ -10,7 +10,7 @@ use std::path::Path;
 use automerge::{ActorId, ReadDoc};
 use chrono::{FixedOffset, TimeZone};
 use hearth_model::{Body, DeviceId, Journal, NewEntry, PartnerId, View, WriteCtx};
-use hearth_store::{Stage, Store, StoreError};
+use hearth_store::{DocStore, FileStore as Store, Stage, StoreError};
 
 fn base() -> automerge::Automerge {
     Journal::new(ActorId::from(b"dev-a".as_slice()))
@@ -50,7 +50,7 @@ fn fill(dir: &Path, n: u32) -> (Store, Journal) {
     let mut j = Journal::from_doc(o.doc).unwrap();
     for i in 0..n {
         write_note(&mut j, i);
-        store.append(j.doc()).unwrap().expect("a chunk was written");
+        assert!(store.append(j.doc()).unwrap(), "a chunk was written");
     }
     (store, j)
 }

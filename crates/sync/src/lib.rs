@@ -55,11 +55,12 @@ impl std::str::FromStr for NetMode {
 pub enum DocRequest {
     /// A sync session with `peer` began: start from a fresh sync state.
     Start { session: u64, peer: EndpointId },
-    /// Apply a peer's message; answer once what it brought is durable.
+    /// Apply a peer's message; answer once what it brought is durable,
+    /// with the next message to send back.
     Receive {
         session: u64,
         msg: Box<automerge::sync::Message>,
-        reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
+        reply: tokio::sync::oneshot::Sender<Result<Received, String>>,
     },
     /// The next message for this session, if there is anything to say.
     Generate {
@@ -74,6 +75,15 @@ pub enum DocRequest {
         addrs: Vec<SocketAddr>,
         reply: tokio::sync::oneshot::Sender<Result<(), String>>,
     },
+}
+
+/// What the document's owner answers to a peer's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The next message for that peer, if there is anything to say.
+    pub reply: Option<Vec<u8>>,
+    /// Whether both sides now have the same heads.
+    pub in_sync: bool,
 }
 
 /// Trusted devices and where they were last seen.

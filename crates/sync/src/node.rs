@@ -368,15 +368,14 @@ async fn session_loop(
                 let msg = wire::decode_message(&bytes).map_err(|e| e.to_string())?;
                 let (tx, rx) = oneshot::channel();
                 inner.docs.send(DocRequest::Receive { session, msg: Box::new(msg), reply: tx }).map_err(|_| "daemon stopping".to_string())?;
-                let in_sync = rx.await.map_err(|_| "daemon stopping".to_string())??;
+                let received = rx.await.map_err(|_| "daemon stopping".to_string())??;
                 inner.peer(peer, |p| {
-                    p.in_sync = in_sync;
-                    if in_sync {
+                    p.in_sync = received.in_sync;
+                    if received.in_sync {
                         p.last_sync = Some(SystemTime::now());
                     }
                 });
-                changed.mark_unchanged();
-                if let Some(m) = generate(inner, session).await? {
+                if let Some(m) = received.reply {
                     wire::write_frame(send, &m).await.map_err(|e| e.to_string())?;
                     sent(m.len());
                 }

@@ -1,0 +1,228 @@
+//! Entries: writing, editing, deleting, importing, and the reads that a
+//! cached view can answer before the document has loaded.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use hearth_ipc::{
+    AddEntry, DeleteEntry, EditEntry, EntryList, Import, Log, RepairResolve, Response, ShowEntry,
+};
+use hearth_model::{DayBoundary, Entry, EntryId, Filter, PartnerId, View, parse_when};
+
+use super::sealing::Seal;
+use super::{Base, Handled, Ready, Refusal};
+
+/// Reads over a view: the ready daemon's, or a loading one's cache.
+pub struct Reader<'a> {
+    base: &'a Base,
+    view: &'a View,
+    boundary: DayBoundary,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(base: &'a Base, view: &'a View, boundary: DayBoundary) -> Reader<'a> {
+        Reader {
+            base,
+            view,
+            boundary,
+        }
+    }
+
+    fn seal(&self) -> Seal<'a> {
+        Seal::new(self.view, self.base.identity.partner.as_ref())
+    }
+
+    pub fn show(&self, r: &ShowEntry) -> Handled {
+        let id = self.view.resolve(&r.id)?;
+        let e = &self.view.entries[&id];
+        if self.seal().hides(e) {
+            return Err(Refusal::bad(
+                "that answer is sealed until you answer the same prompt (`hearth prompt answer`)",
+            ));
+        }
+        Ok(entry_reply(self.view, e.clone()))
+    }
+
+    pub fn log(&self, r: &Log) -> Handled {
+        let (q, at) = (&r.query, r.at);
+        let date = |s: &Option<String>| -> Result<Option<NaiveDate>, Refusal> {
+            Ok(s.as_deref()
+                .map(|s| parse_when(s, at, self.boundary))
+                .transpose()?)
+        };
+        let (since, until) = (date(&q.since)?, date(&q.until)?);
+        let mut authors = BTreeSet::new();
+        for a in &q.authors {
+            authors.insert(self.resolve_author(a)?);
+        }
+        let mut tags = BTreeSet::new();
+        for t in &q.tags {
+            tags.insert(hearth_model::entry::normalize_tag(t)?);
+        }
+        if q.limit == Some(0) {
+            return Err(Refusal::bad("-n must be at least 1"));
+        }
+        let filter = Filter {
+            since,
+            until,
+            kinds: q.kinds.iter().copied().collect(),
+            authors,
+            tags,
+            starred: q.starred,
+            contains: q.contains.clone().filter(|c| !c.is_empty()),
+            limit: q.limit,
+            include_deleted: q.include_deleted,
+            exclude_tender: false,
+        };
+        let seal = self.seal();
+        let (sealed, entries): (Vec<_>, Vec<_>) = filter
+            .apply(self.view)
+            .into_iter()
+            .partition(|e| seal.hides(e));
+        Ok(Response::Entries(EntryList {
+            entries: entries.into_iter().cloned().collect(),
+            names: self.view.partners.clone(),
+            short_len: self.view.short_len(8),
+            me: self.base.identity.partner.clone(),
+            since,
+            until,
+            // The count says nothing a search could read: with a text or
+            // tag filter (tags come from the text) it would tell whether a
+            // sealed answer contains the word.
+            sealed: if filter.contains.is_none() && filter.tags.is_empty() {
+                sealed.len()
+            } else {
+                0
+            },
+        }))
+    }
+
+    fn resolve_author(&self, who: &str) -> Result<PartnerId, Refusal> {
+        let me = self.base.me()?;
+        match who.trim().to_lowercase().as_str() {
+            "me" => return Ok(me),
+            "partner" => {
+                return self
+                    .view
+                    .partners
+                    .keys()
+                    .find(|p| **p != me)
+                    .cloned()
+                    .ok_or_else(|| Refusal::bad("your partner has not joined this journal yet"));
+            }
+            _ => {}
+        }
+        self.view
+            .partners
+            .iter()
+            .find(|(id, name)| id.as_str() == who || name.eq_ignore_ascii_case(who.trim()))
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| {
+                Refusal::bad(format!(
+                    "unknown author {who:?}: use me, partner or a partner's name"
+                ))
+            })
+    }
+}
+
+/// An entry as a reply, with how much of its id to show.
+pub fn entry_reply(view: &View, e: Entry) -> Response {
+    Response::Entry {
+        short_len: view.unique_len(&e.id, 10),
+        entry: Box::new(e),
+        names: view.partners.clone(),
+        completed: Vec::new(),
+    }
+}
+
+impl Ready {
+    pub(super) fn add(&mut self, r: AddEntry) -> Handled {
+        let ctx = self.ctx(r.at)?;
+        self.check_answer(&r.entry)?;
+        let random = self.random();
+        let ms = u64::try_from(r.at.timestamp_millis())
+            .map_err(|_| Refusal::bad("the time is before 1970"))?;
+        // Order after this device's own last entry only: basing it on a
+        // partner's entry could mint the id they mint too.
+        let me = &self.base.identity.device;
+        let last = self
+            .view
+            .entries
+            .values()
+            .rev()
+            .take_while(|e| e.id.0.timestamp_ms() >= ms)
+            .filter(|e| &e.device == me)
+            .map(|e| e.id)
+            .max();
+        let id = EntryId::next_after(last, ms, random);
+        let e = self.journal.add_entry(&ctx, &r.entry, id)?;
+        self.view.upsert(&self.journal, e.clone());
+        let completed = self.complete_rituals_for(&ctx, &e)?;
+        Ok(Response::Entry {
+            short_len: self.view.unique_len(&e.id, 10),
+            entry: Box::new(e),
+            names: self.view.partners.clone(),
+            completed,
+        })
+    }
+
+    pub(super) fn edit(&mut self, r: EditEntry) -> Handled {
+        let ctx = self.ctx(r.at)?;
+        let id = self.view.resolve(&r.id)?;
+        let e = self.journal.edit_entry(&ctx, &id, &r.patch)?;
+        self.view.upsert(&self.journal, e.clone());
+        Ok(entry_reply(&self.view, e))
+    }
+
+    pub(super) fn delete(&mut self, r: DeleteEntry) -> Handled {
+        let ctx = self.ctx(r.at)?;
+        let id = self.view.resolve(&r.id)?;
+        let e = self.journal.delete_entry(&ctx, &id)?;
+        self.view.upsert(&self.journal, e.clone());
+        Ok(entry_reply(&self.view, e))
+    }
+
+    pub(super) fn repair_resolve(&mut self, r: RepairResolve) -> Handled {
+        let ctx = self.ctx(r.at)?;
+        let id = self.view.resolve(&r.id)?;
+        let e = self.journal.set_resolved(&ctx, &id, r.resolved)?;
+        self.view.upsert(&self.journal, e.clone());
+        Ok(entry_reply(&self.view, e))
+    }
+
+    /// Writes imported entries, skipping any already there. One bad entry
+    /// refuses the whole import, and `handle` rolls back what was written.
+    pub(super) fn import(&mut self, r: Import) -> Handled {
+        let me = self.ctx(r.at)?.author;
+        let mut added = Vec::new();
+        let mut skipped = 0;
+        for (i, item) in r.entries.into_iter().enumerate() {
+            // The id's time is the wall-clock time as written, read as if
+            // UTC: the same on every device whatever its time zone, so a
+            // second import anywhere finds the first.
+            let wall = item.written.naive_local().and_utc().timestamp_millis();
+            let ms = u64::try_from(wall).map_err(|_| {
+                Refusal::bad(format!("entry {i} is dated before 1970; nothing imported"))
+            })?;
+            let id = hearth_model::jrnl::import_id(&me, ms, &item.fingerprint);
+            // Already here, even if this version cannot read it.
+            if self.journal.has_entry(&id) {
+                skipped += 1;
+                continue;
+            }
+            self.check_answer(&item.entry).map_err(|_| {
+                Refusal::bad(format!(
+                    "entry {i} answers an unknown prompt; nothing imported"
+                ))
+            })?;
+            let ctx = self.ctx(item.written)?;
+            let e = self
+                .journal
+                .add_entry(&ctx, &item.entry, id)
+                .map_err(|e| Refusal::bad(format!("entry {i}: {e}; nothing imported")))?;
+            self.view.upsert(&self.journal, e);
+            added.push(id);
+        }
+        Ok(Response::Imported { added, skipped })
+    }
+}

@@ -1,0 +1,110 @@
+//! Looking back: reviews, mood charts, on this day, and export. Sealed
+//! answers never show; deleted entries never count.
+
+use chrono::Datelike;
+use hearth_ipc::{ExportData, MoodQuery, OnThisDayQuery, Response, ReviewQuery};
+use hearth_model::insight::{ReviewInput, mood_series, on_this_day, review};
+use hearth_model::{Entry, parse_when};
+
+use super::sealing::Seal;
+use super::{Handled, Ready, Refusal};
+
+impl Ready {
+    fn seal(&self) -> Seal<'_> {
+        Seal::new(&self.view, self.base.identity.partner.as_ref())
+    }
+
+    fn live_entries(&self) -> impl Iterator<Item = &Entry> {
+        self.view.entries.values().filter(|e| e.deleted.is_none())
+    }
+
+    pub(super) fn review(&self, r: ReviewQuery) -> Handled {
+        let me = self.base.me()?;
+        let boundary = self.day_boundary();
+        let today = boundary.day_of(r.at);
+        let last_day = match r.until.as_deref() {
+            Some(s) => parse_when(s, r.at, boundary)?,
+            None => today,
+        };
+        if last_day > today {
+            return Err(Refusal::bad(format!(
+                "--until {last_day} is after today; a review looks back"
+            )));
+        }
+        let seal = self.seal();
+        let sealed = |e: &Entry| seal.hides(e);
+        let rituals = self.journal.rituals();
+        let log = self.journal.ritual_log();
+        let prompts = self.journal.prompts();
+        let found = review(&ReviewInput {
+            span: r.span,
+            last_day,
+            today,
+            entries: self.live_entries().collect(),
+            partners: self.partners_me_first(&me),
+            rituals: &rituals,
+            log: &log,
+            prompts: &prompts,
+            boundary,
+            include_tender: r.include_tender,
+            sealed: &sealed,
+        });
+        Ok(Response::Review(Box::new(found)))
+    }
+
+    pub(super) fn mood(&self, r: MoodQuery) -> Handled {
+        let me = self.base.me()?;
+        if !(1..=520).contains(&r.weeks) {
+            return Err(Refusal::bad(format!(
+                "cannot chart {} weeks: use 1 to 520",
+                r.weeks
+            )));
+        }
+        let to = self.day_boundary().day_of(r.at);
+        let monday = to - chrono::Duration::days(i64::from(to.weekday().num_days_from_monday()));
+        let from = monday - chrono::Duration::weeks(i64::from(r.weeks) - 1);
+        let series = mood_series(self.live_entries(), &self.partners_me_first(&me), from, to);
+        Ok(Response::Mood { from, to, series })
+    }
+
+    pub(super) fn on_this_day(&self, r: OnThisDayQuery) -> Handled {
+        self.base.me()?;
+        let today = self.day_boundary().day_of(r.at);
+        let seal = self.seal();
+        let found = on_this_day(
+            self.live_entries()
+                .filter(|e| (r.include_tender || !e.tender) && !seal.hides(e)),
+            today,
+        );
+        Ok(Response::OnThisDay {
+            found: Box::new(found),
+            names: self.view.partners.clone(),
+            short_len: self.view.short_len(8),
+        })
+    }
+
+    pub(super) fn export(&self) -> Handled {
+        let seal = self.seal();
+        let (sealed, entries): (Vec<&Entry>, Vec<&Entry>) =
+            self.live_entries().partition(|e| seal.hides(e));
+        Ok(Response::Export(Box::new(ExportData {
+            names: self.view.partners.clone(),
+            entries: entries.into_iter().cloned().collect(),
+            rituals: self.journal.rituals(),
+            ritual_log: self.journal.ritual_log(),
+            prompts: self
+                .journal
+                .prompts()
+                .into_iter()
+                .filter(|p| p.custom)
+                .collect(),
+            sealed: sealed.len(),
+        })))
+    }
+
+    pub(super) fn export_document(&self) -> Handled {
+        Ok(Response::Document {
+            base64: data_encoding::BASE64.encode(&self.journal.doc().save()),
+        })
+    }
+}

@@ -1,0 +1,551 @@
+//! The daemon's state and the handling of every request, free of sockets
+//! and threads so it can be driven directly in tests.
+//!
+//! The core is in one of two states. [`Loading`] has no document yet and
+//! answers only what its cached view can (status, log, show). [`Ready`]
+//! holds the document, and only it has the handlers that need one, so no
+//! handler can run without the document.
+//!
+//! Work arrives in batches ([`Core::batch`]): requests from the CLI and
+//! messages from peers alike. Everything in a batch is applied in memory,
+//! the batch is committed once, and only then is anyone answered. A failed
+//! commit turns every answer that wrote into "not saved" and puts the
+//! document back to what is on disk.
+
+mod entries;
+mod lookback;
+mod peers;
+mod prompts;
+mod refusal;
+mod rituals;
+mod sealing;
+mod sessions;
+mod setup;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use hearth_ipc::{ErrorKind, Request, Response};
+use hearth_model::{DayBoundary, Journal, ModelError, PartnerId, View, WriteCtx};
+use hearth_store::{DocStore, Opened, Quarantined, StoreError};
+use hearth_sync::{EndpointId, PeerStatus, Received, TrustedSet};
+use rand::{SeedableRng, rngs::StdRng};
+use tokio::sync::watch;
+
+use crate::identity::Identity;
+
+pub use prompts::prompt_of_the_day;
+pub use refusal::Refusal;
+use sessions::Sessions;
+
+/// Compact once this many chunks have piled up since the last snapshot.
+pub const COMPACT_AFTER_CHUNKS: usize = 256;
+
+type Handled = Result<Response, Refusal>;
+
+/// How the core tells the sync layer about changes and trust.
+pub struct SyncLink {
+    pub changed: watch::Sender<u64>,
+    pub trusted: watch::Sender<TrustedSet>,
+}
+
+/// What both states share: who this device is, and its links.
+pub struct Base {
+    pub identity: Identity,
+    identity_path: PathBuf,
+    data_dir: String,
+    rng: StdRng,
+    link: Option<SyncLink>,
+    sync_error: Option<String>,
+    /// Where the sync endpoint listens, once it does.
+    own_addrs: Option<Vec<SocketAddr>>,
+}
+
+impl Base {
+    fn me(&self) -> Result<PartnerId, Refusal> {
+        self.identity
+            .partner
+            .clone()
+            .ok_or_else(Refusal::not_set_up)
+    }
+}
+
+/// Starting up: the document is loading, and a cached view may answer reads.
+pub struct Loading {
+    base: Base,
+    cached: Option<View>,
+}
+
+/// The document is here.
+pub struct Ready {
+    base: Base,
+    journal: Journal,
+    store: Box<dyn DocStore>,
+    view: View,
+    quarantined: Vec<Quarantined>,
+    sessions: Sessions,
+}
+
+pub enum Core {
+    Loading(Loading),
+    Ready(Box<Ready>),
+}
+
+/// One piece of work for the core thread.
+#[derive(Debug)]
+pub enum Input {
+    Request(Request),
+    /// `hearth peers list`: the document's devices joined with what the
+    /// sync layer knows about them right now.
+    Peers(Vec<PeerStatus>),
+    /// A sync session with `peer` began.
+    SessionStart {
+        session: u64,
+        peer: EndpointId,
+    },
+    SessionEnd {
+        session: u64,
+    },
+    /// The next message for a session, if there is anything to say.
+    Generate {
+        session: u64,
+    },
+    /// A peer's message: applied, and the next message for that session.
+    Receive {
+        session: u64,
+        msg: Box<automerge::sync::Message>,
+    },
+    /// Pairing succeeded: trust this device.
+    Trust {
+        peer: EndpointId,
+        addrs: Vec<SocketAddr>,
+    },
+    /// The sync endpoint listens here.
+    Listening(Vec<SocketAddr>, u16),
+    SyncDown(String),
+}
+
+/// The answer to one [`Input`], given once the batch is durable.
+#[derive(Debug)]
+pub enum Output {
+    Response(Response),
+    Generated(Option<Vec<u8>>),
+    Received(Result<Received, SyncFailure>),
+    Trusted(Result<(), SyncFailure>),
+    Nothing,
+}
+
+/// Why a peer's message or a pairing could not be taken. The session that
+/// brought it ends; nothing else does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncFailure {
+    #[error("the journal is still loading")]
+    Loading,
+    #[error("no such session")]
+    NoSession,
+    #[error(transparent)]
+    Refused(#[from] ModelError),
+    #[error("not saved: {0}")]
+    NotSaved(String),
+}
+
+impl Core {
+    /// A core whose document is still to come through [`Core::loaded`]; a
+    /// cached view, if valid, answers reads meanwhile.
+    pub fn new(
+        identity: Identity,
+        identity_path: PathBuf,
+        data_dir: String,
+        cached: Option<View>,
+        seed: Option<u64>,
+    ) -> Core {
+        Core::Loading(Loading {
+            base: Base {
+                identity,
+                identity_path,
+                data_dir,
+                rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
+                link: None,
+                sync_error: None,
+                own_addrs: None,
+            },
+            cached,
+        })
+    }
+
+    fn base(&self) -> &Base {
+        match self {
+            Core::Loading(l) => &l.base,
+            Core::Ready(r) => &r.base,
+        }
+    }
+
+    fn base_mut(&mut self) -> &mut Base {
+        match self {
+            Core::Loading(l) => &mut l.base,
+            Core::Ready(r) => &mut r.base,
+        }
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.base().identity
+    }
+
+    pub fn set_link(&mut self, link: SyncLink) {
+        self.base_mut().link = Some(link);
+        if let Core::Ready(r) = self {
+            r.publish();
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Core::Ready(_))
+    }
+
+    /// Whether `input` can be handled now, or must wait for the document.
+    pub fn can_take(&self, input: &Input) -> bool {
+        match self {
+            Core::Ready(_) => true,
+            Core::Loading(l) => match input {
+                Input::Request(Request::Shutdown) => true,
+                Input::Request(Request::Status | Request::Log(_) | Request::Show(_)) => {
+                    l.cached.is_some()
+                }
+                Input::Request(_) | Input::Peers(_) => false,
+                // Peers are told "still loading"; their sessions retry.
+                _ => true,
+            },
+        }
+    }
+
+    /// Takes the loaded document. The cached view is kept if it matches the
+    /// document's heads, and otherwise brought up to date.
+    pub fn loaded(self, opened: Opened<Box<dyn DocStore>>) -> Result<Core, ModelError> {
+        let Core::Loading(Loading { base, cached }) = self else {
+            return Ok(self);
+        };
+        let journal = Journal::from_doc(opened.doc)?;
+        let (mut view, fresh) = match cached {
+            Some(v) if v.is_current(&journal) => (v, false),
+            Some(mut v) => {
+                tracing::warn!("cached view did not match the document; rebuilding it");
+                v.catch_up(&journal);
+                (v, true)
+            }
+            None => {
+                let mut v = View::default();
+                v.catch_up(&journal);
+                (v, true)
+            }
+        };
+        view.partners = journal.partners();
+        let mut ready = Ready {
+            base,
+            journal,
+            store: opened.store,
+            view,
+            quarantined: opened.quarantined,
+            sessions: Sessions::default(),
+        };
+        if fresh {
+            ready.save_view();
+        }
+        if let Some(addrs) = ready.base.own_addrs.clone() {
+            ready.set_own_addrs(&addrs);
+            if let Err(e) = ready.commit() {
+                tracing::warn!(error = %e, "could not save this device's addresses");
+            }
+        }
+        ready.publish();
+        Ok(Core::Ready(Box::new(ready)))
+    }
+
+    /// Handles a batch: applies every input in memory, commits once, then
+    /// gives each its answer. `T` is whatever the caller needs to deliver
+    /// an answer (a reply channel; nothing in tests).
+    pub fn batch<T>(&mut self, work: Vec<(Input, T)>) -> Vec<(Output, T)> {
+        let mut out: Vec<(Output, T, bool)> = Vec::with_capacity(work.len());
+        let mut replies = Vec::new();
+        for (input, t) in work {
+            if let Input::Receive { session, .. } = &input {
+                replies.push((out.len(), *session));
+            }
+            let (o, wrote) = self.take(input);
+            out.push((o, t, wrote));
+        }
+        // A peer's reply is generated once the whole batch is applied, so it
+        // carries every change the batch made, not only those before it.
+        if let Core::Ready(r) = self {
+            for (i, session) in replies {
+                if let Output::Received(Ok(received)) = &mut out[i].0 {
+                    match r.generate(session) {
+                        Ok(reply) => received.reply = reply,
+                        Err(e) => out[i].0 = Output::Received(Err(e)),
+                    }
+                }
+            }
+        }
+        if let Core::Ready(r) = self
+            && r.store.is_dirty(r.journal.doc())
+            && let Err(e) = r.commit()
+        {
+            for (o, _, wrote) in &mut out {
+                if *wrote {
+                    *o = not_saved(o, &e);
+                }
+            }
+        }
+        out.into_iter().map(|(o, t, _)| (o, t)).collect()
+    }
+
+    /// One input, applied in memory; also says whether it wrote.
+    fn take(&mut self, input: Input) -> (Output, bool) {
+        match (self, input) {
+            (core, Input::SyncDown(why)) => {
+                core.base_mut().sync_error = Some(why);
+                (Output::Nothing, false)
+            }
+            (core, Input::Listening(addrs, port)) => {
+                core.base_mut().remember_port(port);
+                core.base_mut().own_addrs = Some(addrs.clone());
+                match core {
+                    Core::Ready(r) => (Output::Nothing, r.set_own_addrs(&addrs)),
+                    Core::Loading(_) => (Output::Nothing, false),
+                }
+            }
+            (Core::Loading(l), Input::Request(req)) => (Output::Response(l.handle(req)), false),
+            (Core::Loading(_), Input::Peers(_)) => {
+                (Output::Response(still_loading().into()), false)
+            }
+            (Core::Loading(_), input) => (sessions::while_loading(input), false),
+            (Core::Ready(r), Input::Request(req)) => {
+                let is_write = req.is_write();
+                let resp = r.handle(req);
+                let wrote = is_write && !matches!(resp, Response::Error(_));
+                (Output::Response(resp), wrote)
+            }
+            (Core::Ready(r), Input::Peers(live)) => (Output::Response(r.peer_list(&live)), false),
+            (Core::Ready(r), input) => r.sessions_take(input),
+        }
+    }
+
+    /// Called on a clean shutdown: leaves one snapshot and a fresh view
+    /// cache, so the next start is fast.
+    pub fn shutdown(&mut self) {
+        if let Core::Ready(r) = self {
+            if r.store.chunk_count() > 0 {
+                r.compact();
+            } else {
+                r.save_view();
+            }
+        }
+    }
+}
+
+/// The answer to an input that wrote, once its commit failed.
+fn not_saved(o: &Output, e: &StoreError) -> Output {
+    match o {
+        Output::Received(_) => Output::Received(Err(SyncFailure::NotSaved(e.to_string()))),
+        Output::Trusted(_) => Output::Trusted(Err(SyncFailure::NotSaved(e.to_string()))),
+        _ => Output::Response(Refusal::new(ErrorKind::Storage, format!("not saved: {e}")).into()),
+    }
+}
+
+fn still_loading() -> Refusal {
+    Refusal::new(
+        ErrorKind::Internal,
+        "the journal is still loading; try again",
+    )
+}
+
+impl Base {
+    /// Keeps the port the endpoint got, so peers find us there next time.
+    fn remember_port(&mut self, port: u16) {
+        if self.identity.port != Some(port) {
+            self.identity.port = Some(port);
+            if let Err(e) = self.identity.save(&self.identity_path) {
+                tracing::warn!(error = %e, "could not save the sync port");
+            }
+        }
+    }
+}
+
+impl Loading {
+    /// What a loading daemon can answer: status, and reads of a cached view.
+    fn handle(&self, req: Request) -> Response {
+        let answered = match (&req, &self.cached) {
+            (Request::Status, view) => Ok(setup::status(&self.base, view.as_ref(), None)),
+            (Request::Shutdown, _) => Ok(Response::Ok),
+            (Request::Log(q), Some(view)) => {
+                entries::Reader::new(&self.base, view, DayBoundary::default()).log(q)
+            }
+            (Request::Show(s), Some(view)) => {
+                entries::Reader::new(&self.base, view, DayBoundary::default()).show(s)
+            }
+            _ => Err(still_loading()),
+        };
+        answered.unwrap_or_else(Response::from)
+    }
+}
+
+impl Ready {
+    /// Answers a request in memory. A refused request leaves nothing behind,
+    /// even if it failed after a first change (say, the entry before its
+    /// rituals).
+    pub fn handle(&mut self, req: Request) -> Response {
+        let before = self.journal.heads();
+        match self.dispatch(req) {
+            Ok(r) => r,
+            Err(refusal) => {
+                if self.journal.heads() != before {
+                    self.rollback_to(&before);
+                }
+                refusal.into()
+            }
+        }
+    }
+
+    /// One line per request.
+    fn dispatch(&mut self, req: Request) -> Handled {
+        match req {
+            Request::Status => Ok(self.status()),
+            Request::Shutdown => Ok(Response::Ok),
+            Request::Init(r) => self.init(r),
+            Request::Rename(r) => self.rename(r),
+            Request::Add(r) => self.add(r),
+            Request::Edit(r) => self.edit(r),
+            Request::Delete(r) => self.delete(r),
+            Request::Show(r) => self.reader().show(&r),
+            Request::Log(r) => self.reader().log(&r),
+            Request::Import(r) => self.import(r),
+            Request::RepairResolve(r) => self.repair_resolve(r),
+            Request::RitualAdd(r) => self.ritual_add(r),
+            Request::RitualList(r) => self.ritual_list(r.at),
+            Request::RitualDone(r) => self.ritual_done(r),
+            Request::RitualChange(r) => self.ritual_change(r),
+            Request::RitualRemove(r) => self.ritual_remove(r),
+            Request::Due(r) => self.due(r),
+            Request::Prompt(r) => self.prompt(r),
+            Request::PromptList => self.prompt_list(),
+            Request::PromptSkip(r) => self.prompt_skip(r),
+            Request::PromptAdd(r) => self.prompt_add(r),
+            Request::Review(r) => self.review(r),
+            Request::Mood(r) => self.mood(r),
+            Request::OnThisDay(r) => self.on_this_day(r),
+            Request::Export(_) => self.export(),
+            Request::ExportDocument => self.export_document(),
+            Request::PeersAdd(r) => self.peers_add(r),
+            Request::PeersRemove(r) => self.peers_remove(r),
+            Request::Peers => Ok(self.peer_list(&[])),
+            Request::PairInvite(_)
+            | Request::PairWait
+            | Request::PairJoin(_)
+            | Request::Sync(_) => Err(Refusal::new(
+                ErrorKind::Internal,
+                "sync is not running on this device",
+            )),
+        }
+    }
+
+    fn day_boundary(&self) -> DayBoundary {
+        self.journal.day_boundary()
+    }
+
+    fn reader(&self) -> entries::Reader<'_> {
+        entries::Reader::new(&self.base, &self.view, self.day_boundary())
+    }
+
+    fn ctx(&self, at: chrono::DateTime<chrono::FixedOffset>) -> Result<WriteCtx, Refusal> {
+        Ok(WriteCtx {
+            author: self.base.me()?,
+            device: self.base.identity.device.clone(),
+            now: at,
+        })
+    }
+
+    fn other_partner(&self, me: &PartnerId) -> Option<PartnerId> {
+        self.view.partners.keys().find(|p| *p != me).cloned()
+    }
+
+    /// Both partners with names, the asking one first.
+    fn partners_me_first(&self, me: &PartnerId) -> Vec<(PartnerId, String)> {
+        let mut v: Vec<(PartnerId, String)> = self
+            .view
+            .partners
+            .iter()
+            .map(|(p, n)| (p.clone(), n.clone()))
+            .collect();
+        v.sort_by_key(|(p, _)| p != me);
+        v
+    }
+
+    fn random(&mut self) -> u128 {
+        use rand::Rng;
+        self.base.rng.random()
+    }
+
+    /// Puts the in-memory document back to `heads` (an ancestor of now).
+    fn rollback_to(&mut self, heads: &[automerge::ChangeHash]) {
+        match self.journal.rollback_to(heads) {
+            Ok(()) => {
+                self.view = View::build(&self.journal);
+            }
+            Err(e) => tracing::error!(error = %e, "rollback failed"),
+        }
+    }
+
+    /// Makes every applied change durable. On failure the in-memory document
+    /// goes back to what is on disk, so nothing unacknowledged lingers.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        match self.store.append(self.journal.doc()) {
+            Ok(written) => {
+                if self.store.chunk_count() >= COMPACT_AFTER_CHUNKS {
+                    self.compact();
+                }
+                if written {
+                    // Entry changes are already in the view (writes upsert,
+                    // receives refresh); the heads move for every change.
+                    self.view.heads = hearth_model::view::heads_hex(&self.journal.heads());
+                    self.publish();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write failed; rolling back to the last durable state");
+                let saved = self.store.saved_heads().to_vec();
+                self.rollback_to(&saved);
+                Err(e)
+            }
+        }
+    }
+
+    /// Folds the chunks into one snapshot and refreshes the view cache.
+    fn compact(&mut self) {
+        if self.store.is_dirty(self.journal.doc()) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match self.store.compact(self.journal.doc()) {
+            Ok(()) => {
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "compacted the journal"
+                );
+                self.save_view();
+            }
+            Err(e) => tracing::warn!(error = %e, "compaction skipped"),
+        }
+    }
+
+    fn save_view(&self) {
+        if self.store.is_dirty(self.journal.doc()) {
+            return;
+        }
+        if let Err(e) = self.store.save_view(&self.view) {
+            tracing::warn!(error = %e, "could not save the view cache; the next start will be slower");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! Sync sessions: one Automerge sync state per live session with a peer,
+//! the heads each peer last said it has, and applying what peers send.
+
+use std::collections::HashMap;
+
+use automerge::ChangeHash;
+use hearth_model::View;
+use hearth_sync::{EndpointId, Received};
+
+use super::{Input, Output, Ready, SyncFailure};
+
+/// A sync message carrying more change bytes than this rebuilds the view
+/// instead of tracking each patch (a first sync brings a whole journal).
+const BULK_BYTES: usize = 256 * 1024;
+
+#[derive(Default)]
+pub struct Sessions {
+    live: HashMap<u64, (EndpointId, automerge::sync::State)>,
+    /// The heads each peer last told us it has, for "unsent changes".
+    their_heads: HashMap<EndpointId, Vec<ChangeHash>>,
+}
+
+impl Sessions {
+    pub fn their_heads(&self, peer: &EndpointId) -> Option<&[ChangeHash]> {
+        self.their_heads.get(peer).map(Vec::as_slice)
+    }
+}
+
+/// What a loading daemon says to the sync layer.
+pub fn while_loading(input: Input) -> Output {
+    match input {
+        Input::Generate { .. } => Output::Generated(None),
+        Input::Receive { .. } => Output::Received(Err(SyncFailure::Loading)),
+        Input::Trust { .. } => Output::Trusted(Err(SyncFailure::Loading)),
+        _ => Output::Nothing,
+    }
+}
+
+impl Ready {
+    /// A sync input, applied in memory; also says whether it wrote.
+    pub(super) fn sessions_take(&mut self, input: Input) -> (Output, bool) {
+        match input {
+            Input::SessionStart { session, peer } => {
+                self.sessions
+                    .live
+                    .insert(session, (peer, automerge::sync::State::new()));
+                (Output::Nothing, false)
+            }
+            Input::SessionEnd { session } => {
+                self.sessions.live.remove(&session);
+                (Output::Nothing, false)
+            }
+            Input::Generate { session } => (
+                Output::Generated(self.generate(session).unwrap_or(None)),
+                false,
+            ),
+            Input::Receive { session, msg } => {
+                let before = self.journal.heads();
+                let r = self.receive(session, *msg);
+                let wrote = self.journal.heads() != before;
+                (Output::Received(r), wrote)
+            }
+            Input::Trust { peer, addrs } => {
+                let before = self.journal.heads();
+                let r = self.trust(peer, &addrs);
+                if r.is_err() && self.journal.heads() != before {
+                    self.rollback_to(&before);
+                }
+                let wrote = r.is_ok();
+                (Output::Trusted(r), wrote)
+            }
+            _ => (Output::Nothing, false),
+        }
+    }
+
+    /// The next message for a session. A peer's state that trips Automerge
+    /// ends that session, never the daemon.
+    pub(super) fn generate(&mut self, session: u64) -> Result<Option<Vec<u8>>, SyncFailure> {
+        let Some((_, state)) = self.sessions.live.get_mut(&session) else {
+            return Ok(None);
+        };
+        match self.journal.generate(state) {
+            Ok(m) => Ok(m.map(|m| m.encode())),
+            Err(e) => {
+                tracing::error!(session, error = %e, "generating a sync message failed; ending the session");
+                self.sessions.live.remove(&session);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Applies a peer's message in memory. A message Automerge refuses, or
+    /// one that makes it panic, leaves nothing behind and ends the session.
+    fn receive(
+        &mut self,
+        session: u64,
+        msg: automerge::sync::Message,
+    ) -> Result<Received, SyncFailure> {
+        let Some((peer, state)) = self.sessions.live.get_mut(&session) else {
+            return Err(SyncFailure::NoSession);
+        };
+        let peer = *peer;
+        let before = self.journal.heads();
+        // Patches tell which entries changed at the cost of what arrived;
+        // a first sync of a whole journal is cheaper to read afresh.
+        let bulk = msg.changes.iter().map(<[u8]>::len).sum::<usize>() > BULK_BYTES;
+        match self.journal.receive(state, msg, !bulk) {
+            Ok(touched) => {
+                if let Some(h) = state.their_heads.clone() {
+                    self.sessions.their_heads.insert(peer, h);
+                }
+                if self.journal.heads() != before {
+                    tracing::info!(peer = %peer.fmt_short(), bulk, "merged changes from a peer");
+                    match touched {
+                        Some(ids) => self.view.refresh(&self.journal, &ids),
+                        None => self.view = View::build(&self.journal),
+                    }
+                    self.view.partners = self.journal.partners();
+                }
+            }
+            Err(e) => {
+                // Back to just before this message, keeping what the rest of
+                // the batch wrote: a panic may have left the document
+                // half-changed.
+                self.rollback_to(&before);
+                self.sessions.live.remove(&session);
+                return Err(e.into());
+            }
+        }
+        let mut ours = self.journal.heads();
+        let mut theirs = self
+            .sessions
+            .their_heads(&peer)
+            .map(<[ChangeHash]>::to_vec)
+            .unwrap_or_default();
+        ours.sort();
+        theirs.sort();
+        Ok(Received {
+            // Filled in once the whole batch is applied.
+            reply: None,
+            in_sync: ours == theirs,
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! Who writes on this device: setting it up once, renaming myself, and
+//! the daemon's status.
+
+use hearth_ipc::{Init, Rename, Response, StatusInfo};
+use hearth_model::{DayBoundary, PartnerId, View};
+
+use super::{Base, Handled, Ready, Refusal};
+
+fn check_name(name: &str) -> Result<&str, Refusal> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(Refusal::bad("name must be 1-64 printable characters"));
+    }
+    Ok(name)
+}
+
+impl Ready {
+    pub(super) fn init(&mut self, r: Init) -> Handled {
+        let name = check_name(&r.name)?;
+        let boundary = r
+            .day_start_hour
+            .map(|h| {
+                DayBoundary::new(h)
+                    .ok_or_else(|| Refusal::bad(format!("invalid day start hour {h}: use 0-23")))
+            })
+            .transpose()?;
+        // A set-up device is never set up again: that used to rename the
+        // partner on every device. Renaming is `rename`, and only of myself.
+        if let Some(partner) = self.base.identity.partner.clone() {
+            let name = self
+                .journal
+                .partners()
+                .remove(&partner)
+                .unwrap_or_else(|| name.to_string());
+            return Ok(Response::Inited {
+                partner,
+                name,
+                device: self.base.identity.device.clone(),
+                already: true,
+            });
+        }
+        let random = self.random();
+        let at = r.at;
+        // An existing partner of that name (a second device of theirs) is
+        // the same person, and keeps the name as they spelled it.
+        let existing = self
+            .journal
+            .partners()
+            .into_iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name));
+        let (partner, name) = match existing {
+            Some(found) => found,
+            None => {
+                let id = PartnerId(
+                    ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
+                        .to_string()
+                        .to_ascii_lowercase(),
+                );
+                self.journal.set_partner(&id, name, at)?;
+                (id, name.to_string())
+            }
+        };
+        let device = self.base.identity.device.clone();
+        self.journal
+            .add_device(&device, &partner, &r.device_name, at)?;
+        if let Some(addrs) = self.base.own_addrs.clone() {
+            self.journal.set_device_addrs(&device, &addrs, at)?;
+        }
+        self.journal
+            .set_couple_id_if_missing(&format!("{random:032x}"), at)?;
+        if let Some(b) = boundary {
+            self.journal.set_day_boundary(b, at)?;
+        }
+        self.view.partners = self.journal.partners();
+        self.view.heads = hearth_model::view::heads_hex(&self.journal.heads());
+        self.base.identity.partner = Some(partner.clone());
+        self.base.identity.device_name = Some(r.device_name.clone());
+        self.base
+            .identity
+            .save(&self.base.identity_path)
+            .map_err(|e| Refusal::new(hearth_ipc::ErrorKind::Storage, e.to_string()))?;
+        Ok(Response::Inited {
+            partner,
+            name,
+            device,
+            already: false,
+        })
+    }
+
+    /// Changes my own name. A name my partner already goes by is refused,
+    /// so the two of us can always be told apart.
+    pub(super) fn rename(&mut self, r: Rename) -> Handled {
+        let name = check_name(&r.name)?;
+        let me = self.base.me()?;
+        if let Some((_, taken)) = self
+            .journal
+            .partners()
+            .iter()
+            .find(|(id, n)| **id != me && n.eq_ignore_ascii_case(name))
+        {
+            return Err(Refusal::bad(format!(
+                "your partner is already called {taken}; pick another name"
+            )));
+        }
+        self.journal.set_partner(&me, name, r.at)?;
+        self.view.partners = self.journal.partners();
+        Ok(Response::Inited {
+            partner: me,
+            name: name.to_string(),
+            device: self.base.identity.device.clone(),
+            already: false,
+        })
+    }
+
+    pub(super) fn status(&self) -> Response {
+        status(
+            &self.base,
+            Some(&self.view),
+            Some((self.store.chunk_count(), self.quarantined.as_slice())),
+        )
+    }
+}
+
+/// The daemon's status, from what it has: a view (maybe a cached one), and
+/// once loaded, the store's chunk count and what was set aside.
+pub(super) fn status(
+    base: &Base,
+    view: Option<&View>,
+    loaded: Option<(usize, &[hearth_store::Quarantined])>,
+) -> Response {
+    let me = base.identity.partner.clone();
+    let empty = View::default();
+    let view = view.unwrap_or(&empty);
+    let named = |p: PartnerId| {
+        let n = view.name_of(&p).to_string();
+        (p, n)
+    };
+    let partner = me
+        .as_ref()
+        .and_then(|m| view.partners.keys().find(|p| *p != m).cloned());
+    Response::Status(Box::new(StatusInfo {
+        protocol: hearth_ipc::PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+        data_dir: base.data_dir.clone(),
+        partner: partner.map(named),
+        me: me.map(named),
+        device: Some(base.identity.device.clone()),
+        entries: view
+            .entries
+            .values()
+            .filter(|e| e.deleted.is_none())
+            .count(),
+        loading: loaded.is_none(),
+        chunks: loaded.map_or(0, |(c, _)| c),
+        heads: view.heads.clone(),
+        quarantined: loaded
+            .map(|(_, q)| q.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        malformed: view.malformed,
+        sync_error: base.sync_error.clone(),
+    }))
+}
