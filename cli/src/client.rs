@@ -45,8 +45,7 @@ impl Client {
                 stream,
             });
         }
-        start_daemon(paths, None)?;
-        wait_until_ready(paths)?;
+        start_and_wait(paths, None)?;
         Client::connect_only(paths)
     }
 
@@ -107,13 +106,14 @@ fn transport(paths: &Paths, e: FrameError) -> CliError {
             "the daemon's reply could not be read ({d})"
         ))
         .with_hint("the daemon may be from another hearth version: run `hearth daemon restart`"),
-        e => CliError::daemon(format!(
-            "lost the connection to the daemon at {}: {e}",
+        e => CliError::lost(format!(
+            "the daemon at {} stopped before it answered ({e})",
             paths.socket().display()
         ))
-        .with_hint(
-            "see the daemon's log under the data dir; `hearth daemon start` starts it again",
-        ),
+        .with_hint(format!(
+            "it may have crashed or been stopped; see the log in {}",
+            paths.logs().display()
+        )),
     }
 }
 
@@ -134,11 +134,43 @@ pub fn probe(paths: &Paths) -> Probe {
     }
 }
 
-/// Starts `hearth daemon run` detached from this terminal.
-pub fn start_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<()> {
+/// A daemon this CLI started, and where its start-up errors go.
+struct Spawned {
+    child: std::process::Child,
+    errors: std::path::PathBuf,
+}
+
+/// Starts `hearth daemon run` detached from this terminal. Its stderr goes
+/// to a file in the runtime dir, so a daemon that cannot start can say why.
+fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spawned> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::internal(format!("cannot find the hearth binary: {e}")))?;
     let home = paths.data.parent().map(|p| p.to_path_buf());
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&paths.runtime)
+            .map_err(|e| {
+                CliError::daemon(format!(
+                    "cannot start the hearth daemon: {}: {e}",
+                    paths.runtime.display()
+                ))
+            })?;
+    }
+    let errors = paths.runtime.join("daemon-start.err");
+    let err_file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&errors)
+        .map_err(|e| {
+            CliError::daemon(format!(
+                "cannot start the hearth daemon: {}: {e}",
+                errors.display()
+            ))
+        })?;
     let mut cmd = Command::new(exe);
     cmd.arg("daemon").arg("run");
     // Paths::under puts data in HOME/data; pass HOME on so the daemon sees
@@ -154,21 +186,59 @@ pub fn start_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::from(err_file));
     use std::os::unix::process::CommandExt;
     // Its own process group: a Ctrl-C in this terminal must not reach it.
     cmd.process_group(0);
-    cmd.spawn()
+    let child = cmd
+        .spawn()
         .map_err(|e| CliError::daemon(format!("cannot start the hearth daemon: {e}")))?;
-    Ok(())
+    Ok(Spawned { child, errors })
 }
 
-pub fn wait_until_ready(paths: &Paths) -> Result<Box<hearth_ipc::StatusInfo>> {
+/// The exit status `hearth daemon run` uses when another daemon already
+/// owns the journal (`exit_code(Kind::Daemon)`).
+const ALREADY_RUNNING: i32 = 3;
+
+/// Starts the daemon and waits until it answers. A daemon that cannot
+/// start is reported at once with its own words, not after a timeout; one
+/// that lost a race to another CLI's daemon waits for that one, and starts
+/// again if that one died too.
+pub fn start_and_wait(
+    paths: &Paths,
+    net: Option<&crate::args::NetArgs>,
+) -> Result<Box<hearth_ipc::StatusInfo>> {
     let deadline = Instant::now() + START_TIMEOUT;
+    let mut spawned = spawn_daemon(paths, net)?;
+    let mut restarts = 0;
     let mut pause = Duration::from_millis(5);
     loop {
         if let Probe::Ready(s) = probe(paths) {
             return Ok(s);
+        }
+        if let Ok(Some(status)) = spawned.child.try_wait() {
+            // Lost a race to another CLI's daemon, or was killed: neither
+            // is a reason it could not start.
+            let gone = status.code() == Some(ALREADY_RUNNING) || status.code().is_none();
+            if !gone && !status.success() {
+                let why = std::fs::read_to_string(&spawned.errors).unwrap_or_default();
+                let why = why
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && !l.starts_with("hint:"))
+                    .unwrap_or("it exited without saying why")
+                    .trim_start_matches("hearth: error: ")
+                    .to_string();
+                return Err(
+                    CliError::daemon(format!("the hearth daemon could not start: {why}"))
+                        .with_hint(format!("see the log in {}", paths.logs().display())),
+                );
+            }
+            // The daemon that won the race is gone as well: start another.
+            if !pidfile_locked(paths) && restarts < 3 {
+                restarts += 1;
+                spawned = spawn_daemon(paths, net)?;
+            }
         }
         if Instant::now() >= deadline {
             return Err(CliError::daemon(format!(

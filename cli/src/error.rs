@@ -10,8 +10,10 @@ pub enum Kind {
     User,
     /// The command line itself is wrong (clap's errors).
     Usage,
-    /// The daemon cannot be reached, or stopped answering.
+    /// The daemon cannot be reached.
     Daemon,
+    /// The daemon went away in the middle of a request.
+    Lost,
     /// The daemon answers but speaks another protocol version.
     Incompatible,
     /// Storage failed; nothing was saved.
@@ -27,7 +29,7 @@ pub fn exit_code(kind: Kind) -> u8 {
     match kind {
         Kind::User => 1,
         Kind::Usage => 2,
-        Kind::Daemon | Kind::Incompatible => 3,
+        Kind::Daemon | Kind::Lost | Kind::Incompatible => 3,
         Kind::Storage => 4,
         Kind::Internal => 255,
     }
@@ -50,6 +52,9 @@ impl CliError {
     }
     pub fn daemon(message: impl Into<String>) -> CliError {
         CliError::new(Kind::Daemon, message)
+    }
+    pub fn lost(message: impl Into<String>) -> CliError {
+        CliError::new(Kind::Lost, message)
     }
     pub fn incompatible(message: impl Into<String>) -> CliError {
         CliError::new(Kind::Incompatible, message)

@@ -221,7 +221,9 @@ fn run(n: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    // 128 cases in CI; `HEARTH_LONG_CASES=10000` for the long run
+    // (docs/RELIABILITY.md).
+    #![proptest_config(ProptestConfig::with_cases(crate::common::long_run("HEARTH_LONG_CASES", 128)))]
     #[test]
     fn replicas_converge_whatever_the_interleaving(n in 2usize..=4, ops in proptest::collection::vec(op(), 1..40)) {
         run(n, ops)?;

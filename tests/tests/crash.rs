@@ -15,7 +15,9 @@ fn acknowledged_writes_survive_kill_dash_nine() {
     // The kill moments vary per round but the test is repeatable.
     let mut rng = StdRng::seed_from_u64(20261125);
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    for round in 0..5 {
+    // 5 rounds in CI; `HEARTH_LONG_ROUNDS=500` for the long run
+    // (docs/RELIABILITY.md).
+    for round in 0..crate::common::long_run("HEARTH_LONG_ROUNDS", 5) {
         env.ok(&["daemon", "start"]);
         let pid = env.daemon_pid().expect("daemon running");
         let mut writers = Vec::new();

@@ -15,7 +15,7 @@ use hearth_ipc::{Paths, Request, Response};
 
 use crate::args::{Cli, Command, DaemonCommand, InitArgs, JsonArg, RenameArgs};
 use crate::client::{self, Client, Probe};
-use crate::error::{CliError, Result};
+use crate::error::{CliError, Kind, Result};
 use crate::input;
 use crate::render;
 
@@ -26,11 +26,42 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Sends a request, starting the daemon if needed. A read that meets a
+    /// daemon going down (a crash, a restart) is asked again of the next
+    /// one; a write is not, since it may have been saved: the user is told.
     pub fn call(&mut self, req: Request) -> Result<Response> {
+        let retry = !req.is_write() && !req.is_network() && !matches!(req, Request::Shutdown);
+        if !retry {
+            let write = req.is_write();
+            return self.connected()?.call(req).map_err(|e| match e.kind() {
+                Kind::Lost if write => CliError::lost(
+                    "the daemon stopped before it confirmed this change, so it may or may not be saved",
+                )
+                .with_hint("check with `hearth log` before writing it again"),
+                _ => e,
+            });
+        }
+        let mut answer = self.connected()?.call(req.clone());
+        // A daemon killed a moment ago can still take a connection while
+        // the kernel tears it down, so a read tries a few times, briefly.
+        for pause in [10, 50, 200, 500] {
+            match &answer {
+                Err(e) if e.kind() == Kind::Lost => {
+                    std::thread::sleep(std::time::Duration::from_millis(pause));
+                    self.client = None;
+                    answer = self.connected()?.call(req.clone());
+                }
+                _ => break,
+            }
+        }
+        answer
+    }
+
+    fn connected(&mut self) -> Result<&mut Client> {
         if self.client.is_none() {
             self.client = Some(Client::connect_or_start(&self.paths)?);
         }
-        self.client.as_mut().expect("just set").call(req)
+        Ok(self.client.as_mut().expect("just set"))
     }
 }
 
@@ -245,8 +276,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                 Probe::Incompatible(m) => return Err(CliError::daemon(m)),
                 Probe::Unreachable => {}
             }
-            client::start_daemon(paths, Some(&net))?;
-            let s = client::wait_until_ready(paths)?;
+            let s = client::start_and_wait(paths, Some(&net))?;
             println!("hearth daemon started (pid {})", s.pid);
             Ok(())
         }
@@ -260,8 +290,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
         }
         DaemonCommand::Restart(net) => {
             client::stop_daemon(paths)?;
-            client::start_daemon(paths, Some(&net))?;
-            let s = client::wait_until_ready(paths)?;
+            let s = client::start_and_wait(paths, Some(&net))?;
             println!("hearth daemon restarted (pid {})", s.pid);
             Ok(())
         }

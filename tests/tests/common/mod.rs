@@ -29,6 +29,15 @@ pub fn hearth_bin() -> &'static Path {
     })
 }
 
+/// How many rounds or cases a test runs: `default` in CI, or what the
+/// variable `name` says, for the long runs that docs/RELIABILITY.md records.
+pub fn long_run(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub now: String,
