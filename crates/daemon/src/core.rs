@@ -17,7 +17,7 @@ use hearth_model::doc::Prompt;
 use hearth_model::ritual::{Owner, Ritual, RitualDone, due_today};
 use hearth_model::{Body, Filter, Journal, ModelError, PartnerId, View, WriteCtx, parse_when};
 use hearth_store::{Quarantined, Store, StoreError};
-use hearth_sync::{DocRequest, EndpointId, TrustedSet};
+use hearth_sync::{DocRequest, EndpointId, Received, SyncError, TrustedSet};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -159,28 +159,7 @@ impl Core {
                 self.sessions.remove(&session);
             }
             DocRequest::Generate { session, reply } => {
-                let msg = match (self.loaded.as_ref(), self.sessions.get_mut(&session)) {
-                    (Some(l), Some((_, state))) => {
-                        // The state holds what the peer told us; if that
-                        // still trips Automerge, the session ends, not us.
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            l.journal
-                                .doc()
-                                .generate_sync_message(state)
-                                .map(|m| m.encode())
-                        }))
-                        .map_err(|_| {
-                            tracing::error!(
-                                session,
-                                "generating a sync message panicked; ending the session"
-                            )
-                        })
-                        .ok()
-                        .flatten()
-                    }
-                    _ => None,
-                };
-                let _ = reply.send(msg);
+                let _ = reply.send(self.sync_message(session));
             }
             DocRequest::Receive {
                 session,
@@ -190,17 +169,23 @@ impl Core {
                 let _ = reply.send(self.receive(session, *msg));
             }
             DocRequest::Trust { peer, addrs, reply } => {
-                let _ = reply.send(self.trust(peer, &addrs));
+                let _ = reply.send(self.trust(peer, &addrs).map_err(SyncError::Trust));
             }
         }
     }
 
-    fn receive(&mut self, session: u64, msg: automerge::sync::Message) -> Result<bool, String> {
+    /// Applies a peer's message, stores what it brought, and answers with
+    /// the session's next message, all in one request.
+    fn receive(
+        &mut self,
+        session: u64,
+        msg: automerge::sync::Message,
+    ) -> Result<Received, SyncError> {
         let Some(l) = self.loaded.as_mut() else {
-            return Err("the journal is still loading".into());
+            return Err(SyncError::Loading);
         };
         let Some((peer, state)) = self.sessions.get_mut(&session) else {
-            return Err("no such session".into());
+            return Err(SyncError::NoSession);
         };
         let peer = *peer;
         let before = l.journal.heads();
@@ -218,8 +203,8 @@ impl Core {
         let their = state.their_heads.clone();
         let failed = match applied {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("rejected a sync message: {e}")),
-            Err(_) => Some("a sync message made Automerge panic".to_string()),
+            Ok(Err(e)) => Some(SyncError::Rejected(e.to_string())),
+            Err(_) => Some(SyncError::Panicked),
         };
         if let Some(why) = failed {
             if l.journal.heads() != before || l.store.is_dirty(l.journal.doc()) {
@@ -239,7 +224,7 @@ impl Core {
                 l.journal.entries_in_patches(&patches)
             });
             self.commit()
-                .map_err(|e| format!("could not save a peer's changes: {e}"))?;
+                .map_err(|e| SyncError::Storage(e.to_string()))?;
             if let Some(l) = self.loaded.as_ref() {
                 match touched {
                     Some(ids) => self.view.refresh(&l.journal, &ids),
@@ -257,7 +242,38 @@ impl Core {
         let mut ours_sorted = ours;
         theirs.sort();
         ours_sorted.sort();
-        Ok(theirs == ours_sorted)
+        // The counter as it stands now, after this receive's commit: the
+        // reply generated below accounts for every change up to it.
+        let version = self.link.as_ref().map_or(0, |link| *link.changed.borrow());
+        Ok(Received {
+            reply: self.sync_message(session),
+            in_sync: theirs == ours_sorted,
+            version,
+        })
+    }
+
+    /// The next sync message for a session, if there is anything to say.
+    fn sync_message(&mut self, session: u64) -> Option<Vec<u8>> {
+        let (Some(l), Some((_, state))) = (self.loaded.as_ref(), self.sessions.get_mut(&session))
+        else {
+            return None;
+        };
+        // The state holds what the peer told us; if that still trips
+        // Automerge, the session ends, not us.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            l.journal
+                .doc()
+                .generate_sync_message(state)
+                .map(|m| m.encode())
+        }))
+        .map_err(|_| {
+            tracing::error!(
+                session,
+                "generating a sync message panicked; ending the session"
+            )
+        })
+        .ok()
+        .flatten()
     }
 
     fn trust(&mut self, peer: EndpointId, addrs: &[std::net::SocketAddr]) -> Result<(), String> {

@@ -153,7 +153,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         }
         Err(e) => {
             tracing::error!(error = %e, "sync is off");
-            let _ = tx.send(Msg::SyncDown(e));
+            let _ = tx.send(Msg::SyncDown(e.to_string()));
             None
         }
     };
