@@ -59,9 +59,8 @@ impl std::str::FromStr for NetMode {
 
 /// What the network side asks of the document's owner.
 ///
-/// The owner answers in the order the requests arrive; a session waits for
-/// each answer before it goes on, so per session there is never more than
-/// one request in flight.
+/// A session waits for each answer before it sends its next request, so
+/// per session there is never more than one in flight.
 #[derive(Debug)]
 pub enum DocRequest {
     /// A sync session with `peer` began: start from a fresh sync state.
@@ -97,9 +96,11 @@ pub struct Received {
     pub reply: Option<Vec<u8>>,
     /// The peer announced the same heads as ours.
     pub in_sync: bool,
-    /// The value of the `changed` counter when `reply` was generated.
-    /// `reply` already says everything up to it, including what this very
-    /// message brought, so the session skips wake-ups up to this version.
+    /// The `changed` counter as of `reply`: every change published up to
+    /// this value was in the document `reply` was generated from. The owner
+    /// reads it after storing what this message brought. The session skips
+    /// wake-ups up to it, since `reply` already says all they would,
+    /// including what this very message brought.
     pub version: u64,
 }
 
