@@ -637,10 +637,12 @@ fn init_again_changes_nothing_and_rename_is_mine_only() {
     });
     let heads = ben.heads();
     let out = ben.ok(&["init", "--name", "Ana", "--device", "tablet"]);
-    assert!(out.contains("already set up") && out.contains("Ben"), "{out}");
+    assert!(
+        out.contains("already set up") && out.contains("Ben"),
+        "{out}"
+    );
     assert_eq!(ben.heads(), heads, "a repeated init writes nothing");
-    let status: serde_json::Value =
-        serde_json::from_str(&ben.ok(&["status", "--json"])).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ben.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["me"][1], "Ben", "{status}");
 
     // My partner's name is refused, in any case; nothing is written.
