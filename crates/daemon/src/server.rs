@@ -15,7 +15,7 @@ use hearth_store::{FileStore, Opened, StoreError, create_private_dir};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hearth_sync::{DocRequest, NetMode, NodeConfig, SyncNode, Ticket, TrustedSet};
+use hearth_sync::{DocRequest, NetMode, NodeConfig, SyncError, SyncNode, Ticket, TrustedSet};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -58,8 +58,8 @@ enum Msg {
 enum Reply {
     Cli(oneshot::Sender<Response>),
     Generated(oneshot::Sender<Option<Vec<u8>>>),
-    Received(oneshot::Sender<Result<hearth_sync::Received, String>>),
-    Trusted(oneshot::Sender<Result<(), String>>),
+    Received(oneshot::Sender<Result<hearth_sync::Received, SyncError>>),
+    Trusted(oneshot::Sender<Result<(), SyncError>>),
     Nobody,
 }
 
@@ -73,10 +73,10 @@ impl Reply {
                 let _ = tx.send(m);
             }
             (Reply::Received(tx), Output::Received(r)) => {
-                let _ = tx.send(r.map_err(|e| e.to_string()));
+                let _ = tx.send(r);
             }
             (Reply::Trusted(tx), Output::Trusted(r)) => {
-                let _ = tx.send(r.map_err(|e| e.to_string()));
+                let _ = tx.send(r);
             }
             // Dropping a sender tells its waiter there is no answer.
             _ => {}
@@ -90,10 +90,10 @@ impl Reply {
                 let _ = tx.send(error(ErrorKind::Storage, why.to_string()));
             }
             Reply::Received(tx) => {
-                let _ = tx.send(Err(why.to_string()));
+                let _ = tx.send(Err(SyncError::Storage(why.to_string())));
             }
             Reply::Trusted(tx) => {
-                let _ = tx.send(Err(why.to_string()));
+                let _ = tx.send(Err(SyncError::Storage(why.to_string())));
             }
             Reply::Generated(_) | Reply::Nobody => {}
         }
@@ -219,7 +219,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         }
         Err(e) => {
             tracing::error!(error = %e, "sync is off");
-            let _ = tx.send(Msg::Work(Input::SyncDown(e), Reply::Nobody));
+            let _ = tx.send(Msg::Work(Input::SyncDown(e.to_string()), Reply::Nobody));
             None
         }
     };

@@ -7,13 +7,20 @@
 //! document's owner (the daemon's core) as a [`DocRequest`], so the one
 //! thread that writes the document stays the only one.
 
+mod dialer;
+mod error;
+mod gate;
 mod node;
+mod pair_proto;
 mod pairing;
+mod presets;
+mod session;
 mod ticket;
 mod wire;
 
 use std::net::SocketAddr;
 
+pub use error::SyncError;
 pub use iroh::{EndpointId, SecretKey};
 pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport};
 pub use pairing::{PairError, Paired};
@@ -51,18 +58,22 @@ impl std::str::FromStr for NetMode {
 }
 
 /// What the network side asks of the document's owner.
+///
+/// A session waits for each answer before it sends its next request, so
+/// per session there is never more than one in flight.
 #[derive(Debug)]
 pub enum DocRequest {
     /// A sync session with `peer` began: start from a fresh sync state.
     Start { session: u64, peer: EndpointId },
-    /// Apply a peer's message; answer once what it brought is durable,
-    /// with the next message to send back.
+    /// Apply a peer's message and make what it brought durable, then
+    /// generate this session's next message: one round trip per frame.
     Receive {
         session: u64,
         msg: Box<automerge::sync::Message>,
-        reply: tokio::sync::oneshot::Sender<Result<Received, String>>,
+        reply: tokio::sync::oneshot::Sender<Result<Received, SyncError>>,
     },
-    /// The next message for this session, if there is anything to say.
+    /// The next message for this session, if there is anything to say: the
+    /// session's first message, and after a change to the document.
     Generate {
         session: u64,
         reply: tokio::sync::oneshot::Sender<Option<Vec<u8>>>,
@@ -73,17 +84,24 @@ pub enum DocRequest {
     Trust {
         peer: EndpointId,
         addrs: Vec<SocketAddr>,
-        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+        reply: tokio::sync::oneshot::Sender<Result<(), SyncError>>,
     },
 }
 
-/// What the document's owner answers to a peer's message.
+/// The owner's answer to [`DocRequest::Receive`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
-    /// The next message for that peer, if there is anything to say.
+    /// The session's next message, generated after the peer's message was
+    /// applied and stored; `None` when there is nothing to say.
     pub reply: Option<Vec<u8>>,
-    /// Whether both sides now have the same heads.
+    /// The peer announced the same heads as ours.
     pub in_sync: bool,
+    /// The `changed` counter as of `reply`: every change published up to
+    /// this value was in the document `reply` was generated from. The owner
+    /// reads it after storing what this message brought. The session skips
+    /// wake-ups up to it, since `reply` already says all they would,
+    /// including what this very message brought.
+    pub version: u64,
 }
 
 /// Trusted devices and where they were last seen.

@@ -1,29 +1,35 @@
 //! The sync node: an iroh endpoint that accepts only trusted devices,
 //! keeps a session with each reachable one, and redials the others with
 //! backoff.
+//!
+//! This file holds [`SyncNode`], what the daemon calls, and [`Inner`], the
+//! state its parts share. The parts live beside it, laid out like iroh's
+//! own examples: `gate` (who may connect), `session` (the `hearth/sync/1`
+//! handler and session loop), `pair_proto` (the `hearth/pair/1` handler),
+//! `dialer` (reconnecting with backoff) and `presets` (the endpoint per
+//! network mode).
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use iroh::endpoint::{
-    AfterHandshakeOutcome, Connection, EndpointHooks, PortmapperConfig, RecvStream, SendStream,
-    Side, presets,
-};
-use iroh::protocol::{AcceptError, ProtocolHandler, Router};
-use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, SecretKey, TransportAddr};
+use iroh::endpoint::Connection;
+use iroh::protocol::Router;
+use iroh::{Endpoint, EndpointId};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use crate::dialer::{self, Backoff};
+use crate::gate::Gate;
+use crate::pair_proto::PairProto;
 use crate::pairing::{self, PairError, Paired};
+use crate::session::SyncProto;
 use crate::ticket::Ticket;
-use crate::wire::{self, MAX_FRAME, WireError};
-use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, TrustedSet};
+use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, SyncError, TrustedSet};
 
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dial, or one pairing exchange, may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -60,44 +66,69 @@ pub struct SyncReport {
     pub error: Option<String>,
 }
 
-#[derive(Default)]
-struct PeerState {
-    sessions: u32,
-    conn: Option<Connection>,
-    last_sync: Option<SystemTime>,
-    in_sync: bool,
-    backoff: Duration,
-    next_try: Option<Instant>,
-    dialing: bool,
-    last_error: Option<String>,
-    bytes_sent: u64,
-    bytes_received: u64,
+/// What the node knows about one trusted device. Sessions, the dialer and
+/// the status requests all read and write it, under `Inner::peers`.
+#[derive(Debug, Default)]
+pub(crate) struct PeerState {
+    /// Open sessions with it (two when both sides dialed at once).
+    pub sessions: u32,
+    /// The connection of the latest session, while any is open.
+    pub conn: Option<Connection>,
+    pub last_sync: Option<SystemTime>,
+    pub in_sync: bool,
+    pub backoff: Backoff,
+    /// When the dialer may try again; `None` for now.
+    pub next_try: Option<Instant>,
+    /// A dial attempt is under way: the dialer leaves it alone.
+    pub dialing: bool,
+    pub last_error: Option<SyncError>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }
 
-struct Invite {
-    secret: [u8; 16],
-    expires: Instant,
-    result: watch::Sender<Option<Result<Paired, PairError>>>,
+/// An invite's secret, kept out of `Debug` output and so out of logs.
+#[derive(Clone, Copy)]
+pub(crate) struct InviteSecret(pub [u8; 16]);
+
+impl std::fmt::Debug for InviteSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InviteSecret(..)")
+    }
 }
 
-struct Inner {
-    me: EndpointId,
-    mode: NetMode,
-    docs: mpsc::UnboundedSender<DocRequest>,
-    trusted: watch::Receiver<TrustedSet>,
-    changed: watch::Receiver<u64>,
-    peers: Mutex<HashMap<EndpointId, PeerState>>,
-    invite: Mutex<Option<Invite>>,
-    sessions: AtomicU64,
-    wake_dialer: Notify,
+/// The one open invite: usable once, until it expires.
+#[derive(Debug)]
+pub(crate) struct Invite {
+    pub secret: InviteSecret,
+    pub expires: Instant,
+    /// Where the pairing handler reports the one attempt's outcome.
+    pub result: watch::Sender<Option<Result<Paired, PairError>>>,
+}
+
+/// The state every part of the node shares.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub me: EndpointId,
+    pub mode: NetMode,
+    /// To the document's owner.
+    pub docs: mpsc::UnboundedSender<DocRequest>,
+    pub trusted: watch::Receiver<TrustedSet>,
+    /// The owner's change counter, bumped on every stored change.
+    pub changed: watch::Receiver<u64>,
+    pub peers: Mutex<HashMap<EndpointId, PeerState>>,
+    pub invite: Mutex<Option<Invite>>,
+    /// The next session id.
+    pub sessions: AtomicU64,
+    /// Makes the dialer look again (a session or dial ended, `hearth sync`).
+    pub wake_dialer: Notify,
 }
 
 impl Inner {
-    fn is_trusted(&self, id: &EndpointId) -> bool {
+    pub fn is_trusted(&self, id: &EndpointId) -> bool {
         self.trusted.borrow().contains_key(id)
     }
 
-    fn invite_open(&self) -> bool {
+    pub fn invite_open(&self) -> bool {
         self.invite
             .lock()
             .expect("invite lock")
@@ -105,154 +136,26 @@ impl Inner {
             .is_some_and(|i| i.expires > Instant::now())
     }
 
-    fn peer<R>(&self, id: EndpointId, f: impl FnOnce(&mut PeerState) -> R) -> R {
+    pub fn peer<R>(&self, id: EndpointId, f: impl FnOnce(&mut PeerState) -> R) -> R {
         let mut peers = self.peers.lock().expect("peers lock");
         f(peers.entry(id).or_default())
     }
-}
 
-/// Refuses, right after the TLS handshake and before any byte of the
-/// journal, every incoming connection from a device we do not trust, and
-/// pairing attempts when no invite is open.
-#[derive(Clone)]
-struct Gate(Arc<RwLock<Option<Arc<Inner>>>>);
-
-impl std::fmt::Debug for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Gate")
+    /// Asks the document's owner to trust a newly paired device.
+    pub async fn trust(&self, peer: EndpointId, addrs: Vec<SocketAddr>) -> Result<(), SyncError> {
+        let (tx, rx) = oneshot::channel();
+        self.docs
+            .send(DocRequest::Trust {
+                peer,
+                addrs,
+                reply: tx,
+            })
+            .map_err(|_| SyncError::Stopping)?;
+        rx.await.map_err(|_| SyncError::Stopping)?
     }
 }
 
-impl EndpointHooks for Gate {
-    async fn after_handshake<'a>(&'a self, conn: &'a Connection) -> AfterHandshakeOutcome {
-        if matches!(conn.side(), Side::Client) {
-            return AfterHandshakeOutcome::Accept;
-        }
-        let inner = self.0.read().expect("gate lock").clone();
-        let Some(inner) = inner else {
-            return reject(b"starting up");
-        };
-        let peer = conn.remote_id();
-        let ok = match conn.alpn() {
-            a if a == ALPN_SYNC => inner.is_trusted(&peer),
-            a if a == ALPN_PAIR => inner.invite_open(),
-            _ => false,
-        };
-        if ok {
-            AfterHandshakeOutcome::Accept
-        } else {
-            tracing::warn!(peer = %peer.fmt_short(), "refused a connection from an untrusted device");
-            reject(b"not trusted")
-        }
-    }
-}
-
-fn reject(reason: &[u8]) -> AfterHandshakeOutcome {
-    AfterHandshakeOutcome::Reject {
-        error_code: 403u32.into(),
-        reason: reason.to_vec(),
-    }
-}
-
-#[derive(Clone)]
-struct SyncProto(Arc<Inner>);
-
-impl std::fmt::Debug for SyncProto {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SyncProto")
-    }
-}
-
-impl ProtocolHandler for SyncProto {
-    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        let peer = conn.remote_id();
-        // Checked again here: trust may have changed since the handshake.
-        if !self.0.is_trusted(&peer) {
-            conn.close(403u32.into(), b"not trusted");
-            return Ok(());
-        }
-        let (send, recv) = conn.accept_bi().await?;
-        run_session(self.0.clone(), conn, send, recv, peer).await;
-        Ok(())
-    }
-}
-
-#[derive(Clone)]
-struct PairProto(Arc<Inner>);
-
-impl std::fmt::Debug for PairProto {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PairProto")
-    }
-}
-
-impl ProtocolHandler for PairProto {
-    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        let joiner = conn.remote_id();
-        let Some((secret, result)) = self
-            .0
-            .invite
-            .lock()
-            .expect("invite lock")
-            .as_ref()
-            .and_then(|i| (i.expires > Instant::now()).then(|| (i.secret, i.result.clone())))
-        else {
-            conn.close(403u32.into(), b"no open invite");
-            return Ok(());
-        };
-        let (mut send, mut recv) = conn.accept_bi().await?;
-        let outcome = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            pairing::accept(&mut send, &mut recv, &secret, self.0.me, joiner),
-        )
-        .await
-        .unwrap_or_else(|_| Err(PairError::Protocol("timed out".into())));
-        // One attempt per invite, right or wrong.
-        *self.0.invite.lock().expect("invite lock") = None;
-        let outcome = match outcome {
-            Ok(p) => {
-                let addrs = remote_ips(&conn);
-                match trust(&self.0, joiner, addrs).await {
-                    Ok(()) => Ok(p),
-                    Err(e) => Err(PairError::Protocol(e)),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(peer = %joiner.fmt_short(), error = %e, "pairing attempt failed; invite burned");
-                Err(e)
-            }
-        };
-        let _ = result.send(Some(outcome));
-        // Let the joiner read our last frame before the connection goes.
-        let _ = tokio::time::timeout(Duration::from_secs(3), conn.closed()).await;
-        Ok(())
-    }
-}
-
-async fn trust(inner: &Inner, peer: EndpointId, addrs: Vec<SocketAddr>) -> Result<(), String> {
-    let (tx, rx) = oneshot::channel();
-    inner
-        .docs
-        .send(DocRequest::Trust {
-            peer,
-            addrs,
-            reply: tx,
-        })
-        .map_err(|_| "the daemon is shutting down".to_string())?;
-    rx.await
-        .map_err(|_| "the daemon is shutting down".to_string())?
-}
-
-fn remote_ips(conn: &Connection) -> Vec<SocketAddr> {
-    conn.paths()
-        .iter()
-        .filter_map(|p| match p.remote_addr() {
-            TransportAddr::Ip(a) => Some(*a),
-            _ => None,
-        })
-        .collect()
-}
-
+/// "direct" or "relay": how the connection's selected path goes.
 fn path_kind(conn: &Connection) -> Option<String> {
     let paths = conn.paths();
     let selected: Vec<_> = paths.iter().filter(|p| p.is_selected()).collect();
@@ -265,147 +168,7 @@ fn path_kind(conn: &Connection) -> Option<String> {
     }
 }
 
-/// One sync session over one bidirectional stream. Both sides run the
-/// same loop: send what the document's owner generates, apply what arrives,
-/// and send again whenever the document changes.
-async fn run_session(
-    inner: Arc<Inner>,
-    conn: Connection,
-    mut send: SendStream,
-    recv: RecvStream,
-    peer: EndpointId,
-) {
-    let session = inner.sessions.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::info_span!("sync", peer = %peer.fmt_short(), session);
-    let _enter = span.enter();
-    if inner
-        .docs
-        .send(DocRequest::Start { session, peer })
-        .is_err()
-    {
-        return;
-    }
-    inner.peer(peer, |p| {
-        p.sessions += 1;
-        p.conn = Some(conn.clone());
-        p.backoff = Duration::ZERO;
-        p.last_error = None;
-    });
-    tracing::info!("session started");
-    let result = session_loop(&inner, session, peer, &mut send, recv).await;
-    match &result {
-        Ok(()) => tracing::info!("session ended"),
-        Err(e) => tracing::warn!(error = %e, "session dropped"),
-    }
-    let _ = inner.docs.send(DocRequest::End { session });
-    inner.peer(peer, |p| {
-        p.sessions = p.sessions.saturating_sub(1);
-        if p.sessions == 0 {
-            p.conn = None;
-            p.in_sync = false;
-        }
-        if let Err(e) = &result {
-            p.last_error = Some(e.clone());
-        }
-    });
-    let code: u32 = if result.is_ok() { 0 } else { 400 };
-    conn.close(code.into(), b"bye");
-    inner.wake_dialer.notify_one();
-}
-
-async fn generate(inner: &Inner, session: u64) -> Result<Option<Vec<u8>>, String> {
-    let (tx, rx) = oneshot::channel();
-    inner
-        .docs
-        .send(DocRequest::Generate { session, reply: tx })
-        .map_err(|_| "daemon stopping".to_string())?;
-    rx.await.map_err(|_| "daemon stopping".to_string())
-}
-
-async fn session_loop(
-    inner: &Arc<Inner>,
-    session: u64,
-    peer: EndpointId,
-    send: &mut SendStream,
-    recv: RecvStream,
-) -> Result<(), String> {
-    let mut changed = inner.changed.clone();
-    let mut trusted = inner.trusted.clone();
-    changed.mark_unchanged();
-    // Frames are read in a task of their own: a read that `select!`
-    // abandoned half-way would lose bytes and break the framing. The channel
-    // holds one frame, so a fast peer cannot make us buffer more.
-    let (frames_tx, mut frames) = mpsc::channel::<Result<Vec<u8>, WireError>>(1);
-    let reader = tokio::spawn(async move {
-        let mut recv = recv;
-        loop {
-            let frame = wire::read_frame(&mut recv, MAX_FRAME).await;
-            let end = frame.is_err();
-            if frames_tx.send(frame).await.is_err() || end {
-                return;
-            }
-        }
-    });
-    let _stop_reader = AbortOnDrop(reader);
-    let sent = |n: usize| inner.peer(peer, |p| p.bytes_sent += n as u64 + 4);
-    // Say hello with our heads straight away: the first message is how the
-    // other side learns what we have.
-    if let Some(m) = generate(inner, session).await? {
-        wire::write_frame(send, &m)
-            .await
-            .map_err(|e| e.to_string())?;
-        sent(m.len());
-    }
-    loop {
-        tokio::select! {
-            frame = frames.recv() => {
-                let bytes = match frame {
-                    None | Some(Err(WireError::Closed)) => return Ok(()),
-                    Some(Err(e)) => return Err(e.to_string()),
-                    Some(Ok(b)) => b,
-                };
-                inner.peer(peer, |p| p.bytes_received += bytes.len() as u64 + 4);
-                let msg = wire::decode_message(&bytes).map_err(|e| e.to_string())?;
-                let (tx, rx) = oneshot::channel();
-                inner.docs.send(DocRequest::Receive { session, msg: Box::new(msg), reply: tx }).map_err(|_| "daemon stopping".to_string())?;
-                let received = rx.await.map_err(|_| "daemon stopping".to_string())??;
-                inner.peer(peer, |p| {
-                    p.in_sync = received.in_sync;
-                    if received.in_sync {
-                        p.last_sync = Some(SystemTime::now());
-                    }
-                });
-                if let Some(m) = received.reply {
-                    wire::write_frame(send, &m).await.map_err(|e| e.to_string())?;
-                    sent(m.len());
-                }
-            }
-            r = changed.changed() => {
-                r.map_err(|_| "daemon stopping".to_string())?;
-                if let Some(m) = generate(inner, session).await? {
-                    wire::write_frame(send, &m).await.map_err(|e| e.to_string())?;
-                    sent(m.len());
-                }
-            }
-            r = trusted.changed() => {
-                r.map_err(|_| "daemon stopping".to_string())?;
-                if !trusted.borrow().contains_key(&peer) {
-                    return Err("device removed from the couple's devices".into());
-                }
-            }
-        }
-    }
-}
-
-/// Aborts a task when the owner goes away.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
+#[derive(Debug)]
 pub struct SyncNode {
     inner: Arc<Inner>,
     endpoint: Endpoint,
@@ -413,19 +176,20 @@ pub struct SyncNode {
     dialer: tokio::task::JoinHandle<()>,
 }
 
-fn bind_err<E: std::fmt::Display>(e: E) -> String {
-    format!("cannot start the sync endpoint: {e}")
-}
-
 impl SyncNode {
+    /// Starts the endpoint, the protocol handlers and the dialer.
+    ///
+    /// `docs` reaches the document's owner. `trusted` is the trusted set
+    /// and `changed` a counter the owner bumps after every stored change;
+    /// the owner reports that counter back in [`crate::Received`].
     pub async fn spawn(
         cfg: NodeConfig,
         docs: mpsc::UnboundedSender<DocRequest>,
         trusted: watch::Receiver<TrustedSet>,
         changed: watch::Receiver<u64>,
-    ) -> Result<SyncNode, String> {
+    ) -> Result<SyncNode, SyncError> {
         match Self::bind(&cfg, docs.clone(), trusted.clone(), changed.clone()).await {
-            Err(e) if cfg.port != 0 => {
+            Err(e @ SyncError::Bind(_)) if cfg.port != 0 => {
                 // The port we used last time is taken: any port will do, peers
                 // learn the new one from the document.
                 tracing::warn!(port = cfg.port, error = %e, "last sync port unavailable; using another");
@@ -440,44 +204,16 @@ impl SyncNode {
         docs: mpsc::UnboundedSender<DocRequest>,
         trusted: watch::Receiver<TrustedSet>,
         changed: watch::Receiver<u64>,
-    ) -> Result<SyncNode, String> {
-        let secret = SecretKey::from_bytes(&cfg.secret_key);
-        let gate = Gate(Arc::new(RwLock::new(None)));
-        let builder = match cfg.mode {
-            NetMode::Test => Endpoint::builder(presets::Minimal)
-                .clear_ip_transports()
-                .bind_addr((Ipv4Addr::LOCALHOST, cfg.port))
-                .map_err(bind_err)?
-                .portmapper_config(PortmapperConfig::Disabled),
-            NetMode::Local => Endpoint::builder(presets::Minimal)
-                .bind_addr((Ipv4Addr::UNSPECIFIED, cfg.port))
-                .map_err(bind_err)?
-                .address_lookup(
-                    iroh_mdns_address_lookup::MdnsAddressLookup::builder().service_name("hearth"),
-                ),
-            NetMode::Default => {
-                let mut b = Endpoint::builder(presets::N0)
-                    .bind_addr((Ipv4Addr::UNSPECIFIED, cfg.port))
-                    .map_err(bind_err)?
-                    .address_lookup(
-                        iroh_mdns_address_lookup::MdnsAddressLookup::builder()
-                            .service_name("hearth"),
-                    );
-                if let Some(url) = &cfg.relay {
-                    let url: iroh::RelayUrl = url
-                        .parse()
-                        .map_err(|e| format!("invalid relay URL {url:?}: {e}"))?;
-                    b = b.relay_mode(RelayMode::custom([url]));
-                }
-                b
-            }
-        };
-        let endpoint = builder
-            .secret_key(secret)
+    ) -> Result<SyncNode, SyncError> {
+        // The gate exists before the endpoint, the state it checks only
+        // after: until then it refuses everyone.
+        let gate = Gate::default();
+        let endpoint = crate::presets::builder(cfg)?
+            .secret_key(iroh::SecretKey::from_bytes(&cfg.secret_key))
             .hooks(gate.clone())
             .bind()
             .await
-            .map_err(bind_err)?;
+            .map_err(|e| SyncError::Bind(e.to_string()))?;
         let inner = Arc::new(Inner {
             me: endpoint.id(),
             mode: cfg.mode,
@@ -489,12 +225,12 @@ impl SyncNode {
             sessions: AtomicU64::new(1),
             wake_dialer: Notify::new(),
         });
-        *gate.0.write().expect("gate lock") = Some(inner.clone());
+        gate.open(inner.clone());
         let router = Router::builder(endpoint.clone())
             .accept(ALPN_SYNC, SyncProto(inner.clone()))
             .accept(ALPN_PAIR, PairProto(inner.clone()))
             .spawn();
-        let dialer = tokio::spawn(dial_loop(inner.clone(), endpoint.clone()));
+        let dialer = tokio::spawn(dialer::dial_loop(inner.clone(), endpoint.clone()));
         tracing::info!(id = %inner.me, mode = ?cfg.mode, addrs = ?endpoint.bound_sockets(), "sync endpoint up");
         Ok(SyncNode {
             inner,
@@ -534,7 +270,7 @@ impl SyncNode {
         let secret: [u8; 16] = rand::random();
         let (tx, rx) = watch::channel(None);
         *self.inner.invite.lock().expect("invite lock") = Some(Invite {
-            secret,
+            secret: InviteSecret(secret),
             expires: Instant::now() + ttl,
             result: tx,
         });
@@ -610,9 +346,10 @@ impl SyncNode {
         .await
         .map_err(|_| PairError::Protocol("timed out".into()))??;
         conn.close(0u32.into(), b"paired");
-        trust(&self.inner, ticket.id, ticket.addrs.clone())
+        self.inner
+            .trust(ticket.id, ticket.addrs.clone())
             .await
-            .map_err(PairError::Protocol)?;
+            .map_err(|e| PairError::Protocol(e.to_string()))?;
         self.inner.wake_dialer.notify_one();
         Ok(paired)
     }
@@ -630,7 +367,7 @@ impl SyncNode {
             .collect();
         for id in &ids {
             self.inner.peer(*id, |p| {
-                p.backoff = Duration::ZERO;
+                p.backoff.reset();
                 p.next_try = None;
             });
         }
@@ -657,7 +394,11 @@ impl SyncNode {
                     error: if p.conn.is_some() {
                         None
                     } else {
-                        p.last_error.clone().or(Some("not reached yet".into()))
+                        Some(
+                            p.last_error
+                                .as_ref()
+                                .map_or_else(|| "not reached yet".into(), ToString::to_string),
+                        )
                     },
                 })
             })
@@ -676,7 +417,7 @@ impl SyncNode {
                     last_sync: p.last_sync,
                     path: p.conn.as_ref().and_then(path_kind),
                     addrs: addrs.clone(),
-                    last_error: p.last_error.clone(),
+                    last_error: p.last_error.as_ref().map(ToString::to_string),
                     bytes_sent: p.bytes_sent,
                     bytes_received: p.bytes_received,
                 })
@@ -688,86 +429,4 @@ impl SyncNode {
         self.dialer.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.router.shutdown()).await;
     }
-}
-
-/// Keeps trying to reach every trusted device we are not connected to,
-/// with exponential backoff per device so an offline partner costs almost
-/// nothing and a flapping link cannot cause a storm.
-async fn dial_loop(inner: Arc<Inner>, endpoint: Endpoint) {
-    let mut trusted = inner.trusted.clone();
-    loop {
-        let now = Instant::now();
-        let targets: Vec<(EndpointId, Vec<SocketAddr>)> = trusted
-            .borrow()
-            .iter()
-            .filter(|(id, _)| **id != inner.me)
-            .map(|(id, a)| (*id, a.clone()))
-            .collect();
-        let mut next_wake = now + BACKOFF_MAX;
-        for (id, addrs) in targets {
-            let go = inner.peer(id, |p| {
-                if p.conn.is_some() || p.dialing {
-                    return false;
-                }
-                match p.next_try {
-                    Some(t) if t > now => {
-                        next_wake = next_wake.min(t);
-                        false
-                    }
-                    _ => {
-                        p.dialing = true;
-                        true
-                    }
-                }
-            });
-            if go {
-                tokio::spawn(dial(inner.clone(), endpoint.clone(), id, addrs));
-            }
-        }
-        tokio::select! {
-            _ = inner.wake_dialer.notified() => {}
-            r = trusted.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep_until(next_wake.into()) => {}
-        }
-    }
-}
-
-async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<SocketAddr>) {
-    let addr = EndpointAddr::from_parts(id, addrs.into_iter().map(TransportAddr::Ip));
-    let attempt = async {
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect(addr, ALPN_SYNC))
-            .await
-            .map_err(|_| "connect timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        let (send, recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((conn, send, recv))
-    };
-    match attempt.await {
-        Ok((conn, send, recv)) => {
-            inner.peer(id, |p| p.dialing = false);
-            run_session(inner.clone(), conn, send, recv, id).await;
-            // A session that ended is retried soon, but not instantly.
-            inner.peer(id, schedule_retry);
-        }
-        Err(e) => {
-            tracing::debug!(peer = %id.fmt_short(), error = %e, "dial failed");
-            inner.peer(id, |p| {
-                p.dialing = false;
-                p.last_error = Some(e);
-                schedule_retry(p);
-            });
-        }
-    }
-    inner.wake_dialer.notify_one();
-}
-
-fn schedule_retry(p: &mut PeerState) {
-    p.backoff = if p.backoff.is_zero() {
-        BACKOFF_MIN
-    } else {
-        (p.backoff * 2).min(BACKOFF_MAX)
-    };
-    // Jitter of up to a quarter, so two devices do not retry in lockstep.
-    let jitter = p.backoff.mul_f64(rand::random::<f64>() * 0.25);
-    p.next_try = Some(Instant::now() + p.backoff + jitter);
 }

@@ -13,7 +13,7 @@ const MAX_HASHES: usize = 4096;
 const MAX_HAVES: usize = 256;
 const MAX_CHUNKS: usize = 1_000_000;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     #[error("peer closed the stream")]
     Closed,

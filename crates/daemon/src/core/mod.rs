@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use hearth_ipc::{ErrorKind, Request, Response};
 use hearth_model::{DayBoundary, Journal, ModelError, PartnerId, View, WriteCtx};
 use hearth_store::{DocStore, Opened, Quarantined, StoreError};
-use hearth_sync::{EndpointId, PeerStatus, Received, TrustedSet};
+use hearth_sync::{EndpointId, PeerStatus, Received, SyncError, TrustedSet};
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::watch;
 
@@ -130,23 +130,9 @@ pub enum Input {
 pub enum Output {
     Response(Response),
     Generated(Option<Vec<u8>>),
-    Received(Result<Received, SyncFailure>),
-    Trusted(Result<(), SyncFailure>),
+    Received(Result<Received, SyncError>),
+    Trusted(Result<(), SyncError>),
     Nothing,
-}
-
-/// Why a peer's message or a pairing could not be taken. The session that
-/// brought it ends; nothing else does.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SyncFailure {
-    #[error("the journal is still loading")]
-    Loading,
-    #[error("no such session")]
-    NoSession,
-    #[error(transparent)]
-    Refused(#[from] ModelError),
-    #[error("not saved: {0}")]
-    NotSaved(String),
 }
 
 impl Core {
@@ -295,6 +281,19 @@ impl Core {
                 }
             }
         }
+        // Each reply says everything up to the change counter as it stands
+        // after this batch's commit, so its session can skip the wake-ups
+        // up to there.
+        let version = self
+            .base()
+            .link
+            .as_ref()
+            .map_or(0, |link| *link.changed.borrow());
+        for (o, _, _) in &mut out {
+            if let Output::Received(Ok(received)) = o {
+                received.version = version;
+            }
+        }
         out.into_iter().map(|(o, t, _)| (o, t)).collect()
     }
 
@@ -345,8 +344,8 @@ impl Core {
 /// The answer to an input that wrote, once its commit failed.
 fn not_saved(o: &Output, e: &StoreError) -> Output {
     match o {
-        Output::Received(_) => Output::Received(Err(SyncFailure::NotSaved(e.to_string()))),
-        Output::Trusted(_) => Output::Trusted(Err(SyncFailure::NotSaved(e.to_string()))),
+        Output::Received(_) => Output::Received(Err(SyncError::Storage(e.to_string()))),
+        Output::Trusted(_) => Output::Trusted(Err(SyncError::Storage(e.to_string()))),
         _ => Output::Response(Refusal::new(ErrorKind::Storage, format!("not saved: {e}")).into()),
     }
 }

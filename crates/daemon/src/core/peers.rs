@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 
 use hearth_ipc::{PeerInfo, PeerList, PeersAdd, PeersRemove, Response};
 use hearth_model::DeviceId;
-use hearth_sync::{EndpointId, PeerStatus, TrustedSet};
+use hearth_sync::{EndpointId, PeerStatus, SyncError, TrustedSet};
 
-use super::{Handled, Ready, Refusal, SyncFailure};
+use super::{Handled, Ready, Refusal};
 
 impl Ready {
     pub(super) fn peers_add(&mut self, r: PeersAdd) -> Handled {
@@ -112,10 +112,11 @@ impl Ready {
         &mut self,
         peer: EndpointId,
         addrs: &[SocketAddr],
-    ) -> Result<(), SyncFailure> {
+    ) -> Result<(), SyncError> {
         let now = chrono::Utc::now().fixed_offset();
         let id = DeviceId(peer.to_string());
-        self.journal.trust_device(&id, now)?;
+        let trust = |e: hearth_model::ModelError| SyncError::Trust(e.to_string());
+        self.journal.trust_device(&id, now).map_err(trust)?;
         if !addrs.is_empty()
             && self
                 .journal
@@ -123,7 +124,9 @@ impl Ready {
                 .get(&id)
                 .is_some_and(|d| d.addrs.is_empty())
         {
-            self.journal.set_device_addrs(&id, addrs, now)?;
+            self.journal
+                .set_device_addrs(&id, addrs, now)
+                .map_err(trust)?;
         }
         Ok(())
     }

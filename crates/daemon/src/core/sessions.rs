@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use automerge::ChangeHash;
+use hearth_model::ModelError;
 use hearth_model::View;
-use hearth_sync::{EndpointId, Received};
+use hearth_sync::{EndpointId, Received, SyncError};
 
-use super::{Input, Output, Ready, SyncFailure};
+use super::{Input, Output, Ready};
 
 /// A sync message carrying more change bytes than this rebuilds the view
 /// instead of tracking each patch (a first sync brings a whole journal).
@@ -30,8 +31,8 @@ impl Sessions {
 pub fn while_loading(input: Input) -> Output {
     match input {
         Input::Generate { .. } => Output::Generated(None),
-        Input::Receive { .. } => Output::Received(Err(SyncFailure::Loading)),
-        Input::Trust { .. } => Output::Trusted(Err(SyncFailure::Loading)),
+        Input::Receive { .. } => Output::Received(Err(SyncError::Loading)),
+        Input::Trust { .. } => Output::Trusted(Err(SyncError::Loading)),
         _ => Output::Nothing,
     }
 }
@@ -75,7 +76,7 @@ impl Ready {
 
     /// The next message for a session. A peer's state that trips Automerge
     /// ends that session, never the daemon.
-    pub(super) fn generate(&mut self, session: u64) -> Result<Option<Vec<u8>>, SyncFailure> {
+    pub(super) fn generate(&mut self, session: u64) -> Result<Option<Vec<u8>>, SyncError> {
         let Some((_, state)) = self.sessions.live.get_mut(&session) else {
             return Ok(None);
         };
@@ -84,7 +85,7 @@ impl Ready {
             Err(e) => {
                 tracing::error!(session, error = %e, "generating a sync message failed; ending the session");
                 self.sessions.live.remove(&session);
-                Err(e.into())
+                Err(refused(e))
             }
         }
     }
@@ -95,9 +96,9 @@ impl Ready {
         &mut self,
         session: u64,
         msg: automerge::sync::Message,
-    ) -> Result<Received, SyncFailure> {
+    ) -> Result<Received, SyncError> {
         let Some((peer, state)) = self.sessions.live.get_mut(&session) else {
-            return Err(SyncFailure::NoSession);
+            return Err(SyncError::NoSession);
         };
         let peer = *peer;
         let before = self.journal.heads();
@@ -124,7 +125,7 @@ impl Ready {
                 // half-changed.
                 self.rollback_to(&before);
                 self.sessions.live.remove(&session);
-                return Err(e.into());
+                return Err(refused(e));
             }
         }
         let mut ours = self.journal.heads();
@@ -136,9 +137,20 @@ impl Ready {
         ours.sort();
         theirs.sort();
         Ok(Received {
-            // Filled in once the whole batch is applied.
+            // Filled in once the whole batch is applied and committed.
             reply: None,
             in_sync: ours == theirs,
+            version: 0,
         })
+    }
+}
+
+/// A peer's message that the model would not take, as the sync layer
+/// reports it.
+pub(super) fn refused(e: ModelError) -> SyncError {
+    match e {
+        ModelError::SyncPanicked => SyncError::Panicked,
+        ModelError::SyncRejected(why) => SyncError::Rejected(why),
+        other => SyncError::Rejected(other.to_string()),
     }
 }

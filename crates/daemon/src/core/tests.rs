@@ -7,8 +7,9 @@ use hearth_ipc::{AddEntry, ErrorKind, Import, ImportItem, Init, Log, LogQuery, R
 use hearth_model::{Body, Journal, NewEntry};
 use hearth_store::{MemDisk, MemStore};
 
-use super::{Core, Input, Output, SyncFailure};
+use super::{Core, Input, Output};
 use crate::identity::Identity;
+use hearth_sync::SyncError;
 
 const AT: &str = "2026-11-25T21:30:00+01:00";
 
@@ -239,7 +240,7 @@ fn a_panic_applying_a_peers_message_drops_that_session_only() {
         (),
     )]);
     match &out[0].0 {
-        Output::Received(Err(SyncFailure::Refused(_))) => {}
+        Output::Received(Err(SyncError::Panicked | SyncError::Rejected(_))) => {}
         o => panic!("the poisoned session should fail, got {o:?}"),
     }
     assert_eq!(rig.heads(), heads, "nothing of it stays");

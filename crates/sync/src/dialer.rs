@@ -1,0 +1,226 @@
+//! Reconnecting: keeps trying to reach every trusted device we have no
+//! session with, with exponential backoff per device, so an offline partner
+//! costs about one dial a minute and a flapping link cannot cause a storm
+//! (PROTOCOL.md, "Reconnecting").
+//!
+//! The schedule is [`Backoff`], pure and tested here; the loop only reads
+//! the clock and the random jitter and hands them to it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iroh::endpoint::{Connection, RecvStream, SendStream};
+use iroh::{Endpoint, EndpointAddr, EndpointId, TransportAddr};
+
+use crate::node::{CONNECT_TIMEOUT, Inner, PeerState};
+use crate::{ALPN_SYNC, SyncError, session};
+
+/// The first wait, after one failure or after a session ends.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+/// The longest wait, however many failures.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Up to this share of the wait is added at random, so two devices do not
+/// retry in lockstep.
+const JITTER: f64 = 0.25;
+
+/// One device's retry schedule: the wait doubles with each failure from
+/// [`BACKOFF_MIN`] up to [`BACKOFF_MAX`]; a session that starts resets it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    /// The last wait without jitter; zero when nothing failed since the
+    /// last reset.
+    wait: Duration,
+}
+
+impl Backoff {
+    /// Back to the start: the next failure waits [`BACKOFF_MIN`] again.
+    pub fn reset(&mut self) {
+        self.wait = Duration::ZERO;
+    }
+
+    /// Counts one more failure and returns how long to wait before the next
+    /// try. `jitter` is a random number in `[0, 1)`; it adds up to a
+    /// quarter of the wait.
+    pub fn next(&mut self, jitter: f64) -> Duration {
+        self.wait = if self.wait.is_zero() {
+            BACKOFF_MIN
+        } else {
+            (self.wait * 2).min(BACKOFF_MAX)
+        };
+        self.wait + self.wait.mul_f64(jitter.clamp(0.0, 1.0) * JITTER)
+    }
+}
+
+/// Schedules the next dial of a device after a failure or a session end.
+fn schedule_retry(p: &mut PeerState, now: Instant, jitter: f64) {
+    p.next_try = Some(now + p.backoff.next(jitter));
+}
+
+fn retry_later(p: &mut PeerState) {
+    schedule_retry(p, Instant::now(), rand::random::<f64>());
+}
+
+/// Dials every trusted device that is due, then sleeps until the next one
+/// is due or something changes: a dial or session ended, the trusted set
+/// changed, or `hearth sync` asked.
+pub(crate) async fn dial_loop(inner: Arc<Inner>, endpoint: Endpoint) {
+    let mut trusted = inner.trusted.clone();
+    loop {
+        let now = Instant::now();
+        let targets: Vec<(EndpointId, Vec<SocketAddr>)> = trusted
+            .borrow()
+            .iter()
+            .filter(|(id, _)| **id != inner.me)
+            .map(|(id, a)| (*id, a.clone()))
+            .collect();
+        let mut next_wake = now + BACKOFF_MAX;
+        for (id, addrs) in targets {
+            let go = inner.peer(id, |p| {
+                if p.conn.is_some() || p.dialing {
+                    return false;
+                }
+                match p.next_try {
+                    Some(t) if t > now => {
+                        next_wake = next_wake.min(t);
+                        false
+                    }
+                    _ => {
+                        p.dialing = true;
+                        true
+                    }
+                }
+            });
+            if go {
+                tokio::spawn(dial(inner.clone(), endpoint.clone(), id, addrs));
+            }
+        }
+        tokio::select! {
+            _ = inner.wake_dialer.notified() => {}
+            r = trusted.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep_until(next_wake.into()) => {}
+        }
+    }
+}
+
+/// One dial attempt, and the session if it connects.
+async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<SocketAddr>) {
+    let addr = EndpointAddr::from_parts(id, addrs.into_iter().map(TransportAddr::Ip));
+    match connect(&endpoint, addr).await {
+        Ok((conn, send, recv)) => {
+            inner.peer(id, |p| p.dialing = false);
+            session::run_session(inner.clone(), conn, send, recv, id).await;
+            // A session that ended is retried soon, but not instantly.
+            inner.peer(id, retry_later);
+        }
+        Err(e) => {
+            tracing::debug!(peer = %id.fmt_short(), error = %e, "dial failed");
+            inner.peer(id, |p| {
+                p.dialing = false;
+                p.last_error = Some(e);
+                retry_later(p);
+            });
+        }
+    }
+    inner.wake_dialer.notify_one();
+}
+
+async fn connect(
+    endpoint: &Endpoint,
+    addr: EndpointAddr,
+) -> Result<(Connection, SendStream, RecvStream), SyncError> {
+    let conn = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect(addr, ALPN_SYNC))
+        .await
+        .map_err(|_| SyncError::ConnectTimeout)?
+        .map_err(|e| SyncError::Connect(e.to_string()))?;
+    let (send, recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| SyncError::Connect(e.to_string()))?;
+    Ok((conn, send, recv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waits(b: &mut Backoff, n: usize) -> Vec<Duration> {
+        (0..n).map(|_| b.next(0.0)).collect()
+    }
+
+    #[test]
+    fn the_wait_starts_at_half_a_second_and_doubles() {
+        let mut b = Backoff::default();
+        let ms: Vec<u128> = waits(&mut b, 6).iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [500, 1000, 2000, 4000, 8000, 16000]);
+    }
+
+    #[test]
+    fn the_wait_stops_growing_at_a_minute() {
+        let mut b = Backoff::default();
+        let all = waits(&mut b, 20);
+        assert_eq!(all[7], Duration::from_secs(60), "{all:?}");
+        assert!(all[7..].iter().all(|w| *w == BACKOFF_MAX), "{all:?}");
+        assert!(all.windows(2).all(|w| w[0] <= w[1]), "{all:?}");
+    }
+
+    #[test]
+    fn jitter_adds_at_most_a_quarter() {
+        for failures in 1..12 {
+            let mut plain = Backoff::default();
+            let base = waits(&mut plain, failures).pop().unwrap();
+            for jitter in [0.0, 0.1, 0.5, 0.999_999] {
+                let mut b = Backoff::default();
+                waits(&mut b, failures - 1);
+                let w = b.next(jitter);
+                assert!(
+                    w >= base && w < base + base / 4,
+                    "{failures} {jitter}: {w:?}"
+                );
+            }
+        }
+        // A jitter outside [0, 1) cannot stretch or shrink the wait further.
+        let top = Backoff::default().next(7.0);
+        assert_eq!(top, BACKOFF_MIN + BACKOFF_MIN / 4);
+        assert_eq!(Backoff::default().next(-1.0), BACKOFF_MIN);
+    }
+
+    #[test]
+    fn jitter_does_not_compound() {
+        let mut jittery = Backoff::default();
+        let mut plain = Backoff::default();
+        for _ in 0..10 {
+            jittery.next(0.999);
+            plain.next(0.0);
+        }
+        assert_eq!(jittery, plain);
+    }
+
+    #[test]
+    fn a_reset_starts_over() {
+        let mut b = Backoff::default();
+        waits(&mut b, 9);
+        b.reset();
+        assert_eq!(b, Backoff::default());
+        assert_eq!(b.next(0.0), BACKOFF_MIN);
+        assert_eq!(b.next(0.0), BACKOFF_MIN * 2);
+    }
+
+    #[test]
+    fn a_retry_is_scheduled_from_the_given_clock() {
+        let now = Instant::now();
+        let mut p = PeerState::default();
+        schedule_retry(&mut p, now, 0.0);
+        assert_eq!(p.next_try, Some(now + BACKOFF_MIN));
+        schedule_retry(&mut p, now, 0.5);
+        assert_eq!(
+            p.next_try,
+            Some(now + BACKOFF_MIN * 2 + (BACKOFF_MIN * 2).mul_f64(0.125))
+        );
+        // What a started session does.
+        p.backoff.reset();
+        let later = now + Duration::from_secs(3600);
+        schedule_retry(&mut p, later, 0.0);
+        assert_eq!(p.next_try, Some(later + BACKOFF_MIN));
+    }
+}

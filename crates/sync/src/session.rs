@@ -1,0 +1,205 @@
+//! The [`ProtocolHandler`] for `hearth/sync/1`, and the sync session both
+//! sides run over one bidirectional stream (PROTOCOL.md, "A session").
+//!
+//! A session never touches the document: it sends [`DocRequest`]s to the
+//! document's owner and writes what comes back.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use iroh::EndpointId;
+use iroh::endpoint::{Connection, RecvStream, SendStream};
+use iroh::protocol::{AcceptError, ProtocolHandler};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::node::Inner;
+use crate::wire::{self, MAX_FRAME, WireError};
+use crate::{DocRequest, Received, SyncError};
+
+#[derive(Debug, Clone)]
+pub(crate) struct SyncProto(pub Arc<Inner>);
+
+impl ProtocolHandler for SyncProto {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        let peer = conn.remote_id();
+        // Checked again here: trust may have changed since the handshake.
+        if !self.0.is_trusted(&peer) {
+            conn.close(403u32.into(), b"not trusted");
+            return Ok(());
+        }
+        let (send, recv) = conn.accept_bi().await?;
+        run_session(self.0.clone(), conn, send, recv, peer).await;
+        Ok(())
+    }
+}
+
+/// One sync session, from either side: registers it with the owner and the
+/// peer's state, runs it, and records how it ended.
+pub(crate) async fn run_session(
+    inner: Arc<Inner>,
+    conn: Connection,
+    mut send: SendStream,
+    recv: RecvStream,
+    peer: EndpointId,
+) {
+    let session = inner.sessions.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("sync", peer = %peer.fmt_short(), session);
+    let _enter = span.enter();
+    if inner
+        .docs
+        .send(DocRequest::Start { session, peer })
+        .is_err()
+    {
+        return;
+    }
+    inner.peer(peer, |p| {
+        p.sessions += 1;
+        p.conn = Some(conn.clone());
+        p.backoff.reset();
+        p.last_error = None;
+    });
+    tracing::info!("session started");
+    let result = session_loop(&inner, session, peer, &mut send, recv).await;
+    match &result {
+        Ok(()) => tracing::info!("session ended"),
+        Err(e) => tracing::warn!(error = %e, "session dropped"),
+    }
+    let _ = inner.docs.send(DocRequest::End { session });
+    let code: u32 = if result.is_ok() { 0 } else { 400 };
+    inner.peer(peer, |p| {
+        p.sessions = p.sessions.saturating_sub(1);
+        if p.sessions == 0 {
+            p.conn = None;
+            p.in_sync = false;
+        }
+        if let Err(e) = result {
+            p.last_error = Some(e);
+        }
+    });
+    conn.close(code.into(), b"bye");
+    inner.wake_dialer.notify_one();
+}
+
+/// Asks the owner for this session's next message.
+async fn generate(inner: &Inner, session: u64) -> Result<Option<Vec<u8>>, SyncError> {
+    let (tx, rx) = oneshot::channel();
+    inner
+        .docs
+        .send(DocRequest::Generate { session, reply: tx })
+        .map_err(|_| SyncError::Stopping)?;
+    rx.await.map_err(|_| SyncError::Stopping)
+}
+
+/// Hands the owner a peer's message; the answer carries our reply.
+async fn receive(
+    inner: &Inner,
+    session: u64,
+    msg: automerge::sync::Message,
+) -> Result<Received, SyncError> {
+    let (tx, rx) = oneshot::channel();
+    inner
+        .docs
+        .send(DocRequest::Receive {
+            session,
+            msg: Box::new(msg),
+            reply: tx,
+        })
+        .map_err(|_| SyncError::Stopping)?;
+    rx.await.map_err(|_| SyncError::Stopping)?
+}
+
+/// Both sides run the same loop: send what the owner generates, apply what
+/// arrives and send the reply that comes back with it, and send again
+/// whenever the document changes.
+async fn session_loop(
+    inner: &Arc<Inner>,
+    session: u64,
+    peer: EndpointId,
+    send: &mut SendStream,
+    recv: RecvStream,
+) -> Result<(), SyncError> {
+    let mut changed = inner.changed.clone();
+    let mut trusted = inner.trusted.clone();
+    // Frames are read in a task of their own: a read that `select!`
+    // abandoned half-way would lose bytes and break the framing. The channel
+    // holds one frame, so a fast peer cannot make us buffer more.
+    let (frames_tx, mut frames) = mpsc::channel::<Result<Vec<u8>, WireError>>(1);
+    let reader = tokio::spawn(async move {
+        let mut recv = recv;
+        loop {
+            let frame = wire::read_frame(&mut recv, MAX_FRAME).await;
+            let end = frame.is_err();
+            if frames_tx.send(frame).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let _stop_reader = AbortOnDrop(reader);
+    let write = async |send: &mut SendStream, m: Vec<u8>| -> Result<(), SyncError> {
+        wire::write_frame(send, &m).await?;
+        inner.peer(peer, |p| p.bytes_sent += m.len() as u64 + 4);
+        Ok(())
+    };
+    // The document version our last message accounted for: a wake-up for
+    // it or an older one has nothing to add. The owner bumps the counter
+    // when it stores what a peer sent too, and answers that receive with the
+    // reply already, so this is what keeps our own receives from costing a
+    // second round trip.
+    let mut said = *changed.borrow_and_update();
+    // Say hello with our heads straight away: the first message is how the
+    // other side learns what we have.
+    if let Some(m) = generate(inner, session).await? {
+        write(send, m).await?;
+    }
+    loop {
+        tokio::select! {
+            frame = frames.recv() => {
+                let bytes = match frame {
+                    None | Some(Err(WireError::Closed)) => return Ok(()),
+                    Some(Err(e)) => return Err(e.into()),
+                    Some(Ok(b)) => b,
+                };
+                inner.peer(peer, |p| p.bytes_received += bytes.len() as u64 + 4);
+                let msg = wire::decode_message(&bytes)?;
+                let got = receive(inner, session, msg).await?;
+                inner.peer(peer, |p| {
+                    p.in_sync = got.in_sync;
+                    if got.in_sync {
+                        p.last_sync = Some(SystemTime::now());
+                    }
+                });
+                said = said.max(got.version);
+                if let Some(m) = got.reply {
+                    write(send, m).await?;
+                }
+            }
+            r = changed.changed() => {
+                r.map_err(|_| SyncError::Stopping)?;
+                let version = *changed.borrow_and_update();
+                if version <= said {
+                    continue;
+                }
+                said = version;
+                if let Some(m) = generate(inner, session).await? {
+                    write(send, m).await?;
+                }
+            }
+            r = trusted.changed() => {
+                r.map_err(|_| SyncError::Stopping)?;
+                if !trusted.borrow().contains_key(&peer) {
+                    return Err(SyncError::Removed);
+                }
+            }
+        }
+    }
+}
+
+/// Aborts a task when the owner goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
