@@ -65,9 +65,15 @@ pub enum Command {
     Prompt(PromptArgs),
     /// List entries, newest last, with filters.
     Log(LogArgs),
+    /// Every tag in use, the most recently used first, with how many
+    /// entries carry it.
+    Tags(JsonArg),
     /// Show one entry in full.
     Show(ShowArgs),
     /// Edit one of your entries (in your editor, or from stdin).
+    #[command(
+        after_help = "From stdin, a note, an answer or a start-over takes plain text: all of it becomes the new text.\nOther kinds take the form the editor shows, one [section] per field, e.g.\n  printf '[mood]\\n2\\n[need]\\nhug\\n' | hearth edit ID\nA section left out keeps its value; an empty [energy] or [need] clears it."
+    )]
     Edit(EditArgs),
     /// Delete one of your entries.
     Delete(DeleteArgs),
@@ -134,7 +140,7 @@ pub struct RenameArgs {
 /// Flags every new entry takes.
 #[derive(Debug, Args)]
 pub struct EntryFlags {
-    /// Add a tag (repeatable). `@tags` in the text are found too.
+    /// Add a tag (repeatable). `#tags` and `@tags` in the text count too.
     #[arg(long = "tag", short = 't', value_name = "TAG")]
     pub tags: Vec<String>,
     /// Star the entry.
@@ -362,6 +368,11 @@ pub enum PromptCommand {
         /// repair prompts).
         #[arg(long = "prompt", value_name = "ID")]
         prompt_id: Option<String>,
+        /// If you have answered this prompt already, replace that answer
+        /// without asking. Without it, a terminal asks first and a script
+        /// is refused.
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         flags: EntryFlags,
     },
@@ -497,15 +508,20 @@ pub struct LogArgs {
     /// Only entries by me, partner, or a name (repeatable).
     #[arg(long = "author", short = 'a')]
     pub authors: Vec<String>,
-    /// Only entries with this tag (repeatable: all must match).
+    /// Only entries with this tag (repeatable: all must match). `plans`,
+    /// `#plans` and `@plans` are the same tag.
     #[arg(long = "tag", short = 't')]
     pub tags: Vec<String>,
     /// Only starred entries.
     #[arg(long)]
     pub starred: bool,
-    /// Only entries whose text contains this (case-insensitive).
-    #[arg(long, short = 'c')]
+    /// Only entries with this in any text field or tag, whatever its case.
+    #[arg(long, short = 'c', value_name = "TEXT")]
     pub contains: Option<String>,
+    /// Read --contains as a regular expression (Rust regex syntax; still
+    /// case-insensitive unless it starts with `(?-i)`).
+    #[arg(long, requires = "contains")]
+    pub regex: bool,
     /// Only the newest N entries.
     #[arg(short = 'n', value_name = "N")]
     pub limit: Option<usize>,
@@ -548,9 +564,10 @@ pub struct EditArgs {
     /// Remove a tag (repeatable).
     #[arg(long = "untag")]
     pub remove_tags: Vec<String>,
-    /// Open $VISUAL/$EDITOR even when stdin is not a terminal.
-    #[arg(long, short = 'e')]
-    pub editor: bool,
+    /// Open $VISUAL/$EDITOR even when stdin is not a terminal (as -e does
+    /// on every command that writes).
+    #[arg(long, short = 'e', alias = "editor")]
+    pub edit: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -118,6 +118,11 @@ impl From<hearth_model::ModelError> for CliError {
 
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> Self {
+        // Writing JSON straight into stdout (`log --json`) reports a closed
+        // pipe as a serde error; it still ends quietly.
+        if let Some(kind) = e.io_error_kind() {
+            return std::io::Error::from(kind).into();
+        }
         CliError::internal(format!("json: {e}"))
     }
 }

@@ -25,6 +25,42 @@ pub fn now() -> Result<DateTime<FixedOffset>> {
     }
 }
 
+/// Asks `question` on the terminal until `parse` accepts the answer,
+/// saying what was wrong each time. An empty answer or end of input gives
+/// up, writing nothing.
+pub fn ask<T>(question: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T> {
+    loop {
+        eprint!("{question}");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line)? == 0 || line.trim().is_empty() {
+            eprintln!();
+            return Err(CliError::user("no answer given; nothing written"));
+        }
+        match parse(line.trim()) {
+            Ok(v) => return Ok(v),
+            Err(why) => eprintln!("{why}; try again, or press Enter to give up."),
+        }
+    }
+}
+
+/// A yes-or-no question on the terminal: `y` or `yes`; `n`, `no` or Enter
+/// for no. Anything else asks again; end of input is no.
+pub fn confirm(question: &str) -> Result<bool> {
+    loop {
+        eprint!("{question}");
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line)? == 0 {
+            eprintln!();
+            return Ok(false);
+        }
+        match line.trim().to_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "" | "n" | "no" => return Ok(false),
+            other => eprintln!("{other:?} is not yes or no; try again."),
+        }
+    }
+}
+
 pub fn stdin_is_piped() -> bool {
     !std::io::stdin().is_terminal()
 }

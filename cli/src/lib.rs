@@ -7,6 +7,7 @@ mod demo;
 mod error;
 mod input;
 mod render;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -25,16 +26,16 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // Usage errors: clap's first line names the problem; the rest is
-            // advice we keep to one hint line.
-            let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            eprintln!("hearth: error: {}", first.trim_start_matches("error: "));
-            eprintln!("hint: see `hearth --help`");
-            return ExitCode::from(2);
+            // Usage errors: the whole problem on one line, the failing
+            // command's usage, and a hint naming that command's help.
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            for line in usage::report(&e, &args).lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::from(error::exit_code(error::Kind::Usage));
         }
     };
     render::set_color(cli.color);

@@ -59,6 +59,59 @@ pub fn mood_paint(s: &str, mood: f64) -> String {
     paint(s, style)
 }
 
+/// A QR code as text, two modules per character cell, with the four-module
+/// quiet zone the standard asks for. With colour on, every module is
+/// painted: dark ones black and light ones white, whatever the terminal's
+/// own colours, so it scans on dark and light themes alike. Without colour
+/// dark modules are blocks and light ones spaces, for a light background.
+pub fn qr_code(code: &qrcode::QrCode) -> String {
+    const QUIET: usize = 4;
+    let width = code.width();
+    let colors = code.to_colors();
+    let full = width + 2 * QUIET;
+    let dark = |x: usize, y: usize| -> bool {
+        x >= QUIET
+            && y >= QUIET
+            && x < QUIET + width
+            && y < QUIET + width
+            && colors[(y - QUIET) * width + (x - QUIET)] == qrcode::Color::Dark
+    };
+    let painted = color_on();
+    let mut out = String::new();
+    for row in (0..full).step_by(2) {
+        if row > 0 {
+            out.push('\n');
+        }
+        let mut last = None;
+        for x in 0..full {
+            let top = dark(x, row);
+            // The last row of an odd height has a light row below it.
+            let bottom = row + 1 < full && dark(x, row + 1);
+            if painted {
+                // 256-colour 16 and 231 are fixed black and white; the
+                // upper half block shows the top module in the foreground.
+                if last != Some((top, bottom)) {
+                    let c = |d: bool| if d { 16 } else { 231 };
+                    out.push_str(&format!("\x1b[38;5;{};48;5;{}m", c(top), c(bottom)));
+                    last = Some((top, bottom));
+                }
+                out.push('\u{2580}');
+            } else {
+                out.push(match (top, bottom) {
+                    (true, true) => '\u{2588}',
+                    (true, false) => '\u{2580}',
+                    (false, true) => '\u{2584}',
+                    (false, false) => ' ',
+                });
+            }
+        }
+        if painted {
+            out.push_str("\x1b[0m");
+        }
+    }
+    out
+}
+
 /// An entry as documented JSON: the stored fields plus `author_name`.
 pub fn entry_json(e: &Entry, names: &BTreeMap<PartnerId, String>) -> Result<Value> {
     let mut v = serde_json::to_value(e)?;
@@ -125,6 +178,18 @@ pub fn entry_lines(
         .map(|e| name_of(&e.author).chars().count())
         .max()
         .unwrap_or(0);
+    // Times read as the writer's clock; when the writer's offset is not the
+    // reader's, it is shown, so 23:30 in Los Angeles never reads as 23:30
+    // in Tokyo.
+    let here = crate::input::now().ok().map(|n| *n.offset());
+    let time = |e: &Entry| {
+        if here.is_some_and(|h| h != *e.created.offset()) {
+            e.created.format("%H:%M %:z").to_string()
+        } else {
+            e.created.format("%H:%M").to_string()
+        }
+    };
+    let time_w = entries.iter().map(|e| time(e).len()).max().unwrap_or(0);
     let mut day: Option<NaiveDate> = None;
     for e in entries {
         if day != Some(e.day) {
@@ -141,7 +206,7 @@ pub fn entry_lines(
         writeln!(
             out,
             "  {}  {}  {}  {}  {}{}",
-            dim(&e.created.format("%H:%M").to_string()),
+            dim(&pad(&time(e), time_w)),
             accent(&e.id.key()[..short.min(26)]),
             pad(&name_of(&e.author), name_w),
             pad(kind_label(e), 8),
@@ -172,12 +237,14 @@ pub fn entry_full(
         dim(&format!("({})", kind_label(e)))
     )?;
     writeln!(out, "{:<9}{name}", "author")?;
-    writeln!(
-        out,
-        "{:<9}{}",
-        "written",
-        e.created.format("%a %-d %b %Y %H:%M %:z")
-    )?;
+    let mut written = e.created.format("%a %-d %b %Y %H:%M %:z").to_string();
+    if let Ok(now) = crate::input::now()
+        && now.offset() != e.created.offset()
+    {
+        let here = e.created.with_timezone(now.offset());
+        written.push_str(&format!(" ({} your time)", here.format("%a %-d %b %H:%M")));
+    }
+    writeln!(out, "{:<9}{written}", "written")?;
     writeln!(out, "{:<9}{}", "day", e.day)?;
     if !e.tags.is_empty() {
         writeln!(

@@ -2,10 +2,14 @@
 
 use crate::common::TestEnv;
 
-/// The first line says what is wrong; at most a hint follows.
+/// The first line says what is wrong; a usage error adds the command's
+/// usage line; at most a hint follows.
 #[track_caller]
-fn one_line(stderr: &str, needle: &str) {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+pub fn one_line(stderr: &str, needle: &str) {
+    let mut lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    if lines.get(1).is_some_and(|l| l.starts_with("usage: ")) {
+        lines.remove(1);
+    }
     assert!(
         !lines.is_empty() && lines.len() <= 2,
         "not one line: {stderr:?}"

@@ -6,6 +6,7 @@ mod bad_input;
 mod convergence;
 mod crash;
 mod daemon;
+mod everyday;
 mod faults;
 mod journal;
 mod practices;

@@ -97,7 +97,7 @@ fn templates_are_enabled_with_one_command_and_adjusted() {
     let date = ritual(&list, "Date night");
     assert_eq!(date["cadence"], "monthly:15");
     assert!(date["owner"]["partner"].is_string(), "{date}");
-    assert!(ritual(&list, "Evening talk").get("fulfilled_by").is_none());
+    assert!(ritual(&list, "Evening talk")["fulfilled_by"].is_null());
 
     // Bad shapes are usage errors and write nothing.
     let before = env.ok(&["ritual", "list", "--json"]);

@@ -34,9 +34,25 @@ fn form_for(e: &Entry) -> String {
         e.kind()
     );
     match &e.body {
-        Body::Checkin { note, .. } => {
-            form_template(&intro, &[("note", &with_conflicts("note", note))])
-        }
+        Body::Checkin {
+            mood,
+            energy,
+            need,
+            note,
+        } => form_template(
+            &format!(
+                "{intro}\nmood: 1-5 or rough, low, okay, good, great. energy: 1-5 or drained, tired, steady, lively, buzzing; empty for none.\nneed: talk, space, hug, help or your own word; empty for none."
+            ),
+            &[
+                ("mood", &mood.value().to_string()),
+                (
+                    "energy",
+                    &energy.map(|e| e.value().to_string()).unwrap_or_default(),
+                ),
+                ("need", need.as_ref().map(|n| n.as_str()).unwrap_or("")),
+                ("note", &with_conflicts("note", note)),
+            ],
+        ),
         Body::Highlow { high, low } => form_template(
             &intro,
             &[
@@ -82,7 +98,38 @@ fn form_for(e: &Entry) -> String {
     }
 }
 
+/// The one text field of a kind that has only one, by its form section.
+fn single_text(e: &Entry) -> bool {
+    matches!(
+        e.body,
+        Body::Note { .. }
+            | Body::Answer { .. }
+            | Body::Repair {
+                mode: hearth_model::RepairMode::StartOver,
+                ..
+            }
+    )
+}
+
+/// Whether `text` is the one-section form of a single-text kind: its first
+/// line that says something is `[text]`.
+fn is_form(text: &str) -> bool {
+    text.lines()
+        .filter(|l| !l.starts_with(input::COMMENT))
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.trim().eq_ignore_ascii_case("[text]"))
+}
+
 fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
+    // A note, an answer or a start-over takes plain text too: all of it is
+    // the new text.
+    let plain;
+    let text = if single_text(e) && !is_form(text) {
+        plain = format!("[text]\n{text}");
+        plain.as_str()
+    } else {
+        text
+    };
     let field = |sections: &[&str]| -> Result<Vec<(String, String)>> { parse_form(text, sections) };
     let get = |f: &[(String, String)], k: &str| {
         f.iter()
@@ -92,14 +139,33 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
     };
     Ok(match &e.body {
         Body::Checkin {
-            mood, energy, need, ..
+            mood,
+            energy,
+            need,
+            note,
         } => {
-            let f = field(&["note"])?;
+            let f = field(&["mood", "energy", "need", "note"])?;
+            let given = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim());
+            // A section left out keeps its value; an empty one clears it.
             Body::Checkin {
-                mood: *mood,
-                energy: *energy,
-                need: need.clone(),
-                note: get(&f, "note"),
+                mood: match given("mood") {
+                    None => *mood,
+                    Some(m) => m.parse()?,
+                },
+                energy: match given("energy") {
+                    None => *energy,
+                    Some("") => None,
+                    Some(e) => Some(e.parse()?),
+                },
+                need: match given("need") {
+                    None => need.clone(),
+                    Some("") => None,
+                    Some(n) => Some(n.parse()?),
+                },
+                note: f
+                    .iter()
+                    .find(|(n, _)| n == "note")
+                    .map_or_else(|| note.clone(), |(_, v)| v.clone()),
             }
         }
         Body::Highlow { .. } => {
@@ -176,7 +242,7 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
             patch.tags = Some(tags);
         }
     } else {
-        let text = if input::stdin_is_piped() && !a.editor {
+        let text = if input::stdin_is_piped() && !a.edit {
             input::read_stdin()?
         } else {
             input::edit(&form_for(&entry), &ctx.paths.runtime)?

@@ -75,6 +75,14 @@ pub fn unexpected(r: Response) -> CliError {
 
 pub fn run(cli: Cli) -> Result<()> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::user(e.to_string()))?;
+    if needs_journal(&cli.command) && !paths.identity().exists() {
+        // A mistyped HEARTH_HOME must not start a daemon and a new journal.
+        return Err(CliError::user(format!(
+            "no journal at {}; run `hearth init`",
+            paths.data.display()
+        ))
+        .with_hint("if you have one elsewhere, check --home and HEARTH_HOME"));
+    }
     let mut ctx = Ctx {
         paths,
         client: None,
@@ -91,6 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Due(a) => rituals::due(&mut ctx, a.json),
         Command::Prompt(a) => rituals::prompt(&mut ctx, a),
         Command::Log(a) => review::log(&mut ctx, a),
+        Command::Tags(a) => review::tags(&mut ctx, a.json),
         Command::Show(a) => review::show(&mut ctx, a),
         Command::Edit(a) => edit::edit(&mut ctx, a),
         Command::Delete(a) => edit::delete(&mut ctx, a),
@@ -117,6 +126,24 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Whether a command works only on a journal that exists. The commands
+/// that set one up, pair, run the daemon, or need no journal at all are
+/// the exceptions; everything else would otherwise start a daemon that
+/// creates an empty journal wherever `--home` points.
+fn needs_journal(c: &Command) -> bool {
+    !matches!(
+        c,
+        Command::Init(_)
+            | Command::Pair(_)
+            | Command::Daemon(_)
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Demo(_)
+            | Command::Ritual(crate::args::RitualCommand::Templates(_))
+            | Command::Peers(crate::args::PeersCommand::Add { .. })
+    )
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
@@ -129,10 +156,13 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
     let name = match a.name {
         Some(n) => n,
         None if !input::stdin_is_piped() => {
-            eprint!("Your name, as your partner will see it: ");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim().to_string()
+            input::ask("Your name, as your partner will see it: ", |s| {
+                if s.len() > 64 {
+                    Err("a name is at most 64 bytes long".to_string())
+                } else {
+                    Ok(s.to_string())
+                }
+            })?
         }
         None => {
             return Err(CliError::user(
@@ -168,13 +198,36 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
                 "Welcome, {name}. This device ({}) writes as you.",
                 &device.0[..8]
             );
-            println!(
-                "Next: connect your partner's device (`hearth pair invite` on one of you, `hearth pair join` on the other), then `hearth checkin --mood good`, or `hearth prompt` for today's question."
-            );
+            println!("{}", init_next_step(ctx)?);
             Ok(())
         }
         r => Err(unexpected(r)),
     }
+}
+
+/// What to do after `init`, by what this device already knows: on a device
+/// that joined the couple first, pairing is done.
+fn init_next_step(ctx: &mut Ctx) -> Result<String> {
+    const WRITE: &str = "`hearth checkin --mood good`, or `hearth prompt` for today's question";
+    let partner = match ctx.call(Request::Status)? {
+        Response::Status(s) => s.partner.map(|(_, n)| n),
+        r => return Err(unexpected(r)),
+    };
+    let peers = match ctx.call(Request::Peers)? {
+        Response::Peers(list) => list.peers.len(),
+        r => return Err(unexpected(r)),
+    };
+    Ok(match (partner, peers) {
+        (Some(p), _) => format!("{p} is in this journal already. Next: {WRITE}."),
+        (None, n) if n > 0 => format!(
+            "This device is paired with {n} device{} already and syncs with {}. Next: {WRITE}.",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
+        ),
+        (None, _) => format!(
+            "Next: connect your partner's device (`hearth pair invite` on one of you, `hearth pair join` on the other), then {WRITE}."
+        ),
+    })
 }
 
 fn rename(ctx: &mut Ctx, a: RenameArgs) -> Result<()> {
@@ -314,7 +367,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
             Probe::Unreachable => {
                 if a.json {
                     render::print_json(
-                        &serde_json::json!({"running": false, "socket": paths.socket()}),
+                        &serde_json::json!({"running": false, "pid": null, "version": null, "protocol": null, "socket": paths.socket()}),
                     )?;
                 } else {
                     println!("not running");

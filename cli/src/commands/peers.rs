@@ -32,11 +32,7 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
                 "On the other device, run:\n\n  hearth pair join {ticket}\n"
             )?;
             if let Ok(code) = qrcode::QrCode::new(ticket.as_bytes()) {
-                let qr = code
-                    .render::<qrcode::render::unicode::Dense1x2>()
-                    .quiet_zone(true)
-                    .build();
-                writeln!(out, "{qr}")?;
+                writeln!(out, "{}", render::qr_code(&code))?;
             }
             writeln!(
                 out,

@@ -19,6 +19,7 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
         tags: a.tags,
         starred: a.starred,
         contains: a.contains,
+        regex: a.regex,
         limit: a.limit,
         include_deleted: a.deleted,
     };
@@ -50,6 +51,52 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
                 list.sealed,
                 if list.sealed == 1 { "is" } else { "are" }
             ))
+        )?;
+    }
+    Ok(())
+}
+
+/// `hearth tags`: every tag on the entries this device may read.
+pub fn tags(ctx: &mut Ctx, json: bool) -> Result<()> {
+    let at = input::now()?;
+    let list = match ctx.call(Request::Log(hearth_ipc::Log {
+        query: LogQuery::default(),
+        at,
+    }))? {
+        Response::Entries(l) => l,
+        r => return Err(unexpected(r)),
+    };
+    let counts = hearth_model::tag_counts(&list.entries);
+    if json {
+        return render::print_json(&counts);
+    }
+    let mut out = std::io::stdout().lock();
+    if counts.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            render::dim("No tags yet. Write #word or @word in an entry, or pass --tag.")
+        )?;
+        return Ok(());
+    }
+    let width = counts
+        .iter()
+        .map(|c| c.count.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let tag_w = counts
+        .iter()
+        .map(|c| c.tag.chars().count())
+        .max()
+        .unwrap_or(1)
+        + 1;
+    for c in &counts {
+        writeln!(
+            out,
+            "{:>width$}  {:<tag_w$}  {}",
+            c.count,
+            format!("#{}", c.tag),
+            render::dim(&format!("last {}", c.last_day.format("%a %-d %b %Y")))
         )?;
     }
     Ok(())

@@ -509,6 +509,57 @@ pub fn print_due(out: &mut impl Write, d: &DueList) -> Result<()> {
     Ok(())
 }
 
+/// Writes `text` over my earlier answer, keeping its id, and any tag or
+/// star the command line adds.
+fn replace_answer(
+    ctx: &mut Ctx,
+    first: &hearth_model::Entry,
+    text: String,
+    flags: &crate::args::EntryFlags,
+) -> Result<()> {
+    let Body::Answer { prompt, .. } = &first.body else {
+        return Err(CliError::internal("the earlier answer is not an answer"));
+    };
+    let body = Body::Answer {
+        prompt: prompt.clone(),
+        text,
+    };
+    body.validate()?;
+    let mut tags = first.tags.clone();
+    for t in &flags.tags {
+        tags.insert(hearth_model::entry::normalize_tag(t)?);
+    }
+    let patch = hearth_model::EntryPatch {
+        body: Some(body),
+        tags: (tags != first.tags).then_some(tags),
+        starred: flags.star.then_some(true),
+        tender: if flags.tender {
+            Some(true)
+        } else if flags.not_tender {
+            Some(false)
+        } else {
+            None
+        },
+    };
+    let at = input::now()?;
+    match ctx.call(Request::Edit(hearth_ipc::EditEntry {
+        id: first.id.key(),
+        patch,
+        at,
+    }))? {
+        Response::Entry {
+            entry, short_len, ..
+        } => {
+            println!(
+                "Replaced your answer {}",
+                render::accent(&entry.id.key()[..short_len.clamp(1, 26)])
+            );
+            Ok(())
+        }
+        r => Err(unexpected(r)),
+    }
+}
+
 pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
     let at = input::now()?;
     match a.command {
@@ -527,6 +578,7 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
         Some(PromptCommand::Answer {
             text,
             prompt_id,
+            replace,
             flags,
         }) => {
             if a.json {
@@ -542,12 +594,40 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
                 Response::Prompt(p) => p,
                 r => return Err(unexpected(r)),
             };
+            // One answer per prompt: a second one replaces the first, and
+            // only when asked to.
+            let first = match &p.mine {
+                None => None,
+                Some(first) => {
+                    let short = first.id.key()[..10].to_string();
+                    if !replace && input::stdin_is_piped() {
+                        return Err(CliError::user(format!(
+                            "you have answered this prompt already ({short}); nothing written"
+                        ))
+                        .with_hint(
+                            "add --replace to replace that answer, or change it with `hearth edit ID`",
+                        ));
+                    }
+                    if !replace
+                        && !input::confirm(&format!(
+                            "You have answered this prompt already ({short}). Replace that answer? [y/N] "
+                        ))?
+                    {
+                        eprintln!("Kept your first answer; nothing written.");
+                        return Ok(());
+                    }
+                    Some(first.clone())
+                }
+            };
             let text = input::text_from(
                 text,
                 flags.edit,
                 &format!("{} {}\n", input::COMMENT, p.prompt.text),
                 &ctx.paths.runtime,
             )?;
+            if let Some(first) = first {
+                return replace_answer(ctx, &first, text, &flags);
+            }
             let entry = write::new_entry(
                 Body::Answer {
                     prompt: p.prompt.id.clone(),

@@ -90,11 +90,13 @@ pub fn checkin(ctx: &mut Ctx, a: CheckinArgs) -> Result<()> {
     add(ctx, new_entry(body, &a.flags)).map(|_| ())
 }
 
+/// Asks for the mood on the terminal until the answer is on the scale. An
+/// empty answer or end of input gives up, writing nothing.
 fn ask_mood() -> Result<hearth_model::Mood> {
-    eprint!("How are you, really? 1 rough · 2 low · 3 okay · 4 good · 5 great: ");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(line.trim().parse()?)
+    input::ask(
+        "How are you, really? 1 rough · 2 low · 3 okay · 4 good · 5 great: ",
+        |s| s.parse::<hearth_model::Mood>().map_err(|e| e.to_string()),
+    )
 }
 
 pub fn highlow(ctx: &mut Ctx, a: HighlowArgs) -> Result<()> {

@@ -360,7 +360,11 @@ pub struct LogQuery {
     pub tags: Vec<String>,
     #[serde(default)]
     pub starred: bool,
+    /// Looked for in every text field and tag, without regard to case.
     pub contains: Option<String>,
+    /// Read `contains` as a regular expression.
+    #[serde(default)]
+    pub regex: bool,
     pub limit: Option<usize>,
     #[serde(default)]
     pub include_deleted: bool,

@@ -13,7 +13,7 @@ use automerge::{
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 
 use crate::deck::{self, Theme};
-use crate::entry::{normalize_tag, parse_tags};
+use crate::entry::normalize_tag;
 use crate::ritual::{Owner, Ritual, RitualChange, RitualDone};
 use crate::{
     Body, DayBoundary, DeviceId, Energy, Entry, EntryId, EntryPatch, Kind, ModelError, Mood, Need,
@@ -628,9 +628,7 @@ impl Journal {
         for t in &new.tags {
             tags.insert(normalize_tag(t)?);
         }
-        for (_, text) in new.body.texts() {
-            tags.extend(parse_tags(text));
-        }
+        tags.extend(new.body.text_tags());
         // An id must never overwrite an entry, whatever the caller passed.
         if self.child(&self.entries, &id.key()).is_some() {
             return Err(ModelError::Id(format!("{id} already exists")));
@@ -709,19 +707,24 @@ impl Journal {
                 conflicts.insert(key.clone(), others);
             }
         }
+        let body = body_from(kind, &f)?;
+        // Tags written in the text always count, also on entries stored
+        // before `#` made a tag.
+        let mut tags = f.tags.clone();
+        tags.extend(body.text_tags());
         Ok(Entry {
             id,
             author: PartnerId(f.need_str("author")?),
             device: DeviceId(f.str("device")),
             created,
             day,
-            tags: f.tags.clone(),
+            tags,
             starred: f.bools.get("starred").copied().unwrap_or(false),
             tender: f.bools.get("tender").copied().unwrap_or(false),
             edited: f.time("edited", offset),
             deleted: f.time("deleted", offset),
             resolved: f.time("resolved", offset),
-            body: body_from(kind, &f)?,
+            body,
             conflicts,
         })
     }
@@ -825,9 +828,7 @@ impl Journal {
                 wanted.insert(normalize_tag(t)?);
             }
             if let Some(body) = &patch.body {
-                for (_, text) in body.texts() {
-                    wanted.extend(parse_tags(text));
-                }
+                wanted.extend(body.text_tags());
             }
             for t in wanted.difference(&current.tags) {
                 puts.push((format!("{TAG_PREFIX}{t}"), ScalarValue::Boolean(true)));
@@ -836,7 +837,7 @@ impl Journal {
                 deletes.push(format!("{TAG_PREFIX}{t}"));
             }
         } else if let Some(body) = &patch.body {
-            for t in body.texts().iter().flat_map(|(_, text)| parse_tags(text)) {
+            for t in body.text_tags() {
                 if !current.tags.contains(&t) {
                     puts.push((format!("{TAG_PREFIX}{t}"), ScalarValue::Boolean(true)));
                 }

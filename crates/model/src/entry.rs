@@ -231,9 +231,9 @@ impl FromStr for RepairMode {
 pub enum Body {
     Checkin {
         mood: Mood,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         energy: Option<Energy>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         need: Option<Need>,
         note: String,
     },
@@ -297,6 +297,23 @@ impl Body {
             ],
             Body::Answer { text, .. } => vec![("text", text)],
         }
+    }
+
+    /// Every piece of text a search looks at: the free-text fields, a
+    /// check-in's need and a debrief's agreements.
+    pub fn searchable(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.texts().into_iter().map(|(_, t)| t).collect();
+        match self {
+            Body::Checkin { need: Some(n), .. } => out.push(n.as_str()),
+            Body::Repair { agreements, .. } => out.extend(agreements.iter().map(String::as_str)),
+            _ => {}
+        }
+        out
+    }
+
+    /// The `#tags` and `@tags` written in any of the entry's text.
+    pub fn text_tags(&self) -> BTreeSet<String> {
+        self.searchable().into_iter().flat_map(parse_tags).collect()
     }
 
     /// Checks lengths and that the entry says something at all.
@@ -392,13 +409,13 @@ pub struct Entry {
     pub deleted: Option<DateTime<FixedOffset>>,
     /// For a repair: when the couple marked its agreements settled. Until
     /// then they are open and the weekly review brings them up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub resolved: Option<DateTime<FixedOffset>>,
     #[serde(flatten)]
     pub body: Body,
     /// Text fields edited concurrently on two devices: the values that did
     /// not win, kept so no word is lost until someone merges them.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default)]
     pub conflicts: BTreeMap<String, Vec<String>>,
 }
 
@@ -407,11 +424,13 @@ impl Entry {
         self.body.kind()
     }
 
-    pub fn contains(&self, needle_lower: &str) -> bool {
-        let hit = |s: &str| s.to_lowercase().contains(needle_lower);
-        self.body.texts().iter().any(|(_, t)| hit(t))
-            || matches!(&self.body, Body::Repair { agreements, .. } if agreements.iter().any(|a| hit(a)))
-            || self.tags.iter().any(|t| t.contains(needle_lower))
+    /// Whether any text of the entry, or one of its tags, matches.
+    pub fn matches_text(&self, needle: &crate::query::Needle) -> bool {
+        self.body
+            .searchable()
+            .into_iter()
+            .any(|t| needle.is_match(t))
+            || self.tags.iter().any(|t| needle.is_match(t))
     }
 }
 
@@ -452,37 +471,49 @@ pub fn first_line(s: &str) -> String {
         .to_string()
 }
 
-/// Normalises a tag: lowercase, without the leading `@`.
+/// Normalises a tag: lowercase, without one leading `#` or `@`.
 pub fn normalize_tag(raw: &str) -> Result<String, ModelError> {
-    let t = raw.trim().trim_start_matches('@').to_lowercase();
-    if t.is_empty()
-        || t.len() > 64
-        || !t
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-    {
+    let t = raw.trim();
+    let t = t
+        .strip_prefix('#')
+        .or_else(|| t.strip_prefix('@'))
+        .unwrap_or(t)
+        .to_lowercase();
+    if t.is_empty() || t.len() > 64 || !t.chars().all(is_tag_char) {
         return Err(ModelError::Tag(raw.to_string()));
     }
     Ok(t)
 }
 
-/// Finds `@tags` in free text, as jrnl does: an `@` at the start of a word,
-/// followed by letters, digits, `-` or `_`. Email addresses are not tags.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Whether a `#` or `@` after `prev` starts a word: at the start of the
+/// text, after white space, or after an opening bracket or quote. So
+/// `me@example.com`, `C#` and `page.html#top` hold no tags.
+fn starts_word(prev: Option<char>) -> bool {
+    prev.is_none_or(|p| p.is_whitespace() || "([{\"'\u{201c}\u{2018}".contains(p))
+}
+
+/// Finds tags in free text. A tag is `#` or `@` at the start of a word,
+/// then letters, digits, `-` or `_`. Any other character ends it, and a
+/// trailing `-` is dropped. It must start with a letter or digit and hold
+/// at least one letter, so `# heading`, `#1` and `@ 5pm` are not tags.
 pub fn parse_tags(text: &str) -> BTreeSet<String> {
     let mut tags = BTreeSet::new();
     let mut prev: Option<char> = None;
-    let chars = text.char_indices();
-    for (i, c) in chars {
-        let at_word_start = prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '@'));
-        if c == '@' && at_word_start {
+    for (i, c) in text.char_indices() {
+        if (c == '@' || c == '#') && starts_word(prev) {
             let rest = &text[i + 1..];
             let end = rest
                 .char_indices()
-                .find(|(_, c)| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+                .find(|(_, c)| !is_tag_char(*c))
                 .map_or(rest.len(), |(j, _)| j);
             // A trailing '-' is punctuation ("@work-"), not part of the tag.
             let word = rest[..end].trim_end_matches('-');
             if word.chars().next().is_some_and(char::is_alphanumeric)
+                && word.chars().any(char::is_alphabetic)
                 && let Ok(t) = normalize_tag(word)
             {
                 tags.insert(t);
@@ -534,6 +565,11 @@ mod tests {
         let t = parse_tags("Dinner with @Sam at @the-pier, mail me@example.com @@x @ alone @work-");
         let got: Vec<_> = t.iter().map(String::as_str).collect();
         assert_eq!(got, ["sam", "the-pier", "work"]);
+        let t = parse_tags(
+            "# Heading\ntrip to the #coast. (#Plans) see page.html#top, C# and #1 #2026-trip",
+        );
+        let got: Vec<_> = t.iter().map(String::as_str).collect();
+        assert_eq!(got, ["2026-trip", "coast", "plans"]);
         assert!(parse_tags("no tags here").is_empty());
         assert_eq!(
             parse_tags("@café time").into_iter().collect::<Vec<_>>(),
@@ -544,6 +580,8 @@ mod tests {
     #[test]
     fn tag_flags_are_normalised_and_checked() {
         assert_eq!(normalize_tag("@Work").unwrap(), "work");
+        assert_eq!(normalize_tag("#Work").unwrap(), "work");
+        assert!(normalize_tag("#@work").is_err());
         assert!(normalize_tag("two words").is_err());
         assert!(normalize_tag("@").is_err());
     }
@@ -602,7 +640,10 @@ mod tests {
         assert_eq!(v["kind"], "checkin");
         assert_eq!(v["mood"], 4);
         assert_eq!(v["need"], "talk");
-        assert!(v.get("energy").is_none());
+        assert!(
+            v["energy"].is_null(),
+            "absent fields are null, not left out"
+        );
         let back: Body = serde_json::from_value(v).unwrap();
         assert_eq!(back, body);
         let bad = serde_json::json!({"kind": "checkin", "mood": 9, "note": ""});

@@ -28,6 +28,8 @@ pub enum ModelError {
     OnDay(String, &'static str, &'static str),
     #[error("invalid tag {0:?}: tags are letters, digits, '-' and '_'")]
     Tag(String),
+    #[error("invalid regular expression {0}")]
+    Regex(String),
     #[error("{0} is empty")]
     Empty(&'static str),
     #[error("{field} is too long: {len} bytes, the maximum is {max}")]

@@ -152,7 +152,7 @@ pub struct Moment {
     pub day: NaiveDate,
     pub text: String,
     /// For thanks: whom it was for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub to: Option<String>,
 }
 

@@ -22,7 +22,7 @@ pub use doc::{Journal, WriteCtx};
 pub use entry::{Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, RepairMode};
 pub use error::ModelError;
 pub use id::{DeviceId, EntryId, PartnerId};
-pub use query::Filter;
+pub use query::{Filter, Needle, TagCount, tag_counts};
 pub use ritual::{Cadence, Owner, Ritual, RitualChange, RitualDone};
 pub use view::View;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::{Entry, Kind, PartnerId, View};
+use crate::{Entry, Kind, ModelError, PartnerId, View};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filter {
@@ -22,7 +22,12 @@ pub struct Filter {
     pub tags: BTreeSet<String>,
     #[serde(default)]
     pub starred: bool,
+    /// Text to look for in every text field and tag; case-insensitive.
     pub contains: Option<String>,
+    /// Read `contains` as a regular expression (Rust `regex` syntax),
+    /// still case-insensitive unless it says `(?-i)`.
+    #[serde(default)]
+    pub regex: bool,
     /// Keep only the newest `limit` matches.
     pub limit: Option<usize>,
     #[serde(default)]
@@ -33,8 +38,43 @@ pub struct Filter {
     pub exclude_tender: bool,
 }
 
+/// What `--contains` looks for: a plain string, compared without case, or
+/// a regular expression.
+#[derive(Debug, Clone)]
+pub enum Needle {
+    Plain(String),
+    Regex(regex::Regex),
+}
+
+impl Needle {
+    /// A plain needle, or a regex compiled case-insensitively. A bad
+    /// pattern is refused with regex's own explanation on one line.
+    pub fn new(text: &str, regex: bool) -> Result<Needle, ModelError> {
+        if !regex {
+            return Ok(Needle::Plain(text.to_lowercase()));
+        }
+        regex::RegexBuilder::new(text)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map(Needle::Regex)
+            .map_err(|e| {
+                let why = e.to_string();
+                let last = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+                ModelError::Regex(format!("{text:?}: {}", last.trim()))
+            })
+    }
+
+    pub fn is_match(&self, haystack: &str) -> bool {
+        match self {
+            Needle::Plain(n) => haystack.to_lowercase().contains(n.as_str()),
+            Needle::Regex(r) => r.is_match(haystack),
+        }
+    }
+}
+
 impl Filter {
-    pub fn matches(&self, e: &Entry, needle_lower: Option<&str>) -> bool {
+    pub fn matches(&self, e: &Entry, needle: Option<&Needle>) -> bool {
         (self.include_deleted || e.deleted.is_none())
             && !(self.exclude_tender && e.tender)
             && self.since.is_none_or(|d| e.day >= d)
@@ -43,17 +83,25 @@ impl Filter {
             && (self.authors.is_empty() || self.authors.contains(&e.author))
             && self.tags.iter().all(|t| e.tags.contains(t))
             && (!self.starred || e.starred)
-            && needle_lower.is_none_or(|n| e.contains(n))
+            && needle.is_none_or(|n| e.matches_text(n))
+    }
+
+    /// The compiled `contains`, if any.
+    pub fn needle(&self) -> Result<Option<Needle>, ModelError> {
+        self.contains
+            .as_deref()
+            .map(|c| Needle::new(c, self.regex))
+            .transpose()
     }
 
     /// Matching entries, oldest first; with a limit, the newest `limit` of
     /// them (still oldest first, as jrnl prints them).
-    pub fn apply<'v>(&self, view: &'v View) -> Vec<&'v Entry> {
-        let needle = self.contains.as_ref().map(|c| c.to_lowercase());
+    pub fn apply<'v>(&self, view: &'v View) -> Result<Vec<&'v Entry>, ModelError> {
+        let needle = self.needle()?;
         let mut out: Vec<&Entry> = Vec::new();
         // Walk newest first so a limit stops early on a big journal.
         for e in view.entries.values().rev() {
-            if self.matches(e, needle.as_deref()) {
+            if self.matches(e, needle.as_ref()) {
                 out.push(e);
                 if self.limit.is_some_and(|l| out.len() >= l) {
                     break;
@@ -61,6 +109,43 @@ impl Filter {
             }
         }
         out.sort_by_key(|e| (e.created, e.id));
-        out
+        Ok(out)
     }
+}
+
+/// One tag, as `hearth tags` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCount {
+    pub tag: String,
+    /// How many entries carry it.
+    pub count: usize,
+    /// The newest of those entries' journal day.
+    pub last_day: NaiveDate,
+}
+
+/// Every tag on `entries` with how many carry it, the most recently used
+/// first (by its newest entry), then by name.
+pub fn tag_counts<'e>(entries: impl IntoIterator<Item = &'e Entry>) -> Vec<TagCount> {
+    let mut by_tag: std::collections::BTreeMap<
+        &str,
+        (usize, (chrono::DateTime<chrono::FixedOffset>, NaiveDate)),
+    > = std::collections::BTreeMap::new();
+    for e in entries {
+        for t in &e.tags {
+            let slot = by_tag.entry(t.as_str()).or_insert((0, (e.created, e.day)));
+            slot.0 += 1;
+            if e.created > slot.1.0 {
+                slot.1 = (e.created, e.day);
+            }
+        }
+    }
+    let mut out: Vec<_> = by_tag.into_iter().collect();
+    out.sort_by(|a, b| b.1.1.0.cmp(&a.1.1.0).then(a.0.cmp(b.0)));
+    out.into_iter()
+        .map(|(tag, (count, (_, last_day)))| TagCount {
+            tag: tag.to_string(),
+            count,
+            last_day,
+        })
+        .collect()
 }

@@ -255,10 +255,10 @@ pub struct Ritual {
     pub cadence: Cadence,
     pub owner: Owner,
     /// An entry kind whose writing completes this ritual automatically.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub fulfilled_by: Option<Kind>,
     pub created: DateTime<FixedOffset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub archived: Option<DateTime<FixedOffset>>,
 }
 
@@ -324,7 +324,7 @@ pub struct Rhythm {
     pub lanes: Vec<Lane>,
     /// For a ritual added while a window was open: the day its first full
     /// window opens, while that is still ahead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub starts: Option<NaiveDate>,
 }
 
@@ -418,7 +418,7 @@ pub struct RitualDone {
     pub partner: PartnerId,
     pub device: DeviceId,
     pub at: DateTime<FixedOffset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub entry: Option<EntryId>,
 }
 
@@ -436,7 +436,7 @@ pub struct DueItem {
     /// Still waiting for me.
     pub due: bool,
     /// Added during this window: the first one to do opens on this day.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub starts: Option<NaiveDate>,
 }
 

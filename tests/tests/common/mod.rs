@@ -170,6 +170,22 @@ impl TestEnv {
         c
     }
 
+    /// The same environment as [`TestEnv::cmd`], as a plain
+    /// `std::process::Command`, for tests that spawn and hold the pipes.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(hearth_bin());
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HEARTH_HOME", self.home())
+            .env("HEARTH_NOW", &self.now)
+            .env("HEARTH_SEED", self.seed.to_string())
+            .env("HEARTH_LOG", "debug")
+            .env("NO_COLOR", "1")
+            .env("HEARTH_NET", "test")
+            .env("VISUAL", "false");
+        c
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).write_stdin("").output().unwrap()
     }
@@ -287,6 +303,22 @@ impl Drop for TestEnv {
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = kill_process(pid, Signal::KILL);
+    }
+}
+
+/// Waits for `child` to exit, killing it and panicking after `limit`.
+#[track_caller]
+pub fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            panic!("the process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -70,13 +70,14 @@ impl<'a> Reader<'a> {
             tags,
             starred: q.starred,
             contains: q.contains.clone().filter(|c| !c.is_empty()),
+            regex: q.regex,
             limit: q.limit,
             include_deleted: q.include_deleted,
             exclude_tender: false,
         };
         let seal = self.seal();
         let (sealed, entries): (Vec<_>, Vec<_>) = filter
-            .apply(self.view)
+            .apply(self.view)?
             .into_iter()
             .partition(|e| seal.hides(e));
         Ok(Response::Entries(EntryList {

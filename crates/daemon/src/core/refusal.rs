@@ -51,6 +51,7 @@ fn kind_of(e: &ModelError) -> ErrorKind {
         | M::Cadence(_)
         | M::OnDay(..)
         | M::Tag(_)
+        | M::Regex(_)
         | M::Empty(_)
         | M::TooLong { .. }
         | M::AmbiguousRitual(..)

@@ -157,6 +157,7 @@ fn requests() -> Vec<Request> {
                 tags: vec!["a".into()],
                 starred: true,
                 contains: Some("x".into()),
+                regex: true,
                 limit: Some(3),
                 include_deleted: true,
             },
