@@ -139,9 +139,14 @@ fn reads_survive_a_crash_and_cut_off_writes_say_so() {
 #[test]
 fn a_read_only_home_is_a_quick_one_line_error() {
     let env = TestEnv::new();
-    let Some(_ro) = Tmpfs::mount(&env, "ro,size=1m") else {
+    let Some(disk) = Tmpfs::mount(&env, "size=4m") else {
         return;
     };
+    env.ok(&["init", "--name", "Ana"]);
+    env.ok(&["note", "written before the disk went read-only"]);
+    env.ok(&["daemon", "stop"]);
+    disk.remount("ro");
+    // A read needs a daemon, and none can start: the user hears why, fast.
     let started = Instant::now();
     let err = env.fails(&["log"], 3);
     assert!(
@@ -150,9 +155,11 @@ fn a_read_only_home_is_a_quick_one_line_error() {
         started.elapsed()
     );
     assert!(err.contains("Read-only file system"), "{err}");
+    assert!(err.starts_with("hearth: error:"), "{err}");
     assert_eq!(
-        err.lines().next().map(|l| l.starts_with("hearth: error:")),
-        Some(true)
+        err.lines().filter(|l| l.starts_with("hearth: error:")).count(),
+        1,
+        "{err}"
     );
 }
 
