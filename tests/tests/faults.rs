@@ -34,13 +34,23 @@ impl<'a> Tmpfs<'a> {
         Some(Tmpfs { env })
     }
 
+    /// Remounts with `options`. A daemon that just stopped may hold a file
+    /// open for writing a moment longer, so a read-only remount can be
+    /// refused at first: try again, for a bounded time.
     fn remount(&self, options: &str) {
-        let status = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(self.env.home())
-            .status()
-            .unwrap();
-        assert!(status.success(), "remount {options}");
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = std::process::Command::new("mount")
+                .args(["-o", &format!("remount,{options}")])
+                .arg(self.env.home())
+                .status()
+                .unwrap();
+            if status.success() {
+                return;
+            }
+            assert!(Instant::now() < end, "remount {options} kept failing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -136,28 +146,77 @@ fn reads_survive_a_crash_and_cut_off_writes_say_so() {
     assert!(acked.lock().unwrap().len() > 20, "the test wrote something");
 }
 
+/// A read-only view of another directory: a bind mount remounted
+/// read-only, which open files elsewhere cannot hold up.
+struct ReadOnlyView {
+    dir: tempfile::TempDir,
+}
+
+impl ReadOnlyView {
+    fn of(source: &std::path::Path) -> Option<ReadOnlyView> {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: a read-only bind mount needs root");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mount = |args: &[&str]| {
+            std::process::Command::new("mount")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let target = dir.path().to_str().unwrap().to_string();
+        if !mount(&["--bind", source.to_str().unwrap(), &target]) {
+            eprintln!("skipped: could not bind-mount here");
+            return None;
+        }
+        let view = ReadOnlyView { dir };
+        if !mount(&["-o", "remount,ro,bind", &target]) {
+            eprintln!("skipped: could not make the bind mount read-only");
+            return None;
+        }
+        Some(view)
+    }
+}
+
+impl Drop for ReadOnlyView {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
 #[test]
 fn a_read_only_home_is_a_quick_one_line_error() {
-    let env = TestEnv::new();
-    let Some(disk) = Tmpfs::mount(&env, "size=4m") else {
+    let env = TestEnv::initialised();
+    env.ok(&["note", "written before the home went read-only"]);
+    env.ok(&["daemon", "stop"]);
+    let Some(ro) = ReadOnlyView::of(env.home()) else {
         return;
     };
-    env.ok(&["init", "--name", "Ana"]);
-    env.ok(&["note", "written before the disk went read-only"]);
-    env.ok(&["daemon", "stop"]);
-    disk.remount("ro");
     // A read needs a daemon, and none can start: the user hears why, fast.
     let started = Instant::now();
-    let err = env.fails(&["log"], 3);
+    let out = env
+        .cmd()
+        .env("HEARTH_HOME", ro.dir.path())
+        .arg("log")
+        .output()
+        .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("Read-only file system"), "{err}");
     assert!(err.starts_with("hearth: error:"), "{err}");
     assert_eq!(
-        err.lines().filter(|l| l.starts_with("hearth: error:")).count(),
+        err.lines()
+            .filter(|l| l.starts_with("hearth: error:"))
+            .count(),
         1,
         "{err}"
     );
