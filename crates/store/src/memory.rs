@@ -56,11 +56,6 @@ impl MemDisk {
         self.lock().stop_compaction_at = Some(stage);
     }
 
-    /// How many files the disk holds.
-    pub fn file_count(&self) -> usize {
-        self.lock().files.len()
-    }
-
     /// Appends that reached the disk, since it was made.
     pub fn appends(&self) -> usize {
         self.lock().appends

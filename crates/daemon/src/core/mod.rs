@@ -184,10 +184,6 @@ impl Core {
         }
     }
 
-    pub fn is_ready(&self) -> bool {
-        matches!(self, Core::Ready(_))
-    }
-
     /// Whether `input` can be handled now, or must wait for the document.
     pub fn can_take(&self, input: &Input) -> bool {
         match self {
