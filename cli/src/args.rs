@@ -9,6 +9,8 @@ use hearth_model::{Cadence, Energy, Kind, Mood, Need};
 #[derive(Debug, Parser)]
 #[command(
     name = "hearth",
+    // Usage lines say `hearth` whatever the file is called (the test suite runs a copy).
+    bin_name = "hearth",
     version,
     about = "A private journal for two: check-ins, gratitude, rituals and repair, synced between your devices.",
     long_about = "hearth is a journal that two partners share. Each of you writes from your own devices; \
