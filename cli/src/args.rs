@@ -605,6 +605,11 @@ pub struct NetArgs {
     /// Use this self-hosted iroh relay instead of the public ones.
     #[arg(long, env = "HEARTH_RELAY", value_name = "URL")]
     pub relay: Option<String>,
+    /// In the default mode, also announce this device on the local network
+    /// (mDNS) so devices there find each other without the internet.
+    /// `local` always does.
+    #[arg(long, env = "HEARTH_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub mdns: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ mod daemon;
 mod everyday;
 mod faults;
 mod journal;
+mod local_safety;
 mod practices;
 mod storage;
 mod sync;

@@ -327,6 +327,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                     return Ok(());
                 }
                 Probe::Incompatible(m) => return Err(CliError::daemon(m)),
+                Probe::Refused(e) => return Err(e),
                 Probe::Unreachable => {}
             }
             let s = client::start_and_wait(paths, Some(&net))?;
@@ -364,6 +365,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                 }
             }
             Probe::Incompatible(m) => Err(CliError::daemon(m)),
+            Probe::Refused(e) => Err(e),
             Probe::Unreachable => {
                 if a.json {
                     render::print_json(
@@ -393,6 +395,7 @@ fn run_daemon(paths: &Paths, net: &crate::args::NetArgs) -> Result<()> {
         paths: paths.clone(),
         net: mode,
         relay: net.relay.clone(),
+        mdns: net.mdns,
         seed,
         foreground: true,
     }))

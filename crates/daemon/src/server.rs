@@ -29,6 +29,9 @@ pub struct Options {
     pub net: NetMode,
     /// A self-hosted iroh relay instead of the public ones.
     pub relay: Option<String>,
+    /// Announce and look for devices on the local network in the default
+    /// mode too.
+    pub mdns: bool,
     /// Seeds the id randomness, for reproducible tests.
     pub seed: Option<u64>,
     pub foreground: bool,
@@ -150,6 +153,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         secret_key: identity.secret(),
         mode: opts.net,
         relay: opts.relay.clone(),
+        mdns: opts.mdns,
         port: identity.port.unwrap_or(0),
     };
     let cached = FileStore::cached_view(&paths.journal());

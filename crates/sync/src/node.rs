@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub secret_key: [u8; 32],
     pub mode: NetMode,
     pub relay: Option<String>,
+    /// mDNS in the default mode too (it is always on in `local`).
+    pub mdns: bool,
     /// Port to bind (0 for any); reusing the last one lets peers find us
     /// where they last saw us.
     pub port: u16,
