@@ -10,6 +10,7 @@ mod everyday;
 mod faults;
 mod journal;
 mod local_safety;
+mod pairing;
 mod practices;
 mod storage;
 mod sync;
