@@ -3,6 +3,7 @@
 mod common;
 
 mod bad_input;
+mod bounds;
 mod convergence;
 mod crash;
 mod daemon;

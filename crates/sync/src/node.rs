@@ -74,6 +74,9 @@ pub struct SyncReport {
 pub(crate) struct PeerState {
     /// Open sessions with it (two when both sides dialed at once).
     pub sessions: u32,
+    /// Connections it opened to us that are being served, sessions or not
+    /// yet: capped, so one peer cannot tie up the node with many.
+    pub incoming: u32,
     /// The connection of the latest session, while any is open.
     pub conn: Option<Connection>,
     pub last_sync: Option<SystemTime>,
