@@ -193,7 +193,8 @@ pub fn write_home(home: &Path, journal: &Journal) {
         "device_name": "bench",
     });
     std::fs::write(paths.identity(), ident.to_string()).unwrap();
-    let opened = hearth_store::Store::open(&paths.journal(), journal.doc().clone()).unwrap();
+    use hearth_store::DocStore as _;
+    let opened = hearth_store::FileStore::open(&paths.journal(), journal.doc().clone()).unwrap();
     let mut store = opened.store;
     store.compact(&opened.doc).unwrap();
     store.save_view(&View::build(journal)).unwrap();
