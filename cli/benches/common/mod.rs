@@ -157,15 +157,21 @@ pub fn start_daemon(home: &Path) -> Daemon {
 
 pub fn call(paths: &Paths, req: Request) -> Option<Response> {
     let mut s = UnixStream::connect(paths.socket()).ok()?;
+    call_on(&mut s, req)
+}
+
+/// One request on a connection the caller keeps: an invite lasts only as
+/// long as the connection that opened it.
+pub fn call_on(s: &mut UnixStream, req: Request) -> Option<Response> {
     write_sync(
-        &mut s,
+        s,
         &Envelope {
             protocol: PROTOCOL_VERSION,
             request: req,
         },
     )
     .ok()?;
-    read_sync(&mut s, MAX_RESPONSE).ok()
+    read_sync(s, MAX_RESPONSE).ok()
 }
 
 pub fn log_n(n: usize, contains: Option<&str>) -> Request {
