@@ -25,8 +25,29 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
+    /// Print long output directly instead of through the pager
+    /// ($HEARTH_PAGER, else $PAGER, else `less -FRX`, on a terminal only).
+    #[arg(long, global = true)]
+    pub no_pager: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Whether this command's output may be long enough for the pager:
+    /// the text (not JSON) of the commands that list or show entries.
+    pub fn pages(&self) -> bool {
+        !self.no_pager
+            && match &self.command {
+                Command::Log(a) => !a.json,
+                Command::Show(a) => !a.json,
+                Command::Tags(a) | Command::Today(a) => !a.json,
+                Command::Review(a) => !a.json,
+                Command::Onthisday(a) => !a.json,
+                _ => false,
+            }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ mod commands;
 mod demo;
 mod error;
 mod input;
+mod pager;
 mod render;
 mod usage;
 
@@ -39,7 +40,22 @@ pub fn main() -> ExitCode {
         }
     };
     render::set_color(cli.color);
-    match commands::run(cli) {
+    render::set_width();
+    let pager = if cli.pages() {
+        // Colour is decided for the terminal, before stdout becomes the
+        // pager's pipe; `less -R` shows it.
+        if cli.color == args::ColorChoice::Auto && render::color_on() {
+            owo_colors::set_override(true);
+        }
+        pager::start()
+    } else {
+        None
+    };
+    let result = commands::run(cli);
+    if let Some(p) = pager {
+        p.finish();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.is_broken_pipe() {

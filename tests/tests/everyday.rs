@@ -823,3 +823,47 @@ fn log_shows_the_writers_offset_when_it_is_not_the_readers() {
         "{shown}"
     );
 }
+
+// ----- the pager ----------------------------------------------------------------
+
+#[test]
+fn long_output_goes_through_the_pager_on_a_terminal_only() {
+    let env = TestEnv::initialised();
+    env.ok(&["note", "a paged note"]);
+    let paged = env.home().join("paged.txt");
+    let pager = format!("cat > '{}'", paged.display());
+    let at_a_terminal = |args: &[&str]| {
+        let (master, slave) = pty();
+        let mut child = env
+            .std_cmd()
+            .args(args)
+            .env("HEARTH_PAGER", &pager)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(slave))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let status = wait_bounded(&mut child, Duration::from_secs(60));
+        drop(master);
+        assert!(status.success(), "hearth {args:?}: {status}");
+    };
+    at_a_terminal(&["log"]);
+    let got = std::fs::read_to_string(&paged).expect("the pager ran");
+    assert!(got.contains("a paged note"), "{got:?}");
+    std::fs::remove_file(&paged).unwrap();
+
+    at_a_terminal(&["log", "--no-pager"]);
+    assert!(!paged.exists(), "--no-pager prints directly");
+    at_a_terminal(&["log", "--json"]);
+    assert!(!paged.exists(), "JSON is never paged");
+
+    // Into a pipe: no pager.
+    let out = env
+        .cmd()
+        .args(["log"])
+        .env("HEARTH_PAGER", &pager)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a paged note"));
+    assert!(!paged.exists());
+}
