@@ -1,7 +1,7 @@
 //! Long output through a pager, as git does: only when stdout is a
-//! terminal, `$HEARTH_PAGER`, else `$PAGER`, else `less -FRX` (which quits
-//! at once when everything fits on one screen). `--no-pager`, or an empty
-//! pager or `cat`, prints directly.
+//! terminal, with the pager the settings name (`less -FRX` by default,
+//! which quits at once when everything fits on one screen). `--no-pager`,
+//! or an empty pager or `cat`, prints directly.
 
 use std::io::{IsTerminal, Write};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -14,27 +14,17 @@ pub struct Pager {
     saved_stdout: OwnedFd,
 }
 
-/// The pager command to use, if any: `HEARTH_PAGER`, then `PAGER`, then
-/// `less -FRX`.
-fn command() -> Option<String> {
-    let cmd = std::env::var("HEARTH_PAGER")
-        .or_else(|_| std::env::var("PAGER"))
-        .unwrap_or_else(|_| "less -FRX".to_string());
-    let t = cmd.trim();
-    (!t.is_empty() && t != "cat").then(|| t.to_string())
-}
-
 /// Starts the pager when stdout is a terminal; `None` means print directly.
 /// A pager that cannot be started is not an error: output goes straight to
 /// the terminal.
-pub fn start() -> Option<Pager> {
-    if !std::io::stdout().is_terminal() {
+pub fn start(cmd: &str) -> Option<Pager> {
+    let cmd = cmd.trim();
+    if !std::io::stdout().is_terminal() || cmd.is_empty() || cmd == "cat" {
         return None;
     }
-    let cmd = command()?;
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(&cmd)
+        .arg(cmd)
         .env(
             "LESS",
             std::env::var("LESS").unwrap_or_else(|_| "FRX".into()),

@@ -125,7 +125,10 @@ pub fn mood_paint(s: &str, mood: f64) -> String {
 /// quiet zone the standard asks for. With colour on, every module is
 /// painted: dark ones black and light ones white, whatever the terminal's
 /// own colours, so it scans on dark and light themes alike. Without colour
-/// dark modules are blocks and light ones spaces, for a light background.
+/// the light modules, quiet zone included, are drawn as blocks in the
+/// terminal's text colour and the dark ones left as its background: on the
+/// usual light-on-dark terminal that is the right way round, and the
+/// drawn quiet zone keeps the code apart from the dark around it.
 pub fn qr_code(code: &qrcode::QrCode) -> String {
     const QUIET: usize = 4;
     let width = code.width();
@@ -159,11 +162,12 @@ pub fn qr_code(code: &qrcode::QrCode) -> String {
                 }
                 out.push('\u{2580}');
             } else {
+                // A block half is a light module.
                 out.push(match (top, bottom) {
-                    (true, true) => '\u{2588}',
-                    (true, false) => '\u{2580}',
-                    (false, true) => '\u{2584}',
-                    (false, false) => ' ',
+                    (false, false) => '\u{2588}',
+                    (false, true) => '\u{2580}',
+                    (true, false) => '\u{2584}',
+                    (true, true) => ' ',
                 });
             }
         }

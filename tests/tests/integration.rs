@@ -10,6 +10,7 @@ mod everyday;
 mod faults;
 mod journal;
 mod practices;
+mod settings;
 mod storage;
 mod sync;
 mod transfer;
