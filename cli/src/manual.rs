@@ -18,6 +18,12 @@ fn tree() -> clap::Command {
     cmd
 }
 
+/// A page for `cmd`, each credited to hearth and its version (clap would
+/// name a subcommand's page after the subcommand alone).
+fn page(cmd: clap::Command) -> clap_mangen::Man {
+    clap_mangen::Man::new(cmd).source(format!("hearth {}", env!("CARGO_PKG_VERSION")))
+}
+
 /// Escapes text for roff: backslashes, hyphens (so they are not taken
 /// for line-break hyphens) and a leading control character.
 fn esc(s: &str) -> String {
@@ -40,7 +46,7 @@ fn section(out: &mut dyn Write, title: &str, items: &[(String, String)]) -> std:
 
 /// hearth(1): clap's page, then what clap cannot know.
 fn main_page(out: &mut dyn Write) -> std::io::Result<()> {
-    clap_mangen::Man::new(tree()).render(out)?;
+    page(tree()).render(out)?;
     let vars: Vec<(String, String)> = crate::config::VARIABLES
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -97,7 +103,7 @@ fn write_all(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(fail)?;
     fn pages(cmd: &clap::Command, dir: &Path) -> std::io::Result<()> {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-            let man = clap_mangen::Man::new(sub.clone());
+            let man = page(sub.clone());
             let mut f = std::fs::File::create(dir.join(man.get_filename()))?;
             man.render(&mut f)?;
             pages(sub, dir)?;
@@ -133,6 +139,6 @@ pub fn man(a: ManArgs) -> Result<()> {
                 ))
             })?;
     }
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    page(cmd.clone()).render(&mut out)?;
     Ok(())
 }

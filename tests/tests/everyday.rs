@@ -353,10 +353,10 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
     assert!(due["items"].as_array().unwrap().len() >= 2, "{due}");
     schema.assert_valid("due", &due);
 
-    schema.assert_valid(
-        "daemon-status",
-        &json(&env.ok(&["daemon", "status", "--json"])),
-    );
+    let running = json(&env.ok(&["daemon", "status", "--json"]));
+    schema.assert_valid("daemon-status", &running);
+    assert_eq!(running["net"], "test", "{running}");
+    schema.assert_valid("config", &json(&env.ok(&["config", "--json"])));
     env.ok(&["daemon", "stop"]);
     let out = env
         .cmd()

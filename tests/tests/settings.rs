@@ -262,15 +262,19 @@ fn completion_offers_moods_ids_rituals_templates_and_prompt_ids() {
     let (energy, _) = complete(&env, &["hearth", "checkin", "--energy", "t"], 3);
     assert_eq!(energy, ["tired"]);
 
+    // An empty word gets the flags as well as the values.
+    let values =
+        |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|c| !c.starts_with('-')).collect() };
     let (ids, _) = complete(&env, &["hearth", "show", ""], 2);
-    assert_eq!(ids, [id.clone()]);
+    assert!(ids.contains(&"--json".to_string()), "{ids:?}");
+    assert_eq!(values(ids), [id.clone()]);
     let (ids, _) = complete(&env, &["hearth", "edit", &id[..4]], 2);
     assert_eq!(ids, [id.clone()]);
     let (none, _) = complete(&env, &["hearth", "delete", "zzzz"], 2);
     assert!(none.is_empty(), "{none:?}");
 
     let (rituals, _) = complete(&env, &["hearth", "ritual", "done", ""], 3);
-    assert_eq!(rituals, ["Night talk"]);
+    assert_eq!(values(rituals), ["Night talk"]);
     let (templates, _) = complete(&env, &["hearth", "ritual", "add", "state"], 3);
     assert_eq!(templates, ["state-of-the-union"]);
     let (prompts, _) = complete(
@@ -290,7 +294,7 @@ fn completion_offers_moods_ids_rituals_templates_and_prompt_ids() {
     // With no daemon, nothing from it, quickly, and no daemon started.
     env.ok(&["daemon", "stop"]);
     let (ids, took) = complete(&env, &["hearth", "show", ""], 2);
-    assert!(ids.is_empty(), "{ids:?}");
+    assert!(values(ids.clone()).is_empty(), "{ids:?}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(!env.socket().exists(), "completion started a daemon");
     assert!(env.daemon_pid().is_none_or(|p| {
@@ -417,6 +421,10 @@ fn every_command_has_a_man_page_and_pages_name_only_pages_that_exist() {
     assert!(vars >= 10, "{env_section}");
 
     let sub = env.ok(&["man", "ritual", "add"]);
-    assert!(sub.contains(".TH hearth\\-ritual\\-add"), "{sub}");
+    assert!(sub.contains(".TH hearth-ritual-add 1"), "{sub}");
+    assert!(
+        sub.contains("hearth\\-ritual\\-add \\- Add a ritual"),
+        "{sub}"
+    );
     one_line(&env.fails(&["man", "no-such"], 1), "no command");
 }
