@@ -214,8 +214,12 @@ fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spa
     if let Some(h) = home.filter(|h| Paths::under(h) == *paths) {
         cmd.arg("--home").arg(h);
     }
+    // Only the flags given here; without them the daemon resolves its
+    // network from the environment and config.toml as this CLI would.
     if let Some(n) = net {
-        cmd.arg("--net").arg(&n.net);
+        if let Some(mode) = n.net {
+            cmd.arg("--net").arg(mode.as_str());
+        }
         if let Some(r) = &n.relay {
             cmd.arg("--relay").arg(r);
         }

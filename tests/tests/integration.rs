@@ -13,6 +13,7 @@ mod journal;
 mod local_safety;
 mod pairing;
 mod practices;
+mod settings;
 mod storage;
 mod sync;
 mod transfer;

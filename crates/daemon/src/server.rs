@@ -170,6 +170,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         cached,
         opts.seed,
     );
+    // A relay is used in default mode only; the others have none.
+    let (mode, relay) = match opts.net {
+        NetMode::Default => ("default", opts.relay.clone()),
+        NetMode::Local => ("local", None),
+        NetMode::Test => ("test", None),
+    };
+    core.set_network(mode, relay);
     let (changed_tx, changed_rx) = watch::channel(0u64);
     let (trusted_tx, trusted_rx) = watch::channel(TrustedSet::new());
     core.set_link(SyncLink {
