@@ -9,6 +9,7 @@ mod daemon;
 mod everyday;
 mod faults;
 mod journal;
+mod link;
 mod practices;
 mod storage;
 mod sync;
