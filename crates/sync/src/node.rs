@@ -53,8 +53,9 @@ pub struct TestHooks {
     /// leaves a peer on 127.0.0.1 no direct route to us, so hole punching
     /// cannot bypass the proxy.
     pub bind: Option<IpAddr>,
-    /// Dial every trusted device at this address instead of the ones the
-    /// document records (`HEARTH_TEST_DIAL`): the proxy's.
+    /// Dial every device, trusted or inviting, at this address instead of
+    /// the ones the document or the ticket records (`HEARTH_TEST_DIAL`):
+    /// the proxy's.
     pub dial: Option<SocketAddr>,
 }
 
@@ -366,13 +367,14 @@ impl SyncNode {
                 "that invite is from this very device".into(),
             ));
         }
-        let conn = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            self.endpoint.connect(ticket.addr(), ALPN_PAIR),
-        )
-        .await
-        .map_err(|_| PairError::Connect("timed out".into()))?
-        .map_err(|e| PairError::Connect(e.to_string()))?;
+        let addr = match self.inner.dial_override {
+            Some(o) => iroh::EndpointAddr::from_parts(ticket.id, [iroh::TransportAddr::Ip(o)]),
+            None => ticket.addr(),
+        };
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect(addr, ALPN_PAIR))
+            .await
+            .map_err(|_| PairError::Connect("timed out".into()))?
+            .map_err(|e| PairError::Connect(e.to_string()))?;
         let (mut send, mut recv) = conn
             .open_bi()
             .await
