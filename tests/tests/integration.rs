@@ -10,6 +10,7 @@ mod daemon;
 mod everyday;
 mod faults;
 mod journal;
+mod link;
 mod local_safety;
 mod pairing;
 mod practices;

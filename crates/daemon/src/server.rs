@@ -15,7 +15,9 @@ use hearth_store::{FileStore, Opened, StoreError, create_private_dir};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hearth_sync::{DocRequest, NetMode, NodeConfig, SyncError, SyncNode, Ticket, TrustedSet};
+use hearth_sync::{
+    DocRequest, NetMode, NodeConfig, SyncError, SyncNode, TestHooks, Ticket, TrustedSet,
+};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -149,13 +151,22 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let _log_guard = crate::logging::init(&paths.logs(), opts.foreground);
 
     let identity = Identity::load_or_create(&paths.identity())?;
-    let node_cfg = NodeConfig {
+    // Only tests run in test mode, and only there may the environment move
+    // the endpoint (a fault proxy, see tests/tests/common/proxy.rs). A hook
+    // that does not parse turns sync off, so its test fails visibly.
+    let test = if opts.net == NetMode::Test {
+        TestHooks::from_env()
+    } else {
+        Ok(TestHooks::default())
+    };
+    let node_cfg = test.map(|test| NodeConfig {
         secret_key: identity.secret(),
         mode: opts.net,
         relay: opts.relay.clone(),
         mdns: opts.mdns,
         port: identity.port.unwrap_or(0),
-    };
+        test,
+    });
     let cached = FileStore::cached_view(&paths.journal());
     tracing::info!(
         pid = std::process::id(),
@@ -220,7 +231,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             }
         }
     });
-    let node = match SyncNode::spawn(node_cfg, docs_tx, trusted_rx, changed_rx).await {
+    let spawned = match node_cfg {
+        Ok(cfg) => SyncNode::spawn(cfg, docs_tx, trusted_rx, changed_rx).await,
+        Err(e) => Err(e),
+    };
+    let node = match spawned {
         Ok(node) => {
             let _ = tx.send(Msg::Work(
                 Input::Listening(node.direct_addrs(), node.port()),

@@ -5,6 +5,12 @@
 //!
 //! The schedule is [`Backoff`], pure and tested here; the loop only reads
 //! the clock and the random jitter and hands them to it.
+//!
+//! The backoff only spaces out dials that fail. It must never delay a
+//! recovery the device can see, so [`path_back`] cancels the wait and
+//! starts the schedule over whenever something shows the network works
+//! again: a session with any device starts, either side having dialed, or
+//! the network interfaces change (`netchange`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +67,35 @@ fn retry_later(p: &mut PeerState) {
     schedule_retry(p, Instant::now(), rand::random::<f64>());
 }
 
+/// The rule for a path that came back: a device without a session is
+/// dialed at once, and its next failure waits [`BACKOFF_MIN`] again. A dial
+/// under way is left to finish; a device with a session needs nothing.
+pub(crate) fn path_back(p: &mut PeerState) {
+    if p.sessions == 0 {
+        p.backoff.reset();
+        p.next_try = None;
+    }
+}
+
+/// Applies [`path_back`] to every device but `except` (whose own session
+/// keeps its state), and wakes the dialer.
+pub(crate) fn paths_back(inner: &Inner, except: Option<EndpointId>) {
+    let ids: Vec<EndpointId> = inner
+        .trusted
+        .borrow()
+        .keys()
+        .copied()
+        .filter(|id| *id != inner.me && Some(*id) != except)
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    for id in ids {
+        inner.peer(id, path_back);
+    }
+    inner.wake_dialer.notify_one();
+}
+
 /// Dials every trusted device that is due, then sleeps until the next one
 /// is due or something changes: a dial or session ended, the trusted set
 /// changed, or `hearth sync` asked.
@@ -72,7 +107,12 @@ pub(crate) async fn dial_loop(inner: Arc<Inner>, endpoint: Endpoint) {
             .borrow()
             .iter()
             .filter(|(id, _)| **id != inner.me)
-            .map(|(id, a)| (*id, a.clone()))
+            .map(|(id, a)| {
+                (
+                    *id,
+                    inner.dial_override.map_or_else(|| a.clone(), |o| vec![o]),
+                )
+            })
             .collect();
         let mut next_wake = now + BACKOFF_MAX;
         for (id, addrs) in targets {
@@ -105,6 +145,8 @@ pub(crate) async fn dial_loop(inner: Arc<Inner>, endpoint: Endpoint) {
 
 /// One dial attempt, and the session if it connects.
 async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<SocketAddr>) {
+    // The tests count these lines to bound the dials of a partition.
+    tracing::debug!(peer = %id.fmt_short(), "dial attempt");
     let addr = EndpointAddr::from_parts(id, addrs.into_iter().map(TransportAddr::Ip));
     match connect(&endpoint, addr).await {
         Ok((conn, send, recv)) => {
@@ -204,6 +246,41 @@ mod tests {
         assert_eq!(b, Backoff::default());
         assert_eq!(b.next(0.0), BACKOFF_MIN);
         assert_eq!(b.next(0.0), BACKOFF_MIN * 2);
+    }
+
+    #[test]
+    fn a_path_that_comes_back_is_dialed_at_once_and_starts_over() {
+        let now = Instant::now();
+        let mut p = PeerState::default();
+        // A long partition: the wait has grown to the cap.
+        for _ in 0..12 {
+            schedule_retry(&mut p, now, 0.0);
+        }
+        assert_eq!(p.next_try, Some(now + BACKOFF_MAX));
+        path_back(&mut p);
+        // Due now, whatever the schedule said...
+        assert_eq!(p.next_try, None);
+        // ...and if that dial fails too, the wait starts small again.
+        schedule_retry(&mut p, now, 0.0);
+        assert_eq!(p.next_try, Some(now + BACKOFF_MIN));
+        // A dial under way is not doubled: it stays the one attempt.
+        p.dialing = true;
+        path_back(&mut p);
+        assert!(p.dialing);
+    }
+
+    #[test]
+    fn a_path_back_leaves_a_device_with_a_session_alone() {
+        // Its backoff was reset when the session started; what is there
+        // now is the schedule for after it ends, and stays.
+        let now = Instant::now();
+        let mut p = PeerState::default();
+        schedule_retry(&mut p, now, 0.0);
+        schedule_retry(&mut p, now, 0.0);
+        p.sessions = 1;
+        let before = (p.backoff, p.next_try);
+        path_back(&mut p);
+        assert_eq!((p.backoff, p.next_try), before);
     }
 
     #[test]

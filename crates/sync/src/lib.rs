@@ -10,6 +10,7 @@
 mod dialer;
 mod error;
 mod gate;
+mod netchange;
 mod node;
 mod pair_proto;
 mod pairing;
@@ -22,7 +23,7 @@ use std::net::SocketAddr;
 
 pub use error::SyncError;
 pub use iroh::{EndpointId, SecretKey};
-pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport};
+pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport, TestHooks};
 pub use pairing::{PairError, Paired};
 pub use ticket::{Ticket, TicketError};
 pub use wire::{MAX_FRAME, WireError, decode_message};

@@ -10,7 +10,7 @@
 //! network mode).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -41,6 +41,45 @@ pub struct NodeConfig {
     /// Port to bind (0 for any); reusing the last one lets peers find us
     /// where they last saw us.
     pub port: u16,
+    /// Honoured in [`NetMode::Test`] only.
+    pub test: TestHooks,
+}
+
+/// Test-only changes to where the endpoint binds and dials, so the
+/// integration tests can put a fault proxy between two daemons on one
+/// machine. [`crate::presets`] and the dialer ignore them outside
+/// [`NetMode::Test`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestHooks {
+    /// The IP to bind instead of 127.0.0.1 (`HEARTH_TEST_BIND`): `::1`
+    /// leaves a peer on 127.0.0.1 no direct route to us, so hole punching
+    /// cannot bypass the proxy.
+    pub bind: Option<IpAddr>,
+    /// Dial every device, trusted or inviting, at this address instead of
+    /// the ones the document or the ticket records (`HEARTH_TEST_DIAL`):
+    /// the proxy's.
+    pub dial: Option<SocketAddr>,
+}
+
+impl TestHooks {
+    /// Reads `HEARTH_TEST_BIND` and `HEARTH_TEST_DIAL`. A value that does
+    /// not parse is an error rather than ignored: a test that set it would
+    /// otherwise run without the proxy and prove nothing.
+    pub fn from_env() -> Result<TestHooks, SyncError> {
+        fn var<T: std::str::FromStr>(name: &str) -> Result<Option<T>, SyncError> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| SyncError::Bind(format!("{name}={v:?} does not parse"))),
+                Err(_) => Ok(None),
+            }
+        }
+        Ok(TestHooks {
+            bind: var("HEARTH_TEST_BIND")?,
+            dial: var("HEARTH_TEST_DIAL")?,
+        })
+    }
 }
 
 /// What `hearth peers list` shows about one device.
@@ -129,6 +168,8 @@ pub(crate) struct Inner {
     pub sessions: AtomicU64,
     /// Makes the dialer look again (a session or dial ended, `hearth sync`).
     pub wake_dialer: Notify,
+    /// Tests only: where every device is dialed ([`TestHooks::dial`]).
+    pub dial_override: Option<SocketAddr>,
 }
 
 impl Inner {
@@ -182,6 +223,7 @@ pub struct SyncNode {
     endpoint: Endpoint,
     router: Router,
     dialer: tokio::task::JoinHandle<()>,
+    netchange: tokio::task::JoinHandle<()>,
 }
 
 impl SyncNode {
@@ -232,6 +274,7 @@ impl SyncNode {
             invite: Mutex::default(),
             sessions: AtomicU64::new(1),
             wake_dialer: Notify::new(),
+            dial_override: cfg.test.dial.filter(|_| cfg.mode == NetMode::Test),
         });
         gate.open(inner.clone());
         let router = Router::builder(endpoint.clone())
@@ -239,12 +282,14 @@ impl SyncNode {
             .accept(ALPN_PAIR, PairProto(inner.clone()))
             .spawn();
         let dialer = tokio::spawn(dialer::dial_loop(inner.clone(), endpoint.clone()));
+        let netchange = tokio::spawn(crate::netchange::watch(inner.clone(), endpoint.clone()));
         tracing::info!(id = %inner.me, mode = ?cfg.mode, addrs = ?endpoint.bound_sockets(), "sync endpoint up");
         Ok(SyncNode {
             inner,
             endpoint,
             router,
             dialer,
+            netchange,
         })
     }
 
@@ -343,19 +388,20 @@ impl SyncNode {
                 "that invite is from this very device".into(),
             ));
         }
-        let conn = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            self.endpoint.connect(ticket.addr(), ALPN_PAIR),
-        )
-        .await
-        .map_err(|_| PairError::Connect("timed out".into()))?
-        .map_err(|e| {
-            match &e {
-                iroh::endpoint::ConnectError::Connection { source, .. } => refused(source),
-                _ => None,
-            }
-            .unwrap_or_else(|| PairError::Connect(e.to_string()))
-        })?;
+        let addr = match self.inner.dial_override {
+            Some(o) => iroh::EndpointAddr::from_parts(ticket.id, [iroh::TransportAddr::Ip(o)]),
+            None => ticket.addr(),
+        };
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect(addr, ALPN_PAIR))
+            .await
+            .map_err(|_| PairError::Connect("timed out".into()))?
+            .map_err(|e| {
+                match &e {
+                    iroh::endpoint::ConnectError::Connection { source, .. } => refused(source),
+                    _ => None,
+                }
+                .unwrap_or_else(|| PairError::Connect(e.to_string()))
+            })?;
         let (mut send, mut recv) = conn
             .open_bi()
             .await
@@ -396,13 +442,7 @@ impl SyncNode {
             .copied()
             .filter(|id| *id != self.inner.me)
             .collect();
-        for id in &ids {
-            self.inner.peer(*id, |p| {
-                p.backoff.reset();
-                p.next_try = None;
-            });
-        }
-        self.inner.wake_dialer.notify_one();
+        dialer::paths_back(&self.inner, None);
         let deadline = Instant::now() + limit;
         loop {
             let done = ids.iter().all(|id| {
@@ -458,6 +498,7 @@ impl SyncNode {
 
     pub async fn shutdown(self) {
         self.dialer.abort();
+        self.netchange.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.router.shutdown()).await;
     }
 }

@@ -2,7 +2,7 @@
 //! bind, and how peers are found. The secret key and the trust gate are
 //! added by the caller, the same in every mode.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use iroh::endpoint::{Builder, PortmapperConfig, presets};
 use iroh::{Endpoint, RelayMode, RelayUrl};
@@ -54,7 +54,10 @@ pub(crate) fn builder(cfg: &NodeConfig) -> Result<Builder, SyncError> {
         // hermetic and fast.
         NetMode::Test => Endpoint::builder(presets::Minimal)
             .clear_ip_transports()
-            .bind_addr((Ipv4Addr::LOCALHOST, cfg.port))
+            .bind_addr((
+                cfg.test.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                cfg.port,
+            ))
             .map_err(bind_err)?
             .portmapper_config(PortmapperConfig::Disabled),
         // Same network only: no relays.

@@ -99,6 +99,9 @@ pub(crate) async fn run_session(
         p.last_error = None;
     });
     tracing::info!("session started");
+    // A session, dialed or accepted, shows that our network works again:
+    // the devices still waiting out a backoff are dialed now.
+    crate::dialer::paths_back(&inner, Some(peer));
     let result = session_loop(&inner, session, peer, &mut send, recv).await;
     match &result {
         Ok(()) => tracing::info!("session ended"),

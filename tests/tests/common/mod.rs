@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
+pub mod netns;
+pub mod proxy;
+
 /// The default pinned time: a Wednesday evening in UTC+1.
 pub const NOW: &str = "2026-11-25T21:30:00+01:00";
 /// Upper bound for any one CLI call.
