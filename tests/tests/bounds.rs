@@ -3,31 +3,17 @@
 
 use std::time::Duration;
 
-use iroh::endpoint::{ConnectionError, presets};
+use iroh::endpoint::ConnectionError;
 
 use crate::common::TestEnv;
 
 #[test]
 fn a_trusted_device_gets_two_connections_served_at_once_and_no_more() {
     let ana = TestEnv::initialised();
-    let me: serde_json::Value =
-        serde_json::from_str(&ana.ok(&["peers", "list", "--json"])).unwrap();
-    let id: iroh::EndpointId = me["me"].as_str().unwrap().parse().unwrap();
-    let addrs = me["addrs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
-    let addr = iroh::EndpointAddr::from_parts(id, addrs);
+    let addr = crate::common::endpoint_addr(&ana);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let ep = iroh::Endpoint::builder(presets::Minimal)
-            .clear_ip_transports()
-            .bind_addr((std::net::Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .bind()
-            .await
-            .unwrap();
+        let ep = crate::common::loopback_endpoint().await;
         ana.ok(&["peers", "add", &ep.id().to_string()]);
         // Connections that never open their stream: each holds a place
         // until the daemon gives up on it.

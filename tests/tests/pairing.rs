@@ -81,20 +81,13 @@ fn an_invite_ends_when_its_pair_invite_is_interrupted() {
 
 #[test]
 fn a_connection_without_a_proof_cannot_burn_the_invite_but_a_wrong_proof_does() {
-    use iroh::endpoint::presets;
     let ana = TestEnv::named("Ana", "laptop");
     let ben = TestEnv::named("Ben", "phone");
     let (mut invite, ticket, _) = ana.invite();
     let addr = hearth_sync::Ticket::decode(&ticket).unwrap().addr();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let ep = iroh::Endpoint::builder(presets::Minimal)
-            .clear_ip_transports()
-            .bind_addr((std::net::Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .bind()
-            .await
-            .unwrap();
+        let ep = crate::common::loopback_endpoint().await;
         // Connects and leaves; opens a stream and says nothing; says a
         // well-formed hello and never proves anything; sends garbage.
         let hello: Vec<u8> = std::iter::once(1u8).chain([7u8; 16]).collect();

@@ -330,29 +330,9 @@ mod hostile {
     //! Peers speaking raw iroh at a daemon.
 
     use super::*;
-    use iroh::endpoint::presets;
 
-    async fn rogue() -> iroh::Endpoint {
-        iroh::Endpoint::builder(presets::Minimal)
-            .clear_ip_transports()
-            .bind_addr((std::net::Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .bind()
-            .await
-            .unwrap()
-    }
-
-    fn addr_of(env: &TestEnv) -> iroh::EndpointAddr {
-        let list: serde_json::Value =
-            serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap();
-        let id: iroh::EndpointId = list["me"].as_str().unwrap().parse().unwrap();
-        let addrs = list["addrs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
-        iroh::EndpointAddr::from_parts(id, addrs)
-    }
+    use crate::common::endpoint_addr as addr_of;
+    use crate::common::loopback_endpoint as rogue;
 
     /// What an untrusted device gets: a closed connection, and not a byte.
     async fn try_read(

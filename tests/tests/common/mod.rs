@@ -335,3 +335,28 @@ pub fn fake_editor(dir: &Path, name: &str, content: &str) -> (PathBuf, PathBuf) 
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (script, seen)
 }
+
+/// A bare iroh endpoint on loopback, for tests that play a device speaking
+/// raw protocol at a daemon.
+pub async fn loopback_endpoint() -> iroh::Endpoint {
+    iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .clear_ip_transports()
+        .bind_addr((std::net::Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .bind()
+        .await
+        .unwrap()
+}
+
+/// Where `env`'s daemon listens, from its own `peers list`.
+pub fn endpoint_addr(env: &TestEnv) -> iroh::EndpointAddr {
+    let list: serde_json::Value =
+        serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap();
+    let id: iroh::EndpointId = list["me"].as_str().unwrap().parse().unwrap();
+    let addrs = list["addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
+    iroh::EndpointAddr::from_parts(id, addrs)
+}
