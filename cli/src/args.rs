@@ -12,6 +12,8 @@ use hearth_model::{Cadence, Energy, Kind, Mood, Need};
 #[derive(Debug, Parser)]
 #[command(
     name = "hearth",
+    // Usage lines say `hearth` whatever the file is called (the test suite runs a copy).
+    bin_name = "hearth",
     version,
     about = "A private journal for two: check-ins, gratitude, rituals and repair, synced between your devices.",
     long_about = "hearth is a journal that two partners share. Each of you writes from your own devices; \
@@ -683,6 +685,11 @@ pub struct NetArgs {
     /// mode only) [or $HEARTH_RELAY, or `relay` in config.toml].
     #[arg(long, value_name = "URL")]
     pub relay: Option<String>,
+    /// In the default mode, also announce this device on the local network
+    /// (mDNS) so devices there find each other without the internet.
+    /// `local` always does.
+    #[arg(long, env = "HEARTH_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub mdns: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,12 +3,15 @@
 mod common;
 
 mod bad_input;
+mod bounds;
 mod convergence;
 mod crash;
 mod daemon;
 mod everyday;
 mod faults;
 mod journal;
+mod local_safety;
+mod pairing;
 mod practices;
 mod settings;
 mod storage;

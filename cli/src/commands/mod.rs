@@ -377,7 +377,7 @@ fn config(settings: &Settings, a: JsonArg) -> Result<()> {
 
 fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
     match c {
-        DaemonCommand::Run(_) => run_daemon(paths, settings),
+        DaemonCommand::Run(net) => run_daemon(paths, settings, net.mdns),
         DaemonCommand::Start(net) => {
             match client::probe(paths) {
                 Probe::Ready(s) => {
@@ -385,6 +385,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
                     return Ok(());
                 }
                 Probe::Incompatible(m) => return Err(CliError::daemon(m)),
+                Probe::Refused(e) => return Err(e),
                 Probe::Unreachable => {}
             }
             let s = client::start_and_wait(paths, Some(&net))?;
@@ -423,6 +424,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
                 }
             }
             Probe::Incompatible(m) => Err(CliError::daemon(m)),
+            Probe::Refused(e) => Err(e),
             Probe::Unreachable => {
                 if a.json {
                     render::print_json(
@@ -438,7 +440,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
     }
 }
 
-fn run_daemon(paths: &Paths, settings: &Settings) -> Result<()> {
+fn run_daemon(paths: &Paths, settings: &Settings, mdns: bool) -> Result<()> {
     let seed = std::env::var("HEARTH_SEED")
         .ok()
         .and_then(|s| s.parse().ok());
@@ -456,6 +458,7 @@ fn run_daemon(paths: &Paths, settings: &Settings) -> Result<()> {
         paths: paths.clone(),
         net: mode,
         relay: settings.relay.value.clone(),
+        mdns,
         seed,
         foreground: true,
     }))
