@@ -28,6 +28,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "A self-hosted iroh relay URL for default mode (as --relay does; over `relay`).",
     ),
     (
+        "HEARTH_MDNS",
+        "1 or true: in default mode the daemon also finds devices on this network by mDNS (as --mdns does).",
+    ),
+    (
         "HEARTH_DAY_START",
         "The hour, 0-23, a journal day starts, for a journal set up on this device (as init --day-start does; over `day_start`).",
     ),
