@@ -192,8 +192,14 @@ fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spa
     let home = paths.data.parent().map(|p| p.to_path_buf());
     hearth_store::create_private_dir(&paths.runtime)
         .map_err(|e| CliError::daemon(format!("cannot start the hearth daemon: {e}")))?;
-    let errors = paths.runtime.join("daemon-start.err");
-    // Never written through a link someone left in its place.
+    // One file per start, so CLIs starting a daemon at the same moment do
+    // not take each other's file; never written through a link someone
+    // left in its place.
+    static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let errors = paths
+        .runtime
+        .join(format!("daemon-start-{}-{n}.err", std::process::id()));
     let _ = std::fs::remove_file(&errors);
     let err_file = std::fs::OpenOptions::new()
         .create_new(true)
@@ -257,7 +263,11 @@ pub fn start_and_wait(
     let mut pause = Duration::from_millis(5);
     loop {
         match probe(paths) {
-            Probe::Ready(s) => return Ok(s),
+            Probe::Ready(s) => {
+                // The running daemon's stderr stays readable in one place.
+                let _ = std::fs::rename(&spawned.errors, paths.runtime.join("daemon.stderr"));
+                return Ok(s);
+            }
             Probe::Refused(e) => return Err(e),
             Probe::Incompatible(_) | Probe::Unreachable => {}
         }
@@ -267,6 +277,7 @@ pub fn start_and_wait(
             let gone = status.code() == Some(ALREADY_RUNNING) || status.code().is_none();
             if !gone && !status.success() {
                 let why = std::fs::read_to_string(&spawned.errors).unwrap_or_default();
+                let _ = std::fs::remove_file(&spawned.errors);
                 let why = why
                     .lines()
                     .rev()
@@ -279,6 +290,7 @@ pub fn start_and_wait(
                         .with_hint(format!("see the log in {}", paths.logs().display())),
                 );
             }
+            let _ = std::fs::remove_file(&spawned.errors);
             // The daemon that won the race is gone as well: start another.
             if !pidfile_locked(paths) && restarts < 3 {
                 restarts += 1;
