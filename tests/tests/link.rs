@@ -253,8 +253,8 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
     let [ab, ba] = link.proxy.counts();
     for (dir, c) in [("A->B", &ab), ("B->A", &ba)] {
         eprintln!(
-            "proxy {dir}: {} received, {} dropped, {} duplicated, {} forwarded",
-            c.received, c.dropped, c.duplicated, c.forwarded
+            "proxy {dir}: {} received, {} dropped, {} duplicated, {} reordered, {} forwarded",
+            c.received, c.dropped, c.duplicated, c.reordered, c.forwarded
         );
     }
     for c in [&ab, &ba] {
@@ -262,6 +262,7 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
         assert!(c.dropped > 0, "{c:?}");
     }
     assert!(ab.duplicated + ba.duplicated > 0);
+    assert!(ab.reordered + ba.reordered > 0);
 }
 
 /// A partition as long as `HEARTH_LONG_PARTITION_SECS` says (4 s in CI)
