@@ -97,17 +97,15 @@ fn main() {
     wait_ready(&pb);
 
     // Pair, and time the first full sync to the fresh device.
-    let ticket = match call(
-        &pa,
+    let mut inviter = std::os::unix::net::UnixStream::connect(pa.socket()).unwrap();
+    let ticket = match call_on(
+        &mut inviter,
         Request::PairInvite(hearth_ipc::PairInvite { ttl_secs: 600 }),
     ) {
         Some(Response::Invite { ticket, .. }) => ticket,
         r => panic!("{r:?}"),
     };
-    let wait = {
-        let pa = pa.clone();
-        std::thread::spawn(move || call(&pa, Request::PairWait))
-    };
+    let wait = std::thread::spawn(move || call_on(&mut inviter, Request::PairWait));
     let t = Instant::now();
     assert!(matches!(
         call(&pb, Request::PairJoin(hearth_ipc::PairJoin { ticket })),

@@ -4,11 +4,16 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::complete;
 use hearth_model::{Cadence, Energy, Kind, Mood, Need};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "hearth",
+    // Usage lines say `hearth` whatever the file is called (the test suite runs a copy).
+    bin_name = "hearth",
     version,
     about = "A private journal for two: check-ins, gratitude, rituals and repair, synced between your devices.",
     long_about = "hearth is a journal that two partners share. Each of you writes from your own devices; \
@@ -21,19 +26,82 @@ pub struct Cli {
     #[arg(long, global = true, env = "HEARTH_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
-    /// When to use colour.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    /// When to use colour [default: auto, or `color` in config.toml].
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorChoice>,
+
+    /// Print long output directly instead of through the pager
+    /// ($HEARTH_PAGER, `pager` in config.toml, $PAGER, else `less -FRX`;
+    /// on a terminal only).
+    #[arg(long, global = true)]
+    pub no_pager: bool,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+impl Cli {
+    /// Whether this command's output may be long enough for the pager:
+    /// the text (not JSON) of the commands that list or show entries.
+    pub fn pages(&self) -> bool {
+        !self.no_pager
+            && match &self.command {
+                Command::Log(a) => !a.json,
+                Command::Show(a) => !a.json,
+                Command::Tags(a) | Command::Today(a) => !a.json,
+                Command::Review(a) => !a.json,
+                Command::Onthisday(a) => !a.json,
+                _ => false,
+            }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+impl ColorChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColorChoice::Auto => "auto",
+            ColorChoice::Always => "always",
+            ColorChoice::Never => "never",
+        }
+    }
+}
+
+/// How the daemon reaches the couple's other devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetChoice {
+    /// n0's public relays and address lookup, across the internet.
+    Default,
+    /// This network only (mDNS), no relays.
+    Local,
+    /// Loopback only, for tests.
+    Test,
+}
+
+impl NetChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetChoice::Default => "default",
+            NetChoice::Local => "local",
+            NetChoice::Test => "test",
+        }
+    }
+}
+
+impl std::str::FromStr for NetChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <NetChoice as ValueEnum>::from_str(s.trim(), false)
+            .map_err(|_| "not a network mode: use default, local or test".to_string())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,8 +178,11 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Every setting in effect, and where each came from: a flag, a
+    /// variable, config.toml, or built in.
+    Config(JsonArg),
+    /// Print the man page (roff), or one command's, or write them all.
+    Man(ManArgs),
     /// A self-contained tour in a throwaway home: writes every kind of
     /// entry and reviews them, then cleans up.
     Demo(DemoArgs),
@@ -126,8 +197,9 @@ pub struct InitArgs {
     #[arg(long)]
     pub device: Option<String>,
     /// Hour (0-23) at which a journal day starts; entries before it count
-    /// for the previous day.
-    #[arg(long, value_name = "HOUR")]
+    /// for the previous day [or $HEARTH_DAY_START, or `day_start` in
+    /// config.toml; else the journal keeps its own, 4 when new].
+    #[arg(long, value_name = "HOUR", value_parser = clap::value_parser!(u32).range(0..24))]
     pub day_start: Option<u32>,
 }
 
@@ -161,13 +233,13 @@ pub struct EntryFlags {
 #[derive(Debug, Args)]
 pub struct CheckinArgs {
     /// 1-5, or rough, low, okay, good, great.
-    #[arg(long, short = 'm')]
+    #[arg(long, short = 'm', add = ArgValueCompleter::new(complete::moods))]
     pub mood: Option<Mood>,
     /// 1-5, or drained, tired, steady, lively, buzzing.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::energies))]
     pub energy: Option<Energy>,
     /// What you need now: talk, space, hug, help, or your own word.
-    #[arg(long)]
+    #[arg(long, add = ArgValueCompleter::new(complete::needs))]
     pub need: Option<Need>,
     /// A note; also read from stdin when piped, or the editor with -e.
     pub note: Option<String>,
@@ -221,6 +293,7 @@ pub enum RepairCommand {
     /// Mark a debrief's agreements as settled, so reviews stop raising them.
     Resolve {
         /// The repair entry's id (or a unique prefix).
+        #[arg(add = ArgValueCompleter::new(complete::entry_ids))]
         id: String,
         /// Open the agreements again instead.
         #[arg(long)]
@@ -263,6 +336,7 @@ pub enum RitualCommand {
     /// Retire a ritual. Its history stays in the journal.
     Remove {
         /// The ritual's name (or a unique part of it) or id.
+        #[arg(add = ArgValueCompleter::new(complete::rituals))]
         ritual: String,
     },
     /// List rituals with their rhythm: how often each of you did them lately.
@@ -272,9 +346,10 @@ pub enum RitualCommand {
     /// Mark a ritual done for its current occurrence.
     Done {
         /// The ritual's name (or a unique part of it) or id.
+        #[arg(add = ArgValueCompleter::new(complete::rituals))]
         ritual: String,
         /// Link the entry that fulfilled it.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCompleter::new(complete::entry_ids))]
         entry: Option<String>,
         #[arg(long)]
         json: bool,
@@ -319,6 +394,7 @@ pub struct RitualShape {
 pub struct RitualAddArgs {
     /// A template name (see `hearth ritual templates`), or a name for a
     /// ritual of your own, e.g. "Sunday walk".
+    #[arg(add = ArgValueCompleter::new(complete::templates))]
     pub ritual: String,
     /// Call a template's ritual something else.
     #[arg(long)]
@@ -333,6 +409,7 @@ pub struct RitualAddArgs {
 #[derive(Debug, Args)]
 pub struct RitualChangeArgs {
     /// The ritual's name (or a unique part of it) or id.
+    #[arg(add = ArgValueCompleter::new(complete::rituals))]
     pub ritual: String,
     /// A new name.
     #[arg(long)]
@@ -353,7 +430,7 @@ pub struct PromptArgs {
     pub json: bool,
     /// Another prompt than today's, by id (see `hearth prompt list`): to
     /// read its answers.
-    #[arg(long = "prompt", value_name = "ID")]
+    #[arg(long = "prompt", value_name = "ID", add = ArgValueCompleter::new(complete::prompt_ids))]
     pub prompt_id: Option<String>,
 }
 
@@ -366,7 +443,7 @@ pub enum PromptCommand {
         text: Option<String>,
         /// Answer another prompt than today's, by id (late, or one of the
         /// repair prompts).
-        #[arg(long = "prompt", value_name = "ID")]
+        #[arg(long = "prompt", value_name = "ID", add = ArgValueCompleter::new(complete::prompt_ids))]
         prompt_id: Option<String>,
         /// If you have answered this prompt already, replace that answer
         /// without asking. Without it, a terminal asks first and a script
@@ -536,6 +613,7 @@ pub struct LogArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// An entry id, or a unique prefix of one.
+    #[arg(add = ArgValueCompleter::new(complete::entry_ids))]
     pub id: String,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -545,6 +623,7 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// An entry id, or a unique prefix of one.
+    #[arg(add = ArgValueCompleter::new(complete::entry_ids))]
     pub id: String,
     /// Star the entry.
     #[arg(long, conflicts_with = "unstar")]
@@ -576,6 +655,7 @@ pub struct EditArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// An entry id, or a unique prefix of one.
+    #[arg(add = ArgValueCompleter::new(complete::entry_ids))]
     pub id: String,
 }
 
@@ -593,16 +673,23 @@ pub enum DaemonCommand {
     Run(NetArgs),
 }
 
-/// How the daemon reaches the couple's other devices.
+/// How the daemon reaches the couple's other devices. Without a flag,
+/// $HEARTH_NET and $HEARTH_RELAY, then `net` and `relay` in config.toml.
 #[derive(Debug, Clone, Args)]
 pub struct NetArgs {
-    /// default: public relays and address lookup, across the internet;
-    /// local: this network only (mDNS), no relays; test: loopback only.
-    #[arg(long, env = "HEARTH_NET", default_value = "default", value_parser = ["default", "local", "test"])]
-    pub net: String,
-    /// Use this self-hosted iroh relay instead of the public ones.
-    #[arg(long, env = "HEARTH_RELAY", value_name = "URL")]
+    /// How to reach the other devices [default: default, or $HEARTH_NET,
+    /// or `net` in config.toml].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub net: Option<NetChoice>,
+    /// Use this self-hosted iroh relay instead of the public ones (default
+    /// mode only) [or $HEARTH_RELAY, or `relay` in config.toml].
+    #[arg(long, value_name = "URL")]
     pub relay: Option<String>,
+    /// In the default mode, also announce this device on the local network
+    /// (mDNS) so devices there find each other without the internet.
+    /// `local` always does.
+    #[arg(long, env = "HEARTH_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub mdns: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -649,6 +736,17 @@ pub struct SyncArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print, e.g. `ritual add`; none for the
+    /// main page.
+    pub command: Vec<String>,
+    /// Write every page (hearth.1 and one per command) into this
+    /// directory instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

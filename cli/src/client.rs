@@ -1,6 +1,7 @@
 //! Talking to the daemon: connect, start it when it is not running, and
 //! check that it speaks our protocol.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,20 +27,61 @@ pub enum Probe {
     Ready(Box<hearth_ipc::StatusInfo>),
     /// A daemon answers but speaks another protocol version.
     Incompatible(String),
+    /// Something answers that this CLI must not talk to.
+    Refused(CliError),
     Unreachable,
 }
 
-fn connect(paths: &Paths) -> Option<UnixStream> {
-    let s = UnixStream::connect(paths.socket()).ok()?;
-    s.set_read_timeout(Some(REQUEST_TIMEOUT)).ok()?;
-    s.set_write_timeout(Some(REQUEST_TIMEOUT)).ok()?;
-    Some(s)
+/// Connects to the daemon's socket, if anything answers there. A socket that
+/// belongs to another user, or whose listener runs as another user, is
+/// refused: whoever made it would read everything this CLI sends.
+fn connect(paths: &Paths) -> Result<Option<UnixStream>> {
+    let sock = paths.socket();
+    let refuse = |why: String| {
+        CliError::daemon(format!("refusing the socket {}: {why}", sock.display()))
+            .with_hint("only a daemon you started yourself may hold your journal's socket")
+    };
+    let Ok(meta) = std::fs::symlink_metadata(&sock) else {
+        return Ok(None);
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse("it is a symbolic link".into()));
+    }
+    hearth_store::check_owner(&meta).map_err(|why| refuse(why.to_string()))?;
+    let Ok(s) = UnixStream::connect(&sock) else {
+        return Ok(None);
+    };
+    check_listener(&s).map_err(refuse)?;
+    let timeouts = s
+        .set_read_timeout(Some(REQUEST_TIMEOUT))
+        .and_then(|_| s.set_write_timeout(Some(REQUEST_TIMEOUT)));
+    Ok(timeouts.ok().map(|_| s))
+}
+
+/// The process listening on the socket must run as this user (SO_PEERCRED).
+#[cfg(target_os = "linux")]
+fn check_listener(s: &UnixStream) -> std::result::Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    let cred = rustix::net::sockopt::socket_peercred(s)
+        .map_err(|e| format!("cannot tell who listens on it ({e})"))?;
+    match cred.uid.as_raw() {
+        uid if uid == me => Ok(()),
+        uid => Err(format!(
+            "the process listening on it runs as uid {uid}, not as you (uid {me})"
+        )),
+    }
+}
+
+/// Elsewhere, the socket file's owner (checked above) is all we can see.
+#[cfg(not(target_os = "linux"))]
+fn check_listener(_: &UnixStream) -> std::result::Result<(), String> {
+    Ok(())
 }
 
 impl Client {
     /// Connects, starting the daemon first if nobody answers.
     pub fn connect_or_start(paths: &Paths) -> Result<Client> {
-        if let Some(stream) = connect(paths) {
+        if let Some(stream) = connect(paths)? {
             return Ok(Client {
                 paths: paths.clone(),
                 stream,
@@ -51,7 +93,7 @@ impl Client {
 
     /// Connects without starting anything.
     pub fn connect_only(paths: &Paths) -> Result<Client> {
-        connect(paths)
+        connect(paths)?
             .map(|stream| Client {
                 paths: paths.clone(),
                 stream,
@@ -118,8 +160,10 @@ fn transport(paths: &Paths, e: FrameError) -> CliError {
 }
 
 pub fn probe(paths: &Paths) -> Probe {
-    let Some(stream) = connect(paths) else {
-        return Probe::Unreachable;
+    let stream = match connect(paths) {
+        Ok(Some(stream)) => stream,
+        Ok(None) => return Probe::Unreachable,
+        Err(e) => return Probe::Refused(e),
     };
     let mut c = Client {
         paths: paths.clone(),
@@ -146,24 +190,16 @@ fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spa
     let exe = std::env::current_exe()
         .map_err(|e| CliError::internal(format!("cannot find the hearth binary: {e}")))?;
     let home = paths.data.parent().map(|p| p.to_path_buf());
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&paths.runtime)
-            .map_err(|e| {
-                CliError::daemon(format!(
-                    "cannot start the hearth daemon: {}: {e}",
-                    paths.runtime.display()
-                ))
-            })?;
-    }
+    hearth_store::create_private_dir(&paths.runtime)
+        .map_err(|e| CliError::daemon(format!("cannot start the hearth daemon: {e}")))?;
     let errors = paths.runtime.join("daemon-start.err");
+    // Never written through a link someone left in its place.
+    let _ = std::fs::remove_file(&errors);
     let err_file = std::fs::OpenOptions::new()
-        .create(true)
+        .create_new(true)
         .write(true)
-        .truncate(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&errors)
         .map_err(|e| {
             CliError::daemon(format!(
@@ -178,10 +214,17 @@ fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spa
     if let Some(h) = home.filter(|h| Paths::under(h) == *paths) {
         cmd.arg("--home").arg(h);
     }
+    // Only the flags given here; without them the daemon resolves its
+    // network from the environment and config.toml as this CLI would.
     if let Some(n) = net {
-        cmd.arg("--net").arg(&n.net);
+        if let Some(mode) = n.net {
+            cmd.arg("--net").arg(mode.as_str());
+        }
         if let Some(r) = &n.relay {
             cmd.arg("--relay").arg(r);
+        }
+        if n.mdns {
+            cmd.arg("--mdns");
         }
     }
     cmd.stdin(Stdio::null())
@@ -213,8 +256,10 @@ pub fn start_and_wait(
     let mut restarts = 0;
     let mut pause = Duration::from_millis(5);
     loop {
-        if let Probe::Ready(s) = probe(paths) {
-            return Ok(s);
+        match probe(paths) {
+            Probe::Ready(s) => return Ok(s),
+            Probe::Refused(e) => return Err(e),
+            Probe::Incompatible(_) | Probe::Unreachable => {}
         }
         if let Ok(Some(status)) = spawned.child.try_wait() {
             // Lost a race to another CLI's daemon, or was killed: neither
@@ -254,7 +299,7 @@ pub fn start_and_wait(
 
 /// Asks the daemon to stop and waits until its socket is gone.
 pub fn stop_daemon(paths: &Paths) -> Result<bool> {
-    let Some(stream) = connect(paths) else {
+    let Some(stream) = connect(paths)? else {
         return Ok(false);
     };
     let mut c = Client {

@@ -35,6 +35,34 @@ pub fn exit_code(kind: Kind) -> u8 {
     }
 }
 
+/// Every exit status and what it means, for the man page's EXIT STATUS
+/// section: built from [`exit_code`], so the two cannot disagree.
+pub fn exit_statuses() -> Vec<(u8, &'static str)> {
+    vec![
+        (
+            0,
+            "Success. Output cut short by a closed pipe (hearth log | head) counts as success too.",
+        ),
+        (
+            exit_code(Kind::User),
+            "Something you can fix: a bad value, an unknown id, no journal yet, a bad config.toml.",
+        ),
+        (
+            exit_code(Kind::Usage),
+            "The command line is wrong: an unknown command or flag, a value that is refused, a bad HEARTH_* variable.",
+        ),
+        (
+            exit_code(Kind::Daemon),
+            "The daemon cannot be reached, stopped mid-request, or speaks another protocol version; also daemon status when none runs.",
+        ),
+        (
+            exit_code(Kind::Storage),
+            "Storage failed and nothing was saved.",
+        ),
+        (exit_code(Kind::Internal), "A bug in hearth."),
+    ]
+}
+
 #[derive(Debug)]
 pub struct CliError {
     kind: Kind,

@@ -87,18 +87,18 @@ pub fn read_stdin() -> Result<String> {
     })
 }
 
-/// Opens `$VISUAL` or `$EDITOR` on a private temporary file holding
-/// `template`, and returns what the user saved, comment lines removed.
+static EDITOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the editor command for this run, from the settings.
+pub fn set_editor(cmd: &str) {
+    let _ = EDITOR.set(cmd.to_string());
+}
+
+/// Opens the editor the settings name (`vi` if none) on a private
+/// temporary file holding `template`, and returns what the user saved,
+/// comment lines removed.
 pub fn edit(template: &str, runtime_dir: &std::path::Path) -> Result<String> {
-    let editor = std::env::var("VISUAL")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .or_else(|| {
-            std::env::var("EDITOR")
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-        })
-        .unwrap_or_else(|| "vi".to_string());
+    let editor = EDITOR.get().map_or("vi", String::as_str);
     // The draft holds entry text: keep it in the owner-only runtime dir.
     {
         use std::os::unix::fs::DirBuilderExt;

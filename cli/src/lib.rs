@@ -3,9 +3,13 @@
 mod args;
 mod client;
 mod commands;
+mod complete;
+mod config;
 mod demo;
 mod error;
 mod input;
+mod manual;
+mod pager;
 mod render;
 mod usage;
 
@@ -18,6 +22,8 @@ pub use error::CliError;
 
 /// Entry point shared by the binary and tests.
 pub fn main() -> ExitCode {
+    // A shell asking for completions gets them and nothing else.
+    complete::answer_shell();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
@@ -38,18 +44,43 @@ pub fn main() -> ExitCode {
             return ExitCode::from(error::exit_code(error::Kind::Usage));
         }
     };
-    render::set_color(cli.color);
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if e.is_broken_pipe() {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("hearth: error: {e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
-            }
-            ExitCode::from(e.code())
+    let settings = match hearth_ipc::Paths::resolve(cli.home.as_deref())
+        .map_err(|e| CliError::user(e.to_string()))
+        .and_then(|paths| config::Settings::load(&cli, &paths.config_file()))
+    {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    render::set_color(settings.color.value);
+    render::set_width();
+    let pager = if cli.pages() {
+        // Colour is decided for the terminal, before stdout becomes the
+        // pager's pipe; `less -R` shows it.
+        if settings.color.value == args::ColorChoice::Auto && render::color_on() {
+            owo_colors::set_override(true);
         }
+        pager::start(&settings.pager.value)
+    } else {
+        None
+    };
+    let result = commands::run(cli, &settings);
+    if let Some(p) = pager {
+        p.finish();
     }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// Reports an error on stderr, with its hint, and gives its exit status.
+fn fail(e: CliError) -> ExitCode {
+    if e.is_broken_pipe() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("hearth: error: {e}");
+    if let Some(hint) = e.hint() {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(e.code())
 }

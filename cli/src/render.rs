@@ -24,6 +24,68 @@ pub fn set_color(choice: ColorChoice) {
     }
 }
 
+static WIDTH: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
+/// Notes the terminal's width, while stdout is still the terminal.
+pub fn set_width() {
+    let w = terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0));
+    let _ = WIDTH.set(w.filter(|w| *w >= 20));
+}
+
+/// The terminal's width, or `None` when stdout is not a terminal.
+pub fn width() -> Option<usize> {
+    WIDTH.get().copied().flatten()
+}
+
+/// Wraps `text` at spaces to `width` columns (counted in characters), each
+/// line after the first indented by `indent` spaces. A word longer than a
+/// line is cut.
+pub fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut col = 0;
+    let room = |first: bool| {
+        if first {
+            width.max(1)
+        } else {
+            width.saturating_sub(indent).max(1)
+        }
+    };
+    let mut first = true;
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let avail = room(first);
+            let sep = usize::from(col > 0);
+            if col + sep + word.len() <= avail {
+                if sep == 1 {
+                    out.push(' ');
+                }
+                out.extend(word.iter());
+                col += sep + word.len();
+                break;
+            }
+            if col > 0 {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                col = 0;
+                first = false;
+                continue;
+            }
+            // A word wider than a whole line: cut it.
+            let rest = word.split_off(avail.min(word.len()));
+            out.extend(word.iter());
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            first = false;
+            word = rest;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
 fn paint(s: &str, style: Style) -> String {
     s.if_supports_color(Stream::Stdout, |t| t.style(style))
         .to_string()
@@ -63,7 +125,10 @@ pub fn mood_paint(s: &str, mood: f64) -> String {
 /// quiet zone the standard asks for. With colour on, every module is
 /// painted: dark ones black and light ones white, whatever the terminal's
 /// own colours, so it scans on dark and light themes alike. Without colour
-/// dark modules are blocks and light ones spaces, for a light background.
+/// the light modules, quiet zone included, are drawn as blocks in the
+/// terminal's text colour and the dark ones left as its background: on the
+/// usual light-on-dark terminal that is the right way round, and the
+/// drawn quiet zone keeps the code apart from the dark around it.
 pub fn qr_code(code: &qrcode::QrCode) -> String {
     const QUIET: usize = 4;
     let width = code.width();
@@ -97,11 +162,12 @@ pub fn qr_code(code: &qrcode::QrCode) -> String {
                 }
                 out.push('\u{2580}');
             } else {
+                // A block half is a light module.
                 out.push(match (top, bottom) {
-                    (true, true) => '\u{2588}',
-                    (true, false) => '\u{2580}',
-                    (false, true) => '\u{2584}',
-                    (false, false) => ' ',
+                    (false, false) => '\u{2588}',
+                    (false, true) => '\u{2580}',
+                    (true, false) => '\u{2584}',
+                    (true, true) => ' ',
                 });
             }
         }
@@ -203,18 +269,26 @@ pub fn entry_lines(
         if e.deleted.is_some() {
             summary = format!("(deleted) {summary}");
         }
+        let id = &e.id.key()[..short.min(26)];
+        let mut summary = match marks(e) {
+            m if m.is_empty() => summary,
+            m => format!("{summary} {m}"),
+        };
+        // On a terminal a long summary wraps under itself.
+        if let Some(w) = width() {
+            let indent = 2 + time_w + 2 + id.len() + 2 + name_w + 2 + 8 + 2;
+            if w > indent + 10 {
+                summary = wrap(&summary, w - indent, indent);
+            }
+        }
         writeln!(
             out,
-            "  {}  {}  {}  {}  {}{}",
+            "  {}  {}  {}  {}  {}",
             dim(&pad(&time(e), time_w)),
-            accent(&e.id.key()[..short.min(26)]),
+            accent(id),
             pad(&name_of(&e.author), name_w),
             pad(kind_label(e), 8),
             summary,
-            match marks(e) {
-                m if m.is_empty() => String::new(),
-                m => format!(" {m}"),
-            }
         )?;
     }
     Ok(())
@@ -281,7 +355,16 @@ pub fn entry_full(
     let section = |out: &mut dyn Write, title: &str, text: &str| -> std::io::Result<()> {
         if !text.trim().is_empty() {
             writeln!(out, "{}", bold(title))?;
-            writeln!(out, "{}\n", text.trim_end())?;
+            let text = match width() {
+                Some(w) => text
+                    .trim_end()
+                    .lines()
+                    .map(|l| wrap(l, w, 0))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => text.trim_end().to_string(),
+            };
+            writeln!(out, "{text}\n")?;
         }
         Ok(())
     };
@@ -358,4 +441,17 @@ pub fn entry_full(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_indents_what_follows() {
+        assert_eq!(wrap("one two three four", 9, 2), "one two\n  three\n  four");
+        assert_eq!(wrap("short", 20, 4), "short");
+        let cut = wrap(&"x".repeat(25), 10, 0);
+        assert_eq!(cut.lines().map(str::len).collect::<Vec<_>>(), [10, 10, 5]);
+    }
 }

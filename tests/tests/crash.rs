@@ -17,7 +17,8 @@ fn acknowledged_writes_survive_kill_dash_nine() {
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     // 5 rounds in CI; `HEARTH_LONG_ROUNDS=500` for the long run
     // (docs/RELIABILITY.md).
-    for round in 0..crate::common::long_run("HEARTH_LONG_ROUNDS", 5) {
+    let rounds = crate::common::long_run("HEARTH_LONG_ROUNDS", 5);
+    for round in 0..rounds {
         env.ok(&["daemon", "start"]);
         let pid = env.daemon_pid().expect("daemon running");
         let mut writers = Vec::new();
@@ -67,5 +68,8 @@ fn acknowledged_writes_survive_kill_dash_nine() {
         );
         env.ok(&["daemon", "stop"]);
     }
-    assert!(acked.lock().unwrap().len() > 20, "the test wrote something");
+    let acked = acked.lock().unwrap().len();
+    assert!(acked > 20, "the test wrote something");
+    // The figure docs/RELIABILITY.md records for the long run.
+    eprintln!("kill -9 rounds: {rounds}, acknowledged entries: {acked}, lost: 0");
 }

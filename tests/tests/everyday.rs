@@ -353,10 +353,10 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
     assert!(due["items"].as_array().unwrap().len() >= 2, "{due}");
     schema.assert_valid("due", &due);
 
-    schema.assert_valid(
-        "daemon-status",
-        &json(&env.ok(&["daemon", "status", "--json"])),
-    );
+    let running = json(&env.ok(&["daemon", "status", "--json"]));
+    schema.assert_valid("daemon-status", &running);
+    assert_eq!(running["net"], "test", "{running}");
+    schema.assert_valid("config", &json(&env.ok(&["config", "--json"])));
     env.ok(&["daemon", "stop"]);
     let out = env
         .cmd()
@@ -667,12 +667,37 @@ fn modules(rows: &[String]) -> Vec<Vec<bool>> {
     out
 }
 
-#[test]
-fn the_pairing_qr_code_paints_light_and_dark_modules_and_decodes() {
-    let env = TestEnv::initialised();
+/// Reads a QR code printed without colour back into modules: a drawn half
+/// block is a light module (the terminal's text colour), a blank half a
+/// dark one (its background), as on a light-on-dark terminal.
+fn plain_modules(rows: &[String]) -> Vec<Vec<bool>> {
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut top, mut bottom) = (Vec::new(), Vec::new());
+        for c in row.chars() {
+            let (t, b) = match c {
+                '\u{2588}' => (false, false),
+                '\u{2580}' => (false, true),
+                '\u{2584}' => (true, false),
+                ' ' => (true, true),
+                other => panic!("unexpected {other:?} in the QR code"),
+            };
+            top.push(t);
+            bottom.push(b);
+        }
+        out.push(top);
+        out.push(bottom);
+    }
+    out
+}
+
+/// Runs `pair invite` with `args` before it, and returns the ticket it
+/// printed and the lines of its QR code (those `is_row` accepts).
+fn invite_qr(env: &TestEnv, args: &[&str], is_row: impl Fn(&str) -> bool) -> (String, Vec<String>) {
     let mut child = env
         .std_cmd()
-        .args(["--color", "always", "pair", "invite"])
+        .args(args)
+        .args(["pair", "invite"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -689,7 +714,7 @@ fn the_pairing_qr_code_paints_light_and_dark_modules_and_decodes() {
                 .find(|w| w.starts_with("hearth1"))
                 .map(str::to_string);
         }
-        if line.contains('\u{2580}') {
+        if is_row(&line) {
             rows.push(line);
         } else if !rows.is_empty() {
             break;
@@ -697,9 +722,13 @@ fn the_pairing_qr_code_paints_light_and_dark_modules_and_decodes() {
     }
     child.kill().unwrap();
     wait_bounded(&mut child, Duration::from_secs(10));
-    let ticket = ticket.expect("the invite printed a ticket");
+    (ticket.expect("the invite printed a ticket"), rows)
+}
 
-    let px = modules(&rows);
+/// Checks the quiet zone is light all round, then decodes the modules
+/// (`true` for dark) and compares the content with `ticket`.
+#[track_caller]
+fn decodes_to(px: &[Vec<bool>], ticket: &str) {
     let (w, h) = (px[0].len(), px.len());
     assert!(px.iter().all(|r| r.len() == w), "rows of one width");
     // The quiet zone: four light modules on every side.
@@ -718,6 +747,30 @@ fn the_pairing_qr_code_paints_light_and_dark_modules_and_decodes() {
     assert_eq!(grids.len(), 1, "one QR code found");
     let (_, content) = grids[0].decode().expect("the QR code decodes");
     assert_eq!(content, ticket);
+}
+
+#[test]
+fn the_pairing_qr_code_paints_light_and_dark_modules_and_decodes() {
+    let env = TestEnv::initialised();
+    let (ticket, rows) = invite_qr(&env, &["--color", "always"], |l| l.contains('\u{2580}'));
+    decodes_to(&modules(&rows), &ticket);
+}
+
+#[test]
+fn without_colour_the_qr_code_draws_its_light_modules_and_decodes() {
+    let env = TestEnv::initialised();
+    let is_row = |l: &str| {
+        l.chars().count() > 20
+            && l.chars()
+                .all(|c| matches!(c, '\u{2588}' | '\u{2580}' | '\u{2584}' | ' '))
+    };
+    // NO_COLOR is set in the test environment; --color never as well.
+    for args in [&[][..], &["--color", "never"][..]] {
+        let (ticket, rows) = invite_qr(&env, args, is_row);
+        // The top quiet-zone row is drawn, not left blank.
+        assert!(rows[0].chars().all(|c| c == '\u{2588}'), "{:?}", rows[0]);
+        decodes_to(&plain_modules(&rows), &ticket);
+    }
 }
 
 // ----- editing ----------------------------------------------------------------
@@ -753,6 +806,182 @@ fn every_checkin_field_can_be_edited_and_single_text_kinds_take_plain_stdin() {
 
     env.ok_stdin(&["edit", &ids[1]], "new text\nover two lines\n");
     assert_eq!(env.entries()[1]["text"], "new text\nover two lines");
+}
+
+#[test]
+fn every_field_of_every_kind_can_be_edited() {
+    let env = TestEnv::initialised();
+    let find = |kind: &str| -> Value {
+        env.entries()
+            .into_iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let id_of = |kind: &str| find(kind)["id"].as_str().unwrap().to_string();
+
+    // Gratitude: to and text, each on its own; the other is kept.
+    env.ok(&["thanks", "--to", "Sam", "for the soup"]);
+    let id = id_of("gratitude");
+    env.ok_stdin(
+        &["edit", &id],
+        "[to]
+Alex
+",
+    );
+    let e = find("gratitude");
+    assert_eq!(
+        (&e["to"], &e["text"]),
+        (&"Alex".into(), &"for the soup".into())
+    );
+    env.ok_stdin(
+        &["edit", &id],
+        "[text]
+for the long walk #us
+",
+    );
+    let e = find("gratitude");
+    assert_eq!(
+        (&e["to"], &e["text"]),
+        (&"Alex".into(), &"for the long walk #us".into())
+    );
+    assert_eq!(
+        e["tags"],
+        serde_json::json!(["us"]),
+        "a #tag in new text is a tag"
+    );
+    one_line(
+        &env.fails_stdin(
+            &["edit", &id],
+            "[to]
+
+",
+            1,
+        ),
+        "recipient",
+    );
+    assert_eq!(find("gratitude")["to"], "Alex", "nothing written");
+
+    // Tender, star and tags, on and off.
+    env.ok(&["edit", &id, "--tender", "--star", "--tag", "thanks"]);
+    let e = find("gratitude");
+    assert_eq!((&e["tender"], &e["starred"]), (&true.into(), &true.into()));
+    assert_eq!(e["tags"], serde_json::json!(["thanks", "us"]));
+    env.ok(&["edit", &id, "--not-tender", "--unstar", "--untag", "thanks"]);
+    let e = find("gratitude");
+    assert_eq!(
+        (&e["tender"], &e["starred"]),
+        (&false.into(), &false.into())
+    );
+    assert_eq!(e["tags"], serde_json::json!(["us"]));
+
+    // High-low: high and low, each on its own.
+    env.ok(&["highlow", "--high", "the sea", "--low", "the train"]);
+    let id = id_of("highlow");
+    env.ok_stdin(
+        &["edit", &id],
+        "[low]
+the queue
+",
+    );
+    let e = find("highlow");
+    assert_eq!(
+        (&e["high"], &e["low"]),
+        (&"the sea".into(), &"the queue".into())
+    );
+    env.ok_stdin(
+        &["edit", &id],
+        "[high]
+the cliffs
+[low]
+
+",
+    );
+    let e = find("highlow");
+    assert_eq!((&e["high"], &e["low"]), (&"the cliffs".into(), &"".into()));
+
+    // Check-in: mood, energy, need and note.
+    env.ok(&[
+        "checkin", "--mood", "2", "--energy", "1", "--need", "space", "meh",
+    ]);
+    let id = id_of("checkin");
+    env.ok_stdin(
+        &["edit", &id],
+        "[mood]
+great
+[energy]
+lively
+[need]
+talk
+[note]
+much better
+",
+    );
+    let e = find("checkin");
+    assert_eq!(
+        (&e["mood"], &e["energy"], &e["need"], &e["note"]),
+        (&5.into(), &4.into(), &"talk".into(), &"much better".into())
+    );
+
+    // A debrief: one section changed, the others kept.
+    env.ok(&[
+        "repair",
+        "debrief",
+        "--happened",
+        "we both talked at once",
+        "--felt",
+        "unheard",
+        "--agree",
+        "take turns",
+    ]);
+    let id = id_of("repair");
+    env.ok_stdin(
+        &["edit", &id],
+        "[my_part]
+I interrupted
+",
+    );
+    let e = find("repair");
+    assert_eq!(e["my_part"], "I interrupted");
+    assert_eq!(e["happened"], "we both talked at once");
+    assert_eq!(e["felt"], "unheard");
+    assert_eq!(e["agreements"], serde_json::json!(["take turns"]));
+    env.ok_stdin(
+        &["edit", &id],
+        "[agreements]
+- take turns
+- pause first
+",
+    );
+    assert_eq!(
+        find("repair")["agreements"],
+        serde_json::json!(["take turns", "pause first"])
+    );
+
+    // Single-text kinds take plain stdin: an answer and a start-over.
+    env.ok(&["prompt", "answer", "the walk"]);
+    env.ok_stdin(
+        &["edit", &id_of("answer")],
+        "the walk by the river
+",
+    );
+    assert_eq!(find("answer")["text"], "the walk by the river");
+    env.ok(&["repair", "start-over", "the kitchen"]);
+    let start_over = env
+        .entries()
+        .into_iter()
+        .find(|e| e["mode"] == "start-over")
+        .unwrap();
+    env.ok_stdin(
+        &["edit", start_over["id"].as_str().unwrap()],
+        "the kitchen, at six
+",
+    );
+    let again = env
+        .entries()
+        .into_iter()
+        .find(|e| e["mode"] == "start-over")
+        .unwrap();
+    assert_eq!(again["happened"], "the kitchen, at six");
 }
 
 #[test]
@@ -822,4 +1051,48 @@ fn log_shows_the_writers_offset_when_it_is_not_the_readers() {
         shown.contains("Tue 24 Nov 2026 23:30 -08:00 (Wed 25 Nov 08:30 your time)"),
         "{shown}"
     );
+}
+
+// ----- the pager ----------------------------------------------------------------
+
+#[test]
+fn long_output_goes_through_the_pager_on_a_terminal_only() {
+    let env = TestEnv::initialised();
+    env.ok(&["note", "a paged note"]);
+    let paged = env.home().join("paged.txt");
+    let pager = format!("cat > '{}'", paged.display());
+    let at_a_terminal = |args: &[&str]| {
+        let (master, slave) = pty();
+        let mut child = env
+            .std_cmd()
+            .args(args)
+            .env("HEARTH_PAGER", &pager)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(slave))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let status = wait_bounded(&mut child, Duration::from_secs(60));
+        drop(master);
+        assert!(status.success(), "hearth {args:?}: {status}");
+    };
+    at_a_terminal(&["log"]);
+    let got = std::fs::read_to_string(&paged).expect("the pager ran");
+    assert!(got.contains("a paged note"), "{got:?}");
+    std::fs::remove_file(&paged).unwrap();
+
+    at_a_terminal(&["log", "--no-pager"]);
+    assert!(!paged.exists(), "--no-pager prints directly");
+    at_a_terminal(&["log", "--json"]);
+    assert!(!paged.exists(), "JSON is never paged");
+
+    // Into a pipe: no pager.
+    let out = env
+        .cmd()
+        .args(["log"])
+        .env("HEARTH_PAGER", &pager)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a paged note"));
+    assert!(!paged.exists());
 }

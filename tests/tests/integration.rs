@@ -3,6 +3,7 @@
 mod common;
 
 mod bad_input;
+mod bounds;
 mod convergence;
 mod crash;
 mod daemon;
@@ -10,7 +11,10 @@ mod everyday;
 mod faults;
 mod journal;
 mod link;
+mod local_safety;
+mod pairing;
 mod practices;
+mod settings;
 mod storage;
 mod sync;
 mod transfer;

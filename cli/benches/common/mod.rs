@@ -157,15 +157,21 @@ pub fn start_daemon(home: &Path) -> Daemon {
 
 pub fn call(paths: &Paths, req: Request) -> Option<Response> {
     let mut s = UnixStream::connect(paths.socket()).ok()?;
+    call_on(&mut s, req)
+}
+
+/// One request on a connection the caller keeps: an invite lasts only as
+/// long as the connection that opened it.
+pub fn call_on(s: &mut UnixStream, req: Request) -> Option<Response> {
     write_sync(
-        &mut s,
+        s,
         &Envelope {
             protocol: PROTOCOL_VERSION,
             request: req,
         },
     )
     .ok()?;
-    read_sync(&mut s, MAX_RESPONSE).ok()
+    read_sync(s, MAX_RESPONSE).ok()
 }
 
 pub fn log_n(n: usize, contains: Option<&str>) -> Request {
@@ -193,7 +199,8 @@ pub fn write_home(home: &Path, journal: &Journal) {
         "device_name": "bench",
     });
     std::fs::write(paths.identity(), ident.to_string()).unwrap();
-    let opened = hearth_store::Store::open(&paths.journal(), journal.doc().clone()).unwrap();
+    use hearth_store::DocStore as _;
+    let opened = hearth_store::FileStore::open(&paths.journal(), journal.doc().clone()).unwrap();
     let mut store = opened.store;
     store.compact(&opened.doc).unwrap();
     store.save_view(&View::build(journal)).unwrap();

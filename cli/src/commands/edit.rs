@@ -168,18 +168,18 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
                     .map_or_else(|| note.clone(), |(_, v)| v.clone()),
             }
         }
-        Body::Highlow { .. } => {
+        Body::Highlow { high, low } => {
             let f = field(&["high", "low"])?;
             Body::Highlow {
-                high: get(&f, "high"),
-                low: get(&f, "low"),
+                high: keep(&f, "high", high),
+                low: keep(&f, "low", low),
             }
         }
-        Body::Gratitude { .. } => {
+        Body::Gratitude { to, text } => {
             let f = field(&["to", "text"])?;
             Body::Gratitude {
-                to: get(&f, "to"),
-                text: get(&f, "text"),
+                to: keep(&f, "to", to),
+                text: keep(&f, "text", text),
             }
         }
         Body::Note { .. } => Body::Note {
@@ -200,8 +200,50 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
             need: String::new(),
             agreements: Vec::new(),
         },
-        Body::Repair { .. } => debrief_from_form(text)?,
+        Body::Repair {
+            happened,
+            felt,
+            my_part,
+            need,
+            agreements,
+            ..
+        } => {
+            let sections = [
+                "what_happened",
+                "what_i_felt",
+                "my_part",
+                "what_i_need",
+                "agreements",
+            ];
+            let f = field(&sections)?;
+            let Body::Repair {
+                agreements: new_agreements,
+                ..
+            } = debrief_from_form(text)?
+            else {
+                unreachable!("a debrief form gives a debrief")
+            };
+            Body::Repair {
+                mode: hearth_model::RepairMode::Debrief,
+                happened: keep(&f, "what_happened", happened),
+                felt: keep(&f, "what_i_felt", felt),
+                my_part: keep(&f, "my_part", my_part),
+                need: keep(&f, "what_i_need", need),
+                agreements: if f.iter().any(|(n, _)| n == "agreements") {
+                    new_agreements
+                } else {
+                    agreements.clone()
+                },
+            }
+        }
     })
+}
+
+/// A section's new text, or the old value when the section was left out.
+fn keep(f: &[(String, String)], key: &str, old: &str) -> String {
+    f.iter()
+        .find(|(n, _)| n == key)
+        .map_or_else(|| old.to_string(), |(_, v)| v.clone())
 }
 
 pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {

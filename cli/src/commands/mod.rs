@@ -10,11 +10,11 @@ mod write;
 
 use std::io::Write;
 
-use clap::CommandFactory;
 use hearth_ipc::{Paths, Request, Response};
 
 use crate::args::{Cli, Command, DaemonCommand, InitArgs, JsonArg, RenameArgs};
 use crate::client::{self, Client, Probe};
+use crate::config::{Settings, Source};
 use crate::error::{CliError, Kind, Result};
 use crate::input;
 use crate::render;
@@ -73,8 +73,9 @@ pub fn unexpected(r: Response) -> CliError {
     .with_hint("the daemon may be another hearth version: run `hearth daemon restart`")
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(cli: Cli, settings: &Settings) -> Result<()> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::user(e.to_string()))?;
+    input::set_editor(&settings.editor.value);
     if needs_journal(&cli.command) && !paths.identity().exists() {
         // A mistyped HEARTH_HOME must not start a daemon and a new journal.
         return Err(CliError::user(format!(
@@ -88,7 +89,7 @@ pub fn run(cli: Cli) -> Result<()> {
         client: None,
     };
     match cli.command {
-        Command::Init(a) => init(&mut ctx, a),
+        Command::Init(a) => init(&mut ctx, a, settings),
         Command::Rename(a) => rename(&mut ctx, a),
         Command::Checkin(a) => write::checkin(&mut ctx, a),
         Command::Highlow(a) => write::highlow(&mut ctx, a),
@@ -113,15 +114,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pair(c) => peers::pair(&mut ctx, c),
         Command::Peers(c) => peers::peers(&mut ctx, c),
         Command::Sync(a) => peers::sync(&mut ctx, a),
-        Command::Daemon(c) => daemon(&ctx.paths, c),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hearth", &mut std::io::stdout());
-            Ok(())
-        }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(())
-        }
+        Command::Daemon(c) => daemon(&ctx.paths, c, settings),
+        Command::Completions { shell } => crate::complete::registration(shell),
+        Command::Config(a) => config(settings, a),
+        Command::Man(a) => crate::manual::man(a),
         Command::Demo(a) => crate::demo::run(a),
     }
 }
@@ -137,7 +133,8 @@ fn needs_journal(c: &Command) -> bool {
             | Command::Pair(_)
             | Command::Daemon(_)
             | Command::Completions { .. }
-            | Command::Man
+            | Command::Man(_)
+            | Command::Config(_)
             | Command::Demo(_)
             | Command::Ritual(crate::args::RitualCommand::Templates(_))
             | Command::Peers(crate::args::PeersCommand::Add { .. })
@@ -152,7 +149,7 @@ fn host_name() -> String {
         .unwrap_or_else(|| "this device".to_string())
 }
 
-fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
+fn init(ctx: &mut Ctx, a: InitArgs, settings: &Settings) -> Result<()> {
     let name = match a.name {
         Some(n) => n,
         None if !input::stdin_is_piped() => {
@@ -177,7 +174,10 @@ fn init(ctx: &mut Ctx, a: InitArgs) -> Result<()> {
     match ctx.call(Request::Init(hearth_ipc::Init {
         name,
         device_name: a.device.unwrap_or_else(host_name),
-        day_start_hour: a.day_start,
+        // Only a day start someone chose: the built-in one must not
+        // overwrite the couple's when a second device joins.
+        day_start_hour: (settings.day_start.source != Source::Default)
+            .then_some(settings.day_start.value),
         at,
     }))? {
         Response::Inited {
@@ -273,6 +273,12 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     if let Some(e) = &s.sync_error {
         writeln!(out, "{:<12}{} {e}", "sync", render::accent("off:"))?;
     }
+    writeln!(
+        out,
+        "{:<12}{}",
+        "network",
+        network_text(&s.net, s.relay.as_deref())
+    )?;
     writeln!(out, "{:<12}{}", "entries", s.entries)?;
     writeln!(out, "{:<12}{}", "data", s.data_dir)?;
     writeln!(
@@ -317,9 +323,61 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     Ok(())
 }
 
-fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
+/// The network mode and relay in words: whether this device goes through
+/// n0's public relays, a self-hosted one, or none.
+fn network_text(net: &str, relay: Option<&str>) -> String {
+    match (net, relay) {
+        ("default", Some(r)) => format!("default, through the self-hosted relay {r}"),
+        ("default", None) => "default, through n0's public relays".to_string(),
+        ("local", _) => "local: this network only, no relay".to_string(),
+        ("test", _) => "test: loopback only, no relay".to_string(),
+        (other, _) => other.to_string(),
+    }
+}
+
+/// `hearth config`: every setting in effect and where it came from.
+fn config(settings: &Settings, a: JsonArg) -> Result<()> {
+    let rows = settings.rows();
+    if a.json {
+        let mut values = serde_json::Map::new();
+        for (key, value, source, origin) in rows {
+            values.insert(
+                key.to_string(),
+                serde_json::json!({"value": value, "source": source, "origin": origin}),
+            );
+        }
+        return render::print_json(&serde_json::json!({
+            "file": settings.file,
+            "file_found": settings.file_found,
+            "settings": values,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} {}",
+        settings.file.display(),
+        if settings.file_found {
+            ""
+        } else {
+            "(not there: defaults apply)"
+        }
+    )?;
+    for (key, value, _, origin) in rows {
+        let shown = match value {
+            serde_json::Value::Null => "(none)".to_string(),
+            serde_json::Value::String(s) if s.is_empty() => "(none)".to_string(),
+            serde_json::Value::String(s) => s,
+            v => v.to_string(),
+        };
+        writeln!(out, "{key:<10} {shown:<24} {}", render::dim(origin))?;
+    }
+    Ok(())
+}
+
+fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
     match c {
-        DaemonCommand::Run(net) => run_daemon(paths, &net),
+        DaemonCommand::Run(net) => run_daemon(paths, settings, net.mdns),
         DaemonCommand::Start(net) => {
             match client::probe(paths) {
                 Probe::Ready(s) => {
@@ -327,6 +385,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                     return Ok(());
                 }
                 Probe::Incompatible(m) => return Err(CliError::daemon(m)),
+                Probe::Refused(e) => return Err(e),
                 Probe::Unreachable => {}
             }
             let s = client::start_and_wait(paths, Some(&net))?;
@@ -351,7 +410,7 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
             Probe::Ready(s) => {
                 if a.json {
                     render::print_json(
-                        &serde_json::json!({"running": true, "pid": s.pid, "version": s.version, "protocol": s.protocol, "socket": paths.socket()}),
+                        &serde_json::json!({"running": true, "pid": s.pid, "version": s.version, "protocol": s.protocol, "socket": paths.socket(), "net": s.net, "relay": s.relay}),
                     )
                 } else {
                     println!(
@@ -360,14 +419,16 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
                         s.version,
                         paths.socket().display()
                     );
+                    println!("network: {}", network_text(&s.net, s.relay.as_deref()));
                     Ok(())
                 }
             }
             Probe::Incompatible(m) => Err(CliError::daemon(m)),
+            Probe::Refused(e) => Err(e),
             Probe::Unreachable => {
                 if a.json {
                     render::print_json(
-                        &serde_json::json!({"running": false, "pid": null, "version": null, "protocol": null, "socket": paths.socket()}),
+                        &serde_json::json!({"running": false, "pid": null, "version": null, "protocol": null, "socket": paths.socket(), "net": null, "relay": null}),
                     )?;
                 } else {
                     println!("not running");
@@ -379,11 +440,16 @@ fn daemon(paths: &Paths, c: DaemonCommand) -> Result<()> {
     }
 }
 
-fn run_daemon(paths: &Paths, net: &crate::args::NetArgs) -> Result<()> {
+/// `mdns` comes from `--mdns` or $HEARTH_MDNS only; it is not a config key yet.
+fn run_daemon(paths: &Paths, settings: &Settings, mdns: bool) -> Result<()> {
     let seed = std::env::var("HEARTH_SEED")
         .ok()
         .and_then(|s| s.parse().ok());
-    let mode: hearth_daemon::NetMode = net.net.parse().map_err(CliError::usage)?;
+    let mode = match settings.net.value {
+        crate::args::NetChoice::Default => hearth_daemon::NetMode::Default,
+        crate::args::NetChoice::Local => hearth_daemon::NetMode::Local,
+        crate::args::NetChoice::Test => hearth_daemon::NetMode::Test,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -392,7 +458,8 @@ fn run_daemon(paths: &Paths, net: &crate::args::NetArgs) -> Result<()> {
     rt.block_on(hearth_daemon::run(hearth_daemon::Options {
         paths: paths.clone(),
         net: mode,
-        relay: net.relay.clone(),
+        relay: settings.relay.value.clone(),
+        mdns,
         seed,
         foreground: true,
     }))

@@ -88,6 +88,27 @@ fn write_private(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
             dir.display()
         )));
     }
+    // `--force` replaces an earlier export, never a link, a device or a
+    // directory that happens to sit at that path.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        let ft = meta.file_type();
+        let what = if ft.is_symlink() {
+            Some("a symbolic link")
+        } else if ft.is_dir() {
+            Some("a directory")
+        } else if !ft.is_file() {
+            Some("not a regular file (a device, pipe or socket)")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(CliError::user(format!(
+                "refusing to write {}: it is {what}",
+                path.display()
+            ))
+            .with_hint("export to a new file, or remove what is there first"));
+        }
+    }
     // Only the error's kind: the temporary file's name means nothing to
     // the user.
     let fail = |e: std::io::Error| {

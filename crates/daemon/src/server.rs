@@ -31,6 +31,9 @@ pub struct Options {
     pub net: NetMode,
     /// A self-hosted iroh relay instead of the public ones.
     pub relay: Option<String>,
+    /// Announce and look for devices on the local network in the default
+    /// mode too.
+    pub mdns: bool,
     /// Seeds the id randomness, for reproducible tests.
     pub seed: Option<u64>,
     pub foreground: bool,
@@ -160,6 +163,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         secret_key: identity.secret(),
         mode: opts.net,
         relay: opts.relay.clone(),
+        mdns: opts.mdns,
         port: identity.port.unwrap_or(0),
         test,
     });
@@ -177,6 +181,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         cached,
         opts.seed,
     );
+    // A relay is used in default mode only; the others have none.
+    let (mode, relay) = match opts.net {
+        NetMode::Default => ("default", opts.relay.clone()),
+        NetMode::Local => ("local", None),
+        NetMode::Test => ("test", None),
+    };
+    core.set_network(mode, relay);
     let (changed_tx, changed_rx) = watch::channel(0u64);
     let (trusted_tx, trusted_rx) = watch::channel(TrustedSet::new());
     core.set_link(SyncLink {
@@ -346,8 +357,33 @@ fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
     })
 }
 
+/// The invite a CLI connection opened. It lasts as long as that connection:
+/// a `pair invite` that exits or is interrupted takes its invite with it.
+struct OpenedInvite {
+    node: Arc<SyncNode>,
+    secret: [u8; 16],
+}
+
+impl Drop for OpenedInvite {
+    fn drop(&mut self) {
+        if self.node.close_invite(&self.secret) {
+            tracing::info!("invite closed: the pair invite that opened it has gone");
+        }
+    }
+}
+
+/// Resolves when the CLI at the other end hangs up (or sends something it
+/// should not while it waits).
+async fn hung_up(stream: &mut UnixStream) {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    let _ = stream.read(&mut byte).await;
+}
+
 async fn serve_connection(mut stream: UnixStream, shared: Shared) {
     let tx = shared.core.clone();
+    // Held for its Drop: the invite ends with this connection.
+    let mut _invite: Option<OpenedInvite> = None;
     loop {
         let raw = match read_async_raw(&mut stream, MAX_REQUEST).await {
             Ok(raw) => raw,
@@ -390,8 +426,21 @@ async fn serve_connection(mut stream: UnixStream, shared: Shared) {
                 }
             }
             Ok(env) if env.protocol != PROTOCOL_VERSION => incompatible(u64::from(env.protocol)),
+            Ok(env) if matches!(env.request, Request::PairWait) => {
+                tokio::select! {
+                    reply = network(&shared, env.request) => reply,
+                    () = hung_up(&mut stream) => return,
+                }
+            }
             Ok(env) if env.request.is_network() || matches!(env.request, Request::Peers) => {
-                network(&shared, env.request).await
+                let reply = network(&shared, env.request).await;
+                if let (Response::Invite { ticket, .. }, Some(node)) = (&reply, &shared.node) {
+                    _invite = Ticket::decode(ticket).ok().map(|t| OpenedInvite {
+                        node: node.clone(),
+                        secret: t.secret,
+                    });
+                }
+                reply
             }
             Ok(env) => ask_core(&shared, Input::Request(env.request)).await,
         };

@@ -469,6 +469,13 @@ pub struct StatusInfo {
     /// Why sync is off, if it is.
     #[serde(default)]
     pub sync_error: Option<String>,
+    /// The network mode the daemon runs in: `default`, `local` or `test`.
+    #[serde(default)]
+    pub net: String,
+    /// The self-hosted relay in use. `None` means n0's public relays in
+    /// `default` mode, and no relay at all in the others.
+    #[serde(default)]
+    pub relay: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

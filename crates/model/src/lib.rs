@@ -14,6 +14,7 @@ pub mod id;
 pub mod insight;
 pub mod jrnl;
 pub mod query;
+pub mod records;
 pub mod ritual;
 pub mod view;
 

@@ -2,13 +2,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use automerge::{Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use hearth_model::View;
 use serde::{Deserialize, Serialize};
 
+use crate::private::create_private_dir;
 use crate::{DocStore, Opened, Quarantined, Stage, StoreError, frame};
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -60,18 +61,6 @@ pub struct FileStore {
     _lock: File,
 }
 
-/// Creates `dir` (and parents) owner-only.
-pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err(dir))?;
-    // A directory made earlier by someone less careful is tightened too.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))
-}
-
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -83,11 +72,18 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// space a retry needs.
 fn write_synced_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
     let tmp = dir.join(format!(".{name}.tmp"));
+    // A temp file left by a crash (or a link someone planted in its place)
+    // goes first; the new one is made fresh and never through a link.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&tmp)(e)),
+    }
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&tmp)
         .map_err(io_err(&tmp))?;
     if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {

@@ -17,6 +17,7 @@
 mod file;
 mod frame;
 mod memory;
+mod private;
 
 use std::io;
 use std::path::PathBuf;
@@ -26,9 +27,10 @@ use hearth_model::View;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use file::{FileStore, create_private_dir, write_durably};
+pub use file::{FileStore, write_durably};
 pub use frame::FrameError;
 pub use memory::{MemDisk, MemStore};
+pub use private::{Unsafe, check_owner, check_private_dir, create_private_dir};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -38,6 +40,8 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    #[error("refusing to use {path}: {why}")]
+    Unsafe { path: PathBuf, why: Unsafe },
     #[error("{0}: another hearth daemon already owns this journal")]
     Locked(PathBuf),
     #[error("compaction skipped: the document is missing changes some stored changes depend on")]

@@ -269,3 +269,50 @@ fn leftover_temp_files_are_removed_on_open() {
     assert!(o.quarantined.is_empty());
     assert!(!tmpfile.exists());
 }
+
+#[test]
+fn a_durable_write_never_goes_through_a_link_planted_as_its_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join(".view.json.tmp")).unwrap();
+
+    hearth_store::write_durably(dir.path(), "view.json", b"fresh").unwrap();
+
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(fs::read(dir.path().join("view.json")).unwrap(), b"fresh");
+    let mode = fs::metadata(dir.path().join("view.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_journal_dir_that_is_a_link_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = dir.path().join("journal");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    let err = Store::open(&link, base()).err().expect("a link is refused");
+    assert!(
+        matches!(
+            &err,
+            StoreError::Unsafe {
+                why: hearth_store::Unsafe::Symlink,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(&real).unwrap().count(),
+        0,
+        "nothing written through it"
+    );
+    let mode = fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755, "the link's target was not chmodded");
+}

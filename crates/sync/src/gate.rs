@@ -38,7 +38,13 @@ impl EndpointHooks for Gate {
         let peer = conn.remote_id();
         let ok = match conn.alpn() {
             a if a == ALPN_SYNC => inner.is_trusted(&peer),
-            a if a == ALPN_PAIR => inner.invite_open(),
+            a if a == ALPN_PAIR && !inner.invite_open() => {
+                return AfterHandshakeOutcome::Reject {
+                    error_code: NO_INVITE.into(),
+                    reason: b"no open invite".to_vec(),
+                };
+            }
+            a if a == ALPN_PAIR => true,
             _ => false,
         };
         if ok {
@@ -49,6 +55,9 @@ impl EndpointHooks for Gate {
         }
     }
 }
+
+/// The close code for a pairing attempt when no invite is open.
+pub(crate) const NO_INVITE: u32 = 404;
 
 fn reject(reason: &[u8]) -> AfterHandshakeOutcome {
     AfterHandshakeOutcome::Reject {

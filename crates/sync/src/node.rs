@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub secret_key: [u8; 32],
     pub mode: NetMode,
     pub relay: Option<String>,
+    /// mDNS in the default mode too (it is always on in `local`).
+    pub mdns: bool,
     /// Port to bind (0 for any); reusing the last one lets peers find us
     /// where they last saw us.
     pub port: u16,
@@ -111,6 +113,9 @@ pub struct SyncReport {
 pub(crate) struct PeerState {
     /// Open sessions with it (two when both sides dialed at once).
     pub sessions: u32,
+    /// Connections it opened to us that are being served, sessions or not
+    /// yet: capped, so one peer cannot tie up the node with many.
+    pub incoming: u32,
     /// The connection of the latest session, while any is open.
     pub conn: Option<Connection>,
     pub last_sync: Option<SystemTime>,
@@ -140,6 +145,9 @@ impl std::fmt::Debug for InviteSecret {
 pub(crate) struct Invite {
     pub secret: InviteSecret,
     pub expires: Instant,
+    /// An attempt is under way: a second joiner is turned away, not let
+    /// race the first (one ticket pairs one device).
+    pub claimed: bool,
     /// Where the pairing handler reports the one attempt's outcome.
     pub result: watch::Sender<Option<Result<Paired, PairError>>>,
 }
@@ -323,6 +331,7 @@ impl SyncNode {
         *self.inner.invite.lock().expect("invite lock") = Some(Invite {
             secret: InviteSecret(secret),
             expires: Instant::now() + ttl,
+            claimed: false,
             result: tx,
         });
         let relay = self
@@ -366,6 +375,18 @@ impl SyncNode {
         }
     }
 
+    /// Closes the invite whose secret is `secret`, if it is still the open
+    /// one: the `pair invite` that opened it has gone. An attempt under way
+    /// finds it closed and trusts nobody. Returns whether it was open.
+    pub fn close_invite(&self, secret: &[u8; 16]) -> bool {
+        let mut open = self.inner.invite.lock().expect("invite lock");
+        if open.as_ref().is_some_and(|i| &i.secret.0 == secret) {
+            *open = None;
+            return true;
+        }
+        false
+    }
+
     /// Joins another device's invite.
     pub async fn join(&self, ticket: &Ticket) -> Result<Paired, PairError> {
         if ticket.id == self.inner.me {
@@ -380,11 +401,17 @@ impl SyncNode {
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect(addr, ALPN_PAIR))
             .await
             .map_err(|_| PairError::Connect("timed out".into()))?
-            .map_err(|e| PairError::Connect(e.to_string()))?;
+            .map_err(|e| {
+                match &e {
+                    iroh::endpoint::ConnectError::Connection { source, .. } => refused(source),
+                    _ => None,
+                }
+                .unwrap_or_else(|| PairError::Connect(e.to_string()))
+            })?;
         let (mut send, mut recv) = conn
             .open_bi()
             .await
-            .map_err(|e| PairError::Connect(e.to_string()))?;
+            .map_err(|e| refused(&e).unwrap_or_else(|| PairError::Connect(e.to_string())))?;
         let paired = tokio::time::timeout(
             CONNECT_TIMEOUT,
             pairing::join(
@@ -396,7 +423,11 @@ impl SyncNode {
             ),
         )
         .await
-        .map_err(|_| PairError::Protocol("timed out".into()))??;
+        .map_err(|_| PairError::Protocol("timed out".into()))?
+        .map_err(|e| match (e, conn.close_reason()) {
+            (PairError::NoInvite, Some(why)) => refused(&why).unwrap_or(PairError::NoInvite),
+            (e, _) => e,
+        })?;
         conn.close(0u32.into(), b"paired");
         self.inner
             .trust(ticket.id, ticket.addrs.clone())
@@ -475,5 +506,17 @@ impl SyncNode {
         self.dialer.abort();
         self.netchange.abort();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.router.shutdown()).await;
+    }
+}
+
+/// What an inviter's refusal to pair means, from the code it closed with.
+fn refused(e: &iroh::endpoint::ConnectionError) -> Option<PairError> {
+    let iroh::endpoint::ConnectionError::ApplicationClosed(c) = e else {
+        return None;
+    };
+    match u32::try_from(c.error_code.into_inner()).ok()? {
+        crate::pair_proto::BUSY => Some(PairError::Busy),
+        crate::gate::NO_INVITE => Some(PairError::NoInvite),
+        _ => None,
     }
 }

@@ -27,6 +27,10 @@ pub struct Paired {
 pub enum PairError {
     #[error("that device has no open invite (it may have expired or been used)")]
     NoInvite,
+    #[error("another device is joining with that invite right now; one invite pairs one device")]
+    Busy,
+    #[error("the invite was closed before this device finished joining")]
+    Closed,
     #[error("the invite expired before anyone joined")]
     Expired,
     #[error("wrong invite secret; the invite is now burned, make a new one")]

@@ -28,9 +28,48 @@ impl ProtocolHandler for SyncProto {
             conn.close(403u32.into(), b"not trusted");
             return Ok(());
         }
-        let (send, recv) = conn.accept_bi().await?;
+        let reserved = self.0.peer(peer, |p| {
+            let room = p.incoming < MAX_INCOMING_PER_PEER;
+            p.incoming += u32::from(room);
+            room
+        });
+        if !reserved {
+            tracing::warn!(peer = %peer.fmt_short(), "refused a connection: too many from this device");
+            conn.close(429u32.into(), b"too many sessions");
+            return Ok(());
+        }
+        let _slot = IncomingSlot {
+            inner: self.0.clone(),
+            peer,
+        };
+        // A peer that connects and never opens its stream does not keep a
+        // slot for long.
+        let Ok(streams) =
+            tokio::time::timeout(crate::node::CONNECT_TIMEOUT, conn.accept_bi()).await
+        else {
+            conn.close(408u32.into(), b"no stream opened");
+            return Ok(());
+        };
+        let (send, recv) = streams?;
         run_session(self.0.clone(), conn, send, recv, peer).await;
         Ok(())
+    }
+}
+
+/// At most this many connections from one device are served at once: two
+/// is what both sides dialing each other at the same moment needs.
+pub(crate) const MAX_INCOMING_PER_PEER: u32 = 2;
+
+/// Gives an incoming connection's place back when it ends, however it ends.
+struct IncomingSlot {
+    inner: Arc<Inner>,
+    peer: EndpointId,
+}
+
+impl Drop for IncomingSlot {
+    fn drop(&mut self) {
+        self.inner
+            .peer(self.peer, |p| p.incoming = p.incoming.saturating_sub(1));
     }
 }
 

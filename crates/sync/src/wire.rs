@@ -39,10 +39,19 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Vec<u8>, Wi
         return Err(WireError::TooLarge(len));
     }
     let mut buf = vec![0u8; len];
-    recv.read_exact(&mut buf)
+    // Once a frame has begun, its bytes must keep coming: a peer that
+    // announces 64 MiB and then trickles cannot hold a session for ever.
+    tokio::time::timeout(body_deadline(len), recv.read_exact(&mut buf))
         .await
+        .map_err(|_| WireError::Read(format!("a {len}-byte frame did not arrive in time")))?
         .map_err(|e| WireError::Read(e.to_string()))?;
     Ok(buf)
+}
+
+/// How long the body of a `len`-byte frame may take: 30 seconds, plus one
+/// second per MiB, a pace any link that syncs at all keeps.
+pub fn body_deadline(len: usize) -> std::time::Duration {
+    std::time::Duration::from_secs(30 + (len as u64 >> 20))
 }
 
 pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), WireError> {

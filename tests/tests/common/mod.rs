@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -17,19 +16,10 @@ pub const NOW: &str = "2026-11-25T21:30:00+01:00";
 /// Upper bound for any one CLI call.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Builds the `hearth` binary once and returns its path. This crate is not
-/// the binary's package, so cargo does not hand us `CARGO_BIN_EXE_hearth`.
+/// The `hearth` binary under test: this crate's copy of it, which cargo
+/// builds with the tests (see tests/Cargo.toml).
 pub fn hearth_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "hearth", "--bin", "hearth"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building hearth failed");
-        assert_cmd::cargo::cargo_bin("hearth")
-    })
+    Path::new(env!("CARGO_BIN_EXE_hearth-under-test"))
 }
 
 /// How many rounds or cases a test runs: `default` in CI, or what the

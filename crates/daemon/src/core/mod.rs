@@ -59,6 +59,8 @@ pub struct Base {
     sync_error: Option<String>,
     /// Where the sync endpoint listens, once it does.
     own_addrs: Option<Vec<SocketAddr>>,
+    /// The network mode and self-hosted relay, as status reports them.
+    network: (String, Option<String>),
 }
 
 impl Base {
@@ -154,6 +156,7 @@ impl Core {
                 link: None,
                 sync_error: None,
                 own_addrs: None,
+                network: ("default".to_string(), None),
             },
             cached,
         })
@@ -175,6 +178,12 @@ impl Core {
 
     pub fn identity(&self) -> &Identity {
         &self.base().identity
+    }
+
+    /// Notes the network mode (`default`, `local`, `test`) and the
+    /// self-hosted relay in use, for status.
+    pub fn set_network(&mut self, mode: &str, relay: Option<String>) {
+        self.base_mut().network = (mode.to_string(), relay);
     }
 
     pub fn set_link(&mut self, link: SyncLink) {

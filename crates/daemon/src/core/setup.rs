@@ -159,5 +159,7 @@ pub(super) fn status(
             .unwrap_or_default(),
         malformed: view.malformed,
         sync_error: base.sync_error.clone(),
+        net: base.network.0.clone(),
+        relay: base.network.1.clone(),
     }))
 }

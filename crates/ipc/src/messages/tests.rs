@@ -300,6 +300,8 @@ fn responses() -> Vec<Response> {
             quarantined: vec!["x".into()],
             malformed: 1,
             sync_error: Some("off".into()),
+            net: "local".into(),
+            relay: Some("https://relay.example".into()),
         })),
         Response::Inited {
             partner: PartnerId("ana".into()),

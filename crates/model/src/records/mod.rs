@@ -1,0 +1,30 @@
+//! Signed records of the couple document (schema 2, docs/SCHEMA.md part 1):
+//! their canonical bytes, the record kinds, the trust computation over them,
+//! and what the couple's names, settings, rituals, prompts and settled
+//! repairs are on read. Pure functions over bytes and an in-memory document:
+//! keys come in as arguments, nothing here draws randomness or does I/O.
+
+pub mod canonical;
+pub mod couple;
+pub mod error;
+pub mod history;
+pub mod ids;
+pub mod read;
+pub mod receive;
+pub mod record;
+pub mod trust;
+
+#[cfg(test)]
+pub(crate) mod testkit;
+
+pub use couple::{StoredRecord, stored_records};
+pub use error::{CanonicalError, RecordError};
+pub use history::{Ancestry, DocHistory};
+pub use ids::{DeviceKey, PartnerCode, RecordKey};
+pub use read::{CoupleRitual, CustomPrompt, OnRead, RitualOwner, Settings};
+pub use receive::{CoupleRefusal, check_couple_changes};
+pub use record::{
+    Approve, Body, Cert, Name, NameSubject, PromptRecord, Record, Remove, Resolve, RitualRecord,
+    Setting, SignedRecord,
+};
+pub use trust::{CheckedRecord, DeviceStatus, TrustCounts, TrustView};
