@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::netns::{self, NetnsPair};
 use crate::common::proxy::{FaultProxy, Faults};
-use crate::common::{TestEnv, long_run};
+use crate::common::{TestEnv, long_run, wait_bounded};
 
 /// Bound for any state the link must reach.
 const CONVERGE: Duration = Duration::from_secs(90);
@@ -87,13 +87,28 @@ impl Linked {
         let b = start_behind(&ben, None, proxy.for_b());
         proxy.route(a, b);
         arm(&proxy);
-        ana.pair_with(&ben);
+        pair(&ana, &ben);
         Linked { ana, ben, proxy }
     }
 
     fn both(&self) -> [&TestEnv; 2] {
         [&self.ana, &self.ben]
     }
+}
+
+/// Pairs the two through the CLI, like `TestEnv::pair_with`, but never
+/// waits for the inviting side longer than [`CONVERGE`]: over a bad link
+/// a hang must fail the test, not stall the suite.
+#[track_caller]
+fn pair(inviter: &TestEnv, joiner: &TestEnv) {
+    let (mut child, ticket, rest) = inviter.invite();
+    let joined = joiner.run(&["pair", "join", &ticket]);
+    if !joined.status.success() {
+        let _ = child.kill();
+        panic!("pair join: {}", String::from_utf8_lossy(&joined.stderr));
+    }
+    let status = wait_bounded(&mut child, CONVERGE);
+    assert!(status.success(), "invite failed: {}", rest.join().unwrap());
 }
 
 /// Both write `n` notes each, at the same time, `gap` apart.
@@ -238,8 +253,8 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
     let [ab, ba] = link.proxy.counts();
     for (dir, c) in [("A->B", &ab), ("B->A", &ba)] {
         eprintln!(
-            "proxy {dir}: {} received, {} dropped, {} duplicated, {} forwarded",
-            c.received, c.dropped, c.duplicated, c.forwarded
+            "proxy {dir}: {} received, {} dropped, {} duplicated, {} reordered, {} forwarded",
+            c.received, c.dropped, c.duplicated, c.reordered, c.forwarded
         );
     }
     for c in [&ab, &ba] {
@@ -247,6 +262,7 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
         assert!(c.dropped > 0, "{c:?}");
     }
     assert!(ab.duplicated + ba.duplicated > 0);
+    assert!(ab.reordered + ba.reordered > 0);
 }
 
 /// A partition as long as `HEARTH_LONG_PARTITION_SECS` says (4 s in CI)
@@ -363,7 +379,7 @@ fn a_link_that_goes_down_heals_within_three_seconds_of_coming_back() {
             &[("HEARTH_TEST_BIND", netns::ADDRS[side])],
         );
     }
-    ana.pair_with(&ben);
+    pair(&ana, &ben);
     let both = [&ana, &ben];
     write_concurrently(both, 3, Duration::ZERO, "before");
     converge(both, 6, CONVERGE);

@@ -9,8 +9,8 @@
 //! The backoff only spaces out dials that fail. It must never delay a
 //! recovery the device can see, so [`path_back`] cancels the wait and
 //! starts the schedule over whenever something shows the network works
-//! again: a session with any device starts, either side having dialed, or
-//! the network interfaces change (`netchange`).
+//! again: a session starts while none was open, either side having
+//! dialed, or the network interfaces change (`netchange`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -185,6 +185,12 @@ impl Inner {
             .is_some_and(|i| i.expires > Instant::now())
     }
 
+    /// Whether a session with any device is open.
+    pub fn any_session(&self) -> bool {
+        let peers = self.peers.lock().expect("peers lock");
+        peers.values().any(|p| p.sessions > 0)
+    }
+
     pub fn peer<R>(&self, id: EndpointId, f: impl FnOnce(&mut PeerState) -> R) -> R {
         let mut peers = self.peers.lock().expect("peers lock");
         f(peers.entry(id).or_default())

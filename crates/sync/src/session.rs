@@ -92,6 +92,7 @@ pub(crate) async fn run_session(
     {
         return;
     }
+    let first = !inner.any_session();
     inner.peer(peer, |p| {
         p.sessions += 1;
         p.conn = Some(conn.clone());
@@ -99,9 +100,13 @@ pub(crate) async fn run_session(
         p.last_error = None;
     });
     tracing::info!("session started");
-    // A session, dialed or accepted, shows that our network works again:
-    // the devices still waiting out a backoff are dialed now.
-    crate::dialer::paths_back(&inner, Some(peer));
+    // The first session after none, dialed or accepted, shows that our
+    // network works again: the devices still waiting out a backoff are
+    // dialed now. Later ones say nothing new, so a peer whose sessions keep
+    // dropping cannot make us redial everyone each time.
+    if first {
+        crate::dialer::paths_back(&inner, Some(peer));
+    }
     let result = session_loop(&inner, session, peer, &mut send, recv).await;
     match &result {
         Ok(()) => tracing::info!("session ended"),

@@ -48,6 +48,8 @@ pub struct Counts {
     pub forwarded: u64,
     pub dropped: u64,
     pub duplicated: u64,
+    /// Datagrams sent after one that arrived later than them.
+    pub reordered: u64,
     /// Distinct destination connection ids of QUIC Initial packets: about
     /// one per connection attempt (see [`initial_dcid`]).
     pub initials: BTreeSet<Vec<u8>>,
@@ -192,6 +194,8 @@ fn forward(
     // order, so equal times keep their order.
     let mut queue: BTreeMap<(Instant, u64), Vec<u8>> = BTreeMap::new();
     let mut seq = 0u64;
+    // The highest arrival number sent so far, to count overtaking.
+    let mut latest_sent = 0u64;
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -249,11 +253,17 @@ fn forward(
             if entry.key().0 > now {
                 break;
             }
+            let (_, arrival) = *entry.key();
             let bytes = entry.remove();
             if let Some(dest) = dest {
                 // A full socket buffer is loss too.
                 if to.send_to(&bytes, dest).is_ok() {
-                    counts.lock().unwrap().forwarded += 1;
+                    let mut c = counts.lock().unwrap();
+                    c.forwarded += 1;
+                    if arrival < latest_sent {
+                        c.reordered += 1;
+                    }
+                    latest_sent = latest_sent.max(arrival);
                 }
             }
         }
@@ -373,6 +383,7 @@ mod tests {
         assert!((120..=280).contains(&lost), "lost {lost} of 1000");
         assert!(got.len() > distinct.len(), "no duplicates");
         assert!(got.windows(2).any(|w| w[0] > w[1]), "no reordering");
+        assert!(proxy.counts()[0].reordered > 0);
 
         // A partition drops everything; nothing was left in flight.
         proxy.partition(true);
