@@ -1,8 +1,20 @@
 //! Damaged files on disk: named, set aside, and the rest still loads.
 
 use std::fs;
+use std::time::Duration;
 
 use crate::common::TestEnv;
+
+/// `status --json` once the journal has loaded. Status is answered while it
+/// still loads, and the quarantine list is only known after: wait, bounded.
+fn loaded_status(env: &TestEnv) -> serde_json::Value {
+    let mut status = serde_json::Value::Null;
+    env.wait_for(Duration::from_secs(15), "the journal to finish loading", || {
+        status = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+        status["loading"] == false
+    });
+    status
+}
 
 fn files(env: &TestEnv, prefix: &str) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = fs::read_dir(env.journal_dir())
@@ -45,7 +57,7 @@ fn a_truncated_chunk_is_quarantined_by_name() {
         .set_len(len - 7)
         .unwrap();
 
-    let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+    let status = loaded_status(&env);
     let q = status["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 1, "{status}");
     let name = last.file_name().unwrap().to_string_lossy().to_string();
@@ -75,7 +87,7 @@ fn a_bit_flipped_snapshot_is_quarantined_and_the_daemon_still_starts() {
     let at = bytes.len() - 5;
     bytes[at] ^= 0x01;
     fs::write(&snaps[0], bytes).unwrap();
-    let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+    let status = loaded_status(&env);
     let q = status["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 1, "{status}");
     assert!(q[0].as_str().unwrap().contains("checksum"), "{q:?}");
@@ -130,7 +142,7 @@ fn a_truncated_snapshot_is_quarantined_by_name() {
         .unwrap()
         .set_len(len / 3)
         .unwrap();
-    let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+    let status = loaded_status(&env);
     let q = status["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 1, "{status}");
     let name = snaps[0].file_name().unwrap().to_string_lossy().to_string();

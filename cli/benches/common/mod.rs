@@ -111,12 +111,23 @@ pub fn build_naive(n: usize) -> Automerge {
     doc
 }
 
+/// Peak resident memory of `pid` so far (VmHWM), in KiB.
 pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// Resident memory `pid` holds right now (VmRSS), in KiB: what stays after
+/// a peak, which the allocator may or may not give back.
+pub fn held_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .map(|l| l.to_string())
         })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
