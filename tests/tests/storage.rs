@@ -9,10 +9,14 @@ use crate::common::TestEnv;
 /// still loads, and the quarantine list is only known after: wait, bounded.
 fn loaded_status(env: &TestEnv) -> serde_json::Value {
     let mut status = serde_json::Value::Null;
-    env.wait_for(Duration::from_secs(15), "the journal to finish loading", || {
-        status = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
-        status["loading"] == false
-    });
+    env.wait_for(
+        Duration::from_secs(15),
+        "the journal to finish loading",
+        || {
+            status = serde_json::from_str(&env.ok(&["status", "--json"])).unwrap();
+            status["loading"] == false
+        },
+    );
     status
 }
 

@@ -316,9 +316,9 @@ impl Body {
         self.searchable().into_iter().flat_map(parse_tags).collect()
     }
 
-    /// Checks lengths and that the entry says something at all.
-    pub fn validate(&self) -> Result<(), ModelError> {
-        let mut any = matches!(self, Body::Checkin { .. });
+    /// Checks that no text is over [`MAX_TEXT`]. A peer's entries are held
+    /// to this too, since a text written elsewhere costs us the same memory.
+    pub fn check_lengths(&self) -> Result<(), ModelError> {
         for (field, text) in self.texts() {
             if text.len() > MAX_TEXT {
                 return Err(ModelError::TooLong {
@@ -327,7 +327,6 @@ impl Body {
                     max: MAX_TEXT,
                 });
             }
-            any |= !text.trim().is_empty();
         }
         if let Body::Repair { agreements, .. } = self {
             let len: usize = agreements.iter().map(String::len).sum();
@@ -338,6 +337,18 @@ impl Body {
                     max: MAX_TEXT,
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Checks lengths and that the entry says something at all.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        self.check_lengths()?;
+        let mut any = matches!(self, Body::Checkin { .. });
+        for (_, text) in self.texts() {
+            any |= !text.trim().is_empty();
+        }
+        if let Body::Repair { agreements, .. } = self {
             any |= !agreements.is_empty();
         }
         match self {
@@ -422,6 +433,22 @@ pub struct Entry {
 impl Entry {
     pub fn kind(&self) -> Kind {
         self.body.kind()
+    }
+
+    /// [`Body::check_lengths`], and the same for every value a conflict
+    /// kept: a peer can write those too.
+    pub fn check_lengths(&self) -> Result<(), ModelError> {
+        self.body.check_lengths()?;
+        for values in self.conflicts.values() {
+            if let Some(v) = values.iter().find(|v| v.len() > MAX_TEXT) {
+                return Err(ModelError::TooLong {
+                    field: "a conflicting value",
+                    len: v.len(),
+                    max: MAX_TEXT,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Whether any text of the entry, or one of its tags, matches.

@@ -1,11 +1,11 @@
 //! Sync sessions: one Automerge sync state per live session with a peer,
 //! the heads each peer last said it has, and applying what peers send.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use automerge::ChangeHash;
 use hearth_model::ModelError;
-use hearth_model::View;
+use hearth_model::{EntryId, View};
 use hearth_sync::{EndpointId, Received, SyncError};
 
 use super::{Input, Output, Ready};
@@ -111,12 +111,13 @@ impl Ready {
                     self.sessions.their_heads.insert(peer, h);
                 }
                 if self.journal.heads() != before {
-                    tracing::info!(peer = %peer.fmt_short(), bulk, "merged changes from a peer");
-                    match touched {
-                        Some(ids) => self.view.refresh(&self.journal, &ids),
-                        None => self.view = View::build(&self.journal),
+                    if let Err(e) = self.take_changes(touched) {
+                        tracing::warn!(peer = %peer.fmt_short(), error = %e, "refused a peer's changes");
+                        self.rollback_to(&before);
+                        self.sessions.live.remove(&session);
+                        return Err(refused(e));
                     }
-                    self.view.partners = self.journal.partners();
+                    tracing::info!(peer = %peer.fmt_short(), bulk, "merged changes from a peer");
                 }
             }
             Err(e) => {
@@ -142,6 +143,34 @@ impl Ready {
             in_sync: ours == theirs,
             version: 0,
         })
+    }
+}
+
+impl Ready {
+    /// Brings the view up to date with what a peer's message changed, once
+    /// every changed entry is within the limits a local write is held to.
+    /// On an error the view is untouched and the caller rolls back.
+    fn take_changes(&mut self, touched: Option<BTreeSet<EntryId>>) -> Result<(), ModelError> {
+        match touched {
+            Some(ids) => {
+                // A malformed entry is counted, not refused (View::refresh).
+                for id in &ids {
+                    if let Ok(Some(e)) = self.journal.entry(id) {
+                        e.check_lengths()?;
+                    }
+                }
+                self.view.refresh(&self.journal, &ids);
+            }
+            None => {
+                let view = View::build(&self.journal);
+                for e in view.entries.values() {
+                    e.check_lengths()?;
+                }
+                self.view = view;
+            }
+        }
+        self.view.partners = self.journal.partners();
+        Ok(())
     }
 }
 

@@ -257,3 +257,152 @@ fn a_panic_applying_a_peers_message_drops_that_session_only() {
     assert!(generated(&mut rig, 2).is_some(), "the other session lives");
     assert!(matches!(rig.add("still writing"), Response::Entry { .. }));
 }
+
+/// Syncs the core's session `session` with `peer`, a raw document, until
+/// neither side has more to say; the first refusal ends it.
+fn sync_with(
+    rig: &mut Rig,
+    session: u64,
+    peer: &mut automerge::Automerge,
+) -> Result<(), SyncError> {
+    use automerge::sync::{Message, State, SyncDoc};
+    let mut state = State::new();
+    for _ in 0..20 {
+        let ours = match rig
+            .core
+            .batch(vec![(Input::Generate { session }, ())])
+            .pop()
+        {
+            Some((Output::Generated(m), ())) => m,
+            o => panic!("{o:?}"),
+        };
+        if let Some(bytes) = &ours {
+            peer.receive_sync_message(&mut state, Message::decode(bytes).unwrap())
+                .unwrap();
+        }
+        match peer.generate_sync_message(&mut state) {
+            Some(msg) => {
+                let input = Input::Receive {
+                    session,
+                    msg: Box::new(msg),
+                };
+                match rig.core.batch(vec![(input, ())]).pop() {
+                    Some((Output::Received(Ok(_)), ())) => {}
+                    Some((Output::Received(Err(e)), ())) => return Err(e),
+                    o => panic!("{o:?}"),
+                }
+            }
+            None if ours.is_none() => return Ok(()),
+            None => {}
+        }
+    }
+    panic!("the sync did not settle in 20 rounds");
+}
+
+/// Ben's device writing `text` as a note, past the checks `add_entry` makes,
+/// as a modified or hostile build would.
+fn peer_writes(peer: &mut automerge::Automerge, n: u64, text: &str) {
+    use automerge::{ROOT, ReadDoc, transaction::Transactable};
+    let mut journal = Journal::from_doc(peer.clone()).unwrap();
+    let ctx = hearth_model::WriteCtx {
+        author: hearth_model::PartnerId("ben".into()),
+        device: hearth_model::DeviceId("phone".into()),
+        now: at(),
+    };
+    let id = hearth_model::EntryId::from_parts(1_764_100_000_000 + n, n.into());
+    journal.add_entry(&ctx, &note("short"), id).unwrap();
+    *peer = journal.doc().clone();
+    let (_, entries) = peer.get(ROOT, "entries").unwrap().unwrap();
+    let (_, entry) = peer.get(&entries, id.key()).unwrap().unwrap();
+    peer.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(&entry, "text", text))
+        .unwrap();
+}
+
+#[test]
+fn a_peers_entry_over_the_text_limit_is_refused_whole_and_ends_that_session() {
+    let mut rig = rig();
+    rig.add("mine");
+    let mut ben = match &rig.core {
+        Core::Ready(r) => r
+            .journal
+            .doc()
+            .fork()
+            .with_actor(automerge::ActorId::from(&[9u8; 16][..])),
+        Core::Loading(_) => panic!("not ready"),
+    };
+    let peer = hearth_sync::SecretKey::from_bytes(&[9; 32]).public();
+    let start = |session| Input::SessionStart { session, peer };
+
+    // At the limit, a peer's note is taken like any other.
+    let at_limit = "y".repeat(hearth_model::entry::MAX_TEXT);
+    peer_writes(&mut ben, 1, &at_limit);
+    rig.core.batch(vec![(start(1), ())]);
+    sync_with(&mut rig, 1, &mut ben).unwrap();
+    assert!(rig.texts().contains(&at_limit));
+    let heads = rig.heads();
+
+    // One byte over, and nothing of that message stays.
+    let over = "z".repeat(hearth_model::entry::MAX_TEXT + 1);
+    peer_writes(&mut ben, 2, &over);
+    rig.core.batch(vec![(start(2), ())]);
+    match sync_with(&mut rig, 2, &mut ben) {
+        Err(SyncError::Rejected(why)) => assert!(why.contains("too long"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(rig.heads(), heads, "the document is as before the message");
+    assert!(!rig.texts().contains(&over), "the view never showed it");
+    assert!(!rig.stored_texts().contains(&over), "nothing was written");
+    assert!(
+        matches!(
+            rig.core
+                .batch(vec![(Input::Generate { session: 2 }, ())])
+                .pop(),
+            Some((Output::Generated(None), ()))
+        ),
+        "that session is over"
+    );
+    assert!(matches!(rig.add("still writing"), Response::Entry { .. }));
+}
+
+#[test]
+fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
+    let mut rig = rig();
+    rig.add("mine");
+    let heads = rig.heads();
+    let mut ben = match &rig.core {
+        Core::Ready(r) => r
+            .journal
+            .doc()
+            .fork()
+            .with_actor(automerge::ActorId::from(&[8u8; 16][..])),
+        Core::Loading(_) => panic!("not ready"),
+    };
+    // Text that does not compress, so the message is over the size at which
+    // the core rebuilds the whole view instead of following patches.
+    let mut seed = 7u64;
+    let mut noise = |len: usize| -> String {
+        (0..len)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b'a' + (seed >> 59) as u8 % 26)
+            })
+            .collect()
+    };
+    // 12 × 64 KiB of 26 letters is about 460 KiB even compressed.
+    for n in 1..=12 {
+        peer_writes(&mut ben, n, &noise(hearth_model::entry::MAX_TEXT));
+    }
+    peer_writes(&mut ben, 13, &noise(hearth_model::entry::MAX_TEXT + 1));
+    let peer = hearth_sync::SecretKey::from_bytes(&[8; 32]).public();
+    rig.core
+        .batch(vec![(Input::SessionStart { session: 1, peer }, ())]);
+    match sync_with(&mut rig, 1, &mut ben) {
+        Err(SyncError::Rejected(why)) => assert!(why.contains("too long"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(rig.heads(), heads);
+    assert_eq!(rig.texts(), ["mine"], "none of the 13 entries stays");
+    assert_eq!(rig.stored_texts(), BTreeSet::from(["mine".to_string()]));
+}
