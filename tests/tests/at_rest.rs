@@ -87,7 +87,11 @@ fn no_file_holds_a_word_after_writes_a_clean_stop_and_a_crash() {
     assert_eq!(markers_on_disk(&env), Vec::<String>::new(), "after kill -9");
     // And everything is still there with the key.
     assert_eq!(env.entries().len(), 4);
-    assert_eq!(markers_on_disk(&env), Vec::<String>::new(), "after a restart");
+    assert_eq!(
+        markers_on_disk(&env),
+        Vec::<String>::new(),
+        "after a restart"
+    );
 }
 
 #[test]
@@ -115,10 +119,18 @@ fn a_locked_daemon_opens_nothing_until_unlocked() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HEARTH_PASSPHRASE"));
     // A wrong passphrase is one line, and the daemon stays locked.
-    let out = env.run_with(&[("HEARTH_PASSPHRASE", Some("not the passphrase"))], &["unlock"]);
+    let out = env.run_with(
+        &[("HEARTH_PASSPHRASE", Some("not the passphrase"))],
+        &["unlock"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("error: wrong passphrase"), "{err}");
+    assert!(err.contains("error: wrong passphrase"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error:")).count(),
+        1,
+        "{err}"
+    );
     let status: serde_json::Value =
         serde_json::from_slice(&env.run_with(&bare, &["status", "--json"]).stdout).unwrap();
     assert_eq!(status["locked"], true);
@@ -129,7 +141,11 @@ fn a_locked_daemon_opens_nothing_until_unlocked() {
         .iter()
         .map(|e| e["text"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(texts, ["before the lock"], "nothing was written while locked");
+    assert_eq!(
+        texts,
+        ["before the lock"],
+        "nothing was written while locked"
+    );
     let status: serde_json::Value =
         serde_json::from_slice(&env.run_with(&bare, &["status", "--json"]).stdout).unwrap();
     assert_eq!(status["locked"], false);
@@ -143,10 +159,18 @@ fn unlock_opens_a_locked_daemon() {
     let bare = [("HEARTH_PASSPHRASE", None)];
     assert!(env.run_with(&bare, &["daemon", "start"]).status.success());
     let out = env.run(&["unlock"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Unlocked"));
     let out = env.run_with(&bare, &["note", "after unlocking"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Unlocking an open daemon is not an error.
     env.ok(&["unlock"]);
 }
@@ -158,8 +182,15 @@ fn a_new_passphrase_opens_the_same_journal_and_the_old_one_does_not() {
     env.ok(&["daemon", "stop"]);
     let journal_before = snapshot(&env.journal_dir());
     let new = "a longer and newer passphrase";
-    let out = env.run_with(&[("HEARTH_NEW_PASSPHRASE", Some(new))], &["passphrase", "change"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run_with(
+        &[("HEARTH_NEW_PASSPHRASE", Some(new))],
+        &["passphrase", "change"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         snapshot(&env.journal_dir()),
         journal_before,
@@ -182,7 +213,11 @@ fn a_new_passphrase_opens_the_same_journal_and_the_old_one_does_not() {
     assert_eq!(out.status.code(), Some(1));
     let with_new = [("HEARTH_PASSPHRASE", Some(new))];
     let out = env.run_with(&with_new, &["log"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("kept across the change"));
 }
 
@@ -208,17 +243,27 @@ fn a_new_journal_needs_a_passphrase_or_says_plainly_it_has_none() {
     let out = env.run_with(&bare, &["init", "--name", "Ana"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HEARTH_PASSPHRASE") && err.contains("--no-passphrase"), "{err}");
+    assert!(
+        err.contains("HEARTH_PASSPHRASE") && err.contains("--no-passphrase"),
+        "{err}"
+    );
     assert!(!env.home().join("data/storage-key").exists());
     assert!(env.daemon_pid().is_none());
     // Too short: refused too.
-    let out = env.run_with(&[("HEARTH_PASSPHRASE", Some("1234"))], &["init", "--name", "Ana"]);
+    let out = env.run_with(
+        &[("HEARTH_PASSPHRASE", Some("1234"))],
+        &["init", "--name", "Ana"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(!env.home().join("data/storage-key").exists());
 
     // --no-passphrase: the key sits in the clear, and no passphrase is asked.
     let out = env.run_with(&bare, &["init", "--name", "Ana", "--no-passphrase"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key_file = std::fs::read_to_string(env.home().join("data/storage-key")).unwrap();
     assert!(key_file.contains("\"plain\""), "{key_file}");
     let out = env.run_with(&bare, &["note", "no passphrase here"]);
@@ -250,8 +295,114 @@ fn a_journal_of_the_earlier_unencrypted_schema_is_refused_in_one_line() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("earlier hearth"), "{err}");
-        assert_eq!(err.lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
+        assert_eq!(
+            err.lines().filter(|l| l.contains("error:")).count(),
+            1,
+            "{err}"
+        );
     }
     assert!(!env.home().join("data/storage-key").exists());
     assert!(env.daemon_pid().is_none());
+}
+
+/// Runs `args` on a pseudo-terminal that is the child's controlling
+/// terminal (a passphrase is read from /dev/tty, as ssh and gpg read it),
+/// answering each prompt in `answers` once it appears. Returns the status,
+/// stderr, and what the terminal showed.
+fn at_a_terminal(env: &TestEnv, args: &[&str], answers: &[(&str, &str)]) -> (bool, String, String) {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    use std::sync::{Arc, Mutex};
+    let (mut master, slave) = crate::common::pty();
+    let mut cmd = env.std_cmd();
+    cmd.args(args)
+        .env_remove("HEARTH_PASSPHRASE")
+        .stdin(std::process::Stdio::from(slave))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setsid and the TIOCSCTTY ioctl are async-signal-safe calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid()?;
+            rustix::process::ioctl_tiocsctty(std::io::stdin())?;
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let shown = Arc::new(Mutex::new(String::new()));
+    let mut reader = master.try_clone().unwrap();
+    let sink = shown.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut seen = 0;
+    for (prompt, answer) in answers {
+        env.wait_for(Duration::from_secs(30), prompt, || {
+            shown.lock().unwrap()[seen..].contains(prompt)
+        });
+        seen = shown.lock().unwrap().len();
+        master.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    let status = crate::common::wait_bounded(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let shown = shown.lock().unwrap().clone();
+    (status.success(), stderr, shown)
+}
+
+#[test]
+fn init_on_a_terminal_asks_twice_without_echo_and_leaves_the_daemon_open() {
+    let env = TestEnv::new();
+    let typed = "typed at the terminal";
+    let (ok, stderr, shown) = at_a_terminal(
+        &env,
+        &["init", "--name", "Ana"],
+        &[("New passphrase: ", typed), ("The same again: ", typed)],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        !shown.contains(typed),
+        "the passphrase was echoed: {shown:?}"
+    );
+    assert!(stderr.contains("Choose a passphrase"), "{stderr}");
+    // The daemon init started was handed the key: it is open, not locked,
+    // though it never saw HEARTH_PASSPHRASE.
+    let bare = [("HEARTH_PASSPHRASE", None)];
+    let out = env.run_with(&bare, &["note", "written right after init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And the passphrase typed is the journal's.
+    env.ok(&["daemon", "stop"]);
+    let out = env.run_with(&[("HEARTH_PASSPHRASE", Some(typed))], &["log"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("written right after init"));
+
+    // Two passphrases that differ: refused, nothing made.
+    let other = TestEnv::new();
+    let (ok, stderr, _) = at_a_terminal(
+        &other,
+        &["init", "--name", "Ana"],
+        &[
+            ("New passphrase: ", "one passphrase here"),
+            ("The same again: ", "another one there"),
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("differ"), "{stderr}");
+    assert!(!other.home().join("data/storage-key").exists());
 }

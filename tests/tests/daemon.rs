@@ -16,7 +16,14 @@ fn mode(p: &std::path::Path) -> u32 {
 
 #[test]
 fn start_status_stop_restart() {
-    let env = TestEnv::new();
+    // A home with no journal starts no daemon: there is nothing to open.
+    let fresh = TestEnv::new();
+    let err = fresh.fails(&["daemon", "start"], 1);
+    assert!(err.contains("run `hearth init`"), "{err}");
+    assert!(fresh.daemon_pid().is_none());
+
+    let env = TestEnv::initialised();
+    env.ok(&["daemon", "stop"]);
     let err = env.fails(&["daemon", "status"], 3);
     assert!(err.contains("not running"), "{err}");
     assert!(env.ok(&["daemon", "start"]).contains("started"));
@@ -91,8 +98,8 @@ fn a_stale_socket_and_pidfile_do_not_block_a_start() {
 
 #[test]
 fn a_second_daemon_refuses_to_run() {
-    let env = TestEnv::new();
-    env.ok(&["daemon", "start"]);
+    let env = TestEnv::initialised();
+    assert!(env.ok(&["daemon", "start"]).contains("already running"));
     let err = env.fails(&["daemon", "run"], 3);
     assert!(err.contains("already running"), "{err}");
 }
@@ -187,8 +194,7 @@ fn logs_never_contain_entry_text() {
 
 #[test]
 fn a_daemon_of_another_version_can_still_be_stopped() {
-    let env = TestEnv::new();
-    env.ok(&["daemon", "start"]);
+    let env = TestEnv::initialised();
     let mut s = raw(&env);
     let stop = br#"{"protocol":999,"request":{"op":"shutdown"}}"#;
     s.write_all(&(stop.len() as u32).to_be_bytes()).unwrap();

@@ -221,12 +221,9 @@ pub fn write_home(home: &Path, journal: &Journal) {
     .save(&identity)
     .unwrap();
     use hearth_store::DocStore as _;
-    let opened = hearth_store::FileStore::open(
-        &paths.journal(),
-        journal.doc().clone(),
-        storage.file_key(),
-    )
-    .unwrap();
+    let opened =
+        hearth_store::FileStore::open(&paths.journal(), journal.doc().clone(), storage.file_key())
+            .unwrap();
     let mut store = opened.store;
     store.compact(&opened.doc).unwrap();
     store.save_view(&View::build(journal)).unwrap();

@@ -7,7 +7,7 @@
 //! asked for without echo.
 
 use hearth_ipc::{Paths, Request, Response, Unlock};
-use hearth_store::{KeyError, KeyFile};
+use hearth_store::{KeyError, KeyFile, WrapKey};
 use zeroize::Zeroizing;
 
 use super::{Ctx, unexpected};
@@ -40,10 +40,11 @@ fn key_error(e: KeyError) -> CliError {
     }
 }
 
-/// A new passphrase: from `var`, or typed twice on a terminal.
-fn new_passphrase(var: &str, what: &str) -> Result<Zeroizing<String>> {
-    let chosen = match from_env(var) {
-        Some(p) => p,
+/// A new passphrase: from `var`, or typed twice on a terminal. Says
+/// whether it was typed.
+fn new_passphrase(var: &str, what: &str) -> Result<(Zeroizing<String>, bool)> {
+    let (chosen, typed) = match from_env(var) {
+        Some(p) => (p, false),
         None if input::stdin_is_piped() => {
             return Err(CliError::user(format!(
                 "{what}: set {var}, or pass --no-passphrase for a journal anyone with the disk can read"
@@ -60,7 +61,7 @@ fn new_passphrase(var: &str, what: &str) -> Result<Zeroizing<String>> {
                     "the two passphrases differ; nothing written",
                 ));
             }
-            first
+            (first, true)
         }
     };
     if chosen.chars().count() < MIN_LEN {
@@ -68,7 +69,7 @@ fn new_passphrase(var: &str, what: &str) -> Result<Zeroizing<String>> {
             "the passphrase is shorter than {MIN_LEN} characters; nothing written"
         )));
     }
-    Ok(chosen)
+    Ok((chosen, typed))
 }
 
 /// The current passphrase: from `HEARTH_PASSPHRASE`, or asked once.
@@ -87,9 +88,13 @@ fn read_key_file(paths: &Paths) -> Result<Option<KeyFile>> {
 }
 
 /// Makes the storage key of a new journal, unless there is one: wrapped by
-/// a passphrase, or in a plain key file with `--no-passphrase`.
-pub fn ensure_storage_key(paths: &Paths, no_passphrase: bool) -> Result<()> {
-    if read_key_file(paths)?.is_some() {
+/// a passphrase, or in a plain key file with `--no-passphrase`. A daemon
+/// started from here unlocks itself from `HEARTH_PASSPHRASE`; a passphrase
+/// typed on the terminal is handed to it at once, so setting up never
+/// stops at "locked".
+pub fn ensure_storage_key(ctx: &mut Ctx, no_passphrase: bool) -> Result<()> {
+    let paths = ctx.paths.clone();
+    if read_key_file(&paths)?.is_some() {
         return Ok(());
     }
     if paths.schema1_identity().exists() {
@@ -98,13 +103,30 @@ pub fn ensure_storage_key(paths: &Paths, no_passphrase: bool) -> Result<()> {
             paths.data.display()
         )));
     }
-    let file = if no_passphrase {
-        KeyFile::new_plain().0
-    } else {
-        let passphrase = new_passphrase(PASSPHRASE_VAR, "a new journal needs a passphrase")?;
-        KeyFile::new_passphrase(&passphrase).map_err(key_error)?.0
-    };
-    file.write(&paths.data).map_err(key_error)
+    if no_passphrase {
+        return KeyFile::new_plain().0.write(&paths.data).map_err(key_error);
+    }
+    let (passphrase, typed) = new_passphrase(PASSPHRASE_VAR, "a new journal needs a passphrase")?;
+    let file = KeyFile::new_passphrase(&passphrase).map_err(key_error)?.0;
+    file.write(&paths.data).map_err(key_error)?;
+    if typed {
+        let kdf = file.kdf().expect("a passphrase key file has a KDF");
+        send_wrap_key(ctx, &kdf.derive(&passphrase).map_err(key_error)?)?;
+    }
+    Ok(())
+}
+
+/// Hands the daemon the key derived from the passphrase.
+fn send_wrap_key(ctx: &mut Ctx, wrap: &WrapKey) -> Result<()> {
+    match ctx.call_once(Request::Unlock(Unlock {
+        key: wrap.to_hex().to_string(),
+    }))? {
+        Response::Ok => {}
+        r => return Err(unexpected(r)),
+    }
+    // The locked daemon closes the connection that unlocked it.
+    ctx.disconnect();
+    Ok(())
 }
 
 /// Unlocks the daemon with the passphrase from `HEARTH_PASSPHRASE` or the
@@ -124,15 +146,7 @@ fn send_unlock(ctx: &mut Ctx) -> Result<bool> {
     // Checked here first, so a typo is told at once and the daemon never
     // sees a wrong key.
     file.unwrap_with(&wrap).map_err(key_error)?;
-    let key = wrap.to_hex();
-    match ctx.call_once(Request::Unlock(Unlock {
-        key: key.to_string(),
-    }))? {
-        Response::Ok => {}
-        r => return Err(unexpected(r)),
-    }
-    // The locked daemon closes the connection that unlocked it.
-    ctx.disconnect();
+    send_wrap_key(ctx, &wrap)?;
     Ok(true)
 }
 
@@ -141,7 +155,9 @@ pub fn unlock(ctx: &mut Ctx) -> Result<()> {
     if send_unlock(ctx)? {
         println!("Unlocked. The daemon keeps the key until it stops.");
     } else {
-        println!("This journal has no passphrase (it was made with --no-passphrase); nothing to unlock.");
+        println!(
+            "This journal has no passphrase (it was made with --no-passphrase); nothing to unlock."
+        );
     }
     Ok(())
 }
@@ -171,15 +187,19 @@ pub fn change(ctx: &mut Ctx) -> Result<()> {
             .map_err(key_error)?
             .expect("a key file without a KDF holds the key"),
     };
-    let passphrase = new_passphrase(NEW_PASSPHRASE_VAR, "no new passphrase given")?;
+    let (passphrase, _) = new_passphrase(NEW_PASSPHRASE_VAR, "no new passphrase given")?;
     KeyFile::rewrap(&key, &passphrase)
         .map_err(key_error)?
         .write(&ctx.paths.data)
         .map_err(key_error)?;
     if file.kdf().is_some() {
-        println!("Passphrase changed. The journal's files were not rewritten: the same key is now locked by the new passphrase.");
+        println!(
+            "Passphrase changed. The journal's files were not rewritten: the same key is now locked by the new passphrase."
+        );
     } else {
-        println!("Passphrase set. The key that was stored in the clear is now locked by it; a copy of the old key file made before now still opens the journal.");
+        println!(
+            "Passphrase set. The key that was stored in the clear is now locked by it; a copy of the old key file made before now still opens the journal."
+        );
     }
     Ok(())
 }

@@ -150,15 +150,15 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<()> {
 }
 
 /// Whether a command works only on a journal that exists. The commands
-/// that set one up, pair, run the daemon, or need no journal at all are
-/// the exceptions; everything else would otherwise start a daemon that
+/// that set one up, pair, stop or ask about the daemon, or need no journal
+/// at all are the exceptions; everything else would otherwise start a daemon that
 /// creates an empty journal wherever `--home` points.
 fn needs_journal(c: &Command) -> bool {
     !matches!(
         c,
         Command::Init(_)
             | Command::Pair(_)
-            | Command::Daemon(_)
+            | Command::Daemon(DaemonCommand::Stop | DaemonCommand::Status(_))
             | Command::Completions { .. }
             | Command::Man(_)
             | Command::Config(_)
@@ -198,7 +198,7 @@ fn init(ctx: &mut Ctx, a: InitArgs, settings: &Settings) -> Result<()> {
         return Err(CliError::user("the name is empty; nothing written"));
     }
     let at = input::now()?;
-    keys::ensure_storage_key(&ctx.paths, a.no_passphrase)?;
+    keys::ensure_storage_key(ctx, a.no_passphrase)?;
     match ctx.call(Request::Init(hearth_ipc::Init {
         name,
         device_name: a.device.unwrap_or_else(host_name),
@@ -418,6 +418,15 @@ fn config(settings: &Settings, a: JsonArg) -> Result<()> {
     Ok(())
 }
 
+/// What a freshly started daemon still needs, if anything.
+fn locked_note(s: &hearth_ipc::StatusInfo) -> &'static str {
+    if s.locked {
+        "; the journal is locked: run `hearth unlock`"
+    } else {
+        ""
+    }
+}
+
 fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
     match c {
         DaemonCommand::Run(net) => run_daemon(paths, settings, net.mdns),
@@ -432,7 +441,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
                 Probe::Unreachable => {}
             }
             let s = client::start_and_wait(paths, Some(&net))?;
-            println!("hearth daemon started (pid {})", s.pid);
+            println!("hearth daemon started (pid {}){}", s.pid, locked_note(&s));
             Ok(())
         }
         DaemonCommand::Stop => {
@@ -446,7 +455,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
         DaemonCommand::Restart(net) => {
             client::stop_daemon(paths)?;
             let s = client::start_and_wait(paths, Some(&net))?;
-            println!("hearth daemon restarted (pid {})", s.pid);
+            println!("hearth daemon restarted (pid {}){}", s.pid, locked_note(&s));
             Ok(())
         }
         DaemonCommand::Status(a) => match client::probe(paths) {

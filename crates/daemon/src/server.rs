@@ -51,7 +51,9 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("cannot open the journal: {0}")]
     Model(#[from] hearth_model::ModelError),
-    #[error("{0} holds a journal of an earlier hearth (schema 1, unencrypted), which this version cannot open; move it away to start afresh")]
+    #[error(
+        "{0} holds a journal of an earlier hearth (schema 1, unencrypted), which this version cannot open; move it away to start afresh"
+    )]
     Schema1(PathBuf),
     #[error("no journal at {0}: run `hearth init` (or `hearth pair join`) first")]
     NoKey(PathBuf),

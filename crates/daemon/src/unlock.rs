@@ -45,8 +45,14 @@ pub async fn file_key(
     tracing::info!("locked: waiting for `hearth unlock`");
     let file = Arc::new(file);
     let (tx, mut rx) = mpsc::channel::<Opened>(1);
+    let signal =
+        |kind| tokio::signal::unix::signal(kind).map_err(|e| DaemonError::Io(paths.socket(), e));
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         tokio::select! {
+            _ = sigterm.recv() => return Ok(None),
+            _ = sigint.recv() => return Ok(None),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     tokio::spawn(serve_locked(stream, file.clone(), paths.clone(), tx.clone()));

@@ -127,7 +127,11 @@ impl FileStore {
     ///
     /// `base` is the document to start from when the first file is not a
     /// snapshot (the journal's genesis, carrying this device's actor).
-    pub fn open(dir: &Path, base: Automerge, key: FileKey) -> Result<Opened<FileStore>, StoreError> {
+    pub fn open(
+        dir: &Path,
+        base: Automerge,
+        key: FileKey,
+    ) -> Result<Opened<FileStore>, StoreError> {
         create_private_dir(dir)?;
         let lock_path = dir.join("LOCK");
         let lock = OpenOptions::new()
@@ -207,8 +211,13 @@ impl FileStore {
         base: &Automerge,
     ) -> Result<(), String> {
         let bytes = fs::read(path).map_err(|e| e.to_string())?;
-        let payload = seal::open(&self.key, stored.role(), &sealed_name(&stored.name()), &bytes)
-            .map_err(|e| e.to_string())?;
+        let payload = seal::open(
+            &self.key,
+            stored.role(),
+            &sealed_name(&stored.name()),
+            &bytes,
+        )
+        .map_err(|e| e.to_string())?;
         if doc.is_empty() && stored.kind == FileKind::Snapshot {
             *doc = Automerge::load_with_options(
                 &payload,

@@ -30,10 +30,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use file::{FileStore, write_durably};
-pub use seal::{FileKey, SealError};
-pub use storage_key::{KeyError, KeyFile, StorageKey, WrapKey};
 pub use memory::{MemDisk, MemStore};
 pub use private::{Unsafe, check_owner, check_private_dir, create_private_dir};
+pub use seal::{FileKey, SealError};
+pub use storage_key::{KeyError, KeyFile, StorageKey, WrapKey};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

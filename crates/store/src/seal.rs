@@ -179,7 +179,10 @@ mod tests {
             open(&bytes[..bytes.len() - 3]),
             Err(SealError::Truncated { .. })
         ));
-        assert!(matches!(open(&bytes[..20]), Err(SealError::Truncated { .. })));
+        assert!(matches!(
+            open(&bytes[..20]),
+            Err(SealError::Truncated { .. })
+        ));
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(open(&longer), Err(SealError::Trailing(1)));

@@ -212,8 +212,9 @@ impl KeyFile {
         match self {
             KeyFile::Plain { key } => {
                 let mut out = [0u8; 32];
-                hex::decode_to_slice(key, &mut out)
-                    .map_err(|_| KeyError::Invalid(FILE_NAME.into(), "key is not 32 hex bytes".into()))?;
+                hex::decode_to_slice(key, &mut out).map_err(|_| {
+                    KeyError::Invalid(FILE_NAME.into(), "key is not 32 hex bytes".into())
+                })?;
                 Ok(Some(StorageKey(out)))
             }
             KeyFile::Passphrase { .. } => Ok(None),
@@ -296,7 +297,10 @@ mod tests {
         let (file, key) = KeyFile::new_passphrase_cheap("correct horse");
         let sealed = seal(&key.file_key(), Role::Chunk, "x", b"entry");
         let again = file.unlock("correct horse").unwrap();
-        assert_eq!(open(&again.file_key(), Role::Chunk, "x", &sealed).unwrap(), b"entry");
+        assert_eq!(
+            open(&again.file_key(), Role::Chunk, "x", &sealed).unwrap(),
+            b"entry"
+        );
         assert!(matches!(
             file.unlock("correct horsf"),
             Err(KeyError::WrongPassphrase)

@@ -301,7 +301,9 @@ fn a_journal_dir_that_is_a_link_is_refused_and_left_alone() {
     let link = dir.path().join("journal");
     std::os::unix::fs::symlink(&real, &link).unwrap();
 
-    let err = Store::open(&link, base(), key()).err().expect("a link is refused");
+    let err = Store::open(&link, base(), key())
+        .err()
+        .expect("a link is refused");
     assert!(
         matches!(
             &err,
@@ -340,7 +342,10 @@ fn no_stored_file_holds_an_entrys_text_in_the_clear() {
             path.display()
         );
     }
-    assert!(looked >= 3, "a snapshot, a chunk and the view cache at least");
+    assert!(
+        looked >= 3,
+        "a snapshot, a chunk and the view cache at least"
+    );
     // And all of it is still there for the key.
     drop(store);
     let o = Store::open(tmp.path(), base(), key()).unwrap();

@@ -368,3 +368,19 @@ pub fn endpoint_addr(env: &TestEnv) -> iroh::EndpointAddr {
         .map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
     iroh::EndpointAddr::from_parts(id, addrs)
 }
+
+/// A pseudo-terminal: the parent writes to `master`, the child gets the
+/// other end as its stdin, so it sees a terminal.
+pub fn pty() -> (std::fs::File, std::fs::File) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    (std::fs::File::from(master), slave)
+}
