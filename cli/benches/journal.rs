@@ -148,7 +148,7 @@ fn main() {
     eprintln!("measuring the daemon ...");
     let (first, full, daemon_rss) = cold_start(&home);
     // A start after a crash: no valid view cache, so the view is rebuilt.
-    std::fs::remove_file(paths.journal().join("view.json")).unwrap();
+    std::fs::remove_file(paths.journal().join("view.cache")).unwrap();
     let (first_nocache, _, rss_nocache) = cold_start(&home);
 
     let d = start_daemon(&home);

@@ -91,6 +91,11 @@ fn main() {
     eprintln!("building a {n}-entry journal on device A ...");
     write_home(&home_a, &build_hearth(n));
     let (pa, pb) = (Paths::under(&home_a), Paths::under(&home_b));
+    // The fresh device's key, as `hearth pair join --no-passphrase` makes it.
+    hearth_store::KeyFile::new_plain()
+        .0
+        .write(&pb.data)
+        .unwrap();
     let _a = start(&home_a);
     let _b = start(&home_b);
     wait_ready(&pa);

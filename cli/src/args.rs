@@ -162,6 +162,12 @@ pub enum Command {
     Import(ImportArgs),
     /// The state of this device's journal and daemon.
     Status(JsonArg),
+    /// Give the daemon the passphrase it needs to open the journal
+    /// [or $HEARTH_PASSPHRASE].
+    Unlock,
+    /// Manage the passphrase that locks this device's journal.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
     /// Pair this device with another of the couple's devices.
     #[command(subcommand)]
     Pair(PairCommand),
@@ -201,6 +207,11 @@ pub struct InitArgs {
     /// config.toml; else the journal keeps its own, 4 when new].
     #[arg(long, value_name = "HOUR", value_parser = clap::value_parser!(u32).range(0..24))]
     pub day_start: Option<u32>,
+    /// Keep the journal's key in a plain file beside it instead of locking
+    /// it with a passphrase. Anyone who has the disk can then read the
+    /// journal.
+    #[arg(long)]
+    pub no_passphrase: bool,
 }
 
 #[derive(Debug, Args)]
@@ -705,7 +716,20 @@ pub enum PairCommand {
     Join {
         /// The `hearth1...` ticket.
         ticket: String,
+        /// On a new device: keep the journal's key in a plain file instead
+        /// of locking it with a passphrase (see `hearth init --help`).
+        #[arg(long)]
+        no_passphrase: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassphraseCommand {
+    /// Lock the journal with a new passphrase [the old one from
+    /// $HEARTH_PASSPHRASE, the new one from $HEARTH_NEW_PASSPHRASE, or asked].
+    /// Only the key file is rewritten. On a journal made with
+    /// --no-passphrase, this sets one.
+    Change,
 }
 
 #[derive(Debug, Subcommand)]

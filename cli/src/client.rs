@@ -136,6 +136,7 @@ impl Client {
                 ErrorKind::Incompatible => CliError::incompatible(e.message),
                 ErrorKind::Storage => CliError::storage(e.message),
                 ErrorKind::Internal => CliError::internal(e.message),
+                ErrorKind::Locked => CliError::locked(e.message),
             }),
             r => Ok(r),
         }

@@ -20,6 +20,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Keep every hearth file under this directory (as --home does).",
     ),
     (
+        "HEARTH_PASSPHRASE",
+        "The journal's passphrase, for scripts: init locks a new journal with it, a daemon started with it unlocks itself, and unlock and passphrase change read it instead of asking.",
+    ),
+    (
+        "HEARTH_NEW_PASSPHRASE",
+        "The new passphrase for passphrase change, instead of asking.",
+    ),
+    (
         "HEARTH_NET",
         "The daemon's network mode: default, local or test (as --net does; over `net` in config.toml).",
     ),

@@ -18,19 +18,23 @@ pub enum Kind {
     Incompatible,
     /// Storage failed; nothing was saved.
     Storage,
+    /// The journal is encrypted and the daemon waits for its passphrase.
+    Locked,
     /// A bug.
     Internal,
 }
 
 /// The one place kinds become exit codes: 1 for something the user can fix,
 /// 2 for bad usage, 3 when the daemon cannot be reached or is incompatible,
-/// 4 when storage failed and nothing was saved, 255 for bugs.
+/// 4 when storage failed and nothing was saved, 5 when the journal is
+/// locked, 255 for bugs.
 pub fn exit_code(kind: Kind) -> u8 {
     match kind {
         Kind::User => 1,
         Kind::Usage => 2,
         Kind::Daemon | Kind::Lost | Kind::Incompatible => 3,
         Kind::Storage => 4,
+        Kind::Locked => 5,
         Kind::Internal => 255,
     }
 }
@@ -59,6 +63,10 @@ pub fn exit_statuses() -> Vec<(u8, &'static str)> {
             exit_code(Kind::Storage),
             "Storage failed and nothing was saved.",
         ),
+        (
+            exit_code(Kind::Locked),
+            "The journal is locked: run hearth unlock, or set HEARTH_PASSPHRASE.",
+        ),
         (exit_code(Kind::Internal), "A bug in hearth."),
     ]
 }
@@ -74,6 +82,10 @@ pub struct CliError {
 impl CliError {
     pub fn user(message: impl Into<String>) -> CliError {
         CliError::new(Kind::User, message)
+    }
+    pub fn locked(message: impl Into<String>) -> CliError {
+        CliError::new(Kind::Locked, message)
+            .with_hint("run `hearth unlock`, or set HEARTH_PASSPHRASE")
     }
     pub fn usage(message: impl Into<String>) -> CliError {
         CliError::new(Kind::Usage, message)

@@ -63,11 +63,15 @@ fn main_page(out: &mut dyn Write) -> std::io::Result<()> {
         ),
         (
             "<data>/journal/",
-            "The journal: snapshots and change chunks. Only the daemon writes here.",
+            "The journal: snapshots, change chunks and a view cache, each encrypted with the journal's key. Only the daemon writes here.",
         ),
         (
-            "<data>/identity.json",
-            "This device's secret key and id, and the partner it writes as.",
+            "<data>/identity",
+            "This device's secret key and id, and the partner it writes as; encrypted like the journal.",
+        ),
+        (
+            "<data>/storage-key",
+            "The journal's key, locked by the passphrase (argon2id), or in the clear for a journal made with --no-passphrase.",
         ),
         ("<data>/logs/", "The daemon's daily logs, 14 kept."),
         (

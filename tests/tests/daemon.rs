@@ -16,7 +16,14 @@ fn mode(p: &std::path::Path) -> u32 {
 
 #[test]
 fn start_status_stop_restart() {
-    let env = TestEnv::new();
+    // A home with no journal starts no daemon: there is nothing to open.
+    let fresh = TestEnv::new();
+    let err = fresh.fails(&["daemon", "start"], 1);
+    assert!(err.contains("run `hearth init`"), "{err}");
+    assert!(fresh.daemon_pid().is_none());
+
+    let env = TestEnv::initialised();
+    env.ok(&["daemon", "stop"]);
     let err = env.fails(&["daemon", "status"], 3);
     assert!(err.contains("not running"), "{err}");
     assert!(env.ok(&["daemon", "start"]).contains("started"));
@@ -49,7 +56,7 @@ fn files_and_socket_are_owner_only() {
     assert_eq!(mode(&env.socket()), 0o600);
     assert_eq!(mode(&env.home().join("data")), 0o700);
     assert_eq!(mode(&env.journal_dir()), 0o700);
-    assert_eq!(mode(&env.home().join("data/identity.json")), 0o600);
+    assert_eq!(mode(&env.home().join("data/identity")), 0o600);
     for f in std::fs::read_dir(env.journal_dir()).unwrap() {
         let p = f.unwrap().path();
         if p.is_file() {
@@ -75,7 +82,7 @@ fn sigterm_stops_cleanly_and_keeps_everything() {
         rustix::process::test_kill_process(rustix::process::Pid::from_raw(pid).unwrap()).is_err()
     });
     // A clean stop compacts and leaves a fresh view cache.
-    assert!(env.journal_dir().join("view.json").exists());
+    assert!(env.journal_dir().join("view.cache").exists());
     assert_eq!(env.entries().len(), 1);
 }
 
@@ -85,15 +92,14 @@ fn a_stale_socket_and_pidfile_do_not_block_a_start() {
     std::fs::create_dir_all(env.home().join("run")).unwrap();
     std::fs::write(env.socket(), b"").unwrap();
     std::fs::write(env.home().join("run/hearth.pid"), b"999999\n").unwrap();
-    env.ok(&["daemon", "start"]);
     env.ok(&["init", "--name", "Ana"]);
     assert_ne!(env.daemon_pid(), Some(999999));
 }
 
 #[test]
 fn a_second_daemon_refuses_to_run() {
-    let env = TestEnv::new();
-    env.ok(&["daemon", "start"]);
+    let env = TestEnv::initialised();
+    assert!(env.ok(&["daemon", "start"]).contains("already running"));
     let err = env.fails(&["daemon", "run"], 3);
     assert!(err.contains("already running"), "{err}");
 }
@@ -188,8 +194,7 @@ fn logs_never_contain_entry_text() {
 
 #[test]
 fn a_daemon_of_another_version_can_still_be_stopped() {
-    let env = TestEnv::new();
-    env.ok(&["daemon", "start"]);
+    let env = TestEnv::initialised();
     let mut s = raw(&env);
     let stop = br#"{"protocol":999,"request":{"op":"shutdown"}}"#;
     s.write_all(&(stop.len() as u32).to_be_bytes()).unwrap();

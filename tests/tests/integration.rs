@@ -2,6 +2,7 @@
 
 mod common;
 
+mod at_rest;
 mod bad_input;
 mod bounds;
 mod convergence;

@@ -131,6 +131,24 @@ fn the_cli_talks_only_to_a_socket_that_is_mine_and_served_by_me() {
     // A home another user may write in, and a daemon running as that user.
     std::fs::set_permissions(env.home(), std::fs::Permissions::from_mode(0o777)).unwrap();
     use std::os::unix::process::CommandExt;
+    // Their journal, made by them.
+    for args in [
+        &["init", "--name", "Them", "--no-passphrase"][..],
+        &["daemon", "stop"],
+    ] {
+        let out = env
+            .std_cmd()
+            .args(args)
+            .uid(OTHER)
+            .gid(OTHER)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let mut theirs = env
         .std_cmd()
         .args(["daemon", "run"])

@@ -462,11 +462,9 @@ fn repair_prompts_are_listed_and_answered_by_id_not_drawn() {
     // `skip` takes no --prompt at all.
     env.fails(&["prompt", "skip", "--prompt", ids[0]], 2);
     // A JSON reader that stops early (`| head`) is not an error.
-    let mut child = std::process::Command::new(crate::common::hearth_bin())
+    let mut child = env
+        .std_cmd()
         .args(["prompt", "list", "--json"])
-        .env("HEARTH_HOME", env.home())
-        .env("HEARTH_NOW", &env.now)
-        .env("HEARTH_NET", "test")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

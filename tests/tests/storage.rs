@@ -94,7 +94,7 @@ fn a_bit_flipped_snapshot_is_quarantined_and_the_daemon_still_starts() {
     let status = loaded_status(&env);
     let q = status["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 1, "{status}");
-    assert!(q[0].as_str().unwrap().contains("checksum"), "{q:?}");
+    assert!(q[0].as_str().unwrap().contains("does not decrypt"), "{q:?}");
     // Nothing is silently lost: the damaged file is kept for recovery.
     assert!(
         env.journal_dir()
@@ -107,12 +107,18 @@ fn a_bit_flipped_snapshot_is_quarantined_and_the_daemon_still_starts() {
 }
 
 #[test]
-fn a_new_journal_directory_is_a_complete_automerge_document() {
+fn a_new_journal_directory_opened_with_its_key_is_a_complete_automerge_document() {
     use automerge::ReadDoc;
     let env = TestEnv::initialised();
     env.ok(&["note", "hello"]);
-    // Any Automerge reader can load the directory: strip each file's
-    // 48-byte header and load the payloads in name order.
+    // Whoever has the key can load the directory with any Automerge
+    // reader: open each sealed file and load the contents in name order.
+    let key = hearth_store::KeyFile::read(&env.home().join("data"))
+        .unwrap()
+        .unwrap()
+        .unlock(crate::common::PASSPHRASE)
+        .unwrap()
+        .file_key();
     let mut doc = automerge::Automerge::new();
     let mut names = files(&env, "snapshot-");
     names.extend(files(&env, "chunk-"));
@@ -125,8 +131,18 @@ fn a_new_journal_directory_is_a_complete_automerge_document() {
         "{names:?}"
     );
     for f in names {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let role = if name.starts_with("snapshot-") {
+            hearth_store::seal::Role::Snapshot
+        } else {
+            hearth_store::seal::Role::Chunk
+        };
         let bytes = fs::read(&f).unwrap();
-        doc.load_incremental(&bytes[48..]).unwrap();
+        let plain =
+            hearth_store::seal::open(&key, role, &format!("journal/{name}"), &bytes).unwrap();
+        // Without the key it is noise to Automerge.
+        assert!(automerge::Automerge::load(&bytes[hearth_store::seal::HEADER_LEN..]).is_err());
+        doc.load_incremental(&plain).unwrap();
     }
     assert!(doc.get(automerge::ROOT, "hearth").unwrap().is_some());
     let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();

@@ -197,21 +197,33 @@ pub fn log_n(n: usize, contains: Option<&str>) -> Request {
 }
 
 /// Lays out `journal` in `home` as a cleanly stopped daemon would leave it:
-/// an identity, one snapshot and a view cache.
+/// a storage key (kept in the clear, as `--no-passphrase` does, so the
+/// figures leave out the passphrase's argon2id), an identity, one snapshot
+/// and a view cache.
 pub fn write_home(home: &Path, journal: &Journal) {
     let paths = Paths::under(home);
     std::fs::create_dir_all(&paths.data).unwrap();
+    let (file, storage) = hearth_store::KeyFile::new_plain();
+    file.write(&paths.data).unwrap();
     let key = hearth_sync::new_secret_key();
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let ident = serde_json::json!({
-        "secret_key": hex,
-        "device": hearth_sync::device_id(&key).to_string(),
-        "partner": "ana",
-        "device_name": "bench",
-    });
-    std::fs::write(paths.identity(), ident.to_string()).unwrap();
+    let identity = hearth_daemon::identity::Identity {
+        secret_key: hex,
+        device: hearth_model::DeviceId(hearth_sync::device_id(&key).to_string()),
+        device_name: Some("bench".into()),
+        partner: Some(hearth_model::PartnerId("ana".into())),
+        port: None,
+    };
+    hearth_daemon::identity::IdentityFile {
+        path: paths.identity(),
+        key: storage.file_key(),
+    }
+    .save(&identity)
+    .unwrap();
     use hearth_store::DocStore as _;
-    let opened = hearth_store::FileStore::open(&paths.journal(), journal.doc().clone()).unwrap();
+    let opened =
+        hearth_store::FileStore::open(&paths.journal(), journal.doc().clone(), storage.file_key())
+            .unwrap();
     let mut store = opened.store;
     store.compact(&opened.doc).unwrap();
     store.save_view(&View::build(journal)).unwrap();

@@ -2,6 +2,7 @@
 
 mod edit;
 mod insight;
+mod keys;
 mod peers;
 mod review;
 mod rituals;
@@ -29,7 +30,20 @@ impl Ctx {
     /// Sends a request, starting the daemon if needed. A read that meets a
     /// daemon going down (a crash, a restart) is asked again of the next
     /// one; a write is not, since it may have been saved: the user is told.
+    ///
+    /// A daemon that is locked is unlocked from `HEARTH_PASSPHRASE`, if set,
+    /// and asked again.
     pub fn call(&mut self, req: Request) -> Result<Response> {
+        match self.call_once(req.clone()) {
+            Err(e) if e.kind() == Kind::Locked && keys::unlock_from_env(self)? => {
+                self.call_once(req)
+            }
+            answer => answer,
+        }
+    }
+
+    /// [`Ctx::call`] without the unlocking.
+    pub fn call_once(&mut self, req: Request) -> Result<Response> {
         let retry = !req.is_write() && !req.is_network() && !matches!(req, Request::Shutdown);
         if !retry {
             let write = req.is_write();
@@ -57,6 +71,11 @@ impl Ctx {
         answer
     }
 
+    /// Drops the connection; the next call makes a new one.
+    pub fn disconnect(&mut self) {
+        self.client = None;
+    }
+
     fn connected(&mut self) -> Result<&mut Client> {
         if self.client.is_none() {
             self.client = Some(Client::connect_or_start(&self.paths)?);
@@ -76,7 +95,13 @@ pub fn unexpected(r: Response) -> CliError {
 pub fn run(cli: Cli, settings: &Settings) -> Result<()> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::user(e.to_string()))?;
     input::set_editor(&settings.editor.value);
-    if needs_journal(&cli.command) && !paths.identity().exists() {
+    if needs_journal(&cli.command) && !paths.storage_key().exists() {
+        if paths.schema1_identity().exists() {
+            return Err(CliError::user(format!(
+                "{} holds a journal of an earlier hearth (unencrypted), which this version cannot open; move it away to start afresh",
+                paths.data.display()
+            )));
+        }
         // A mistyped HEARTH_HOME must not start a daemon and a new journal.
         return Err(CliError::user(format!(
             "no journal at {}; run `hearth init`",
@@ -111,6 +136,8 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<()> {
         Command::Export(a) => transfer::export(&mut ctx, a),
         Command::Import(a) => transfer::import(&mut ctx, a),
         Command::Status(a) => status(&mut ctx, a),
+        Command::Unlock => keys::unlock(&mut ctx),
+        Command::Passphrase(crate::args::PassphraseCommand::Change) => keys::change(&mut ctx),
         Command::Pair(c) => peers::pair(&mut ctx, c),
         Command::Peers(c) => peers::peers(&mut ctx, c),
         Command::Sync(a) => peers::sync(&mut ctx, a),
@@ -123,15 +150,15 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<()> {
 }
 
 /// Whether a command works only on a journal that exists. The commands
-/// that set one up, pair, run the daemon, or need no journal at all are
-/// the exceptions; everything else would otherwise start a daemon that
+/// that set one up, pair, stop or ask about the daemon, or need no journal
+/// at all are the exceptions; everything else would otherwise start a daemon that
 /// creates an empty journal wherever `--home` points.
 fn needs_journal(c: &Command) -> bool {
     !matches!(
         c,
         Command::Init(_)
             | Command::Pair(_)
-            | Command::Daemon(_)
+            | Command::Daemon(DaemonCommand::Stop | DaemonCommand::Status(_))
             | Command::Completions { .. }
             | Command::Man(_)
             | Command::Config(_)
@@ -171,6 +198,7 @@ fn init(ctx: &mut Ctx, a: InitArgs, settings: &Settings) -> Result<()> {
         return Err(CliError::user("the name is empty; nothing written"));
     }
     let at = input::now()?;
+    keys::ensure_storage_key(ctx, a.no_passphrase)?;
     match ctx.call(Request::Init(hearth_ipc::Init {
         name,
         device_name: a.device.unwrap_or_else(host_name),
@@ -247,15 +275,30 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
         r => return Err(unexpected(r)),
     };
     if a.json {
-        let peers = match ctx.call(Request::Peers) {
-            Ok(Response::Peers(list)) => serde_json::to_value(list)?,
-            _ => serde_json::Value::Null,
+        // A locked daemon knows no peers; asking would only unlock it.
+        let peers = match s.locked {
+            true => serde_json::Value::Null,
+            false => match ctx.call(Request::Peers) {
+                Ok(Response::Peers(list)) => serde_json::to_value(list)?,
+                _ => serde_json::Value::Null,
+            },
         };
         let mut v = serde_json::to_value(&s)?;
         v["peers"] = peers;
         return render::print_json(&v);
     }
     let mut out = std::io::stdout().lock();
+    if s.locked {
+        writeln!(
+            out,
+            "{:<12}{} run `hearth unlock` (pid {}, {})",
+            "journal",
+            render::accent("locked:"),
+            s.pid,
+            s.data_dir
+        )?;
+        return Ok(());
+    }
     match &s.me {
         Some((_, name)) => writeln!(out, "{:<12}{name}", "you")?,
         None => writeln!(
@@ -375,6 +418,15 @@ fn config(settings: &Settings, a: JsonArg) -> Result<()> {
     Ok(())
 }
 
+/// What a freshly started daemon still needs, if anything.
+fn locked_note(s: &hearth_ipc::StatusInfo) -> &'static str {
+    if s.locked {
+        "; the journal is locked: run `hearth unlock`"
+    } else {
+        ""
+    }
+}
+
 fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
     match c {
         DaemonCommand::Run(net) => run_daemon(paths, settings, net.mdns),
@@ -389,7 +441,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
                 Probe::Unreachable => {}
             }
             let s = client::start_and_wait(paths, Some(&net))?;
-            println!("hearth daemon started (pid {})", s.pid);
+            println!("hearth daemon started (pid {}){}", s.pid, locked_note(&s));
             Ok(())
         }
         DaemonCommand::Stop => {
@@ -403,7 +455,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
         DaemonCommand::Restart(net) => {
             client::stop_daemon(paths)?;
             let s = client::start_and_wait(paths, Some(&net))?;
-            println!("hearth daemon restarted (pid {})", s.pid);
+            println!("hearth daemon restarted (pid {}){}", s.pid, locked_note(&s));
             Ok(())
         }
         DaemonCommand::Status(a) => match client::probe(paths) {

@@ -56,7 +56,11 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
                 r => Err(unexpected(r)),
             }
         }
-        PairCommand::Join { ticket } => {
+        PairCommand::Join {
+            ticket,
+            no_passphrase,
+        } => {
+            super::keys::ensure_storage_key(ctx, no_passphrase)?;
             match ctx.call(Request::PairJoin(hearth_ipc::PairJoin { ticket }))? {
                 Response::Paired { peer, safety } => {
                     println!("Paired with device {}.", short(&peer));

@@ -1,9 +1,14 @@
 //! This device's identity: its sync key (whose public half is the device
 //! id and the Automerge actor), which partner writes here, and the port it
-//! last listened on. Kept in `identity.json`, owner-only, never synced.
+//! last listened on. Kept in `<data>/identity`, sealed with the journal's
+//! file key, owner-only, never synced.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use hearth_store::FileKey;
+use hearth_store::seal::{self, Role};
+use zeroize::Zeroizing;
 
 use hearth_model::{DeviceId, PartnerId};
 use serde::{Deserialize, Serialize};
@@ -29,6 +34,8 @@ pub enum IdentityError {
     Io(String, std::io::Error),
     #[error("{0}: not a valid identity file ({1}); move it away to start afresh")]
     Invalid(String, serde_json::Error),
+    #[error("{0} {1}: the storage key does not open this journal")]
+    Sealed(String, hearth_store::SealError),
     #[error("{0}: the secret key and device id do not match; the file is damaged")]
     Mismatch(String),
     #[error("{0}")]
@@ -50,13 +57,27 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Identity {
+/// Where the identity lives and the key it is sealed with.
+#[derive(Debug, Clone)]
+pub struct IdentityFile {
+    pub path: PathBuf,
+    pub key: FileKey,
+}
+
+/// The name the identity is sealed under (relative to the data directory).
+const SEALED_NAME: &str = "identity";
+
+impl IdentityFile {
     /// Loads the identity, creating a new device key on first start.
-    pub fn load_or_create(path: &Path) -> Result<Identity, IdentityError> {
-        let shown = path.display().to_string();
-        match fs::read(path) {
+    pub fn load_or_create(&self) -> Result<Identity, IdentityError> {
+        let shown = self.path.display().to_string();
+        match fs::read(&self.path) {
             Ok(bytes) => {
-                let id: Identity = serde_json::from_slice(&bytes)
+                let plain = Zeroizing::new(
+                    seal::open(&self.key, Role::Identity, SEALED_NAME, &bytes)
+                        .map_err(|e| IdentityError::Sealed(shown.clone(), e))?,
+                );
+                let id: Identity = serde_json::from_slice(&plain)
                     .map_err(|e| IdentityError::Invalid(shown.clone(), e))?;
                 let key =
                     hex32(&id.secret_key).ok_or_else(|| IdentityError::Mismatch(shown.clone()))?;
@@ -74,22 +95,26 @@ impl Identity {
                     partner: None,
                     port: None,
                 };
-                id.save(path)?;
+                self.save(&id)?;
                 Ok(id)
             }
             Err(e) => Err(IdentityError::Io(shown, e)),
         }
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), IdentityError> {
+    pub fn save(&self, id: &Identity) -> Result<(), IdentityError> {
+        let path: &Path = &self.path;
         let dir = path.parent().expect("identity has a parent dir");
         hearth_store::create_private_dir(dir)?;
-        let bytes = serde_json::to_vec_pretty(self).expect("identity serialises");
+        let plain = Zeroizing::new(serde_json::to_vec(id).expect("identity serialises"));
+        let sealed = seal::seal(&self.key, Role::Identity, SEALED_NAME, &plain);
         let name = path.file_name().expect("file name").to_string_lossy();
-        hearth_store::write_durably(dir, &name, &bytes)?;
+        hearth_store::write_durably(dir, &name, &sealed)?;
         Ok(())
     }
+}
 
+impl Identity {
     pub fn secret(&self) -> [u8; 32] {
         hex32(&self.secret_key).expect("checked at load")
     }

@@ -10,6 +10,7 @@ pub mod core;
 pub mod identity;
 pub mod logging;
 pub mod server;
+mod unlock;
 
 pub use hearth_sync::NetMode;
 pub use server::{DaemonError, Options, run};

@@ -22,7 +22,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::{Core, Input, Output, SyncLink};
-use crate::identity::{Identity, IdentityError};
+use crate::identity::{IdentityError, IdentityFile};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +51,16 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("cannot open the journal: {0}")]
     Model(#[from] hearth_model::ModelError),
+    #[error(
+        "{0} holds a journal of an earlier hearth (schema 1, unencrypted), which this version cannot open; move it away to start afresh"
+    )]
+    Schema1(PathBuf),
+    #[error("no journal at {0}: run `hearth init` (or `hearth pair join`) first")]
+    NoKey(PathBuf),
+    #[error("HEARTH_PASSPHRASE is not this journal's passphrase; nothing was opened")]
+    WrongPassphrase,
+    #[error("the storage key: {0}")]
+    Key(#[from] hearth_store::KeyError),
 }
 
 enum Msg {
@@ -150,7 +160,33 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let _pid_lock = take_pidfile(&paths)?;
     let _log_guard = crate::logging::init(&paths.logs(), opts.foreground);
 
-    let identity = Identity::load_or_create(&paths.identity())?;
+    // The socket comes first, so a locked daemon can be reached to unlock.
+    let listener = bind_socket(&paths)?;
+    let result = match crate::unlock::file_key(&paths, &listener).await {
+        Ok(Some(key)) => run_unlocked(opts, listener, key).await,
+        Ok(None) => {
+            tracing::info!("stopped while locked");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    let _ = fs::remove_file(paths.socket());
+    let _ = fs::remove_file(paths.pidfile());
+    result
+}
+
+/// The daemon proper, once the storage key is known.
+async fn run_unlocked(
+    opts: Options,
+    listener: UnixListener,
+    key: hearth_store::FileKey,
+) -> Result<(), DaemonError> {
+    let paths = opts.paths.clone();
+    let identity_file = IdentityFile {
+        path: paths.identity(),
+        key: key.clone(),
+    };
+    let identity = identity_file.load_or_create()?;
     // Only tests run in test mode, and only there may the environment move
     // the endpoint (a fault proxy, see tests/tests/common/proxy.rs). A hook
     // that does not parse turns sync off, so its test fails visibly.
@@ -167,7 +203,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         port: identity.port.unwrap_or(0),
         test,
     });
-    let cached = FileStore::cached_view(&paths.journal());
+    let cached = FileStore::cached_view(&paths.journal(), &key);
     tracing::info!(
         pid = std::process::id(),
         cached_view = cached.is_some(),
@@ -176,7 +212,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let base = Journal::new(identity.actor()).doc().clone();
     let mut core = Core::new(
         identity,
-        paths.identity(),
+        identity_file,
         paths.data.display().to_string(),
         cached,
         opts.seed,
@@ -202,7 +238,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         .name("load".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let res = FileStore::open(&journal_dir, base);
+            let res = FileStore::open(&journal_dir, base, key);
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
                 ok = res.is_ok(),
@@ -255,7 +291,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         invite: Arc::default(),
     };
 
-    let listener = bind_socket(&paths)?;
     tracing::info!(socket = %paths.socket().display(), "listening");
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| DaemonError::Io(paths.socket(), e))?;
@@ -288,7 +323,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     if let Some(node) = node.and_then(|n| Arc::try_unwrap(n).ok()) {
         node.shutdown().await;
     }
-    let _ = fs::remove_file(paths.pidfile());
     match result {
         Ok(Ok(())) => {
             tracing::info!("stopped");
@@ -350,7 +384,7 @@ fn bind_socket(paths: &Paths) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
-fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
     Response::Error(ErrorReply {
         kind,
         message: message.into(),
@@ -542,7 +576,7 @@ async fn network(shared: &Shared, req: Request) -> Response {
     }
 }
 
-fn is_shutdown(raw: &[u8]) -> bool {
+pub(crate) fn is_shutdown(raw: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(raw)
         .ok()
         .and_then(|v| {
@@ -554,7 +588,7 @@ fn is_shutdown(raw: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-fn incompatible(theirs: u64) -> Response {
+pub(crate) fn incompatible(theirs: u64) -> Response {
     error(
         ErrorKind::Incompatible,
         format!(

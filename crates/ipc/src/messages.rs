@@ -86,6 +86,23 @@ pub enum Request {
     Sync(SyncNow),
     /// Stops the daemon after answering.
     Shutdown,
+    /// Opens a locked daemon: the key argon2id derived from the passphrase
+    /// (the CLI runs the KDF, so the passphrase never reaches the daemon).
+    Unlock(Unlock),
+}
+
+/// `hearth unlock`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unlock {
+    /// The derived wrap key, hex.
+    pub key: String,
+}
+
+/// A key is never printed, not even in a debug log of a request.
+impl std::fmt::Debug for Unlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unlock { key: .. }")
+    }
 }
 
 /// Names this device's partner and starts the journal.
@@ -476,6 +493,10 @@ pub struct StatusInfo {
     /// `default` mode, and no relay at all in the others.
     #[serde(default)]
     pub relay: Option<String>,
+    /// True while the daemon waits for `hearth unlock`; nothing else in a
+    /// locked status is known.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -600,6 +621,8 @@ pub enum ErrorKind {
     /// Storage failed; nothing was acknowledged.
     Storage,
     Internal,
+    /// The journal is encrypted and the daemon has no key yet.
+    Locked,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

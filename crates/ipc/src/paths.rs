@@ -59,6 +59,15 @@ impl Paths {
         self.data.join("logs")
     }
     pub fn identity(&self) -> PathBuf {
+        self.data.join("identity")
+    }
+    /// Where the storage key is kept, or how to derive it.
+    pub fn storage_key(&self) -> PathBuf {
+        self.data.join("storage-key")
+    }
+    /// What an earlier hearth (schema 1, plain files) left in the data
+    /// directory; such a journal is refused, not read.
+    pub fn schema1_identity(&self) -> PathBuf {
         self.data.join("identity.json")
     }
     pub fn config_file(&self) -> PathBuf {
@@ -79,6 +88,7 @@ mod tests {
             p.journal(),
             p.logs(),
             p.identity(),
+            p.storage_key(),
             p.config_file(),
         ] {
             assert!(path.starts_with("/tmp/h"), "{}", path.display());

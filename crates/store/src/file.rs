@@ -1,4 +1,4 @@
-//! The real store: checksummed files in the journal directory.
+//! The real store: sealed files in the journal directory.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -10,7 +10,17 @@ use hearth_model::View;
 use serde::{Deserialize, Serialize};
 
 use crate::private::create_private_dir;
-use crate::{DocStore, Opened, Quarantined, Stage, StoreError, frame};
+use crate::seal::{self, FileKey, Role};
+use crate::{DocStore, Opened, Quarantined, Stage, StoreError};
+
+/// The view cache's file name in the journal directory.
+const VIEW_CACHE: &str = "view.cache";
+
+/// A journal file's name as sealed: relative to the data directory, so a
+/// file from elsewhere cannot be planted under another's name.
+fn sealed_name(name: &str) -> String {
+    format!("journal/{name}")
+}
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
@@ -32,6 +42,13 @@ struct Stored {
 }
 
 impl Stored {
+    fn role(&self) -> Role {
+        match self.kind {
+            FileKind::Snapshot => Role::Snapshot,
+            FileKind::Chunk => Role::Chunk,
+        }
+    }
+
     fn name(&self) -> String {
         match self.kind {
             FileKind::Snapshot => format!("snapshot-{:010}.am", self.seq),
@@ -58,6 +75,7 @@ pub struct FileStore {
     next_seq: u64,
     /// Heads of everything written to disk so far.
     saved: Vec<ChangeHash>,
+    key: FileKey,
     _lock: File,
 }
 
@@ -109,7 +127,11 @@ impl FileStore {
     ///
     /// `base` is the document to start from when the first file is not a
     /// snapshot (the journal's genesis, carrying this device's actor).
-    pub fn open(dir: &Path, base: Automerge) -> Result<Opened<FileStore>, StoreError> {
+    pub fn open(
+        dir: &Path,
+        base: Automerge,
+        key: FileKey,
+    ) -> Result<Opened<FileStore>, StoreError> {
         create_private_dir(dir)?;
         let lock_path = dir.join("LOCK");
         let lock = OpenOptions::new()
@@ -148,13 +170,14 @@ impl FileStore {
             files: Vec::new(),
             next_seq,
             saved: Vec::new(),
+            key,
             _lock: lock,
         };
         let mut doc = Automerge::new();
         let mut quarantined = Vec::new();
         for s in files {
             let path = dir.join(s.name());
-            match store.load_one(&path, s.kind, &mut doc, &base) {
+            match store.load_one(&path, &s, &mut doc, &base) {
                 Ok(()) => store.files.push(s),
                 Err(reason) => {
                     tracing::error!(file = %path.display(), %reason, "stored file failed to load; quarantining it");
@@ -183,15 +206,21 @@ impl FileStore {
     fn load_one(
         &self,
         path: &Path,
-        kind: FileKind,
+        stored: &Stored,
         doc: &mut Automerge,
         base: &Automerge,
     ) -> Result<(), String> {
         let bytes = fs::read(path).map_err(|e| e.to_string())?;
-        let payload = frame::decode(&bytes).map_err(|e| e.to_string())?;
-        if doc.is_empty() && kind == FileKind::Snapshot {
+        let payload = seal::open(
+            &self.key,
+            stored.role(),
+            &sealed_name(&stored.name()),
+            &bytes,
+        )
+        .map_err(|e| e.to_string())?;
+        if doc.is_empty() && stored.kind == FileKind::Snapshot {
             *doc = Automerge::load_with_options(
-                payload,
+                &payload,
                 LoadOptions::new().on_partial_load(OnPartialLoad::Error),
             )
             .map_err(|e| format!("not a valid Automerge document: {e}"))?
@@ -203,8 +232,8 @@ impl FileStore {
                 // instead of failing.
                 *doc = base.clone();
             }
-            // The checksum has proven these are the bytes we wrote.
-            doc.load_incremental(payload)
+            // The tag has proven these are the bytes we wrote.
+            doc.load_incremental(&payload)
                 .map_err(|e| format!("not valid Automerge data: {e}"))?;
         }
         Ok(())
@@ -253,7 +282,8 @@ impl FileStore {
             kind: FileKind::Snapshot,
         };
         let name = snap.name();
-        let tmp = write_synced_temp(&self.dir, &name, &frame::encode(&doc.save()))?;
+        let sealed = seal::seal(&self.key, Role::Snapshot, &sealed_name(&name), &doc.save());
+        let tmp = write_synced_temp(&self.dir, &name, &sealed)?;
         hook(Stage::SnapshotWritten)?;
         fs::rename(&tmp, self.dir.join(&name)).map_err(io_err(&tmp))?;
         hook(Stage::SnapshotRenamed)?;
@@ -277,9 +307,10 @@ impl FileStore {
     }
 
     /// The cached view, if it was written for exactly the files now on disk.
-    pub fn cached_view(dir: &Path) -> Option<View> {
-        let bytes = fs::read(dir.join("view.json")).ok()?;
-        let cache: ViewCache = serde_json::from_slice(&bytes).ok()?;
+    pub fn cached_view(dir: &Path, key: &FileKey) -> Option<View> {
+        let bytes = fs::read(dir.join(VIEW_CACHE)).ok()?;
+        let plain = seal::open(key, Role::ViewCache, &sealed_name(VIEW_CACHE), &bytes).ok()?;
+        let cache: ViewCache = serde_json::from_slice(&plain).ok()?;
         let mut names: Vec<String> = fs::read_dir(dir)
             .ok()?
             .filter_map(|e| e.ok())
@@ -294,7 +325,7 @@ impl FileStore {
 
     /// The view cache only if it matches the heads of `doc` (after load).
     pub fn view_for(&self, doc_heads: &[ChangeHash]) -> Option<View> {
-        let view = FileStore::cached_view(&self.dir)?;
+        let view = FileStore::cached_view(&self.dir, &self.key)?;
         (view.heads == hearth_model::view::heads_hex(doc_heads)).then_some(view)
     }
 }
@@ -323,7 +354,8 @@ impl DocStore for FileStore {
             seq: self.next_seq,
             kind: FileKind::Chunk,
         };
-        write_durably(&self.dir, &s.name(), &frame::encode(&bytes))?;
+        let sealed = seal::seal(&self.key, s.role(), &sealed_name(&s.name()), &bytes);
+        write_durably(&self.dir, &s.name(), &sealed)?;
         self.next_seq += 1;
         self.files.push(s);
         self.saved = heads;
@@ -341,7 +373,8 @@ impl DocStore for FileStore {
             view,
         };
         let bytes = serde_json::to_vec(&cache).expect("view serialises");
-        write_durably(&self.dir, "view.json", &bytes)
+        let sealed = seal::seal(&self.key, Role::ViewCache, &sealed_name(VIEW_CACHE), &bytes);
+        write_durably(&self.dir, VIEW_CACHE, &sealed)
     }
 }
 

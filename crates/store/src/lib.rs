@@ -1,10 +1,11 @@
 //! Durable storage of the journal document.
 //!
-//! Layout of the journal directory (see docs/ARCHITECTURE.md):
+//! Layout of the journal directory (see docs/ARCHITECTURE.md), every file
+//! but `LOCK` sealed with the journal's file key (`seal`):
 //! - `snapshot-<seq>.am`: a whole document (`Automerge::save`);
 //! - `chunk-<seq>.am`: the changes since the previous file
 //!   (`Automerge::save_after`);
-//! - `view.json`: a cache of the materialised entries, valid only for the
+//! - `view.cache`: a cache of the materialised entries, valid only for the
 //!   exact set of files it names;
 //! - `quarantine/`: files that failed to load, set aside for a human;
 //! - `LOCK`: held by the one process that owns the directory.
@@ -15,9 +16,10 @@
 //! already has, so leftovers from an interrupted compaction are harmless.
 
 mod file;
-mod frame;
 mod memory;
 mod private;
+pub mod seal;
+pub mod storage_key;
 
 use std::io;
 use std::path::PathBuf;
@@ -28,9 +30,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use file::{FileStore, write_durably};
-pub use frame::FrameError;
 pub use memory::{MemDisk, MemStore};
 pub use private::{Unsafe, check_owner, check_private_dir, create_private_dir};
+pub use seal::{FileKey, SealError};
+pub use storage_key::{KeyError, KeyFile, StorageKey, WrapKey};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -12,6 +12,10 @@ use chrono::{FixedOffset, TimeZone};
 use hearth_model::{Body, DeviceId, Journal, NewEntry, PartnerId, View, WriteCtx};
 use hearth_store::{DocStore, FileStore as Store, Stage, StoreError};
 
+fn key() -> hearth_store::FileKey {
+    hearth_store::FileKey::for_tests(7)
+}
+
 fn base() -> automerge::Automerge {
     Journal::new(ActorId::from(b"dev-a".as_slice()))
         .doc()
@@ -45,7 +49,7 @@ fn write_note(j: &mut Journal, i: u32) {
 
 /// Opens the store in `dir`, writes `n` notes, one chunk each.
 fn fill(dir: &Path, n: u32) -> (Store, Journal) {
-    let o = Store::open(dir, base()).unwrap();
+    let o = Store::open(dir, base(), key()).unwrap();
     let mut store = o.store;
     let mut j = Journal::from_doc(o.doc).unwrap();
     for i in 0..n {
@@ -88,7 +92,7 @@ fn appended_changes_survive_a_reopen() {
     let (store, j) = fill(tmp.path(), 5);
     let heads = j.heads();
     drop(store);
-    let o = Store::open(tmp.path(), base()).unwrap();
+    let o = Store::open(tmp.path(), base(), key()).unwrap();
     assert!(o.quarantined.is_empty());
     assert_eq!(o.doc.get_heads(), heads);
     assert_eq!(texts(o.doc).len(), 5);
@@ -110,12 +114,12 @@ fn files_are_owner_only_and_the_dir_is_locked() {
         );
     }
     assert!(matches!(
-        Store::open(&dir, base()),
+        Store::open(&dir, base(), key()),
         Err(StoreError::Locked(_))
     ));
     drop(store);
     assert!(
-        Store::open(&dir, base()).is_ok(),
+        Store::open(&dir, base(), key()).is_ok(),
         "the lock goes with the store"
     );
 }
@@ -130,7 +134,7 @@ fn a_truncated_chunk_is_quarantined_and_named_and_the_rest_loads() {
     let len = fs::metadata(&last).unwrap().len();
     let f = fs::OpenOptions::new().write(true).open(&last).unwrap();
     f.set_len(len / 2).unwrap();
-    let o = Store::open(tmp.path(), base()).unwrap();
+    let o = Store::open(tmp.path(), base(), key()).unwrap();
     assert_eq!(o.quarantined.len(), 1);
     let q = &o.quarantined[0];
     assert_eq!(q.file, last);
@@ -167,10 +171,10 @@ fn a_bit_flipped_snapshot_is_quarantined_and_later_chunks_wait_for_a_refill() {
     bytes[mid] ^= 0x10;
     fs::write(&snap, bytes).unwrap();
 
-    let o = Store::open(tmp.path(), base()).unwrap();
+    let o = Store::open(tmp.path(), base(), key()).unwrap();
     assert_eq!(o.quarantined.len(), 1, "{:?}", o.quarantined);
     assert!(
-        o.quarantined[0].reason.contains("checksum"),
+        o.quarantined[0].reason.contains("does not decrypt"),
         "{}",
         o.quarantined[0].reason
     );
@@ -212,7 +216,7 @@ fn compaction_interrupted_at_any_step_loses_nothing() {
         });
         assert!(matches!(r, Err(StoreError::Failpoint(_))));
         drop(store);
-        let o = Store::open(tmp.path(), base()).unwrap();
+        let o = Store::open(tmp.path(), base(), key()).unwrap();
         assert!(o.quarantined.is_empty(), "{stop:?}");
         assert_eq!(o.doc.get_heads(), before, "{stop:?}");
         assert_eq!(texts(o.doc.clone()), expected, "{stop:?}");
@@ -236,7 +240,7 @@ fn compaction_leaves_one_snapshot_with_everything() {
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("snapshot-"));
     drop(store);
-    let o = Store::open(tmp.path(), base()).unwrap();
+    let o = Store::open(tmp.path(), base(), key()).unwrap();
     assert_eq!(o.doc.get_heads(), j.heads());
 }
 
@@ -246,13 +250,13 @@ fn the_view_cache_is_used_only_for_the_files_it_was_written_for() {
     let (mut store, mut j) = fill(tmp.path(), 2);
     let view = View::build(&j);
     store.save_view(&view).unwrap();
-    let cached = Store::cached_view(tmp.path()).expect("valid right after saving");
+    let cached = Store::cached_view(tmp.path(), &key()).expect("valid right after saving");
     assert_eq!(cached.entries, view.entries);
     assert!(store.view_for(&j.heads()).is_some());
     write_note(&mut j, 7);
     store.append(j.doc()).unwrap();
     assert!(
-        Store::cached_view(tmp.path()).is_none(),
+        Store::cached_view(tmp.path(), &key()).is_none(),
         "a new chunk makes it stale"
     );
     assert!(store.view_for(&j.heads()).is_none());
@@ -265,7 +269,7 @@ fn leftover_temp_files_are_removed_on_open() {
     drop(store);
     let tmpfile = tmp.path().join(".chunk-0000000009.am.tmp");
     fs::write(&tmpfile, b"half written").unwrap();
-    let o = Store::open(tmp.path(), base()).unwrap();
+    let o = Store::open(tmp.path(), base(), key()).unwrap();
     assert!(o.quarantined.is_empty());
     assert!(!tmpfile.exists());
 }
@@ -297,7 +301,9 @@ fn a_journal_dir_that_is_a_link_is_refused_and_left_alone() {
     let link = dir.path().join("journal");
     std::os::unix::fs::symlink(&real, &link).unwrap();
 
-    let err = Store::open(&link, base()).err().expect("a link is refused");
+    let err = Store::open(&link, base(), key())
+        .err()
+        .expect("a link is refused");
     assert!(
         matches!(
             &err,
@@ -315,4 +321,36 @@ fn a_journal_dir_that_is_a_link_is_refused_and_left_alone() {
     );
     let mode = fs::metadata(&real).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o755, "the link's target was not chmodded");
+}
+
+#[test]
+fn no_stored_file_holds_an_entrys_text_in_the_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut store, mut j) = fill(tmp.path(), 3);
+    store.save_view(&View::build(&j)).unwrap();
+    store.compact(j.doc()).unwrap();
+    write_note(&mut j, 4);
+    store.append(j.doc()).unwrap();
+    let mut looked = 0;
+    for e in fs::read_dir(tmp.path()).unwrap() {
+        let path = e.unwrap().path();
+        let bytes = fs::read(&path).unwrap();
+        looked += 1;
+        assert!(
+            !bytes.windows(5).any(|w| w == b"note "),
+            "{} holds an entry's text",
+            path.display()
+        );
+    }
+    assert!(
+        looked >= 3,
+        "a snapshot, a chunk and the view cache at least"
+    );
+    // And all of it is still there for the key.
+    drop(store);
+    let o = Store::open(tmp.path(), base(), key()).unwrap();
+    assert_eq!(
+        texts(o.doc),
+        [0, 1, 2, 4].iter().map(|i| format!("note {i}")).collect()
+    );
 }

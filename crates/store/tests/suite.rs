@@ -19,10 +19,12 @@ struct Files(tempfile::TempDir);
 
 impl Backend for Files {
     fn open(&self) -> Opened<Box<dyn DocStore>> {
-        FileStore::open(self.0.path(), base()).unwrap().boxed()
+        FileStore::open(self.0.path(), base(), hearth_store::FileKey::for_tests(7))
+            .unwrap()
+            .boxed()
     }
     fn cached_view(&self) -> Option<View> {
-        FileStore::cached_view(self.0.path())
+        FileStore::cached_view(self.0.path(), &hearth_store::FileKey::for_tests(7))
     }
 }
 

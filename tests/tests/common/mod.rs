@@ -18,6 +18,9 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The `hearth` binary under test: this crate's copy of it, which cargo
 /// builds with the tests (see tests/Cargo.toml).
+/// The passphrase of every test journal.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
 pub fn hearth_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_hearth-under-test"))
 }
@@ -149,27 +152,20 @@ impl TestEnv {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(hearth_bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HEARTH_HOME", self.home())
-            .env("HEARTH_NOW", &self.now)
-            .env("HEARTH_SEED", self.seed.to_string())
-            .env("HEARTH_LOG", "debug")
-            .env("NO_COLOR", "1")
-            .env("HEARTH_NET", "test")
-            .env("VISUAL", "false")
-            .timeout(CALL_TIMEOUT);
+        let mut c = Command::from_std(self.std_cmd());
+        c.timeout(CALL_TIMEOUT);
         c
     }
 
-    /// The same environment as [`TestEnv::cmd`], as a plain
+    /// The environment every call runs in, as a plain
     /// `std::process::Command`, for tests that spawn and hold the pipes.
+    /// The journal is locked with [`PASSPHRASE`], passed as scripts pass it.
     pub fn std_cmd(&self) -> std::process::Command {
         let mut c = std::process::Command::new(hearth_bin());
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HEARTH_HOME", self.home())
+            .env("HEARTH_PASSPHRASE", PASSPHRASE)
             .env("HEARTH_NOW", &self.now)
             .env("HEARTH_SEED", self.seed.to_string())
             .env("HEARTH_LOG", "debug")
@@ -177,6 +173,18 @@ impl TestEnv {
             .env("HEARTH_NET", "test")
             .env("VISUAL", "false");
         c
+    }
+
+    /// Runs with some variables changed: `Some` sets one, `None` removes it.
+    pub fn run_with(&self, vars: &[(&str, Option<&str>)], args: &[&str]) -> Output {
+        let mut c = self.cmd();
+        for (k, v) in vars {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.args(args).write_stdin("").output().unwrap()
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -359,4 +367,20 @@ pub fn endpoint_addr(env: &TestEnv) -> iroh::EndpointAddr {
         .iter()
         .map(|a| iroh::TransportAddr::Ip(a.as_str().unwrap().parse().unwrap()));
     iroh::EndpointAddr::from_parts(id, addrs)
+}
+
+/// A pseudo-terminal: the parent writes to `master`, the child gets the
+/// other end as its stdin, so it sees a terminal.
+pub fn pty() -> (std::fs::File, std::fs::File) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    (std::fs::File::from(master), slave)
 }

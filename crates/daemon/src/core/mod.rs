@@ -23,7 +23,6 @@ mod sessions;
 mod setup;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use hearth_ipc::{ErrorKind, Request, Response};
 use hearth_model::{DayBoundary, Journal, ModelError, PartnerId, View, WriteCtx};
@@ -32,7 +31,7 @@ use hearth_sync::{EndpointId, PeerStatus, Received, SyncError, TrustedSet};
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::watch;
 
-use crate::identity::Identity;
+use crate::identity::{Identity, IdentityFile};
 
 pub use prompts::prompt_of_the_day;
 pub use refusal::Refusal;
@@ -52,7 +51,7 @@ pub struct SyncLink {
 /// What both states share: who this device is, and its links.
 pub struct Base {
     pub identity: Identity,
-    identity_path: PathBuf,
+    identity_file: IdentityFile,
     data_dir: String,
     rng: StdRng,
     link: Option<SyncLink>,
@@ -142,7 +141,7 @@ impl Core {
     /// cached view, if valid, answers reads meanwhile.
     pub fn new(
         identity: Identity,
-        identity_path: PathBuf,
+        identity_file: IdentityFile,
         data_dir: String,
         cached: Option<View>,
         seed: Option<u64>,
@@ -150,7 +149,7 @@ impl Core {
         Core::Loading(Loading {
             base: Base {
                 identity,
-                identity_path,
+                identity_file,
                 data_dir,
                 rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
                 link: None,
@@ -367,7 +366,7 @@ impl Base {
     fn remember_port(&mut self, port: u16) {
         if self.identity.port != Some(port) {
             self.identity.port = Some(port);
-            if let Err(e) = self.identity.save(&self.identity_path) {
+            if let Err(e) = self.identity_file.save(&self.identity) {
                 tracing::warn!(error = %e, "could not save the sync port");
             }
         }
@@ -379,7 +378,7 @@ impl Loading {
     fn handle(&self, req: Request) -> Response {
         let answered = match (&req, &self.cached) {
             (Request::Status, view) => Ok(setup::status(&self.base, view.as_ref(), None)),
-            (Request::Shutdown, _) => Ok(Response::Ok),
+            (Request::Shutdown | Request::Unlock(_), _) => Ok(Response::Ok),
             (Request::Log(q), Some(view)) => {
                 entries::Reader::new(&self.base, view, DayBoundary::default()).log(q)
             }
@@ -414,6 +413,8 @@ impl Ready {
         match req {
             Request::Status => Ok(self.status()),
             Request::Shutdown => Ok(Response::Ok),
+            // The key is in use already; saying so is not an error.
+            Request::Unlock(_) => Ok(Response::Ok),
             Request::Init(r) => self.init(r),
             Request::Rename(r) => self.rename(r),
             Request::Add(r) => self.add(r),

@@ -76,8 +76,8 @@ impl Ready {
         self.base.identity.partner = Some(partner.clone());
         self.base.identity.device_name = Some(r.device_name.clone());
         self.base
-            .identity
-            .save(&self.base.identity_path)
+            .identity_file
+            .save(&self.base.identity)
             .map_err(|e| Refusal::new(hearth_ipc::ErrorKind::Storage, e.to_string()))?;
         Ok(Response::Inited {
             partner,
@@ -161,5 +161,6 @@ pub(super) fn status(
         sync_error: base.sync_error.clone(),
         net: base.network.0.clone(),
         relay: base.network.1.clone(),
+        locked: false,
     }))
 }

@@ -8,7 +8,7 @@ use hearth_model::{Body, Journal, NewEntry};
 use hearth_store::{MemDisk, MemStore};
 
 use super::{Core, Input, Output};
-use crate::identity::Identity;
+use crate::identity::IdentityFile;
 use hearth_sync::SyncError;
 
 const AT: &str = "2026-11-25T21:30:00+01:00";
@@ -26,11 +26,14 @@ struct Rig {
 /// A ready core on an in-memory disk, set up as "Ana".
 fn rig() -> Rig {
     let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("identity.json");
-    let identity = Identity::load_or_create(&path).unwrap();
+    let file = IdentityFile {
+        path: home.path().join("identity"),
+        key: hearth_store::FileKey::for_tests(3),
+    };
+    let identity = file.load_or_create().unwrap();
     let base = Journal::new(identity.actor()).doc().clone();
     let disk = MemDisk::new();
-    let core = Core::new(identity, path, "mem".into(), None, Some(7))
+    let core = Core::new(identity, file, "mem".into(), None, Some(7))
         .loaded(MemStore::open(&disk, base).unwrap().boxed())
         .unwrap();
     let mut rig = Rig {

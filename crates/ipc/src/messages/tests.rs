@@ -112,6 +112,7 @@ fn request_index(r: &Request) -> usize {
         Request::Peers => 30,
         Request::Sync(_) => 31,
         Request::Shutdown => 32,
+        Request::Unlock(_) => 33,
     }
 }
 
@@ -246,6 +247,9 @@ fn requests() -> Vec<Request> {
         Request::Peers,
         Request::Sync(SyncNow { timeout_secs: 5 }),
         Request::Shutdown,
+        Request::Unlock(Unlock {
+            key: "00ff".repeat(16),
+        }),
     ]
 }
 
@@ -302,6 +306,7 @@ fn responses() -> Vec<Response> {
             sync_error: Some("off".into()),
             net: "local".into(),
             relay: Some("https://relay.example".into()),
+            locked: true,
         })),
         Response::Inited {
             partner: PartnerId("ana".into()),

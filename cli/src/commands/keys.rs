@@ -1,0 +1,205 @@
+//! The passphrase: choosing one for a new journal, `hearth unlock`, and
+//! `hearth passphrase change`. The CLI runs argon2id itself and hands the
+//! daemon only the derived key, over the owner-checked socket.
+//!
+//! Scripts pass the passphrase in `HEARTH_PASSPHRASE` (and a new one in
+//! `HEARTH_NEW_PASSPHRASE`), as restic and borg do; on a terminal it is
+//! asked for without echo.
+
+use hearth_ipc::{Paths, Request, Response, Unlock};
+use hearth_store::{KeyError, KeyFile, WrapKey};
+use zeroize::Zeroizing;
+
+use super::{Ctx, unexpected};
+use crate::error::{CliError, Result};
+use crate::input;
+
+const PASSPHRASE_VAR: &str = "HEARTH_PASSPHRASE";
+const NEW_PASSPHRASE_VAR: &str = "HEARTH_NEW_PASSPHRASE";
+
+/// Shorter passphrases are refused: argon2id slows a guesser down, it
+/// cannot make "1234" safe.
+const MIN_LEN: usize = 8;
+
+fn from_env(var: &str) -> Option<Zeroizing<String>> {
+    std::env::var(var).ok().map(Zeroizing::new)
+}
+
+fn prompt(question: &str) -> Result<Zeroizing<String>> {
+    let answer = rpassword::prompt_password(question)
+        .map_err(|e| CliError::user(format!("cannot read the passphrase: {e}")))?;
+    Ok(Zeroizing::new(answer))
+}
+
+fn key_error(e: KeyError) -> CliError {
+    match e {
+        KeyError::WrongPassphrase => CliError::user("wrong passphrase; nothing changed"),
+        KeyError::EmptyPassphrase => CliError::user("the passphrase is empty; nothing changed"),
+        KeyError::Invalid(..) => CliError::storage(e.to_string()),
+        KeyError::Store(e) => CliError::storage(e.to_string()),
+    }
+}
+
+/// A new passphrase: from `var`, or typed twice on a terminal. Says
+/// whether it was typed.
+fn new_passphrase(var: &str, what: &str) -> Result<(Zeroizing<String>, bool)> {
+    let (chosen, typed) = match from_env(var) {
+        Some(p) => (p, false),
+        None if input::stdin_is_piped() => {
+            return Err(CliError::user(format!(
+                "{what}: set {var}, or pass --no-passphrase for a journal anyone with the disk can read"
+            )));
+        }
+        None => {
+            eprintln!(
+                "Choose a passphrase for this journal. It encrypts everything hearth keeps on this device; without it the journal cannot be opened, and nobody can recover it."
+            );
+            let first = prompt("New passphrase: ")?;
+            let again = prompt("The same again: ")?;
+            if first != again {
+                return Err(CliError::user(
+                    "the two passphrases differ; nothing written",
+                ));
+            }
+            (first, true)
+        }
+    };
+    if chosen.chars().count() < MIN_LEN {
+        return Err(CliError::user(format!(
+            "the passphrase is shorter than {MIN_LEN} characters; nothing written"
+        )));
+    }
+    Ok((chosen, typed))
+}
+
+/// The current passphrase: from `HEARTH_PASSPHRASE`, or asked once.
+fn current_passphrase() -> Result<Zeroizing<String>> {
+    match from_env(PASSPHRASE_VAR) {
+        Some(p) => Ok(p),
+        None if input::stdin_is_piped() => Err(CliError::user(format!(
+            "the journal is encrypted: set {PASSPHRASE_VAR}, or run this on a terminal"
+        ))),
+        None => prompt("Passphrase: "),
+    }
+}
+
+fn read_key_file(paths: &Paths) -> Result<Option<KeyFile>> {
+    KeyFile::read(&paths.data).map_err(key_error)
+}
+
+/// Makes the storage key of a new journal, unless there is one: wrapped by
+/// a passphrase, or in a plain key file with `--no-passphrase`. A daemon
+/// started from here unlocks itself from `HEARTH_PASSPHRASE`; a passphrase
+/// typed on the terminal is handed to it at once, so setting up never
+/// stops at "locked".
+pub fn ensure_storage_key(ctx: &mut Ctx, no_passphrase: bool) -> Result<()> {
+    let paths = ctx.paths.clone();
+    if read_key_file(&paths)?.is_some() {
+        return Ok(());
+    }
+    if paths.schema1_identity().exists() {
+        return Err(CliError::user(format!(
+            "{} holds a journal of an earlier hearth (unencrypted), which this version cannot open; move it away to start afresh",
+            paths.data.display()
+        )));
+    }
+    if no_passphrase {
+        return KeyFile::new_plain().0.write(&paths.data).map_err(key_error);
+    }
+    let (passphrase, typed) = new_passphrase(PASSPHRASE_VAR, "a new journal needs a passphrase")?;
+    let file = KeyFile::new_passphrase(&passphrase).map_err(key_error)?.0;
+    file.write(&paths.data).map_err(key_error)?;
+    if typed {
+        let kdf = file.kdf().expect("a passphrase key file has a KDF");
+        send_wrap_key(ctx, &kdf.derive(&passphrase).map_err(key_error)?)?;
+    }
+    Ok(())
+}
+
+/// Hands the daemon the key derived from the passphrase.
+fn send_wrap_key(ctx: &mut Ctx, wrap: &WrapKey) -> Result<()> {
+    match ctx.call_once(Request::Unlock(Unlock {
+        key: wrap.to_hex().to_string(),
+    }))? {
+        Response::Ok => {}
+        r => return Err(unexpected(r)),
+    }
+    // The locked daemon closes the connection that unlocked it.
+    ctx.disconnect();
+    Ok(())
+}
+
+/// Unlocks the daemon with the passphrase from `HEARTH_PASSPHRASE` or the
+/// terminal. Returns false when the journal has no passphrase.
+fn send_unlock(ctx: &mut Ctx) -> Result<bool> {
+    let Some(file) = read_key_file(&ctx.paths)? else {
+        return Err(CliError::user(format!(
+            "no journal at {}; run `hearth init`",
+            ctx.paths.data.display()
+        )));
+    };
+    let Some(kdf) = file.kdf() else {
+        return Ok(false);
+    };
+    let passphrase = current_passphrase()?;
+    let wrap = kdf.derive(&passphrase).map_err(key_error)?;
+    // Checked here first, so a typo is told at once and the daemon never
+    // sees a wrong key.
+    file.unwrap_with(&wrap).map_err(key_error)?;
+    send_wrap_key(ctx, &wrap)?;
+    Ok(true)
+}
+
+/// `hearth unlock`.
+pub fn unlock(ctx: &mut Ctx) -> Result<()> {
+    if send_unlock(ctx)? {
+        println!("Unlocked. The daemon keeps the key until it stops.");
+    } else {
+        println!(
+            "This journal has no passphrase (it was made with --no-passphrase); nothing to unlock."
+        );
+    }
+    Ok(())
+}
+
+/// Unlocks a locked daemon from `HEARTH_PASSPHRASE`, when set, so scripts
+/// never have to run `hearth unlock` first. True if it did.
+pub fn unlock_from_env(ctx: &mut Ctx) -> Result<bool> {
+    if from_env(PASSPHRASE_VAR).is_none() {
+        return Ok(false);
+    }
+    send_unlock(ctx)
+}
+
+/// `hearth passphrase change`: the same storage key under a new
+/// passphrase; no other file is rewritten.
+pub fn change(ctx: &mut Ctx) -> Result<()> {
+    let Some(file) = read_key_file(&ctx.paths)? else {
+        return Err(CliError::user(format!(
+            "no journal at {}; run `hearth init`",
+            ctx.paths.data.display()
+        )));
+    };
+    let key = match file.kdf() {
+        Some(_) => file.unlock(&current_passphrase()?).map_err(key_error)?,
+        None => file
+            .plain_key()
+            .map_err(key_error)?
+            .expect("a key file without a KDF holds the key"),
+    };
+    let (passphrase, _) = new_passphrase(NEW_PASSPHRASE_VAR, "no new passphrase given")?;
+    KeyFile::rewrap(&key, &passphrase)
+        .map_err(key_error)?
+        .write(&ctx.paths.data)
+        .map_err(key_error)?;
+    if file.kdf().is_some() {
+        println!(
+            "Passphrase changed. The journal's files were not rewritten: the same key is now locked by the new passphrase."
+        );
+    } else {
+        println!(
+            "Passphrase set. The key that was stored in the clear is now locked by it; a copy of the old key file made before now still opens the journal."
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Getting the storage key before anything of the journal is read
+//! (docs/SCHEMA.md, "The storage key"): from the key file of a journal made
+//! with `--no-passphrase`, from `HEARTH_PASSPHRASE`, or, locked, from
+//! `hearth unlock`. Locked, the daemon answers `status`, `unlock` and
+//! `shutdown`, and tells every other request to run `hearth unlock`.
+
+use std::sync::Arc;
+
+use hearth_ipc::frame::{read_async_raw, write_async};
+use hearth_ipc::{
+    Envelope, ErrorKind, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request, Response, StatusInfo,
+};
+use hearth_store::{FileKey, KeyError, KeyFile, WrapKey};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+
+use crate::server::{DaemonError, error, incompatible, is_shutdown};
+
+/// What the locked phase ended with.
+enum Opened {
+    Key(FileKey),
+    Shutdown,
+}
+
+/// The file key of this journal, or None if a locked daemon was asked to
+/// stop before anyone unlocked it.
+pub async fn file_key(
+    paths: &Paths,
+    listener: &UnixListener,
+) -> Result<Option<FileKey>, DaemonError> {
+    if paths.schema1_identity().exists() {
+        return Err(DaemonError::Schema1(paths.data.clone()));
+    }
+    let file = KeyFile::read(&paths.data)?.ok_or_else(|| DaemonError::NoKey(paths.data.clone()))?;
+    if let Some(key) = file.plain_key()? {
+        return Ok(Some(key.file_key()));
+    }
+    if let Ok(passphrase) = std::env::var("HEARTH_PASSPHRASE") {
+        return match file.unlock(&passphrase) {
+            Ok(key) => Ok(Some(key.file_key())),
+            Err(KeyError::WrongPassphrase) => Err(DaemonError::WrongPassphrase),
+            Err(e) => Err(e.into()),
+        };
+    }
+    tracing::info!("locked: waiting for `hearth unlock`");
+    let file = Arc::new(file);
+    let (tx, mut rx) = mpsc::channel::<Opened>(1);
+    let signal =
+        |kind| tokio::signal::unix::signal(kind).map_err(|e| DaemonError::Io(paths.socket(), e));
+    let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => return Ok(None),
+            _ = sigint.recv() => return Ok(None),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_locked(stream, file.clone(), paths.clone(), tx.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            Some(opened) = rx.recv() => return Ok(match opened {
+                Opened::Key(key) => {
+                    tracing::info!("unlocked");
+                    Some(key)
+                }
+                Opened::Shutdown => None,
+            }),
+        }
+    }
+}
+
+/// One CLI connection while locked. A connection that unlocked is closed
+/// after the reply, so the CLI's next request reaches the open daemon.
+async fn serve_locked(
+    mut stream: UnixStream,
+    file: Arc<KeyFile>,
+    paths: Paths,
+    opened: mpsc::Sender<Opened>,
+) {
+    loop {
+        let Ok(raw) = read_async_raw(&mut stream, MAX_REQUEST).await else {
+            return;
+        };
+        let (reply, done) = match serde_json::from_slice::<Envelope>(&raw) {
+            _ if is_shutdown(&raw) => (Response::Ok, Some(Opened::Shutdown)),
+            Ok(env) if env.protocol != PROTOCOL_VERSION => {
+                (incompatible(u64::from(env.protocol)), None)
+            }
+            Ok(env) => match env.request {
+                Request::Status => (locked_status(&paths), None),
+                Request::Unlock(u) => match WrapKey::from_hex(&u.key)
+                    .ok_or(KeyError::WrongPassphrase)
+                    .and_then(|k| file.unwrap_with(&k))
+                {
+                    Ok(key) => (Response::Ok, Some(Opened::Key(key.file_key()))),
+                    Err(KeyError::WrongPassphrase) => (
+                        error(ErrorKind::BadRequest, "wrong passphrase; still locked"),
+                        None,
+                    ),
+                    Err(e) => (error(ErrorKind::Storage, e.to_string()), None),
+                },
+                _ => (locked(), None),
+            },
+            Err(_) => (locked(), None),
+        };
+        let _ = write_async(&mut stream, &reply).await;
+        if let Some(done) = done {
+            let _ = opened.send(done).await;
+            return;
+        }
+    }
+}
+
+fn locked() -> Response {
+    error(
+        ErrorKind::Locked,
+        "locked: the journal is encrypted; run `hearth unlock`",
+    )
+}
+
+/// All a locked daemon knows about itself.
+fn locked_status(paths: &Paths) -> Response {
+    Response::Status(Box::new(StatusInfo {
+        protocol: PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+        data_dir: paths.data.display().to_string(),
+        me: None,
+        partner: None,
+        device: None,
+        entries: 0,
+        loading: true,
+        chunks: 0,
+        heads: Vec::new(),
+        quarantined: Vec::new(),
+        malformed: 0,
+        sync_error: None,
+        net: String::new(),
+        relay: None,
+        locked: true,
+    }))
+}
