@@ -351,14 +351,7 @@ fn at_a_terminal(env: &TestEnv, args: &[&str], answers: &[(&str, &str)]) -> (boo
         seen = shown.lock().unwrap().len();
         master.write_all(format!("{answer}\n").as_bytes()).unwrap();
     }
-    let status = crate::common::wait_bounded(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr) = crate::common::finish(&mut child, Duration::from_secs(60));
     let shown = shown.lock().unwrap().clone();
     (status.success(), stderr, shown)
 }

@@ -111,14 +111,7 @@ fn json_into_a_closed_pipe_exits_quietly_every_time() {
         out.read_line(&mut line).unwrap();
         assert!(line.starts_with('{'), "run {run}: {line:?}");
         drop(out);
-        let status = wait_bounded(&mut child, Duration::from_secs(60));
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let (status, stderr) = crate::common::finish(&mut child, Duration::from_secs(60));
         assert!(status.success(), "run {run}: {status}, stderr {stderr:?}");
         assert_eq!(stderr, "", "run {run}: a closed pipe is not an error");
     }
@@ -537,14 +530,7 @@ fn typed_at_a_terminal(env: &TestEnv, args: &[&str], typed: &str) -> (bool, Stri
         .spawn()
         .unwrap();
     master.write_all(typed.as_bytes()).unwrap();
-    let status = wait_bounded(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr) = crate::common::finish(&mut child, Duration::from_secs(60));
     (status.success(), stderr)
 }
 

@@ -323,6 +323,20 @@ pub fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::pr
     }
 }
 
+/// [`wait_bounded`], then everything the child wrote to its piped stderr.
+pub fn finish(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let status = wait_bounded(child, limit);
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (status, stderr)
+}
+
 /// Writes an executable script that acts as `$VISUAL`: it replaces the
 /// draft with `content` after saving the draft it was given to `seen`.
 pub fn fake_editor(dir: &Path, name: &str, content: &str) -> (PathBuf, PathBuf) {

@@ -302,6 +302,18 @@ fn sync_with(
     panic!("the sync did not settle in 20 rounds");
 }
 
+/// Ben's device: a copy of the rig's document under its own actor.
+fn peer_device(rig: &Rig, actor: u8) -> automerge::Automerge {
+    match &rig.core {
+        Core::Ready(r) => r
+            .journal
+            .doc()
+            .fork()
+            .with_actor(automerge::ActorId::from(&[actor; 16][..])),
+        Core::Loading(_) => panic!("not ready"),
+    }
+}
+
 /// Ben's device writing `text` as a note, past the checks `add_entry` makes,
 /// as a modified or hostile build would.
 fn peer_writes(peer: &mut automerge::Automerge, n: u64, text: &str) {
@@ -325,14 +337,7 @@ fn peer_writes(peer: &mut automerge::Automerge, n: u64, text: &str) {
 fn a_peers_entry_over_the_text_limit_is_refused_whole_and_ends_that_session() {
     let mut rig = rig();
     rig.add("mine");
-    let mut ben = match &rig.core {
-        Core::Ready(r) => r
-            .journal
-            .doc()
-            .fork()
-            .with_actor(automerge::ActorId::from(&[9u8; 16][..])),
-        Core::Loading(_) => panic!("not ready"),
-    };
+    let mut ben = peer_device(&rig, 9);
     let peer = hearth_sync::SecretKey::from_bytes(&[9; 32]).public();
     let start = |session| Input::SessionStart { session, peer };
 
@@ -372,14 +377,7 @@ fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
     let mut rig = rig();
     rig.add("mine");
     let heads = rig.heads();
-    let mut ben = match &rig.core {
-        Core::Ready(r) => r
-            .journal
-            .doc()
-            .fork()
-            .with_actor(automerge::ActorId::from(&[8u8; 16][..])),
-        Core::Loading(_) => panic!("not ready"),
-    };
+    let mut ben = peer_device(&rig, 8);
     // Text that does not compress, so the message is over the size at which
     // the core rebuilds the whole view instead of following patches.
     let mut seed = 7u64;
