@@ -2,7 +2,7 @@
 //! that scripts can rely on, tags in either spelling, search.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
