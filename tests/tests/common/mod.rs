@@ -95,14 +95,20 @@ impl TestEnv {
     /// process and the ticket it printed.
     pub fn invite(&self) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
         use std::io::{BufRead, BufReader};
-        let mut child = std::process::Command::new(hearth_bin())
-            .args(["pair", "invite"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HEARTH_HOME", self.home())
-            .env("HEARTH_NOW", &self.now)
-            .env("HEARTH_NET", "test")
-            .env("NO_COLOR", "1")
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.std_cmd();
+        cmd.args(["pair", "invite"]);
+        // Ctrl-C must reach it as it would at a terminal, even when this test
+        // runs under a shell that started it in the background (which ignores
+        // SIGINT for its children, and the ignoring is inherited).
+        // SAFETY: signal() is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
