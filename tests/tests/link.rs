@@ -249,7 +249,9 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
         "lossy link: 2 x 50 entries written in {written:.1?}; converged {took:.1?} after the last write, {:.1?} after the first",
         started.elapsed()
     );
-    // The faults really were on the path the daemons used.
+    // The faults really were on the path the daemons used. How many
+    // datagrams 50 entries take depends on how writes batch (92 to 180 a
+    // direction have been seen), so the floor is well below that.
     let [ab, ba] = link.proxy.counts();
     for (dir, c) in [("A->B", &ab), ("B->A", &ba)] {
         eprintln!(
@@ -258,7 +260,7 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
         );
     }
     for c in [&ab, &ba] {
-        assert!(c.forwarded > 100, "{c:?}");
+        assert!(c.forwarded > 30, "{c:?}");
         assert!(c.dropped > 0, "{c:?}");
     }
     assert!(ab.duplicated + ba.duplicated > 0);
