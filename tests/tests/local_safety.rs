@@ -188,3 +188,25 @@ fn the_cli_talks_only_to_a_socket_that_is_mine_and_served_by_me() {
     let _ = theirs.kill();
     let _ = theirs.wait();
 }
+
+#[test]
+fn a_socket_that_is_a_link_is_refused_and_nothing_is_sent_through_it() {
+    let env = TestEnv::initialised();
+    env.ok(&["daemon", "stop"]);
+    // Someone's listening socket elsewhere, linked where ours goes.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let theirs = elsewhere.path().join("theirs.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&theirs).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::os::unix::fs::symlink(&theirs, env.socket()).unwrap();
+
+    let (line, code) = refused(&env, &["note", "for my eyes only"]);
+    assert!(line.contains("refusing the socket"), "{line}");
+    assert!(line.contains("symbolic link"), "{line}");
+    assert_eq!(code, 3);
+    assert!(
+        listener.accept().is_err(),
+        "nobody connected through the link"
+    );
+    assert!(env.daemon_pid().is_none(), "no daemon was started over it");
+}
