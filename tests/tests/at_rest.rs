@@ -101,7 +101,7 @@ fn a_locked_daemon_opens_nothing_until_unlocked() {
     env.ok(&["daemon", "stop"]);
     let bare = [("HEARTH_PASSPHRASE", None)];
     // Started without the passphrase (say, at login), it waits locked.
-    assert!(env.run_with(&bare, &["daemon", "start"]).status.success());
+    env.ok_with(&bare, &["daemon", "start"]);
     let status: serde_json::Value =
         serde_json::from_slice(&env.run_with(&bare, &["status", "--json"]).stdout).unwrap();
     assert_eq!(status["locked"], true, "{status}");
@@ -157,20 +157,10 @@ fn unlock_opens_a_locked_daemon() {
     let env = TestEnv::initialised();
     env.ok(&["daemon", "stop"]);
     let bare = [("HEARTH_PASSPHRASE", None)];
-    assert!(env.run_with(&bare, &["daemon", "start"]).status.success());
-    let out = env.run(&["unlock"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Unlocked"));
-    let out = env.run_with(&bare, &["note", "after unlocking"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.ok_with(&bare, &["daemon", "start"]);
+    let out = env.ok(&["unlock"]);
+    assert!(out.contains("Unlocked"));
+    env.ok_with(&bare, &["note", "after unlocking"]);
     // Unlocking an open daemon is not an error.
     env.ok(&["unlock"]);
 }
@@ -182,14 +172,9 @@ fn a_new_passphrase_opens_the_same_journal_and_the_old_one_does_not() {
     env.ok(&["daemon", "stop"]);
     let journal_before = snapshot(&env.journal_dir());
     let new = "a longer and newer passphrase";
-    let out = env.run_with(
+    env.ok_with(
         &[("HEARTH_NEW_PASSPHRASE", Some(new))],
         &["passphrase", "change"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
         snapshot(&env.journal_dir()),
@@ -212,13 +197,8 @@ fn a_new_passphrase_opens_the_same_journal_and_the_old_one_does_not() {
     );
     assert_eq!(out.status.code(), Some(1));
     let with_new = [("HEARTH_PASSPHRASE", Some(new))];
-    let out = env.run_with(&with_new, &["log"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("kept across the change"));
+    let out = env.ok_with(&with_new, &["log"]);
+    assert!(out.contains("kept across the change"));
 }
 
 /// Each file's name and bytes.
@@ -258,16 +238,10 @@ fn a_new_journal_needs_a_passphrase_or_says_plainly_it_has_none() {
     assert!(!env.home().join("data/storage-key").exists());
 
     // --no-passphrase: the key sits in the clear, and no passphrase is asked.
-    let out = env.run_with(&bare, &["init", "--name", "Ana", "--no-passphrase"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.ok_with(&bare, &["init", "--name", "Ana", "--no-passphrase"]);
     let key_file = std::fs::read_to_string(env.home().join("data/storage-key")).unwrap();
     assert!(key_file.contains("\"plain\""), "{key_file}");
-    let out = env.run_with(&bare, &["note", "no passphrase here"]);
-    assert!(out.status.success());
+    env.ok_with(&bare, &["note", "no passphrase here"]);
     let out = env.run_with(&bare, &["unlock"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("no passphrase"));
 }
@@ -374,12 +348,7 @@ fn init_on_a_terminal_asks_twice_without_echo_and_leaves_the_daemon_open() {
     // The daemon init started was handed the key: it is open, not locked,
     // though it never saw HEARTH_PASSPHRASE.
     let bare = [("HEARTH_PASSPHRASE", None)];
-    let out = env.run_with(&bare, &["note", "written right after init"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.ok_with(&bare, &["note", "written right after init"]);
     // And the passphrase typed is the journal's.
     env.ok(&["daemon", "stop"]);
     let out = env.run_with(&[("HEARTH_PASSPHRASE", Some(typed))], &["log"]);

@@ -193,6 +193,19 @@ impl TestEnv {
         c.args(args).write_stdin("").output().unwrap()
     }
 
+    /// [`TestEnv::run_with`] that must succeed; returns stdout.
+    #[track_caller]
+    pub fn ok_with(&self, vars: &[(&str, Option<&str>)], args: &[&str]) -> String {
+        let out = self.run_with(vars, args);
+        assert!(
+            out.status.success(),
+            "hearth {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).write_stdin("").output().unwrap()
     }
