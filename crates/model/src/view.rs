@@ -75,16 +75,35 @@ impl View {
 
     /// Re-reads the given entries after a write.
     pub fn refresh(&mut self, journal: &Journal, ids: &BTreeSet<EntryId>) {
-        for id in ids {
-            match journal.entry(id) {
+        self.take_read(journal, Self::read(journal, ids));
+    }
+
+    /// The given entries as the document holds them now: what
+    /// [`View::take_read`] takes, for a caller that checks them first.
+    pub fn read(
+        journal: &Journal,
+        ids: &BTreeSet<EntryId>,
+    ) -> Vec<(EntryId, Result<Option<Entry>, ModelError>)> {
+        ids.iter().map(|id| (*id, journal.entry(id))).collect()
+    }
+
+    /// Puts entries read by [`View::read`] in place: gone ones leave, and
+    /// unreadable ones are counted as malformed.
+    pub fn take_read(
+        &mut self,
+        journal: &Journal,
+        read: Vec<(EntryId, Result<Option<Entry>, ModelError>)>,
+    ) {
+        for (id, entry) in read {
+            match entry {
                 Ok(Some(e)) => {
-                    self.entries.insert(*id, e);
+                    self.entries.insert(id, e);
                 }
                 Ok(None) => {
-                    self.entries.remove(id);
+                    self.entries.remove(&id);
                 }
                 Err(_) => {
-                    if self.entries.remove(id).is_none() {
+                    if self.entries.remove(&id).is_none() {
                         self.malformed += 1;
                     }
                 }

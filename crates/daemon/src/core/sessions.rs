@@ -153,13 +153,15 @@ impl Ready {
     fn take_changes(&mut self, touched: Option<BTreeSet<EntryId>>) -> Result<(), ModelError> {
         match touched {
             Some(ids) => {
-                // A malformed entry is counted, not refused (View::refresh).
-                for id in &ids {
-                    if let Ok(Some(e)) = self.journal.entry(id) {
+                // Each entry is read once, checked, then kept. A malformed
+                // one is counted, not refused (View::take_read).
+                let read = View::read(&self.journal, &ids);
+                for (_, entry) in &read {
+                    if let Ok(Some(e)) = entry {
                         e.check_lengths()?;
                     }
                 }
-                self.view.refresh(&self.journal, &ids);
+                self.view.take_read(&self.journal, read);
             }
             None => {
                 let view = View::build(&self.journal);
