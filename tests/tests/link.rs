@@ -14,8 +14,9 @@ use crate::common::{TestEnv, long_run, wait_bounded};
 
 /// Bound for any state the link must reach.
 const CONVERGE: Duration = Duration::from_secs(90);
-/// After a partition that the daemons can see end (their interface comes
-/// back), everything written meanwhile must be on both sides within this.
+/// After a partition heals, whether the daemons can see it end (their
+/// interface comes back) or not (the proxy drops everything), everything
+/// written meanwhile must be on both sides within this.
 const HEAL_BOUND: Duration = Duration::from_secs(3);
 
 /// Ana and Ben, paired through a proxy from the start: Ana's daemon binds
@@ -171,54 +172,20 @@ fn import(env: &TestEnv, n: usize) {
     assert!(out.contains(&format!("Imported {n} entries")), "{out}");
 }
 
-/// What the backoff allows one device in `t` of failed dials (0.5 s
-/// doubling to 60 s, jitter only lengthening it; crates/sync/src/dialer.rs),
-/// as if each failure took no time at all: how many attempts at most (the
-/// first at once, then one per wait), and the wait under way at `t`.
-fn backoff_in(t: Duration) -> (u32, Duration) {
-    let (mut n, mut spent, mut wait) = (1, Duration::ZERO, Duration::from_millis(500));
-    loop {
-        spent += wait;
-        if spent > t {
-            return (n, wait);
-        }
-        n += 1;
-        wait = (wait * 2).min(Duration::from_secs(60));
-    }
-}
-
+/// What the dialer allows one device in a partition of `t` (under ten
+/// minutes): once its session has gone quiet it probes, one dial start per
+/// 2 s at most however the network answers (crates/sync/src/dialer.rs), so
+/// at most this many attempts, the first at once.
 fn most_dials_in(t: Duration) -> u32 {
-    backoff_in(t).0
-}
-
-/// How soon a partition that neither side can see must be over after it
-/// heals: a dial under way when it heals may go unanswered (QUIC resends
-/// its first packet less and less often) and time out after 10 s, then
-/// the next wait (up to a quarter more for jitter) passes before the next
-/// dial, which gets through.
-fn silent_heal_bound(t: Duration) -> Duration {
-    let next = (backoff_in(t).1 * 2).min(Duration::from_secs(60));
-    next * 5 / 4 + Duration::from_secs(10) + HEAL_BOUND
+    (t.as_millis() / 2000) as u32 + 1
 }
 
 #[test]
-fn the_dial_bound_follows_the_backoff() {
-    assert_eq!(
-        backoff_in(Duration::from_millis(400)),
-        (1, Duration::from_millis(500))
-    );
-    // At 0, 0.5, 1.5 and 3.5 s; the fourth wait runs to 7.5 s.
-    assert_eq!(
-        backoff_in(Duration::from_secs(4)),
-        (4, Duration::from_secs(4))
-    );
-    // 0.5 + 1 + ... + 32 = 63.5 s, then one a minute.
-    assert_eq!(most_dials_in(Duration::from_secs(60)), 7);
-    assert_eq!(most_dials_in(Duration::from_secs(300)), 11);
-    assert_eq!(
-        silent_heal_bound(Duration::from_secs(300)),
-        Duration::from_secs(88)
-    );
+fn the_dial_bound_follows_the_probe_spacing() {
+    assert_eq!(most_dials_in(Duration::from_millis(400)), 1);
+    assert_eq!(most_dials_in(Duration::from_secs(4)), 3);
+    assert_eq!(most_dials_in(Duration::from_secs(60)), 31);
+    assert_eq!(most_dials_in(Duration::from_secs(301)), 151);
 }
 
 /// Lines of `env`'s daemon log that contain `needle`.
@@ -269,10 +236,11 @@ fn a_lossy_slow_duplicating_reordering_link_converges() {
 
 /// A partition as long as `HEARTH_LONG_PARTITION_SECS` says (4 s in CI)
 /// while both sides write. Neither daemon can see it end (no interface
-/// changes), so it ends at the next dial of either side: within
-/// [`silent_heal_bound`]. While it lasted, neither side dialed more often
-/// than the backoff allows, counted from the proxy's side (new QUIC
-/// Initials) and from the daemon's (its log).
+/// changes): a short one is bridged by QUIC's own resends, a long one by
+/// the dialer's probes. Either way it converges within [`HEAL_BOUND`] of
+/// healing. While it lasted, neither side dialed more often than the probe
+/// spacing allows, counted from the proxy's side (new QUIC Initials) and
+/// from the daemon's (its log).
 #[test]
 fn a_partition_while_both_write_heals_quickly_without_a_dial_storm() {
     let secs = long_run("HEARTH_LONG_PARTITION_SECS", 4);
@@ -304,13 +272,9 @@ fn a_partition_while_both_write_heals_quickly_without_a_dial_storm() {
     let seen = [0, 1].map(|d| during[d].initials.difference(&before[d].initials).count());
     let bound = most_dials_in(lasted);
     eprintln!(
-        "silent partition of {lasted:.1?}: converged {took:.2?} after healing (bound {:.0?}); \
+        "silent partition of {lasted:.1?}: converged {took:.2?} after healing (bound {HEAL_BOUND:.0?}); \
          dials during it, as the proxy saw them: Ana {}, Ben {}; as logged: Ana {}, Ben {} (bound {bound} each)",
-        silent_heal_bound(lasted),
-        seen[0],
-        seen[1],
-        logged[0],
-        logged[1]
+        seen[0], seen[1], logged[0], logged[1]
     );
     for (who, d) in ["Ana", "Ben"].iter().zip(seen.iter().chain(&logged)) {
         assert!(
@@ -319,7 +283,7 @@ fn a_partition_while_both_write_heals_quickly_without_a_dial_storm() {
         );
     }
     assert!(
-        took <= silent_heal_bound(lasted),
+        took <= HEAL_BOUND,
         "took {took:?} to converge after healing"
     );
 }
@@ -347,11 +311,14 @@ fn a_first_sync_cut_by_a_partition_resumes_and_completes() {
     std::thread::sleep(partition);
     link.proxy.partition(false);
     let took = converge(link.both(), n, CONVERGE);
+    // Reconnecting takes at most HEAL_BOUND; what is left of the first sync
+    // then still has to cross the delayed link (up to 12 s has been seen on
+    // a loaded two-core machine).
+    let bound = HEAL_BOUND + Duration::from_secs(30);
     eprintln!(
-        "first sync cut for {partition:?}: completed {took:.2?} after healing (bound {:.0?})",
-        silent_heal_bound(partition)
+        "first sync cut for {partition:?}: completed {took:.2?} after healing (bound {bound:.0?})"
     );
-    assert!(took <= silent_heal_bound(partition), "took {took:?}");
+    assert!(took <= bound, "took {took:?}");
 }
 
 /// The partition of the earlier session's experiment: a link that goes

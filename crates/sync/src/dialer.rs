@@ -11,6 +11,12 @@
 //! starts the schedule over whenever something shows the network works
 //! again: a session starts while none was open, either side having
 //! dialed, or the network interfaces change (`netchange`).
+//!
+//! A recovery nobody can see (a router in between comes back, and no
+//! interface changes) is found by probing instead: for [`PROBE_WINDOW`]
+//! after a session went quiet, the dialer tries every few seconds rather
+//! than backing off, so such a partition heals within about three seconds
+//! however long it lasted, and costs a bounded number of dials.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,13 +64,52 @@ impl Backoff {
     }
 }
 
+/// How long after a session went quiet the dialer keeps probing the
+/// device instead of backing off. Ten minutes covers a router restarting
+/// or a train tunnel; a device gone for longer costs one dial a minute.
+const PROBE_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// While probing, dial attempts start at least this far apart.
+const PROBE_SPACING: Duration = Duration::from_secs(2);
+/// While probing, a dial gives up after this, so the next one follows.
+/// Within it QUIC sends its first packet at about 0, 1 and 3 s, so a path
+/// that heals hears from us within about 2 s.
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Whether a device whose path went quiet is still being probed at `now`.
+pub(crate) fn probing(p: &PeerState, now: Instant) -> bool {
+    p.lost_at
+        .is_some_and(|t| now.saturating_duration_since(t) < PROBE_WINDOW)
+}
+
+/// How long a dial started at `now` may wait for an answer.
+fn connect_timeout(p: &PeerState, now: Instant) -> Duration {
+    if probing(p, now) {
+        PROBE_TIMEOUT
+    } else {
+        CONNECT_TIMEOUT
+    }
+}
+
 /// Schedules the next dial of a device after a failure or a session end.
 fn schedule_retry(p: &mut PeerState, now: Instant, jitter: f64) {
     p.next_try = Some(now + p.backoff.next(jitter));
 }
 
-fn retry_later(p: &mut PeerState) {
-    schedule_retry(p, Instant::now(), rand::random::<f64>());
+/// Schedules the next dial after an attempt that began at `started` failed
+/// (or whose session ended) at `now`: probing, at most one start per
+/// [`PROBE_SPACING`] and never sooner than [`BACKOFF_MIN`] after the last
+/// one ended; otherwise the backoff.
+fn schedule_after(p: &mut PeerState, started: Instant, now: Instant, jitter: f64) {
+    if probing(p, now) {
+        let rest = BACKOFF_MIN + BACKOFF_MIN.mul_f64(jitter.clamp(0.0, 1.0) * JITTER);
+        p.next_try = Some((now + rest).max(started + PROBE_SPACING));
+    } else {
+        schedule_retry(p, now, jitter);
+    }
+}
+
+fn retry_later(p: &mut PeerState, started: Instant) {
+    schedule_after(p, started, Instant::now(), rand::random::<f64>());
 }
 
 /// The rule for a path that came back: a device without a session is
@@ -148,19 +193,22 @@ async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<
     // The tests count these lines to bound the dials of a partition.
     tracing::debug!(peer = %id.fmt_short(), "dial attempt");
     let addr = EndpointAddr::from_parts(id, addrs.into_iter().map(TransportAddr::Ip));
-    match connect(&endpoint, addr).await {
+    let started = Instant::now();
+    let timeout = inner.peer(id, |p| connect_timeout(p, started));
+    match connect(&endpoint, addr, timeout).await {
         Ok((conn, send, recv)) => {
             inner.peer(id, |p| p.dialing = false);
             session::run_session(inner.clone(), conn, send, recv, id).await;
             // A session that ended is retried soon, but not instantly.
-            inner.peer(id, retry_later);
+            let ended = Instant::now();
+            inner.peer(id, |p| retry_later(p, ended));
         }
         Err(e) => {
             tracing::debug!(peer = %id.fmt_short(), error = %e, "dial failed");
             inner.peer(id, |p| {
                 p.dialing = false;
                 p.last_error = Some(e);
-                retry_later(p);
+                retry_later(p, started);
             });
         }
     }
@@ -170,8 +218,9 @@ async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<
 async fn connect(
     endpoint: &Endpoint,
     addr: EndpointAddr,
+    timeout: Duration,
 ) -> Result<(Connection, SendStream, RecvStream), SyncError> {
-    let conn = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect(addr, ALPN_SYNC))
+    let conn = tokio::time::timeout(timeout, endpoint.connect(addr, ALPN_SYNC))
         .await
         .map_err(|_| SyncError::ConnectTimeout)?
         .map_err(|e| SyncError::Connect(e.to_string()))?;
@@ -281,6 +330,56 @@ mod tests {
         let before = (p.backoff, p.next_try);
         path_back(&mut p);
         assert_eq!((p.backoff, p.next_try), before);
+    }
+
+    #[test]
+    fn a_quiet_path_is_probed_every_few_seconds_for_ten_minutes_then_backed_off() {
+        let lost = Instant::now();
+        let mut p = PeerState {
+            lost_at: Some(lost),
+            ..PeerState::default()
+        };
+        // Many failures in a row do not grow the wait while probing: a dial
+        // that timed out is followed half a second (plus jitter) later...
+        let mut started = lost;
+        for _ in 0..50 {
+            assert_eq!(connect_timeout(&p, started), PROBE_TIMEOUT);
+            let failed = started + PROBE_TIMEOUT;
+            schedule_after(&mut p, started, failed, 0.999);
+            let next = p.next_try.unwrap();
+            assert!(next >= failed + BACKOFF_MIN, "{:?}", next - failed);
+            assert!(next < failed + BACKOFF_MIN * 5 / 4, "{:?}", next - failed);
+            started = next;
+        }
+        // ...and one that failed at once still waits out the spacing, so
+        // there is no storm whatever the network answers.
+        schedule_after(&mut p, started, started, 0.0);
+        assert_eq!(p.next_try, Some(started + PROBE_SPACING));
+        assert_eq!(
+            p.backoff,
+            Backoff::default(),
+            "probing leaves the backoff alone"
+        );
+        // After the window, the backoff and the long timeout are back.
+        let late = lost + PROBE_WINDOW;
+        assert!(!probing(&p, late));
+        assert_eq!(connect_timeout(&p, late), CONNECT_TIMEOUT);
+        schedule_after(&mut p, late, late, 0.0);
+        assert_eq!(p.next_try, Some(late + BACKOFF_MIN));
+        schedule_after(&mut p, late, late, 0.0);
+        assert_eq!(p.next_try, Some(late + BACKOFF_MIN * 2));
+    }
+
+    #[test]
+    fn a_device_that_was_never_lost_is_backed_off_as_before() {
+        let now = Instant::now();
+        let mut p = PeerState::default();
+        assert!(!probing(&p, now));
+        assert_eq!(connect_timeout(&p, now), CONNECT_TIMEOUT);
+        for want in [1, 2, 4, 8] {
+            schedule_after(&mut p, now, now, 0.0);
+            assert_eq!(p.next_try, Some(now + BACKOFF_MIN * want));
+        }
     }
 
     #[test]

@@ -125,6 +125,10 @@ pub(crate) struct PeerState {
     pub next_try: Option<Instant>,
     /// A dial attempt is under way: the dialer leaves it alone.
     pub dialing: bool,
+    /// When the last session ended because the path went quiet (QUIC's idle
+    /// timeout), not because either side closed it. For a while after, the
+    /// dialer probes instead of backing off (`dialer::probing`).
+    pub lost_at: Option<Instant>,
     pub last_error: Option<SyncError>,
     pub bytes_sent: u64,
     pub bytes_received: u64,

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use iroh::EndpointId;
-use iroh::endpoint::{Connection, RecvStream, SendStream};
+use iroh::endpoint::{Connection, ConnectionError, RecvStream, SendStream};
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::sync::{mpsc, oneshot};
 
@@ -98,6 +98,7 @@ pub(crate) async fn run_session(
         p.conn = Some(conn.clone());
         p.backoff.reset();
         p.last_error = None;
+        p.lost_at = None;
     });
     tracing::info!("session started");
     // The first session after none, dialed or accepted, shows that our
@@ -114,11 +115,17 @@ pub(crate) async fn run_session(
     }
     let _ = inner.docs.send(DocRequest::End { session });
     let code: u32 = if result.is_ok() { 0 } else { 400 };
+    // Nobody closed it: the path went quiet, and may come back without
+    // anything on this device noticing. The dialer probes it for a while.
+    let went_quiet = matches!(conn.close_reason(), Some(ConnectionError::TimedOut));
     inner.peer(peer, |p| {
         p.sessions = p.sessions.saturating_sub(1);
         if p.sessions == 0 {
             p.conn = None;
             p.in_sync = false;
+            if went_quiet {
+                p.lost_at = Some(Instant::now());
+            }
         }
         if let Err(e) = result {
             p.last_error = Some(e);
