@@ -71,6 +71,78 @@ fn two_partners_pair_then_write_concurrently_and_converge() {
     assert!(out.contains("in sync"), "{out}");
 }
 
+/// `env`'s whole document, history included, as Automerge saves it
+/// uncompressed, so every key and string value is in it as written.
+fn document_bytes(env: &TestEnv) -> Vec<u8> {
+    let path = env.home().join("whole.automerge");
+    env.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--force",
+        "--output",
+        path.to_str().unwrap(),
+    ]);
+    let doc = automerge::Automerge::load(&std::fs::read(&path).unwrap()).unwrap();
+    doc.save_nocompress()
+}
+
+fn peers_json(env: &TestEnv) -> serde_json::Value {
+    serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Where a device listens is told to its peers directly and kept in each
+/// device's own sealed `peers` file: no address goes into the document the
+/// couple shares, whose history every device keeps for ever.
+#[test]
+fn no_address_is_written_into_the_shared_document() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    ana.ok(&["note", "after pairing"]);
+    converged(&[&ana, &ben], 1);
+    let own = |env: &TestEnv| -> Vec<String> {
+        let addrs = peers_json(env)["addrs"].as_array().unwrap().clone();
+        addrs
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (at_ana, at_ben) = (own(&ana), own(&ben));
+    assert!(!at_ana.is_empty() && !at_ben.is_empty());
+    // Each side knows where the other listens...
+    for (env, other) in [(&ana, &at_ben), (&ben, &at_ana)] {
+        env.wait_for(CONVERGE, "the partner's address to be learned", || {
+            let known = &peers_json(env)["peers"][0]["addrs"];
+            other.iter().all(|a| known.to_string().contains(a.as_str()))
+        });
+    }
+    // ...and neither document holds an address, or the key that used to.
+    for env in [&ana, &ben] {
+        let bytes = document_bytes(env);
+        assert!(
+            contains(&bytes, "after pairing"),
+            "the check reads the document"
+        );
+        assert!(!contains(&bytes, "/addrs"));
+        for a in at_ana.iter().chain(&at_ben) {
+            assert!(!contains(&bytes, a), "{a} is in the document");
+        }
+    }
+    // The address outlives a restart: it is in Ana's `peers` file, sealed.
+    ana.ok(&["daemon", "restart"]);
+    let known = peers_json(&ana)["peers"][0]["addrs"].to_string();
+    assert!(at_ben.iter().all(|a| known.contains(a.as_str())), "{known}");
+    let file = std::fs::read(ana.home().join("data/peers")).unwrap();
+    for a in &at_ben {
+        assert!(!contains(&file, a), "the peers file is sealed");
+    }
+}
+
 #[test]
 fn three_devices_learn_each_other_and_converge() {
     let ana = TestEnv::named("Ana", "laptop");
@@ -100,6 +172,16 @@ fn three_devices_learn_each_other_and_converge() {
         .map(|e| e["author"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(authors.len(), 2, "{authors:?}");
+    // Ben learned where the desktop listens from the laptop's hello (or
+    // the desktop's own, if it dialed Ben first).
+    let desktop = ana2.device_id();
+    ben.wait_for(CONVERGE, "ben to know where the desktop listens", || {
+        peers_json(&ben)["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == desktop.as_str() && !p["addrs"].as_array().unwrap().is_empty())
+    });
     // Ben reaches the desktop directly even with Ana's laptop stopped.
     ana.ok(&["daemon", "stop"]);
     ben.ok(&["note", "with the laptop off"]);

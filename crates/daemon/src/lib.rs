@@ -6,6 +6,7 @@
 //! owns the document and handles requests in batches, so a burst of writes
 //! shares one fsync (group commit).
 
+pub(crate) mod addresses;
 pub mod core;
 pub mod identity;
 pub mod logging;

@@ -133,6 +133,7 @@ fn from_doc(d: DocRequest) -> (Input, Reply) {
         DocRequest::Trust { peer, addrs, reply } => {
             (Input::Trust { peer, addrs }, Reply::Trusted(reply))
         }
+        DocRequest::Heard { peer, hello } => (Input::Heard { peer, hello }, Reply::Nobody),
     }
 }
 

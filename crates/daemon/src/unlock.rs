@@ -50,7 +50,18 @@ pub async fn file_key(
     let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
+        // Biased, with the key first: the CLI that unlocked reconnects as
+        // soon as it has its answer, and that connection must wait for the
+        // open daemon, not be taken here and told "locked".
         tokio::select! {
+            biased;
+            Some(opened) = rx.recv() => return Ok(match opened {
+                Opened::Key(key) => {
+                    tracing::info!("unlocked");
+                    Some(key)
+                }
+                Opened::Shutdown => None,
+            }),
             _ = sigterm.recv() => return Ok(None),
             _ = sigint.recv() => return Ok(None),
             accepted = listener.accept() => match accepted {
@@ -59,13 +70,6 @@ pub async fn file_key(
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
-            Some(opened) = rx.recv() => return Ok(match opened {
-                Opened::Key(key) => {
-                    tracing::info!("unlocked");
-                    Some(key)
-                }
-                Opened::Shutdown => None,
-            }),
         }
     }
 }
@@ -104,11 +108,14 @@ async fn serve_locked(
             },
             Err(_) => (locked(), None),
         };
-        let _ = write_async(&mut stream, &reply).await;
+        // The outcome is handed over before the reply goes out, so the
+        // locked phase has ended by the time the CLI can act on the reply.
         if let Some(done) = done {
             let _ = opened.send(done).await;
+            let _ = write_async(&mut stream, &reply).await;
             return;
         }
+        let _ = write_async(&mut stream, &reply).await;
     }
 }
 

@@ -513,25 +513,6 @@ impl Journal {
         })
     }
 
-    /// Records where a device can be reached, so every device of the
-    /// couple can dial every other. Stored as one space-separated string.
-    pub fn set_device_addrs(
-        &mut self,
-        id: &DeviceId,
-        addrs: &[std::net::SocketAddr],
-        now: DateTime<FixedOffset>,
-    ) -> Result<(), ModelError> {
-        if self.devices().get(id).is_some_and(|d| d.addrs == addrs) {
-            return Ok(());
-        }
-        let joined = addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" ");
-        self.put_device(id, now, |put| put("addrs", ScalarValue::Str(joined.into())))
-    }
-
     /// Device fields are flat keys `<device id>/<field>` in the devices
     /// map, not a map per device: two devices that each add the other at
     /// once would otherwise create two maps under one key, and one would
@@ -566,7 +547,6 @@ impl Journal {
                     partner: None,
                     name: String::new(),
                     removed: false,
-                    addrs: Vec::new(),
                 });
             let text = match &item.value {
                 ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
@@ -575,14 +555,8 @@ impl Journal {
             match field {
                 "partner" => d.partner = text.map(PartnerId),
                 "name" => d.name = text.unwrap_or_default(),
-                // A peer's unreadable address is skipped, not fatal.
-                "addrs" => {
-                    d.addrs = text
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .filter_map(|a| a.parse().ok())
-                        .collect();
-                }
+                // Addresses are no longer kept here (the local `peers`
+                // file has them); an older writer's `addrs` is ignored.
                 "removed" => d.removed = true,
                 _ => {}
             }
@@ -1193,8 +1167,6 @@ pub struct Device {
     pub partner: Option<PartnerId>,
     pub name: String,
     pub removed: bool,
-    /// Where it was last reachable.
-    pub addrs: Vec<std::net::SocketAddr>,
 }
 
 /// A conversation prompt, built-in or the couple's own.

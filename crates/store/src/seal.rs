@@ -23,6 +23,7 @@ const TAG_LEN: usize = 16;
 #[repr(u8)]
 pub enum Role {
     Identity = 1,
+    Peers = 5,
     Snapshot = 3,
     Chunk = 4,
     ViewCache = 7,

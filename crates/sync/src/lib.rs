@@ -10,6 +10,7 @@
 mod dialer;
 mod error;
 mod gate;
+mod hello;
 mod netchange;
 mod node;
 mod pair_proto;
@@ -22,14 +23,16 @@ mod wire;
 use std::net::SocketAddr;
 
 pub use error::SyncError;
+pub use hello::{Hello, MAX_ADDRS};
 pub use iroh::{EndpointId, SecretKey};
 pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport, TestHooks};
 pub use pairing::{PairError, Paired};
 pub use ticket::{Ticket, TicketError};
 pub use wire::{MAX_FRAME, WireError, decode_message};
 
-/// ALPN of the sync protocol. The number is the protocol version.
-pub const ALPN_SYNC: &[u8] = b"hearth/sync/1";
+/// ALPN of the sync protocol. The number is the protocol version: 1.1
+/// opens each session with a [`Hello`].
+pub const ALPN_SYNC: &[u8] = b"hearth/sync/1.1";
 /// ALPN of pairing; accepted only while an invite is open.
 pub const ALPN_PAIR: &[u8] = b"hearth/pair/1";
 
@@ -81,6 +84,8 @@ pub enum DocRequest {
     },
     /// The session ended; forget its state.
     End { session: u64 },
+    /// A peer's hello: where it listens, and where it reached others.
+    Heard { peer: EndpointId, hello: Hello },
     /// Pairing succeeded: trust this device from now on.
     Trust {
         peer: EndpointId,

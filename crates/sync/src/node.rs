@@ -161,6 +161,7 @@ pub(crate) struct Invite {
 pub(crate) struct Inner {
     pub me: EndpointId,
     pub mode: NetMode,
+    pub endpoint: Endpoint,
     /// To the document's owner.
     pub docs: mpsc::UnboundedSender<DocRequest>,
     pub trusted: watch::Receiver<TrustedSet>,
@@ -179,6 +180,17 @@ pub(crate) struct Inner {
 impl Inner {
     pub fn is_trusted(&self, id: &EndpointId) -> bool {
         self.trusted.borrow().contains_key(id)
+    }
+
+    /// Addresses where peers can reach this device, as our hello says.
+    pub fn own_addrs(&self) -> Vec<SocketAddr> {
+        let mut v: Vec<SocketAddr> = self.endpoint.addr().ip_addrs().copied().collect();
+        if v.is_empty() || self.mode == NetMode::Test {
+            v = self.endpoint.bound_sockets();
+        }
+        v.sort();
+        v.dedup();
+        v
     }
 
     pub fn invite_open(&self) -> bool {
@@ -277,6 +289,7 @@ impl SyncNode {
         let inner = Arc::new(Inner {
             me: endpoint.id(),
             mode: cfg.mode,
+            endpoint: endpoint.clone(),
             docs,
             trusted,
             changed,
@@ -309,13 +322,7 @@ impl SyncNode {
 
     /// Addresses where peers can reach this device.
     pub fn direct_addrs(&self) -> Vec<SocketAddr> {
-        let mut v: Vec<SocketAddr> = self.endpoint.addr().ip_addrs().copied().collect();
-        if v.is_empty() || self.inner.mode == NetMode::Test {
-            v = self.endpoint.bound_sockets();
-        }
-        v.sort();
-        v.dedup();
-        v
+        self.inner.own_addrs()
     }
 
     pub fn port(&self) -> u16 {

@@ -13,6 +13,7 @@ use iroh::endpoint::{Connection, ConnectionError, RecvStream, SendStream};
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::hello::{Hello, MAX_ADDRS};
 use crate::node::Inner;
 use crate::wire::{self, MAX_FRAME, WireError};
 use crate::{DocRequest, Received, SyncError};
@@ -201,11 +202,14 @@ async fn session_loop(
     // reply already, so this is what keeps our own receives from costing a
     // second round trip.
     let mut said = *changed.borrow_and_update();
-    // Say hello with our heads straight away: the first message is how the
-    // other side learns what we have.
+    // The hello goes first, then our heads straight away: the first sync
+    // message is how the other side learns what we have.
+    let mut hello = hello_for(inner, peer);
+    write(send, hello.encode()).await?;
     if let Some(m) = generate(inner, session).await? {
         write(send, m).await?;
     }
+    let mut heard = false;
     loop {
         tokio::select! {
             frame = frames.recv() => {
@@ -215,6 +219,16 @@ async fn session_loop(
                     Some(Ok(b)) => b,
                 };
                 inner.peer(peer, |p| p.bytes_received += bytes.len() as u64 + 4);
+                // The first frame must be a hello; later ones may be too.
+                if !heard || Hello::is_hello(&bytes) {
+                    heard = true;
+                    let hello = Hello::decode(&bytes)?;
+                    inner
+                        .docs
+                        .send(DocRequest::Heard { peer, hello })
+                        .map_err(|_| SyncError::Stopping)?;
+                    continue;
+                }
                 let msg = wire::decode_message(&bytes)?;
                 let got = receive(inner, session, msg).await?;
                 inner.peer(peer, |p| {
@@ -244,8 +258,32 @@ async fn session_loop(
                 if !trusted.borrow().contains_key(&peer) {
                     return Err(SyncError::Removed);
                 }
+                // A device joined or was reached somewhere new: tell this
+                // peer, which may not have heard.
+                let now = hello_for(inner, peer);
+                if now != hello {
+                    hello = now;
+                    write(send, hello.encode()).await?;
+                }
             }
         }
+    }
+}
+
+/// Our hello to `peer`: where we listen, and where the other devices we
+/// trust were last reached (not `peer` itself, which knows).
+fn hello_for(inner: &Inner, peer: EndpointId) -> Hello {
+    let known = inner
+        .trusted
+        .borrow()
+        .iter()
+        .filter(|(id, a)| **id != peer && **id != inner.me && !a.is_empty())
+        .take(crate::hello::MAX_KNOWN)
+        .map(|(id, a)| (*id, a.iter().copied().take(MAX_ADDRS).collect()))
+        .collect();
+    Hello {
+        addrs: inner.own_addrs().into_iter().take(MAX_ADDRS).collect(),
+        known,
     }
 }
 

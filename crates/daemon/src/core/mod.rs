@@ -31,6 +31,7 @@ use hearth_sync::{EndpointId, PeerStatus, Received, SyncError, TrustedSet};
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::watch;
 
+use crate::addresses::AddressBook;
 use crate::identity::{Identity, IdentityFile};
 
 pub use prompts::prompt_of_the_day;
@@ -58,6 +59,8 @@ pub struct Base {
     sync_error: Option<String>,
     /// Where the sync endpoint listens, once it does.
     own_addrs: Option<Vec<SocketAddr>>,
+    /// Where the other devices were last reached (the `peers` file).
+    addresses: AddressBook,
     /// The network mode and self-hosted relay, as status reports them.
     network: (String, Option<String>),
 }
@@ -121,6 +124,11 @@ pub enum Input {
         peer: EndpointId,
         addrs: Vec<SocketAddr>,
     },
+    /// A peer's hello: where it and the devices it knows can be reached.
+    Heard {
+        peer: EndpointId,
+        hello: hearth_sync::Hello,
+    },
     /// The sync endpoint listens here.
     Listening(Vec<SocketAddr>, u16),
     SyncDown(String),
@@ -146,10 +154,16 @@ impl Core {
         cached: Option<View>,
         seed: Option<u64>,
     ) -> Core {
+        let data = identity_file
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        let addresses = AddressBook::load(data, identity_file.key.clone());
         Core::Loading(Loading {
             base: Base {
                 identity,
                 identity_file,
+                addresses,
                 data_dir,
                 rng: seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64),
                 link: None,
@@ -229,7 +243,7 @@ impl Core {
             }
         };
         view.partners = journal.partners();
-        let mut ready = Ready {
+        let ready = Ready {
             base,
             journal,
             store: opened.store,
@@ -239,12 +253,6 @@ impl Core {
         };
         if fresh {
             ready.save_view();
-        }
-        if let Some(addrs) = ready.base.own_addrs.clone() {
-            ready.set_own_addrs(&addrs);
-            if let Err(e) = ready.commit() {
-                tracing::warn!(error = %e, "could not save this device's addresses");
-            }
         }
         ready.publish();
         Ok(Core::Ready(Box::new(ready)))
@@ -310,12 +318,15 @@ impl Core {
             }
             (core, Input::Listening(addrs, port)) => {
                 core.base_mut().remember_port(port);
-                core.base_mut().own_addrs = Some(addrs.clone());
-                match core {
-                    Core::Ready(r) => (Output::Nothing, r.set_own_addrs(&addrs)),
-                    Core::Loading(_) => (Output::Nothing, false),
-                }
+                core.base_mut().own_addrs = Some(addrs);
+                (Output::Nothing, false)
             }
+            (Core::Ready(r), Input::Heard { peer, hello }) => {
+                r.heard(peer, &hello);
+                (Output::Nothing, false)
+            }
+            // Nothing to check it against yet; the next session says it again.
+            (Core::Loading(_), Input::Heard { .. }) => (Output::Nothing, false),
             (Core::Loading(l), Input::Request(req)) => (Output::Response(l.handle(req)), false),
             (Core::Loading(_), Input::Peers(_)) => {
                 (Output::Response(still_loading().into()), false)

@@ -2,11 +2,12 @@
 //! and the list `hearth peers` shows, which joins what the document says
 //! with what the sync layer sees live.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use hearth_ipc::{PeerInfo, PeerList, PeersAdd, PeersRemove, Response};
 use hearth_model::DeviceId;
-use hearth_sync::{EndpointId, PeerStatus, SyncError, TrustedSet};
+use hearth_sync::{EndpointId, Hello, PeerStatus, SyncError, TrustedSet};
 
 use super::{Handled, Ready, Refusal};
 
@@ -23,8 +24,8 @@ impl Ready {
         }
         let dev = DeviceId(peer.to_string());
         self.journal.trust_device(&dev, r.at)?;
-        if !r.addrs.is_empty() {
-            self.journal.set_device_addrs(&dev, &r.addrs, r.at)?;
+        if self.base.addresses.learn_own(dev.as_str(), &r.addrs) {
+            self.save_addresses();
         }
         Ok(Response::Ok)
     }
@@ -37,6 +38,7 @@ impl Ready {
             ));
         }
         self.journal.remove_device(&dev, r.at)?;
+        self.save_addresses();
         Ok(Response::Ok)
     }
 
@@ -70,6 +72,7 @@ impl Ready {
     pub(super) fn peer_list(&self, live: &[PeerStatus]) -> Response {
         let devices = self.journal.devices();
         let me = &self.base.identity.device;
+        let book = &self.base.addresses;
         let addrs = |a: &[SocketAddr]| a.iter().map(ToString::to_string).collect();
         let peers = devices
             .iter()
@@ -92,7 +95,7 @@ impl Ready {
                         .map(chrono::DateTime::<chrono::Utc>::from),
                     path: now.and_then(|s| s.path.clone()),
                     unsent_changes: unsent,
-                    addrs: addrs(&d.addrs),
+                    addrs: addrs(&book.addrs(id.as_str())),
                     last_error: now.and_then(|s| s.last_error.clone()),
                     bytes_sent: now.map_or(0, |s| s.bytes_sent),
                     bytes_received: now.map_or(0, |s| s.bytes_received),
@@ -101,13 +104,12 @@ impl Ready {
             .collect();
         Response::Peers(PeerList {
             me: me.to_string(),
-            addrs: devices.get(me).map(|d| addrs(&d.addrs)).unwrap_or_default(),
+            addrs: addrs(self.base.own_addrs.as_deref().unwrap_or_default()),
             peers,
         })
     }
 
-    /// Pairing succeeded: trust the device, and note where it was reached
-    /// if the document does not know yet.
+    /// Pairing succeeded: trust the device, and note where it was reached.
     pub(super) fn trust(
         &mut self,
         peer: EndpointId,
@@ -115,35 +117,59 @@ impl Ready {
     ) -> Result<(), SyncError> {
         let now = chrono::Utc::now().fixed_offset();
         let id = DeviceId(peer.to_string());
-        let trust = |e: hearth_model::ModelError| SyncError::Trust(e.to_string());
-        self.journal.trust_device(&id, now).map_err(trust)?;
-        if !addrs.is_empty()
-            && self
-                .journal
-                .devices()
-                .get(&id)
-                .is_some_and(|d| d.addrs.is_empty())
-        {
-            self.journal
-                .set_device_addrs(&id, addrs, now)
-                .map_err(trust)?;
+        self.journal
+            .trust_device(&id, now)
+            .map_err(|e| SyncError::Trust(e.to_string()))?;
+        if self.base.addresses.learn_own(id.as_str(), addrs) {
+            self.save_addresses();
         }
         Ok(())
     }
 
-    /// Records where this device listens, so peers can dial it. Only a
-    /// registered device advertises itself. Returns whether it wrote.
-    pub(super) fn set_own_addrs(&mut self, addrs: &[SocketAddr]) -> bool {
-        let me = self.base.identity.device.clone();
-        if !self.journal.devices().contains_key(&me) {
-            return false;
+    /// A trusted peer's hello: where it listens, first-hand, and where it
+    /// reached the couple's other devices, second-hand. Said of anyone we do
+    /// not trust, or of ourselves, it is ignored.
+    pub(super) fn heard(&mut self, peer: EndpointId, hello: &Hello) {
+        let me = self.base.identity.device.as_str().to_string();
+        let trusted = self.trusted_ids();
+        let sender = peer.to_string();
+        if !trusted.contains(&sender) {
+            return;
         }
-        let before = self.journal.heads();
-        let now = chrono::Utc::now().fixed_offset();
-        if let Err(e) = self.journal.set_device_addrs(&me, addrs, now) {
-            tracing::warn!(error = %e, "could not record this device's addresses");
+        let book = &mut self.base.addresses;
+        let mut changed = book.learn_own(&sender, &hello.addrs);
+        for (id, addrs) in &hello.known {
+            let id = id.to_string();
+            if id != me && id != sender && trusted.contains(&id) {
+                changed |= book.learn_heard(&id, addrs);
+            }
         }
-        self.journal.heads() != before
+        if changed {
+            self.save_addresses();
+            self.publish();
+        }
+    }
+
+    /// The ids of the devices we trust, ourselves left out.
+    fn trusted_ids(&self) -> BTreeSet<String> {
+        let me = self.base.identity.device.as_str();
+        self.journal
+            .devices()
+            .into_iter()
+            .filter(|(id, d)| !d.removed && id.as_str() != me)
+            .map(|(id, _)| id.0)
+            .collect()
+    }
+
+    /// Saves the book, less any device no longer trusted. Addresses are
+    /// hints, relearned at the next session: a failed save is logged, and
+    /// nothing else fails with it.
+    fn save_addresses(&mut self) {
+        let trusted = self.trusted_ids();
+        self.base.addresses.retain(|id| trusted.contains(id));
+        if let Err(e) = self.base.addresses.save() {
+            tracing::warn!(error = %e, "could not save peer addresses");
+        }
     }
 
     /// Tells the sync layer the document changed, and who is trusted now.
@@ -152,13 +178,11 @@ impl Ready {
             return;
         };
         link.changed.send_modify(|v| *v += 1);
-        let me = self.base.identity.device.as_str();
-        let trusted: TrustedSet = self
-            .journal
-            .devices()
-            .into_iter()
-            .filter(|(id, d)| !d.removed && id.as_str() != me)
-            .filter_map(|(id, d)| Some((id.as_str().parse().ok()?, d.addrs)))
+        let ids = self.trusted_ids();
+        let book = &self.base.addresses;
+        let trusted: TrustedSet = ids
+            .iter()
+            .filter_map(|id| Some((id.parse().ok()?, book.addrs(id))))
             .collect();
         link.trusted.send_if_modified(|t| {
             if *t == trusted {

@@ -63,9 +63,6 @@ impl Ready {
         let device = self.base.identity.device.clone();
         self.journal
             .add_device(&device, &partner, &r.device_name, at)?;
-        if let Some(addrs) = self.base.own_addrs.clone() {
-            self.journal.set_device_addrs(&device, &addrs, at)?;
-        }
         self.journal
             .set_couple_id_if_missing(&format!("{random:032x}"), at)?;
         if let Some(b) = boundary {

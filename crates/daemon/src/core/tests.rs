@@ -407,3 +407,101 @@ fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
     assert_eq!(rig.texts(), ["mine"], "none of the 13 entries stays");
     assert_eq!(rig.stored_texts(), BTreeSet::from(["mine".to_string()]));
 }
+
+fn device(byte: u8) -> hearth_sync::EndpointId {
+    hearth_sync::device_id(&[byte; 32])
+}
+
+fn addr(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+impl Rig {
+    /// Where the core would dial each trusted device, as `peers list` says.
+    fn known_addrs(&mut self) -> std::collections::BTreeMap<String, Vec<String>> {
+        match self.core.batch(vec![(Input::Peers(vec![]), ())]).pop() {
+            Some((Output::Response(Response::Peers(list)), ())) => {
+                list.peers.into_iter().map(|p| (p.id, p.addrs)).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn hear(&mut self, from: hearth_sync::EndpointId, hello: hearth_sync::Hello) {
+        let out = self
+            .core
+            .batch(vec![(Input::Heard { peer: from, hello }, ())]);
+        assert!(matches!(out[..], [(Output::Nothing, ())]), "{out:?}");
+    }
+}
+
+#[test]
+fn a_hello_teaches_addresses_of_trusted_devices_only_and_first_hand_wins() {
+    let mut rig = rig();
+    let me: hearth_sync::EndpointId = rig.core.identity().device.as_str().parse().unwrap();
+    let (ben, sam, stranger) = (device(1), device(2), device(3));
+    for d in [ben, sam] {
+        let r = rig.ask(Request::PeersAdd(hearth_ipc::PeersAdd {
+            id: d.to_string(),
+            addrs: vec![],
+            at: at(),
+        }));
+        assert!(matches!(r, Response::Ok), "{r:?}");
+    }
+    // A stranger's hello teaches nothing, not even about trusted devices.
+    rig.hear(
+        stranger,
+        hearth_sync::Hello {
+            addrs: vec![addr(9)],
+            known: vec![(ben, vec![addr(9)])],
+        },
+    );
+    assert!(rig.known_addrs().values().all(Vec::is_empty));
+    // Ben's hello: his own address, Sam's second-hand; what it says of a
+    // stranger, of this device or of Ben himself second-hand is ignored.
+    rig.hear(
+        ben,
+        hearth_sync::Hello {
+            addrs: vec![addr(1)],
+            known: vec![
+                (sam, vec![addr(2)]),
+                (stranger, vec![addr(3)]),
+                (me, vec![addr(4)]),
+                (ben, vec![addr(5)]),
+            ],
+        },
+    );
+    let known = rig.known_addrs();
+    assert_eq!(known[&ben.to_string()], ["127.0.0.1:1"]);
+    assert_eq!(known[&sam.to_string()], ["127.0.0.1:2"]);
+    assert!(!known.contains_key(&stranger.to_string()));
+    // Sam's own word beats Ben's, and Ben cannot take it back.
+    rig.hear(
+        sam,
+        hearth_sync::Hello {
+            addrs: vec![addr(6)],
+            known: vec![],
+        },
+    );
+    rig.hear(
+        ben,
+        hearth_sync::Hello {
+            addrs: vec![addr(1)],
+            known: vec![(sam, vec![addr(7)])],
+        },
+    );
+    assert_eq!(rig.known_addrs()[&sam.to_string()], ["127.0.0.1:6"]);
+    // Removing Sam forgets where Sam was, on disk too.
+    let r = rig.ask(Request::PeersRemove(hearth_ipc::PeersRemove {
+        id: sam.to_string(),
+        at: at(),
+    }));
+    assert!(matches!(r, Response::Ok), "{r:?}");
+    let file = rig._home.path().join("identity");
+    let book = crate::addresses::AddressBook::load(
+        file.parent().unwrap(),
+        hearth_store::FileKey::for_tests(3),
+    );
+    assert_eq!(book.addrs(&ben.to_string()), [addr(1)]);
+    assert!(book.addrs(&sam.to_string()).is_empty());
+}
