@@ -93,6 +93,17 @@ fn bad_values_are_refused_and_nothing_is_written() {
             "partner has not joined",
         ),
         (&["thanks", "no recipient given"], 1, "--to"),
+        (
+            &[
+                "ritual",
+                "add",
+                "a ritual name that goes on and on, well past sixty-four bytes in all",
+                "--cadence",
+                "daily",
+            ],
+            1,
+            "too long",
+        ),
         (&["frobnicate"], 2, "frobnicate"),
         (&["log", "--bogus"], 2, "--bogus"),
     ];

@@ -901,12 +901,33 @@ impl Journal {
             .ok_or_else(|| ModelError::NoSuchEntry(id.key()))
     }
 
+    /// Holds the couple's shared small fields to the limits a local write
+    /// is held to: partner, device and ritual names, ritual kinds, custom
+    /// prompts. A peer's message that breaks one is refused whole, like an
+    /// entry over [`crate::entry::MAX_TEXT`]. These maps stay small, so
+    /// reading them all after each message costs little.
+    pub fn check_shared_fields(&self) -> Result<(), ModelError> {
+        for name in self.partners().values() {
+            check_len("partner name", name, MAX_NAME)?;
+        }
+        for d in self.devices().values() {
+            check_len("device name", &d.name, MAX_NAME)?;
+        }
+        for r in self.rituals() {
+            check_len("ritual name", &r.name, MAX_NAME)?;
+            check_len("ritual kind", &r.kind, MAX_NAME)?;
+        }
+        for p in self.prompts().iter().filter(|p| p.custom) {
+            check_len("prompt", &p.text, MAX_PROMPT)?;
+        }
+        Ok(())
+    }
+
     // ----- rituals -------------------------------------------------------
 
     pub fn add_ritual(&mut self, ctx: &WriteCtx, ritual: &Ritual) -> Result<(), ModelError> {
-        if ritual.name.trim().is_empty() {
-            return Err(ModelError::Empty("ritual name"));
-        }
+        check_name("ritual name", &ritual.name)?;
+        check_len("ritual kind", &ritual.kind, MAX_NAME)?;
         let parent = self.rituals.clone();
         self.write(ctx.now, |tx| {
             let r = tx.put_object(&parent, ritual.id.as_str(), ObjType::Map)?;
@@ -957,10 +978,8 @@ impl Journal {
         let obj = self
             .child(&self.rituals, id)
             .ok_or_else(|| ModelError::NoSuchRitual(id.to_string()))?;
-        if let Some(n) = &change.name
-            && n.trim().is_empty()
-        {
-            return Err(ModelError::Empty("ritual name"));
+        if let Some(n) = &change.name {
+            check_name("ritual name", n)?;
         }
         self.write(ctx.now, |tx| {
             if let Some(n) = &change.name {
@@ -1078,13 +1097,7 @@ impl Journal {
         if text.is_empty() {
             return Err(ModelError::Empty("prompt text"));
         }
-        if text.len() > 1024 {
-            return Err(ModelError::TooLong {
-                field: "prompt",
-                len: text.len(),
-                max: 1024,
-            });
-        }
+        check_len("prompt", text, MAX_PROMPT)?;
         let parent = self.prompts.clone();
         self.write(ctx.now, |tx| {
             let p = tx.put_object(&parent, id, ObjType::Map)?;
@@ -1158,6 +1171,31 @@ impl Journal {
         }
         all
     }
+}
+
+/// The longest partner, device or ritual name, or ritual kind, in bytes.
+pub const MAX_NAME: usize = 64;
+/// The longest custom prompt, in bytes.
+pub const MAX_PROMPT: usize = 1024;
+
+fn check_len(field: &'static str, text: &str, max: usize) -> Result<(), ModelError> {
+    if text.len() > max {
+        return Err(ModelError::TooLong {
+            field,
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// A name as a local write must give it: not blank, at most [`MAX_NAME`]
+/// bytes once trimmed.
+fn check_name(field: &'static str, name: &str) -> Result<(), ModelError> {
+    if name.trim().is_empty() {
+        return Err(ModelError::Empty(field));
+    }
+    check_len(field, name.trim(), MAX_NAME)
 }
 
 /// One of the couple's devices, as the shared document records it.

@@ -19,7 +19,7 @@ pub mod ritual;
 pub mod view;
 
 pub use day::{DayBoundary, in_range, parse_when};
-pub use doc::{Journal, WriteCtx};
+pub use doc::{Journal, MAX_NAME, MAX_PROMPT, WriteCtx};
 pub use entry::{Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, RepairMode};
 pub use error::ModelError;
 pub use id::{DeviceId, EntryId, PartnerId};

@@ -151,6 +151,7 @@ impl Ready {
     /// every changed entry is within the limits a local write is held to.
     /// On an error the view is untouched and the caller rolls back.
     fn take_changes(&mut self, touched: Option<BTreeSet<EntryId>>) -> Result<(), ModelError> {
+        self.journal.check_shared_fields()?;
         match touched {
             Some(ids) => {
                 // Each entry is read once, checked, then kept. A malformed

@@ -2,14 +2,16 @@
 //! the daemon's status.
 
 use hearth_ipc::{Init, Rename, Response, StatusInfo};
-use hearth_model::{DayBoundary, PartnerId, View};
+use hearth_model::{DayBoundary, MAX_NAME, PartnerId, View};
 
 use super::{Base, Handled, Ready, Refusal};
 
 fn check_name(name: &str) -> Result<&str, Refusal> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-        return Err(Refusal::bad("name must be 1-64 printable characters"));
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Refusal::bad(format!(
+            "name must be 1-{MAX_NAME} printable characters"
+        )));
     }
     Ok(name)
 }
@@ -17,6 +19,13 @@ fn check_name(name: &str) -> Result<&str, Refusal> {
 impl Ready {
     pub(super) fn init(&mut self, r: Init) -> Handled {
         let name = check_name(&r.name)?;
+        let device_name = check_name(&r.device_name)
+            .map_err(|_| {
+                Refusal::bad(format!(
+                    "device name must be 1-{MAX_NAME} printable characters"
+                ))
+            })?
+            .to_string();
         let boundary = r
             .day_start_hour
             .map(|h| {
@@ -62,7 +71,7 @@ impl Ready {
         };
         let device = self.base.identity.device.clone();
         self.journal
-            .add_device(&device, &partner, &r.device_name, at)?;
+            .add_device(&device, &partner, &device_name, at)?;
         self.journal
             .set_couple_id_if_missing(&format!("{random:032x}"), at)?;
         if let Some(b) = boundary {
@@ -71,7 +80,7 @@ impl Ready {
         self.view.partners = self.journal.partners();
         self.view.heads = hearth_model::view::heads_hex(&self.journal.heads());
         self.base.identity.partner = Some(partner.clone());
-        self.base.identity.device_name = Some(r.device_name.clone());
+        self.base.identity.device_name = Some(device_name);
         self.base
             .identity_file
             .save(&self.base.identity)

@@ -505,3 +505,82 @@ fn a_hello_teaches_addresses_of_trusted_devices_only_and_first_hand_wins() {
     assert_eq!(book.addrs(&ben.to_string()), [addr(1)]);
     assert!(book.addrs(&sam.to_string()).is_empty());
 }
+
+/// Ben's device puts `value` at `key` of the first object of the root map
+/// `map`, past every check, as a modified build would.
+fn peer_puts(peer: &mut automerge::Automerge, map: &str, key: &str, value: &str) {
+    use automerge::{ROOT, ReadDoc, transaction::Transactable};
+    let (_, obj) = peer.get(ROOT, map).unwrap().unwrap();
+    let first = peer.map_range(&obj, ..).next().unwrap();
+    let (target, key) = match &first.value {
+        automerge::ValueRef::Object(_) => (first.id(), key.to_string()),
+        // Flat maps (devices): `<id>/<field>`.
+        _ => (
+            obj.clone(),
+            format!("{}/{key}", first.key.split('/').next().unwrap()),
+        ),
+    };
+    peer.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(&target, key, value))
+        .unwrap();
+}
+
+#[test]
+fn a_peers_name_ritual_or_prompt_over_its_limit_is_refused_whole() {
+    let mut rig = rig();
+    let r = rig.ask(Request::RitualAdd(hearth_ipc::RitualAdd {
+        name: "walk".into(),
+        kind: "custom".into(),
+        cadence: hearth_model::Cadence::Daily,
+        owner: hearth_ipc::OwnerArg::Both,
+        fulfilled_by: None,
+        at: at(),
+    }));
+    assert!(!matches!(r, Response::Error(_)), "{r:?}");
+    let r = rig.ask(Request::PromptAdd(hearth_ipc::PromptAdd {
+        text: "What made you laugh?".into(),
+        theme: hearth_model::deck::Theme::Day,
+        at: at(),
+    }));
+    assert!(!matches!(r, Response::Error(_)), "{r:?}");
+    // Locally, a name over the limit is refused in one line.
+    let r = rig.ask(Request::RitualAdd(hearth_ipc::RitualAdd {
+        name: "n".repeat(hearth_model::MAX_NAME + 1),
+        kind: "custom".into(),
+        cadence: hearth_model::Cadence::Daily,
+        owner: hearth_ipc::OwnerArg::Both,
+        fulfilled_by: None,
+        at: at(),
+    }));
+    assert!(refused(&r).1.contains("too long"), "{r:?}");
+
+    let peer = hearth_sync::SecretKey::from_bytes(&[9; 32]).public();
+    let name_at = "a".repeat(hearth_model::MAX_NAME);
+    let name_over = "b".repeat(hearth_model::MAX_NAME + 1);
+    let prompt_over = "c".repeat(hearth_model::MAX_PROMPT + 1);
+    let cases = [
+        ("partners", "name", &name_over),
+        ("devices", "name", &name_over),
+        ("rituals", "name", &name_over),
+        ("rituals", "kind", &name_over),
+        ("prompts", "text", &prompt_over),
+    ];
+    for (session, (map, key, value)) in (1..).zip(cases) {
+        // At the limit, Ben's rename of the ritual is taken...
+        let mut ben = peer_device(&rig, 9);
+        peer_puts(&mut ben, "rituals", "name", &name_at);
+        rig.core
+            .batch(vec![(Input::SessionStart { session, peer }, ())]);
+        sync_with(&mut rig, session, &mut ben).unwrap();
+        let heads = rig.heads();
+        // ...one byte over any limit, and nothing of the message stays.
+        peer_puts(&mut ben, map, key, value);
+        let session = session + 100;
+        rig.core
+            .batch(vec![(Input::SessionStart { session, peer }, ())]);
+        match sync_with(&mut rig, session, &mut ben) {
+            Err(SyncError::Rejected(why)) => assert!(why.contains("too long"), "{map}: {why}"),
+            other => panic!("{map}.{key}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(rig.heads(), heads, "{map}.{key}: the document is as before");
+    }
+}
