@@ -188,6 +188,7 @@ struct Spawned {
 /// Starts `hearth daemon run` detached from this terminal. Its stderr goes
 /// to a file in the runtime dir, so a daemon that cannot start can say why.
 fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spawned> {
+    crate::commands::keys::check_env_passphrase(paths)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::internal(format!("cannot find the hearth binary: {e}")))?;
     let home = paths.data.parent().map(|p| p.to_path_buf());
@@ -216,6 +217,12 @@ fn spawn_daemon(paths: &Paths, net: Option<&crate::args::NetArgs>) -> Result<Spa
         })?;
     let mut cmd = Command::new(exe);
     cmd.arg("daemon").arg("run");
+    // The daemon starts locked and this CLI unlocks it, sending only the
+    // derived key: the passphrase stays out of the daemon's environment
+    // (readable in /proc for as long as it runs), and argon2id's 64 MiB
+    // out of its memory.
+    cmd.env_remove("HEARTH_PASSPHRASE")
+        .env_remove("HEARTH_NEW_PASSPHRASE");
     // Paths::under puts data in HOME/data; pass HOME on so the daemon sees
     // the same layout. Platform paths need nothing.
     if let Some(h) = home.filter(|h| Paths::under(h) == *paths) {

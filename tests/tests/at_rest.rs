@@ -183,9 +183,14 @@ fn a_new_passphrase_opens_the_same_journal_and_the_old_one_does_not() {
     );
     // The old passphrase no longer opens it: one line, nothing started.
     let out = env.run(&["log"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not this journal's passphrase"), "{err}");
+    assert!(err.contains("wrong passphrase"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("error:")).count(),
+        1,
+        "{err}"
+    );
     assert!(env.daemon_pid().is_none());
     // A wrong current passphrase changes nothing.
     let out = env.run_with(
@@ -367,4 +372,32 @@ fn init_on_a_terminal_asks_twice_without_echo_and_leaves_the_daemon_open() {
     assert!(!ok);
     assert!(stderr.contains("differ"), "{stderr}");
     assert!(!other.home().join("data/storage-key").exists());
+}
+
+/// A daemon the CLI starts is unlocked by the CLI with the derived key: the
+/// passphrase never enters its environment, where it would sit readable in
+/// /proc for as long as the daemon runs.
+#[test]
+fn a_daemon_the_cli_starts_never_holds_the_passphrase_in_its_environment() {
+    let env = TestEnv::initialised();
+    let said = env.ok(&["daemon", "restart"]);
+    assert!(!said.contains("locked"), "{said}");
+    let pid = env.daemon_pid().expect("the daemon runs");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    assert!(
+        vars.iter().any(|v| v.starts_with(b"HEARTH_HOME=")),
+        "the check reads the daemon's environment"
+    );
+    assert!(!vars.iter().any(|v| v.starts_with(b"HEARTH_PASSPHRASE")));
+    assert!(!contains(&environ, crate::common::PASSPHRASE.as_bytes()));
+    // And `daemon restart` left it open, as it said: a status without the
+    // variable, which cannot unlock anything, finds it so.
+    let out = env.run_with(&[("HEARTH_PASSPHRASE", None)], &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["locked"], false, "{status}");
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }

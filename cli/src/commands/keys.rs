@@ -87,11 +87,52 @@ fn read_key_file(paths: &Paths) -> Result<Option<KeyFile>> {
     KeyFile::read(&paths.data).map_err(key_error)
 }
 
+/// The key `HEARTH_PASSPHRASE` derives, once per run: argon2id is the
+/// slow part, and a run may check it before starting a daemon and then
+/// unlock that daemon with it.
+static ENV_WRAP: std::sync::Mutex<Option<WrapKey>> = std::sync::Mutex::new(None);
+
+/// What `HEARTH_PASSPHRASE` opens this journal's key file with, checked:
+/// `None` when the variable is unset or the journal has no passphrase.
+fn env_wrap_key(paths: &Paths) -> Result<Option<WrapKey>> {
+    let Some(passphrase) = from_env(PASSPHRASE_VAR) else {
+        return Ok(None);
+    };
+    let mut cached = ENV_WRAP.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(wrap) = cached.as_ref() {
+        return Ok(Some(wrap.clone()));
+    }
+    let Some(file) = read_key_file(paths)? else {
+        return Ok(None);
+    };
+    let Some(kdf) = file.kdf() else {
+        return Ok(None);
+    };
+    let wrap = kdf.derive(&passphrase).map_err(key_error)?;
+    match file.unwrap_with(&wrap) {
+        Ok(_) => {}
+        Err(KeyError::WrongPassphrase) => {
+            return Err(CliError::user(format!(
+                "wrong passphrase: {PASSPHRASE_VAR} does not open this journal; nothing was opened"
+            )));
+        }
+        Err(e) => return Err(key_error(e)),
+    }
+    *cached = Some(wrap.clone());
+    Ok(Some(wrap))
+}
+
+/// Before this CLI starts a daemon: a wrong `HEARTH_PASSPHRASE` is told in
+/// one line, and no daemon is left waiting locked.
+pub fn check_env_passphrase(paths: &Paths) -> Result<()> {
+    env_wrap_key(paths).map(|_| ())
+}
+
 /// Makes the storage key of a new journal, unless there is one: wrapped by
 /// a passphrase, or in a plain key file with `--no-passphrase`. A daemon
-/// started from here unlocks itself from `HEARTH_PASSPHRASE`; a passphrase
-/// typed on the terminal is handed to it at once, so setting up never
-/// stops at "locked".
+/// started from here is unlocked by this CLI, from `HEARTH_PASSPHRASE` or
+/// from a passphrase typed on the terminal, so setting up never stops at
+/// "locked".
 pub fn ensure_storage_key(ctx: &mut Ctx, no_passphrase: bool) -> Result<()> {
     let paths = ctx.paths.clone();
     if read_key_file(&paths)?.is_some() {
@@ -141,11 +182,16 @@ fn send_unlock(ctx: &mut Ctx) -> Result<bool> {
     let Some(kdf) = file.kdf() else {
         return Ok(false);
     };
-    let passphrase = current_passphrase()?;
-    let wrap = kdf.derive(&passphrase).map_err(key_error)?;
-    // Checked here first, so a typo is told at once and the daemon never
-    // sees a wrong key.
-    file.unwrap_with(&wrap).map_err(key_error)?;
+    let wrap = match env_wrap_key(&ctx.paths)? {
+        Some(wrap) => wrap,
+        None => {
+            let wrap = kdf.derive(&current_passphrase()?).map_err(key_error)?;
+            // Checked here first, so a typo is told at once and the daemon
+            // never sees a wrong key.
+            file.unwrap_with(&wrap).map_err(key_error)?;
+            wrap
+        }
+    };
     send_wrap_key(ctx, &wrap)?;
     Ok(true)
 }

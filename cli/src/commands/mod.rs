@@ -2,7 +2,7 @@
 
 mod edit;
 mod insight;
-mod keys;
+pub(crate) mod keys;
 mod peers;
 mod review;
 mod rituals;
@@ -32,10 +32,17 @@ impl Ctx {
     /// one; a write is not, since it may have been saved: the user is told.
     ///
     /// A daemon that is locked is unlocked from `HEARTH_PASSPHRASE`, if set,
-    /// and asked again.
+    /// and asked again. A daemon this CLI starts never sees the passphrase:
+    /// it starts locked and is unlocked here, so only the derived key
+    /// crosses the socket.
     pub fn call(&mut self, req: Request) -> Result<Response> {
         match self.call_once(req.clone()) {
             Err(e) if e.kind() == Kind::Locked && keys::unlock_from_env(self)? => {
+                self.call_once(req)
+            }
+            // Locked, the daemon answers status with almost nothing; with
+            // the passphrase at hand, open it and ask again.
+            Ok(Response::Status(s)) if s.locked && keys::unlock_from_env(self)? => {
                 self.call_once(req)
             }
             answer => answer,
@@ -419,6 +426,25 @@ fn config(settings: &Settings, a: JsonArg) -> Result<()> {
 }
 
 /// What a freshly started daemon still needs, if anything.
+/// A daemon just started is locked; with `HEARTH_PASSPHRASE` set, it is
+/// unlocked now, so `daemon start` leaves it ready as it says.
+fn unlock_started(
+    paths: &Paths,
+    s: Box<hearth_ipc::StatusInfo>,
+) -> Result<Box<hearth_ipc::StatusInfo>> {
+    if !s.locked {
+        return Ok(s);
+    }
+    let mut ctx = Ctx {
+        paths: paths.clone(),
+        client: None,
+    };
+    match ctx.call(Request::Status)? {
+        Response::Status(now) => Ok(now),
+        r => Err(unexpected(r)),
+    }
+}
+
 fn locked_note(s: &hearth_ipc::StatusInfo) -> &'static str {
     if s.locked {
         "; the journal is locked: run `hearth unlock`"
@@ -440,7 +466,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
                 Probe::Refused(e) => return Err(e),
                 Probe::Unreachable => {}
             }
-            let s = client::start_and_wait(paths, Some(&net))?;
+            let s = unlock_started(paths, client::start_and_wait(paths, Some(&net))?)?;
             println!("hearth daemon started (pid {}){}", s.pid, locked_note(&s));
             Ok(())
         }
@@ -454,7 +480,7 @@ fn daemon(paths: &Paths, c: DaemonCommand, settings: &Settings) -> Result<()> {
         }
         DaemonCommand::Restart(net) => {
             client::stop_daemon(paths)?;
-            let s = client::start_and_wait(paths, Some(&net))?;
+            let s = unlock_started(paths, client::start_and_wait(paths, Some(&net))?)?;
             println!("hearth daemon restarted (pid {}){}", s.pid, locked_note(&s));
             Ok(())
         }

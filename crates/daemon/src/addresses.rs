@@ -39,7 +39,13 @@ pub struct AddressBook {
     path: PathBuf,
     key: FileKey,
     devices: BTreeMap<String, Known>,
+    /// Second-hand addresses of devices not trusted yet, in memory only: a
+    /// hello can arrive just before the change that introduces the device.
+    pending: BTreeMap<String, Vec<SocketAddr>>,
 }
+
+/// At most this many devices wait in `pending`; a peer cannot grow it.
+const MAX_PENDING: usize = hearth_sync::MAX_KNOWN;
 
 /// At most [`MAX_ADDRS`], sorted, without repeats: one list has one form,
 /// so a hello that says the same again changes nothing.
@@ -74,7 +80,12 @@ impl AddressBook {
                 BTreeMap::new()
             }
         };
-        AddressBook { path, key, devices }
+        AddressBook {
+            path,
+            key,
+            devices,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// Where to dial `id`: what it said of itself, else what we heard.
@@ -119,6 +130,34 @@ impl AddressBook {
         }
         k.heard = addrs;
         true
+    }
+
+    /// Another device told us where it reached `id`, which we do not trust
+    /// (yet): held until [`AddressBook::adopt`] finds it trusted.
+    pub fn hold(&mut self, id: &str, addrs: &[SocketAddr]) {
+        if addrs.is_empty() || (self.pending.len() >= MAX_PENDING && !self.pending.contains_key(id))
+        {
+            return;
+        }
+        self.pending.insert(id.to_string(), tidy(addrs));
+    }
+
+    /// Takes in what was held for devices that are trusted now. Returns
+    /// whether the book changed.
+    pub fn adopt(&mut self, trusted: impl Fn(&str) -> bool) -> bool {
+        let ready: Vec<String> = self
+            .pending
+            .keys()
+            .filter(|id| trusted(id))
+            .cloned()
+            .collect();
+        let mut changed = false;
+        for id in ready {
+            if let Some(addrs) = self.pending.remove(&id) {
+                changed |= self.learn_heard(&id, &addrs);
+            }
+        }
+        changed
     }
 
     /// Forgets every device `keep` says no to (removed, or never trusted).
@@ -199,6 +238,22 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         std::fs::write(dir.path().join("peers"), flipped).unwrap();
         assert!(book(dir.path()).addrs("ben").is_empty());
+    }
+
+    #[test]
+    fn news_of_a_device_not_trusted_yet_waits_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = book(dir.path());
+        b.hold("sam", &[addr(1)]);
+        assert!(b.addrs("sam").is_empty(), "not used while untrusted");
+        assert!(!b.adopt(|_| false));
+        assert!(b.adopt(|id| id == "sam"));
+        assert_eq!(b.addrs("sam"), [addr(1)]);
+        assert!(!b.adopt(|_| true), "taken once");
+        for i in 0..100u16 {
+            b.hold(&format!("fake{i}"), &[addr(i)]);
+        }
+        assert!(b.pending.len() <= MAX_PENDING);
     }
 
     #[test]

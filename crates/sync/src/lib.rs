@@ -23,7 +23,7 @@ mod wire;
 use std::net::SocketAddr;
 
 pub use error::SyncError;
-pub use hello::{Hello, MAX_ADDRS};
+pub use hello::{Hello, MAX_ADDRS, MAX_KNOWN};
 pub use iroh::{EndpointId, SecretKey};
 pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport, TestHooks};
 pub use pairing::{PairError, Paired};

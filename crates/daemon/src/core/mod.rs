@@ -522,6 +522,7 @@ impl Ready {
                     // Entry changes are already in the view (writes upsert,
                     // receives refresh); the heads move for every change.
                     self.view.heads = hearth_model::view::heads_hex(&self.journal.heads());
+                    self.adopt_held_addresses();
                     self.publish();
                 }
                 Ok(())

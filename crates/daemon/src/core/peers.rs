@@ -140,13 +140,27 @@ impl Ready {
         let mut changed = book.learn_own(&sender, &hello.addrs);
         for (id, addrs) in &hello.known {
             let id = id.to_string();
-            if id != me && id != sender && trusted.contains(&id) {
+            if id == me || id == sender {
+                continue;
+            }
+            if trusted.contains(&id) {
                 changed |= book.learn_heard(&id, addrs);
+            } else {
+                book.hold(&id, addrs);
             }
         }
         if changed {
             self.save_addresses();
             self.publish();
+        }
+    }
+
+    /// Takes in addresses heard for devices that a committed change has
+    /// just made trusted; saved if the book changed.
+    pub(super) fn adopt_held_addresses(&mut self) {
+        let trusted = self.trusted_ids();
+        if self.base.addresses.adopt(|id| trusted.contains(id)) {
+            self.save_addresses();
         }
     }
 

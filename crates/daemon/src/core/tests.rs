@@ -458,7 +458,8 @@ fn a_hello_teaches_addresses_of_trusted_devices_only_and_first_hand_wins() {
     );
     assert!(rig.known_addrs().values().all(Vec::is_empty));
     // Ben's hello: his own address, Sam's second-hand; what it says of a
-    // stranger, of this device or of Ben himself second-hand is ignored.
+    // stranger (until trusted), of this device or of Ben himself
+    // second-hand is not used.
     rig.hear(
         ben,
         hearth_sync::Hello {
@@ -504,6 +505,16 @@ fn a_hello_teaches_addresses_of_trusted_devices_only_and_first_hand_wins() {
     );
     assert_eq!(book.addrs(&ben.to_string()), [addr(1)]);
     assert!(book.addrs(&sam.to_string()).is_empty());
+    // What Ben said of a device before it was trusted waits in memory, and
+    // is used once a change makes it trusted: a hello can arrive just
+    // before the change that introduces the device.
+    let r = rig.ask(Request::PeersAdd(hearth_ipc::PeersAdd {
+        id: stranger.to_string(),
+        addrs: vec![],
+        at: at(),
+    }));
+    assert!(matches!(r, Response::Ok), "{r:?}");
+    assert_eq!(rig.known_addrs()[&stranger.to_string()], ["127.0.0.1:3"]);
 }
 
 /// Ben's device puts `value` at `key` of the first object of the root map
