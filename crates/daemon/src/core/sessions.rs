@@ -154,12 +154,15 @@ impl Ready {
         self.journal.check_shared_fields()?;
         match touched {
             Some(ids) => {
-                // Each entry is read once, checked, then kept. A malformed
-                // one is counted, not refused (View::take_read).
+                // Each entry is read once, checked, then kept. One that does
+                // not read as a local write would make it is refused like a
+                // forged one (issue 9, point 5).
                 let read = View::read(&self.journal, &ids);
-                for (_, entry) in &read {
-                    if let Ok(Some(e)) = entry {
-                        e.check_lengths()?;
+                for (id, entry) in &read {
+                    match entry {
+                        Ok(Some(e)) => e.check_lengths()?,
+                        Ok(None) => {}
+                        Err(e) => return Err(malformed(id, e)),
                     }
                 }
                 self.view.take_read(&self.journal, read);
@@ -169,12 +172,25 @@ impl Ready {
                 for e in view.entries.values() {
                     e.check_lengths()?;
                 }
+                // What was malformed before the message may stay so; the
+                // message may not add any.
+                if view.malformed > self.view.malformed {
+                    return Err(ModelError::SyncRejected(format!(
+                        "{} malformed entries in a peer's message",
+                        view.malformed - self.view.malformed
+                    )));
+                }
                 self.view = view;
             }
         }
         self.view.partners = self.journal.partners();
         Ok(())
     }
+}
+
+/// A peer's entry that does not read as a well-formed one.
+fn malformed(id: &EntryId, e: &ModelError) -> ModelError {
+    ModelError::SyncRejected(format!("a malformed entry {}: {e}", id.key()))
 }
 
 /// A peer's message that the model would not take, as the sync layer

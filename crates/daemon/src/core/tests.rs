@@ -595,3 +595,50 @@ fn a_peers_name_ritual_or_prompt_over_its_limit_is_refused_whole() {
         assert_eq!(rig.heads(), heads, "{map}.{key}: the document is as before");
     }
 }
+
+/// Ben's device writes note `n`, then breaks its shape (a kind no build
+/// knows), as a modified build would.
+fn peer_writes_malformed(peer: &mut automerge::Automerge, n: u64) {
+    use automerge::{ROOT, ReadDoc, transaction::Transactable};
+    peer_writes(peer, n, "fine so far");
+    let id = hearth_model::EntryId::from_parts(1_764_100_000_000 + n, n.into());
+    let (_, entries) = peer.get(ROOT, "entries").unwrap().unwrap();
+    let (_, entry) = peer.get(&entries, id.key()).unwrap().unwrap();
+    peer.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(&entry, "kind", "poem"))
+        .unwrap();
+}
+
+#[test]
+fn a_peers_malformed_entry_is_refused_whole_in_small_and_bulk_messages() {
+    for bulk in [false, true] {
+        let mut rig = rig();
+        rig.add("mine");
+        let heads = rig.heads();
+        let mut ben = peer_device(&rig, 6);
+        if bulk {
+            // Over the size at which the core rebuilds the whole view.
+            let mut seed = 11u64;
+            for n in 1..=12 {
+                let text: String = (0..hearth_model::entry::MAX_TEXT)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        char::from(b'a' + (seed >> 59) as u8 % 26)
+                    })
+                    .collect();
+                peer_writes(&mut ben, n, &text);
+            }
+        }
+        peer_writes_malformed(&mut ben, 20);
+        let peer = hearth_sync::SecretKey::from_bytes(&[6; 32]).public();
+        rig.core
+            .batch(vec![(Input::SessionStart { session: 1, peer }, ())]);
+        match sync_with(&mut rig, 1, &mut ben) {
+            Err(SyncError::Rejected(why)) => assert!(why.contains("malformed"), "{bulk}: {why}"),
+            other => panic!("bulk {bulk}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(rig.heads(), heads, "bulk {bulk}");
+        assert_eq!(rig.texts(), ["mine"], "bulk {bulk}: nothing of it stays");
+    }
+}
