@@ -642,8 +642,16 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
         stop |= now
             .iter()
             .any(|(i, _)| matches!(i, Input::Request(Request::Shutdown)));
-        for (out, reply) in core.batch(now) {
-            reply.deliver(out);
+        // Reads that came before any write or peer message do not wait
+        // for that work's fsync: a peer syncing or a burst of writes must
+        // not slow `hearth log`.
+        for part in crate::core::split_leading_reads(now) {
+            if part.is_empty() {
+                continue;
+            }
+            for (out, reply) in core.batch(part) {
+                reply.deliver(out);
+            }
         }
         if stop {
             fail_all(waiting, "the daemon is shutting down");

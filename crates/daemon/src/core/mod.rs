@@ -144,6 +144,29 @@ pub enum Output {
     Nothing,
 }
 
+impl Input {
+    /// A request that only reads: answered from what is committed, so it
+    /// need not wait for the commit of work that came after it.
+    pub fn is_read(&self) -> bool {
+        match self {
+            Input::Request(r) => {
+                !r.is_write() && !r.is_network() && !matches!(r, Request::Shutdown)
+            }
+            Input::Peers(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Splits a batch where its leading reads end: those are answered as a
+/// batch of their own, at once, and the rest is committed and answered
+/// after. Every part is still committed before it is answered.
+pub fn split_leading_reads<T>(mut work: Vec<(Input, T)>) -> [Vec<(Input, T)>; 2] {
+    let lead = work.iter().take_while(|(i, _)| i.is_read()).count();
+    let rest = work.split_off(lead);
+    [work, rest]
+}
+
 impl Core {
     /// A core whose document is still to come through [`Core::loaded`]; a
     /// cached view, if valid, answers reads meanwhile.

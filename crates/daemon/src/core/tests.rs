@@ -642,3 +642,43 @@ fn a_peers_malformed_entry_is_refused_whole_in_small_and_bulk_messages() {
         assert_eq!(rig.texts(), ["mine"], "bulk {bulk}: nothing of it stays");
     }
 }
+
+#[test]
+fn reads_ahead_of_a_write_are_answered_without_waiting_for_its_commit() {
+    let log = || {
+        Input::Request(Request::Log(Log {
+            query: LogQuery::default(),
+            at: at(),
+        }))
+    };
+    let write = || {
+        Input::Request(Request::Add(AddEntry {
+            entry: note("later"),
+            at: at(),
+        }))
+    };
+    let batch = vec![
+        (log(), 1),
+        (Input::Peers(vec![]), 2),
+        (write(), 3),
+        (log(), 4),
+    ];
+    let [now, after] = super::split_leading_reads(batch);
+    assert_eq!(now.iter().map(|(_, t)| *t).collect::<Vec<_>>(), [1, 2]);
+    // A read after the write sees it, so it waits with it.
+    assert_eq!(after.iter().map(|(_, t)| *t).collect::<Vec<_>>(), [3, 4]);
+    let peer = hearth_sync::SecretKey::from_bytes(&[9; 32]).public();
+    for first in [write(), Input::SessionStart { session: 1, peer }] {
+        let [now, after] = super::split_leading_reads(vec![(first, 1), (log(), 2)]);
+        assert!(now.is_empty());
+        assert_eq!(after.len(), 2);
+    }
+    assert!(!Input::Request(Request::Shutdown).is_read());
+    // Each part is committed before it is answered: the write's part
+    // leaves the entry durable.
+    let mut rig = rig();
+    let [reads, rest] = super::split_leading_reads(vec![(log(), ()), (write(), ())]);
+    rig.core.batch(reads);
+    rig.core.batch(rest);
+    assert!(rig.stored_texts().contains("later"));
+}
