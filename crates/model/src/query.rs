@@ -38,28 +38,26 @@ pub struct Filter {
     pub exclude_tender: bool,
 }
 
-/// What `--contains` looks for: a plain string or a regular expression,
-/// compared without case. A plain string is searched as an escaped
-/// literal: the regex engine finds a literal without lowering every field
-/// of every entry into a new string first, which a search over the whole
-/// journal would otherwise do tens of thousands of times.
+/// What `--contains` looks for: a plain string, compared without case, or
+/// a regular expression.
 #[derive(Debug, Clone)]
-pub struct Needle(regex::Regex);
+pub enum Needle {
+    Plain(String),
+    Regex(regex::Regex),
+}
 
 impl Needle {
     /// A plain needle, or a regex compiled case-insensitively. A bad
     /// pattern is refused with regex's own explanation on one line.
     pub fn new(text: &str, regex: bool) -> Result<Needle, ModelError> {
-        let pattern = if regex {
-            text.to_string()
-        } else {
-            regex::escape(text)
-        };
-        regex::RegexBuilder::new(&pattern)
+        if !regex {
+            return Ok(Needle::Plain(text.to_lowercase()));
+        }
+        regex::RegexBuilder::new(text)
             .case_insensitive(true)
             .size_limit(1 << 20)
             .build()
-            .map(Needle)
+            .map(Needle::Regex)
             .map_err(|e| {
                 let why = e.to_string();
                 let last = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
@@ -68,7 +66,10 @@ impl Needle {
     }
 
     pub fn is_match(&self, haystack: &str) -> bool {
-        self.0.is_match(haystack)
+        match self {
+            Needle::Plain(n) => haystack.to_lowercase().contains(n.as_str()),
+            Needle::Regex(r) => r.is_match(haystack),
+        }
     }
 }
 
