@@ -106,29 +106,29 @@ impl AddressBook {
     /// empty list says nothing and changes nothing. Returns whether the
     /// book changed.
     pub fn learn_own(&mut self, id: &str, addrs: &[SocketAddr]) -> bool {
-        if addrs.is_empty() {
-            return false;
-        }
-        let addrs = tidy(addrs);
-        let k = self.devices.entry(id.to_string()).or_default();
-        if k.own == addrs {
-            return false;
-        }
-        k.own = addrs;
-        true
+        self.learn(id, addrs, |k| &mut k.own)
     }
 
     /// Another device told us where it reached `id`.
     pub fn learn_heard(&mut self, id: &str, addrs: &[SocketAddr]) -> bool {
+        self.learn(id, addrs, |k| &mut k.heard)
+    }
+
+    fn learn(
+        &mut self,
+        id: &str,
+        addrs: &[SocketAddr],
+        list: impl FnOnce(&mut Known) -> &mut Vec<SocketAddr>,
+    ) -> bool {
         if addrs.is_empty() {
             return false;
         }
         let addrs = tidy(addrs);
-        let k = self.devices.entry(id.to_string()).or_default();
-        if k.heard == addrs {
+        let slot = list(self.devices.entry(id.to_string()).or_default());
+        if *slot == addrs {
             return false;
         }
-        k.heard = addrs;
+        *slot = addrs;
         true
     }
 

@@ -372,16 +372,9 @@ fn a_peers_entry_over_the_text_limit_is_refused_whole_and_ends_that_session() {
     assert!(matches!(rig.add("still writing"), Response::Entry { .. }));
 }
 
-#[test]
-fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
-    let mut rig = rig();
-    rig.add("mine");
-    let heads = rig.heads();
-    let mut ben = peer_device(&rig, 8);
-    // Text that does not compress, so the message is over the size at which
-    // the core rebuilds the whole view instead of following patches.
-    let mut seed = 7u64;
-    let mut noise = |len: usize| -> String {
+/// Letters from a seeded generator: text that barely compresses.
+fn noise(mut seed: u64) -> impl FnMut(usize) -> String {
+    move |len| {
         (0..len)
             .map(|_| {
                 seed = seed
@@ -390,7 +383,18 @@ fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
                 char::from(b'a' + (seed >> 59) as u8 % 26)
             })
             .collect()
-    };
+    }
+}
+
+#[test]
+fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
+    let mut rig = rig();
+    rig.add("mine");
+    let heads = rig.heads();
+    let mut ben = peer_device(&rig, 8);
+    // Text that does not compress, so the message is over the size at which
+    // the core rebuilds the whole view instead of following patches.
+    let mut noise = noise(7);
     // 12 × 64 KiB of 26 letters is about 460 KiB even compressed.
     for n in 1..=12 {
         peer_writes(&mut ben, n, &noise(hearth_model::entry::MAX_TEXT));
@@ -617,17 +621,9 @@ fn a_peers_malformed_entry_is_refused_whole_in_small_and_bulk_messages() {
         let mut ben = peer_device(&rig, 6);
         if bulk {
             // Over the size at which the core rebuilds the whole view.
-            let mut seed = 11u64;
+            let mut noise = noise(11);
             for n in 1..=12 {
-                let text: String = (0..hearth_model::entry::MAX_TEXT)
-                    .map(|_| {
-                        seed = seed
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        char::from(b'a' + (seed >> 59) as u8 % 26)
-                    })
-                    .collect();
-                peer_writes(&mut ben, n, &text);
+                peer_writes(&mut ben, n, &noise(hearth_model::entry::MAX_TEXT));
             }
         }
         peer_writes_malformed(&mut ben, 20);
