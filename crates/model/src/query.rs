@@ -42,6 +42,7 @@ pub struct Filter {
 /// a regular expression.
 #[derive(Debug, Clone)]
 pub enum Needle {
+    /// The needle, lowercased.
     Plain(String),
     Regex(regex::Regex),
 }
@@ -67,10 +68,32 @@ impl Needle {
 
     pub fn is_match(&self, haystack: &str) -> bool {
         match self {
-            Needle::Plain(n) => haystack.to_lowercase().contains(n.as_str()),
+            Needle::Plain(n) => contains_lowercased(haystack, n),
             Needle::Regex(r) => r.is_match(haystack),
         }
     }
+}
+
+/// Whether `haystack.to_lowercase()` contains `lower`. Each poll of a search
+/// walks every entry, so the common case, ASCII text, is answered without
+/// lowercasing a copy: candidates are found with memchr on the needle's
+/// first letter in either case, then compared ignoring ASCII case.
+fn contains_lowercased(haystack: &str, lower: &str) -> bool {
+    if !haystack.is_ascii() {
+        return haystack.to_lowercase().contains(lower);
+    }
+    // An ASCII text lowercases to ASCII, which holds no other character.
+    if !lower.is_ascii() {
+        return false;
+    }
+    let (hay, needle) = (haystack.as_bytes(), lower.as_bytes());
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay).any(|at| {
+        hay.get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
 }
 
 impl Filter {
@@ -148,4 +171,51 @@ pub fn tag_counts<'e>(entries: impl IntoIterator<Item = &'e Entry>) -> Vec<TagCo
             last_day,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_lowercased;
+    use proptest::prelude::*;
+
+    fn reference(haystack: &str, needle: &str) -> bool {
+        haystack.to_lowercase().contains(&needle.to_lowercase())
+    }
+
+    #[test]
+    fn the_ascii_path_finds_what_lowercasing_finds() {
+        for (hay, needle) in [
+            ("Trip to the Coast", "the coast"),
+            ("aaab", "aab"),
+            ("ends with PROBE", "probe"),
+            ("short", "shorter"),
+            ("anything", ""),
+            ("", "x"),
+            ("P", "p"),
+            // The Kelvin sign lowercases to an ASCII k.
+            ("\u{212A}ind words", "kind"),
+            ("kind words", "\u{212A}ind"),
+            ("Ünïcode Straße", "straße"),
+            ("plain ascii", "ß"),
+        ] {
+            assert_eq!(
+                contains_lowercased(hay, &needle.to_lowercase()),
+                reference(hay, needle),
+                "{hay:?} / {needle:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_agrees_with_lowercasing(
+            hay in "[a-zA-Z \u{212A}\u{130}ßÄä]{0,24}",
+            needle in "[a-zA-Z\u{212A}ßä]{0,4}",
+        ) {
+            prop_assert_eq!(
+                contains_lowercased(&hay, &needle.to_lowercase()),
+                reference(&hay, &needle)
+            );
+        }
+    }
 }
