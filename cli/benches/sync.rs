@@ -110,12 +110,29 @@ fn main() {
         Some(Response::Invite { ticket, .. }) => ticket,
         r => panic!("{r:?}"),
     };
-    let wait = std::thread::spawn(move || call_on(&mut inviter, Request::PairWait));
+    // Both sides confirm the safety number at once, as `--yes` does.
+    let confirm = |stream: &mut std::os::unix::net::UnixStream, first: Request| {
+        let proposed = call_on(stream, first);
+        assert!(
+            matches!(proposed, Some(Response::PairProposed { .. })),
+            "{proposed:?}"
+        );
+        let paired = call_on(
+            stream,
+            Request::PairConfirm(hearth_ipc::PairConfirm { yes: true }),
+        );
+        assert!(
+            matches!(paired, Some(Response::Paired { .. })),
+            "{paired:?}"
+        );
+    };
+    let wait = std::thread::spawn(move || confirm(&mut inviter, Request::PairWait));
     let t = Instant::now();
-    assert!(matches!(
-        call(&pb, Request::PairJoin(hearth_ipc::PairJoin { ticket })),
-        Some(Response::Paired { .. })
-    ));
+    let mut joiner = std::os::unix::net::UnixStream::connect(pb.socket()).unwrap();
+    confirm(
+        &mut joiner,
+        Request::PairJoin(hearth_ipc::PairJoin { ticket }),
+    );
     wait.join().unwrap();
     let first_sync = t.elapsed() + until(Duration::from_secs(300), || entries(&pb) >= n);
     let (sent, received) = peer_bytes(&pa);

@@ -711,6 +711,10 @@ pub enum PairCommand {
         /// How long the invite stays valid, in minutes.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1440))]
         minutes: u64,
+        /// Confirm the safety number without asking, for scripts: only
+        /// where you have compared it some other way.
+        #[arg(long)]
+        yes: bool,
     },
     /// Join the invite printed on another device.
     Join {
@@ -720,6 +724,10 @@ pub enum PairCommand {
         /// of locking it with a passphrase (see `hearth init --help`).
         #[arg(long)]
         no_passphrase: bool,
+        /// Confirm the safety number without asking, for scripts: only
+        /// where you have compared it some other way.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

@@ -117,7 +117,7 @@ impl Client {
         // Waiting for a partner to join, or for a slow sync, may take as
         // long as the daemon allows; it bounds those waits itself.
         let wait = match &env.request {
-            Request::PairWait => None,
+            Request::PairWait | Request::PairConfirm(_) => None,
             Request::Sync(hearth_ipc::SyncNow { timeout_secs }) => {
                 Some(Duration::from_secs(timeout_secs + 30))
             }

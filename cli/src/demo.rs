@@ -133,13 +133,15 @@ pub fn run(a: DemoArgs) -> Result<()> {
 /// `joiner`, showing both sides.
 fn pair(inviter: &Device, joiner: &Device) -> Result<()> {
     use std::io::{BufRead, BufReader};
+    // The demo plays both people, so it confirms the safety number for
+    // them; at a real terminal each person compares it and says yes.
     println!(
-        "{} hearth pair invite",
+        "{} hearth pair invite --yes",
         render::dim(&format!("{}$", inviter.who))
     );
     let mut child = inviter
         .command()
-        .args(["pair", "invite"])
+        .args(["pair", "invite", "--yes"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -169,7 +171,7 @@ fn pair(inviter: &Device, joiner: &Device) -> Result<()> {
         println!("{l}");
     }
     let ticket = ticket.ok_or_else(|| CliError::internal("the invite printed no ticket"))?;
-    joiner.run(&["pair", "join", &ticket], None)?;
+    joiner.run(&["pair", "join", "--yes", &ticket], None)?;
     for line in lines {
         println!("{}", line?);
     }

@@ -669,7 +669,7 @@ fn invite_qr(env: &TestEnv, args: &[&str], is_row: impl Fn(&str) -> bool) -> (St
     let mut child = env
         .std_cmd()
         .args(args)
-        .args(["pair", "invite"])
+        .args(["pair", "invite", "--yes"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -103,7 +103,7 @@ impl Linked {
 #[track_caller]
 fn pair(inviter: &TestEnv, joiner: &TestEnv) {
     let (mut child, ticket, rest) = inviter.invite();
-    let joined = joiner.run(&["pair", "join", &ticket]);
+    let joined = joiner.run(&["pair", "join", "--yes", &ticket]);
     if !joined.status.success() {
         let _ = child.kill();
         panic!("pair join: {}", String::from_utf8_lossy(&joined.stderr));

@@ -370,14 +370,14 @@ fn a_wrong_secret_is_refused_and_burns_the_invite() {
     let (mut child, ticket, _) = ana.invite();
     let mut t = hearth_sync::Ticket::decode(&ticket).unwrap();
     t.secret[0] ^= 1;
-    let err = ben.fails(&["pair", "join", &t.encode()], 1);
+    let err = ben.fails(&["pair", "join", "--yes", &t.encode()], 1);
     assert!(err.contains("wrong invite secret"), "{err}");
     assert!(
         !child.wait().unwrap().success(),
         "the inviter reports the failure"
     );
     // The real secret no longer works: the invite is gone.
-    let err = ben.fails(&["pair", "join", &ticket], 1);
+    let err = ben.fails(&["pair", "join", "--yes", &ticket], 1);
     assert!(
         err.contains("no open invite") || err.contains("cannot reach"),
         "{err}"
@@ -385,11 +385,11 @@ fn a_wrong_secret_is_refused_and_burns_the_invite() {
     assert!(!ana.ok(&["peers", "list"]).contains(&ben.device_id()[..12]));
     // Garbage tickets are named as such.
     assert!(
-        ben.fails(&["pair", "join", "hello"], 1)
+        ben.fails(&["pair", "join", "--yes", "hello"], 1)
             .contains("not a hearth invite")
     );
     assert!(
-        ben.fails(&["pair", "join", "hearth1zzzz"], 1)
+        ben.fails(&["pair", "join", "--yes", "hearth1zzzz"], 1)
             .contains("damaged")
     );
 }
@@ -533,7 +533,7 @@ fn an_expired_invite_is_refused() {
         r => panic!("{r:?}"),
     };
     std::thread::sleep(Duration::from_secs(11));
-    let err = ben.fails(&["pair", "join", &ticket], 1);
+    let err = ben.fails(&["pair", "join", "--yes", &ticket], 1);
     assert!(
         err.contains("no open invite") || err.contains("cannot reach"),
         "{err}"

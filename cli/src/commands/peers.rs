@@ -16,7 +16,8 @@ fn short(id: &str) -> &str {
 
 pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
     match c {
-        PairCommand::Invite { minutes } => {
+        PairCommand::Invite { minutes, yes } => {
+            can_confirm(yes)?;
             let (ticket, secs) = match ctx.call(Request::PairInvite(hearth_ipc::PairInvite {
                 ttl_secs: minutes * 60,
             }))? {
@@ -44,36 +45,66 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
             )?;
             out.flush()?;
             drop(out);
-            match ctx.call(Request::PairWait)? {
-                Response::Paired { peer, safety } => {
-                    println!("Paired with device {}.", short(&peer));
-                    println!(
-                        "Safety number: {}  (the other device shows the same; compare them)",
-                        render::bold(&safety)
-                    );
-                    Ok(())
-                }
-                r => Err(unexpected(r)),
-            }
+            let proposed = ctx.call(Request::PairWait)?;
+            confirm_and_finish(ctx, proposed, yes)
         }
         PairCommand::Join {
             ticket,
             no_passphrase,
+            yes,
         } => {
+            can_confirm(yes)?;
             super::keys::ensure_storage_key(ctx, no_passphrase)?;
-            match ctx.call(Request::PairJoin(hearth_ipc::PairJoin { ticket }))? {
-                Response::Paired { peer, safety } => {
-                    println!("Paired with device {}.", short(&peer));
-                    println!(
-                        "Safety number: {}  (the other device shows the same; compare them)",
-                        render::bold(&safety)
-                    );
-                    println!("Your journals now sync whenever both devices are online.");
-                    Ok(())
-                }
-                r => Err(unexpected(r)),
-            }
+            let proposed = ctx.call(Request::PairJoin(hearth_ipc::PairJoin { ticket }))?;
+            confirm_and_finish(ctx, proposed, yes)?;
+            println!("Your journals now sync whenever both devices are online.");
+            Ok(())
         }
+    }
+}
+
+/// Pairing asks the person at each device to compare the safety number;
+/// without a terminal only `--yes` can answer, so say so before starting.
+fn can_confirm(yes: bool) -> Result<()> {
+    if yes || !input::stdin_is_piped() {
+        return Ok(());
+    }
+    Err(CliError::user(
+        "pairing asks you to confirm the safety number, and stdin is not a terminal; pass --yes to confirm it without asking",
+    ))
+}
+
+/// Shows the safety number, asks whether the other screen shows the same,
+/// and waits for the other device's answer. Nothing is trusted on either
+/// device until both have said yes.
+fn confirm_and_finish(ctx: &mut Ctx, proposed: Response, yes: bool) -> Result<()> {
+    let (peer, safety) = match proposed {
+        Response::PairProposed { peer, safety } => (peer, safety),
+        r => return Err(unexpected(r)),
+    };
+    println!("Device {} holds the invite.", short(&peer));
+    println!("Safety number: {}", render::bold(&safety));
+    let confirmed = yes
+        || input::confirm(
+            "Does the other device show the same twelve digits? Compare them aloud. [y/N] ",
+        )?;
+    if !confirmed {
+        // The daemon tells the other device, which stops as well.
+        let _ = ctx.call(Request::PairConfirm(hearth_ipc::PairConfirm { yes: false }));
+        return Err(CliError::user(
+            "the safety number was not confirmed; nothing was trusted",
+        ));
+    }
+    println!(
+        "{}",
+        render::dim("Confirmed here; the other device must confirm too...")
+    );
+    match ctx.call(Request::PairConfirm(hearth_ipc::PairConfirm { yes: true }))? {
+        Response::Paired { peer, .. } => {
+            println!("Paired with device {}.", short(&peer));
+            Ok(())
+        }
+        r => Err(unexpected(r)),
     }
 }
 

@@ -146,7 +146,7 @@ struct Shared {
 }
 
 struct InviteWait {
-    rx: watch::Receiver<Option<Result<hearth_sync::Paired, hearth_sync::PairError>>>,
+    rx: hearth_sync::InviteOutcome,
     until: std::time::Instant,
 }
 
@@ -419,6 +419,9 @@ async fn serve_connection(mut stream: UnixStream, shared: Shared) {
     let tx = shared.core.clone();
     // Held for its Drop: the invite ends with this connection.
     let mut _invite: Option<OpenedInvite> = None;
+    // A pairing that waits for this connection's user to confirm the
+    // safety number; dropped with the connection, which is a no.
+    let mut proposal: Option<hearth_sync::Proposal> = None;
     loop {
         let raw = match read_async_raw(&mut stream, MAX_REQUEST).await {
             Ok(raw) => raw,
@@ -461,12 +464,42 @@ async fn serve_connection(mut stream: UnixStream, shared: Shared) {
                 }
             }
             Ok(env) if env.protocol != PROTOCOL_VERSION => incompatible(u64::from(env.protocol)),
-            Ok(env) if matches!(env.request, Request::PairWait) => {
-                tokio::select! {
-                    reply = network(&shared, env.request) => reply,
+            Ok(env) if matches!(env.request, Request::PairWait | Request::PairJoin(_)) => {
+                let proposed = tokio::select! {
+                    proposed = propose(&shared, env.request) => proposed,
                     () = hung_up(&mut stream) => return,
+                };
+                match proposed {
+                    Ok(p) => {
+                        let reply = Response::PairProposed {
+                            peer: p.paired.peer.to_string(),
+                            safety: p.paired.safety.clone(),
+                        };
+                        proposal = Some(p);
+                        reply
+                    }
+                    Err(reply) => reply,
                 }
             }
+            Ok(Envelope {
+                request: Request::PairConfirm(hearth_ipc::PairConfirm { yes }),
+                ..
+            }) => match proposal.take() {
+                None => error(
+                    ErrorKind::BadRequest,
+                    "nothing to confirm: no pairing waits on this connection",
+                ),
+                Some(p) => tokio::select! {
+                    end = p.answer(yes) => match end {
+                        Ok(p) => Response::Paired {
+                            peer: p.peer.to_string(),
+                            safety: p.safety,
+                        },
+                        Err(e) => error(ErrorKind::BadRequest, e.to_string()),
+                    },
+                    () = hung_up(&mut stream) => return,
+                },
+            },
             Ok(env) if env.request.is_network() || matches!(env.request, Request::Peers) => {
                 let reply = network(&shared, env.request).await;
                 if let (Response::Invite { ticket, .. }, Some(node)) = (&reply, &shared.node) {
@@ -494,6 +527,37 @@ async fn ask_core(shared: &Shared, input: Input) -> Response {
         .unwrap_or_else(|_| error(ErrorKind::Internal, "the daemon is shutting down"))
 }
 
+/// Waits for the open invite to be proved (`PairWait`), or joins one
+/// (`PairJoin`): either ends at a proposal for the user to confirm.
+async fn propose(shared: &Shared, req: Request) -> Result<hearth_sync::Proposal, Response> {
+    let Some(node) = shared.node.clone() else {
+        return Err(error(
+            ErrorKind::Internal,
+            "sync is off on this device: see `hearth status`",
+        ));
+    };
+    let proposed = match req {
+        Request::PairWait => {
+            let Some(w) = shared.invite.lock().expect("invite lock").take() else {
+                return Err(error(
+                    ErrorKind::BadRequest,
+                    "no invite is open: run `hearth pair invite`",
+                ));
+            };
+            let left = w.until.saturating_duration_since(std::time::Instant::now());
+            node.wait_invite(w.rx, left).await
+        }
+        Request::PairJoin(hearth_ipc::PairJoin { ticket }) => match Ticket::decode(&ticket) {
+            Ok(t) => node.join(&t).await,
+            Err(e) => return Err(error(ErrorKind::BadRequest, e.to_string())),
+        },
+        _ => {
+            return Err(error(ErrorKind::Internal, "not a pairing request"));
+        }
+    };
+    proposed.map_err(|e| error(ErrorKind::BadRequest, e.to_string()))
+}
+
 /// Requests answered by the sync layer, with the core's help for names.
 async fn network(shared: &Shared, req: Request) -> Response {
     let Some(node) = shared.node.clone() else {
@@ -519,35 +583,11 @@ async fn network(shared: &Shared, req: Request) -> Response {
                 expires_in_secs: ttl.as_secs(),
             }
         }
-        Request::PairWait => {
-            let Some(w) = shared.invite.lock().expect("invite lock").take() else {
-                return error(
-                    ErrorKind::BadRequest,
-                    "no invite is open: run `hearth pair invite`",
-                );
-            };
-            let left = w.until.saturating_duration_since(std::time::Instant::now());
-            match node.wait_invite(w.rx, left).await {
-                Ok(p) => Response::Paired {
-                    peer: p.peer.to_string(),
-                    safety: p.safety,
-                },
-                Err(e) => error(ErrorKind::BadRequest, e.to_string()),
-            }
-        }
-        Request::PairJoin(hearth_ipc::PairJoin { ticket }) => {
-            let ticket = match Ticket::decode(&ticket) {
-                Ok(t) => t,
-                Err(e) => return error(ErrorKind::BadRequest, e.to_string()),
-            };
-            match node.join(&ticket).await {
-                Ok(p) => Response::Paired {
-                    peer: p.peer.to_string(),
-                    safety: p.safety,
-                },
-                Err(e) => error(ErrorKind::BadRequest, e.to_string()),
-            }
-        }
+        // Answered by the connection, which holds the proposal.
+        Request::PairWait | Request::PairJoin(_) | Request::PairConfirm(_) => error(
+            ErrorKind::Internal,
+            "a pairing request reached the wrong handler",
+        ),
         Request::Sync(hearth_ipc::SyncNow { timeout_secs }) => {
             let reports = node
                 .sync_now(Duration::from_secs(timeout_secs.clamp(1, 600)))

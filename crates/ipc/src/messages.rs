@@ -73,10 +73,16 @@ pub enum Request {
     PromptAdd(PromptAdd),
     /// Opens a one-use pairing invite.
     PairInvite(PairInvite),
-    /// Waits until the open invite is used or expires.
+    /// Waits until a device proves it holds the open invite (answered
+    /// `PairProposed`), or the invite expires.
     PairWait,
-    /// Joins another device's invite.
+    /// Joins another device's invite, up to the safety number (answered
+    /// `PairProposed`).
     PairJoin(PairJoin),
+    /// This side's answer to the `PairProposed` on the same connection:
+    /// whether the user confirmed the safety number. Answered `Paired` once
+    /// both sides said yes; nothing is trusted before.
+    PairConfirm(PairConfirm),
     /// Trusts a device by id, Syncthing-style (both sides must add).
     PeersAdd(PeersAdd),
     /// Stops trusting a device, on every device of the couple.
@@ -282,6 +288,12 @@ pub struct PairJoin {
     pub ticket: String,
 }
 
+/// Whether the user confirmed the safety number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairConfirm {
+    pub yes: bool,
+}
+
 /// Trusts a device by id, Syncthing-style (both sides must add).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeersAdd {
@@ -334,6 +346,7 @@ impl Request {
             Request::PairInvite(PairInvite { .. })
                 | Request::PairWait
                 | Request::PairJoin(PairJoin { .. })
+                | Request::PairConfirm(PairConfirm { .. })
                 | Request::Sync(SyncNow { .. })
         )
     }
@@ -450,6 +463,12 @@ pub enum Response {
     Invite {
         ticket: String,
         expires_in_secs: u64,
+    },
+    /// The other device proved the invite: compare this number, then
+    /// answer with `PairConfirm`.
+    PairProposed {
+        peer: String,
+        safety: String,
     },
     Paired {
         peer: String,

@@ -25,16 +25,17 @@ use std::net::SocketAddr;
 pub use error::SyncError;
 pub use hello::{Hello, MAX_ADDRS, MAX_KNOWN};
 pub use iroh::{EndpointId, SecretKey};
-pub use node::{NodeConfig, PeerStatus, SyncNode, SyncReport, TestHooks};
-pub use pairing::{PairError, Paired};
+pub use node::{InviteOutcome, NodeConfig, PeerStatus, SyncNode, SyncReport, TestHooks};
+pub use pairing::{CONFIRM_TIMEOUT, PairError, Paired, Proposal};
 pub use ticket::{Ticket, TicketError};
 pub use wire::{MAX_FRAME, WireError, decode_message};
 
 /// ALPN of the sync protocol. The number is the protocol version: 1.1
 /// opens each session with a [`Hello`].
 pub const ALPN_SYNC: &[u8] = b"hearth/sync/1.1";
-/// ALPN of pairing; accepted only while an invite is open.
-pub const ALPN_PAIR: &[u8] = b"hearth/pair/1";
+/// ALPN of pairing; accepted only while an invite is open. Version 2 adds
+/// the confirmation of the safety number on both sides.
+pub const ALPN_PAIR: &[u8] = b"hearth/pair/2";
 
 /// How the endpoint finds and reaches peers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

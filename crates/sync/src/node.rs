@@ -5,7 +5,7 @@
 //! This file holds [`SyncNode`], what the daemon calls, and [`Inner`], the
 //! state its parts share. The parts live beside it, laid out like iroh's
 //! own examples: `gate` (who may connect), `session` (the `hearth/sync/1`
-//! handler and session loop), `pair_proto` (the `hearth/pair/1` handler),
+//! handler and session loop), `pair_proto` (the `hearth/pair/2` handler),
 //! `dialer` (reconnecting with backoff) and `presets` (the endpoint per
 //! network mode).
 
@@ -23,7 +23,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use crate::dialer::{self, Backoff};
 use crate::gate::Gate;
 use crate::pair_proto::PairProto;
-use crate::pairing::{self, PairError, Paired};
+use crate::pairing::{self, PairError, Proposal};
 use crate::session::SyncProto;
 use crate::ticket::Ticket;
 use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, SyncError, TrustedSet};
@@ -153,7 +153,7 @@ pub(crate) struct Invite {
     /// race the first (one ticket pairs one device).
     pub claimed: bool,
     /// Where the pairing handler reports the one attempt's outcome.
-    pub result: watch::Sender<Option<Result<Paired, PairError>>>,
+    pub result: crate::pair_proto::Outcome,
 }
 
 /// The state every part of the node shares.
@@ -333,12 +333,9 @@ impl SyncNode {
     }
 
     /// Opens a one-use invite and returns its ticket.
-    pub fn invite(
-        &self,
-        ttl: Duration,
-    ) -> (Ticket, watch::Receiver<Option<Result<Paired, PairError>>>) {
+    pub fn invite(&self, ttl: Duration) -> (Ticket, InviteOutcome) {
         let secret: [u8; 16] = rand::random();
-        let (tx, rx) = watch::channel(None);
+        let (tx, rx) = mpsc::channel(1);
         *self.inner.invite.lock().expect("invite lock") = Some(Invite {
             secret: InviteSecret(secret),
             expires: Instant::now() + ttl,
@@ -357,28 +354,19 @@ impl SyncNode {
             relay,
             secret,
         };
-        (ticket, rx)
+        (ticket, InviteOutcome(rx))
     }
 
-    /// Waits for the open invite to be used, or to expire.
+    /// Waits until a device has proved it holds the open invite, or the
+    /// invite expires. The proposal still needs this side's answer.
     pub async fn wait_invite(
         &self,
-        mut rx: watch::Receiver<Option<Result<Paired, PairError>>>,
+        mut rx: InviteOutcome,
         ttl: Duration,
-    ) -> Result<Paired, PairError> {
-        let waited = tokio::time::timeout(ttl, async {
-            loop {
-                if let Some(r) = rx.borrow_and_update().clone() {
-                    return r;
-                }
-                if rx.changed().await.is_err() {
-                    return Err(PairError::Expired);
-                }
-            }
-        })
-        .await;
-        match waited {
-            Ok(r) => r,
+    ) -> Result<Proposal, PairError> {
+        match tokio::time::timeout(ttl, rx.0.recv()).await {
+            Ok(Some(r)) => r,
+            Ok(None) => Err(PairError::Expired),
             Err(_) => {
                 *self.inner.invite.lock().expect("invite lock") = None;
                 Err(PairError::Expired)
@@ -398,8 +386,9 @@ impl SyncNode {
         false
     }
 
-    /// Joins another device's invite.
-    pub async fn join(&self, ticket: &Ticket) -> Result<Paired, PairError> {
+    /// Joins another device's invite, up to the safety number: the
+    /// proposal still needs this side's answer, and the other side's.
+    pub async fn join(&self, ticket: &Ticket) -> Result<Proposal, PairError> {
         if ticket.id == self.inner.me {
             return Err(PairError::Protocol(
                 "that invite is from this very device".into(),
@@ -439,13 +428,29 @@ impl SyncNode {
             (PairError::NoInvite, Some(why)) => refused(&why).unwrap_or(PairError::NoInvite),
             (e, _) => e,
         })?;
-        conn.close(0u32.into(), b"paired");
-        self.inner
-            .trust(ticket.id, ticket.addrs.clone())
-            .await
-            .map_err(|e| PairError::Protocol(e.to_string()))?;
-        self.inner.wake_dialer.notify_one();
-        Ok(paired)
+        let (proposal, pending) = pairing::proposal(paired.clone());
+        let inner = self.inner.clone();
+        let (inviter, addrs) = (ticket.id, ticket.addrs.clone());
+        tokio::spawn(async move {
+            let end = match pairing::confirm(&mut send, &mut recv, pending.answer).await {
+                Ok(()) => inner
+                    .trust(inviter, addrs)
+                    .await
+                    .map(|()| paired)
+                    .map_err(|e| PairError::Protocol(e.to_string())),
+                Err(e) => Err(e),
+            };
+            // Our last byte must reach the inviter before the close does.
+            let _ = tokio::time::timeout(Duration::from_secs(3), send.stopped()).await;
+            conn.close(0u32.into(), b"paired");
+            if end.is_ok() {
+                inner.wake_dialer.notify_one();
+            } else if let Err(e) = &end {
+                tracing::info!(peer = %inviter.fmt_short(), error = %e, "pairing not confirmed; nothing trusted");
+            }
+            let _ = pending.done.send(end);
+        });
+        Ok(proposal)
     }
 
     /// Dials every trusted device now, and waits (up to `limit`) until each
@@ -519,6 +524,10 @@ impl SyncNode {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.router.shutdown()).await;
     }
 }
+
+/// Where a [`SyncNode::invite`]'s one attempt is reported.
+#[derive(Debug)]
+pub struct InviteOutcome(mpsc::Receiver<Result<Proposal, PairError>>);
 
 /// What an inviter's refusal to pair means, from the code it closed with.
 fn refused(e: &iroh::endpoint::ConnectionError) -> Option<PairError> {

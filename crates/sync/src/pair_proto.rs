@@ -1,7 +1,8 @@
-//! The [`ProtocolHandler`] for `hearth/pair/1`: one pairing attempt per
+//! The [`ProtocolHandler`] for `hearth/pair/2`: one pairing attempt per
 //! open invite. The exchange itself (proofs, safety number) is in
 //! `pairing`; this is what ties it to the node: the invite, the burn after
-//! one try, and asking the document's owner to trust the new device.
+//! one try, the wait for both confirmations, and asking the document's
+//! owner to trust the new device.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use iroh::TransportAddr;
 use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 
 use crate::node::{CONNECT_TIMEOUT, Inner};
 use crate::pairing::{self, PairError};
@@ -32,15 +33,16 @@ impl ProtocolHandler for PairProto {
             }
             return Ok(());
         };
-        // The whole attempt is bounded, so a stalled joiner holds the invite
-        // for a few seconds at most.
+        // The proofs are bounded, so a stalled joiner holds the invite for
+        // a few seconds at most.
         let me = self.0.me;
         let outcome = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let (mut send, mut recv) = conn
                 .accept_bi()
                 .await
                 .map_err(|e| PairError::Protocol(format!("no stream opened: {e}")))?;
-            pairing::accept(&mut send, &mut recv, &secret, me, joiner).await
+            let paired = pairing::accept(&mut send, &mut recv, &secret, me, joiner).await?;
+            Ok((paired, send, recv))
         })
         .await
         .unwrap_or_else(|_| Err(PairError::Protocol("timed out".into())));
@@ -53,25 +55,46 @@ impl ProtocolHandler for PairProto {
             tracing::info!(peer = %joiner.fmt_short(), reason = %outcome.err().map(|e| e.to_string()).unwrap_or_default(), "pairing attempt ended without a proof; the invite stays open");
             return Ok(());
         }
-        let outcome = match outcome {
-            Ok(_) if !still_open => Err(PairError::Closed),
-            Ok(p) => match self.0.trust(joiner, remote_ips(&conn)).await {
-                Ok(()) => Ok(p),
-                Err(e) => Err(PairError::Protocol(e.to_string())),
-            },
+        let (paired, mut send, mut recv) = match outcome {
+            Ok(_) if !still_open => {
+                let _ = result.try_send(Err(PairError::Closed));
+                return Ok(());
+            }
+            Ok(proved) => proved,
             Err(e) => {
                 tracing::warn!(peer = %joiner.fmt_short(), error = %e, "pairing attempt failed; invite burned");
-                Err(e)
+                let _ = result.try_send(Err(e));
+                return Ok(());
             }
         };
-        let _ = result.send(Some(outcome));
+        let (proposal, pending) = pairing::proposal(paired.clone());
+        // Nobody waits for it any more: the `pair invite` has gone, which
+        // is a no.
+        if result.try_send(Ok(proposal)).is_err() {
+            return Ok(());
+        }
+        let end = match pairing::confirm(&mut send, &mut recv, pending.answer).await {
+            Ok(()) => self
+                .0
+                .trust(joiner, remote_ips(&conn))
+                .await
+                .map(|()| paired)
+                .map_err(|e| PairError::Protocol(e.to_string())),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &end {
+            tracing::info!(peer = %joiner.fmt_short(), error = %e, "pairing not confirmed; nothing trusted");
+        }
+        let _ = pending.done.send(end);
         // Let the joiner read our last frame before the connection goes.
         let _ = tokio::time::timeout(Duration::from_secs(3), conn.closed()).await;
         Ok(())
     }
 }
 
-type Outcome = watch::Sender<Option<Result<pairing::Paired, PairError>>>;
+/// Where the pairing handler reports the one attempt's outcome: a
+/// proposal to confirm, or why there is none.
+pub(crate) type Outcome = mpsc::Sender<Result<pairing::Proposal, PairError>>;
 
 impl PairProto {
     /// Takes the open, unexpired invite for one attempt, if nobody else has.

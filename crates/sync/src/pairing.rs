@@ -5,17 +5,29 @@
 //! each side answers the other's random challenge with an HMAC-SHA256 of
 //! both nonces and both ids, keyed by the secret. The joiner proves first;
 //! a wrong proof burns the invite, so a guesser gets one try. Both sides
-//! then show the same safety number for the partners to compare.
+//! then show the same safety number for the partners to compare, and trust
+//! nothing until both have confirmed it ([`confirm`]).
 
 use hmac::{Hmac, Mac};
 use iroh::EndpointId;
 use iroh::endpoint::{RecvStream, SendStream};
 use sha2::{Digest, Sha256};
 
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
 use crate::wire::{read_frame, write_frame};
 
 const VERSION: u8 = 1;
 const MAX_PAIR_FRAME: usize = 256;
+
+/// How long a side waits for its user to compare the safety number, and
+/// for the other side's answer: people read twelve digits aloud, so this is
+/// minutes, not seconds.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the other side's answer may take on the wire, beyond that.
+const ANSWER_SLACK: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paired {
@@ -37,6 +49,12 @@ pub enum PairError {
     WrongSecret,
     #[error("the other device could not prove it made this invite")]
     Impostor,
+    #[error("the safety number was not confirmed here; nothing was trusted")]
+    DeclinedHere,
+    #[error("the other device did not confirm the safety number; nothing was trusted")]
+    DeclinedThere,
+    #[error("the other device went away before confirming the safety number; nothing was trusted")]
+    Unconfirmed,
     #[error("pairing failed: {0}")]
     Protocol(String),
     #[error("cannot reach the inviting device: {0}")]
@@ -106,7 +124,6 @@ pub async fn join(
             mac(secret, b"inviter", &inviter, &joiner, &ni, &nj)
                 .verify_slice(their)
                 .map_err(|_| PairError::Impostor)?;
-            let _ = send.finish();
             Ok(Paired {
                 peer: inviter,
                 safety: safety_number(secret, &inviter, &joiner),
@@ -148,11 +165,97 @@ pub async fn accept(
             .into_bytes(),
     );
     write_frame(send, &ok).await.map_err(proto)?;
-    let _ = send.finish();
     Ok(Paired {
         peer: joiner,
         safety: safety_number(secret, &inviter, &joiner),
     })
+}
+
+/// A pairing whose proofs checked out, waiting for this side's user to
+/// confirm the safety number. Nothing is trusted yet.
+#[derive(Debug)]
+pub struct Proposal {
+    pub paired: Paired,
+    answer: oneshot::Sender<bool>,
+    done: oneshot::Receiver<Result<Paired, PairError>>,
+}
+
+/// The far end of a [`Proposal`]: where this side's answer arrives, and
+/// where the pairing's end is reported.
+pub(crate) struct Pending {
+    pub answer: oneshot::Receiver<bool>,
+    pub done: oneshot::Sender<Result<Paired, PairError>>,
+}
+
+pub(crate) fn proposal(paired: Paired) -> (Proposal, Pending) {
+    let (answer_tx, answer_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    (
+        Proposal {
+            paired,
+            answer: answer_tx,
+            done: done_rx,
+        },
+        Pending {
+            answer: answer_rx,
+            done: done_tx,
+        },
+    )
+}
+
+impl Proposal {
+    /// Gives this side's answer, and waits until the other side has given
+    /// its own and, if both said yes, the device is trusted here. Dropping
+    /// a proposal unanswered is a no.
+    pub async fn answer(self, yes: bool) -> Result<Paired, PairError> {
+        let _ = self.answer.send(yes);
+        self.done.await.unwrap_or(Err(PairError::Protocol(
+            "the pairing ended unexpectedly".into(),
+        )))
+    }
+}
+
+/// Step 5, on both sides: each sends one byte, `1` once its user has
+/// confirmed the safety number or `0` if they did not, and reads the
+/// other's. Only two yeses make a pairing: until then neither side trusts
+/// the other, so no journal byte flows before both screens were compared.
+pub async fn confirm(
+    send: &mut SendStream,
+    recv: &mut RecvStream,
+    mine: oneshot::Receiver<bool>,
+) -> Result<(), PairError> {
+    let mut theirs = std::pin::pin!(tokio::time::timeout(
+        CONFIRM_TIMEOUT + ANSWER_SLACK,
+        read_frame(recv, MAX_PAIR_FRAME)
+    ));
+    let mut mine = std::pin::pin!(tokio::time::timeout(CONFIRM_TIMEOUT, mine));
+    let mut early = None;
+    // The other side may answer first; keep its answer and wait for ours.
+    let yes = loop {
+        tokio::select! {
+            m = &mut mine => break matches!(m, Ok(Ok(true))),
+            t = &mut theirs, if early.is_none() => {
+                if matches!(&t, Ok(Ok(b)) if b[..] == [1]) {
+                    tracing::info!("the other device confirmed the safety number; waiting for this one's answer");
+                }
+                early = Some(t);
+            }
+        }
+    };
+    let _ = write_frame(send, &[u8::from(yes)]).await;
+    let _ = send.finish();
+    if !yes {
+        return Err(PairError::DeclinedHere);
+    }
+    let theirs = match early {
+        Some(t) => t,
+        None => theirs.await,
+    };
+    match theirs {
+        Ok(Ok(b)) if b[..] == [1] => Ok(()),
+        Ok(Ok(b)) if b[..] == [0] => Err(PairError::DeclinedThere),
+        _ => Err(PairError::Unconfirmed),
+    }
 }
 
 #[cfg(test)]

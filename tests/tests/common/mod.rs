@@ -97,7 +97,7 @@ impl TestEnv {
         use std::io::{BufRead, BufReader};
         use std::os::unix::process::CommandExt;
         let mut cmd = self.std_cmd();
-        cmd.args(["pair", "invite"]);
+        cmd.args(["pair", "invite", "--yes"]);
         // Ctrl-C must reach it as it would at a terminal, even when this test
         // runs under a shell that started it in the background (which ignores
         // SIGINT for its children, and the ignoring is inherited).
@@ -132,7 +132,7 @@ impl TestEnv {
     #[track_caller]
     pub fn pair_with(&self, other: &TestEnv) -> String {
         let (mut child, ticket, rest) = self.invite();
-        let joined = other.ok(&["pair", "join", &ticket]);
+        let joined = other.ok(&["pair", "join", "--yes", &ticket]);
         let status = child.wait().unwrap();
         assert!(status.success(), "invite failed");
         let safety = |out: &str| {

@@ -479,6 +479,7 @@ impl Ready {
             Request::PairInvite(_)
             | Request::PairWait
             | Request::PairJoin(_)
+            | Request::PairConfirm(_)
             | Request::Sync(_) => Err(Refusal::new(
                 ErrorKind::Internal,
                 "sync is not running on this device",

@@ -107,12 +107,13 @@ fn request_index(r: &Request) -> usize {
         Request::PairInvite(_) => 25,
         Request::PairWait => 26,
         Request::PairJoin(_) => 27,
-        Request::PeersAdd(_) => 28,
-        Request::PeersRemove(_) => 29,
-        Request::Peers => 30,
-        Request::Sync(_) => 31,
-        Request::Shutdown => 32,
-        Request::Unlock(_) => 33,
+        Request::PairConfirm(_) => 28,
+        Request::PeersAdd(_) => 29,
+        Request::PeersRemove(_) => 30,
+        Request::Peers => 31,
+        Request::Sync(_) => 32,
+        Request::Shutdown => 33,
+        Request::Unlock(_) => 34,
     }
 }
 
@@ -235,6 +236,7 @@ fn requests() -> Vec<Request> {
         Request::PairJoin(PairJoin {
             ticket: "hearth1x".into(),
         }),
+        Request::PairConfirm(PairConfirm { yes: true }),
         Request::PeersAdd(PeersAdd {
             id: "ab".into(),
             addrs: vec!["127.0.0.1:1".parse().unwrap()],
@@ -271,11 +273,12 @@ fn response_index(r: &Response) -> usize {
         Response::Document { .. } => 13,
         Response::Imported { .. } => 14,
         Response::Invite { .. } => 15,
-        Response::Paired { .. } => 16,
-        Response::Peers(_) => 17,
-        Response::Synced { .. } => 18,
-        Response::Ok => 19,
-        Response::Error(_) => 20,
+        Response::PairProposed { .. } => 16,
+        Response::Paired { .. } => 17,
+        Response::Peers(_) => 18,
+        Response::Synced { .. } => 19,
+        Response::Ok => 20,
+        Response::Error(_) => 21,
     }
 }
 
@@ -407,6 +410,10 @@ fn responses() -> Vec<Response> {
         Response::Invite {
             ticket: "hearth1x".into(),
             expires_in_secs: 600,
+        },
+        Response::PairProposed {
+            peer: "ab".into(),
+            safety: "1234 5678 9012".into(),
         },
         Response::Paired {
             peer: "ab".into(),
