@@ -424,9 +424,12 @@ impl SyncNode {
         )
         .await
         .map_err(|_| PairError::Protocol("timed out".into()))?
-        .map_err(|e| match (e, conn.close_reason()) {
-            (PairError::NoInvite, Some(why)) => refused(&why).unwrap_or(PairError::NoInvite),
-            (e, _) => e,
+        // A refusal by the inviter (no invite, busy) arrives as the close
+        // reason; whichever read or write first met it failed with "lost".
+        .map_err(|e| {
+            conn.close_reason()
+                .and_then(|why| refused(&why))
+                .unwrap_or(e)
         })?;
         let (proposal, pending) = pairing::proposal(paired.clone());
         let inner = self.inner.clone();

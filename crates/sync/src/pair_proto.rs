@@ -29,7 +29,7 @@ impl ProtocolHandler for PairProto {
             if self.0.invite_open() {
                 conn.close(BUSY.into(), b"another device is joining");
             } else {
-                conn.close(403u32.into(), b"no open invite");
+                conn.close(crate::gate::NO_INVITE.into(), b"no open invite");
             }
             return Ok(());
         };
@@ -58,12 +58,16 @@ impl ProtocolHandler for PairProto {
         let (paired, mut send, mut recv) = match outcome {
             Ok(_) if !still_open => {
                 let _ = result.try_send(Err(PairError::Closed));
+                linger(&conn).await;
                 return Ok(());
             }
             Ok(proved) => proved,
             Err(e) => {
                 tracing::warn!(peer = %joiner.fmt_short(), error = %e, "pairing attempt failed; invite burned");
                 let _ = result.try_send(Err(e));
+                // The refusal frame is in flight; the joiner must read it
+                // to say "wrong secret" rather than "connection lost".
+                linger(&conn).await;
                 return Ok(());
             }
         };
@@ -86,10 +90,15 @@ impl ProtocolHandler for PairProto {
             tracing::info!(peer = %joiner.fmt_short(), error = %e, "pairing not confirmed; nothing trusted");
         }
         let _ = pending.done.send(end);
-        // Let the joiner read our last frame before the connection goes.
-        let _ = tokio::time::timeout(Duration::from_secs(3), conn.closed()).await;
+        linger(&conn).await;
         Ok(())
     }
+}
+
+/// Lets the joiner read our last frame before the connection goes:
+/// dropping it here would close it under a frame still in flight.
+async fn linger(conn: &Connection) {
+    let _ = tokio::time::timeout(Duration::from_secs(3), conn.closed()).await;
 }
 
 /// Where the pairing handler reports the one attempt's outcome: a
