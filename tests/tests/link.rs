@@ -188,16 +188,6 @@ fn the_dial_bound_follows_the_probe_spacing() {
     assert_eq!(most_dials_in(Duration::from_secs(301)), 151);
 }
 
-/// Lines of `env`'s daemon log that contain `needle`.
-fn log_lines(env: &TestEnv, needle: &str) -> usize {
-    let Ok(dir) = std::fs::read_dir(env.home().join("data/logs")) else {
-        return 0;
-    };
-    dir.filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
-        .map(|text| text.lines().filter(|l| l.contains(needle)).count())
-        .sum()
-}
-
 #[test]
 fn a_lossy_slow_duplicating_reordering_link_converges() {
     let faults = Faults {
@@ -251,7 +241,7 @@ fn a_partition_while_both_write_heals_quickly_without_a_dial_storm() {
     online(link.both());
 
     let before = link.proxy.counts();
-    let logged_before = link.both().map(|e| log_lines(e, "dial attempt"));
+    let logged_before = link.both().map(|e| e.log_lines("dial attempt"));
     link.proxy.partition(true);
     let cut = Instant::now();
     // Spread the writes over the partition, so some land after the
@@ -264,7 +254,7 @@ fn a_partition_while_both_write_heals_quickly_without_a_dial_storm() {
         assert_eq!(env.entries().len(), 6 + n, "nothing crossed the partition");
     }
     let during = link.proxy.counts();
-    let logged = [0, 1].map(|i| log_lines(link.both()[i], "dial attempt") - logged_before[i]);
+    let logged = [0, 1].map(|i| link.both()[i].log_lines("dial attempt") - logged_before[i]);
     let lasted = cut.elapsed();
     link.proxy.partition(false);
     let took = converge(link.both(), 6 + 2 * n, CONVERGE);
@@ -354,7 +344,7 @@ fn a_link_that_goes_down_heals_within_three_seconds_of_coming_back() {
     converge(both, 6, CONVERGE);
     online(both);
 
-    let count = |needle: &str| both.map(|e| log_lines(e, needle));
+    let count = |needle: &str| both.map(|e| e.log_lines(needle));
     let (dials_before, changes_before) = (count("dial attempt"), count("network changed"));
     ns.link_up(false);
     let cut = Instant::now();

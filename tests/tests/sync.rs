@@ -363,6 +363,81 @@ fn a_partners_answer_stays_sealed_until_i_answer() {
     assert!(ben.ok(&["log", "--json"]).contains("private answer"));
 }
 
+/// A journal too big for one sync frame still reaches a new device: the
+/// message goes in parts (issue 9, point 5). The cap is lowered to 16 KiB
+/// for the test (`HEARTH_TEST_MAX_FRAME`), on both sides.
+#[test]
+fn a_first_sync_larger_than_the_frame_cap_completes() {
+    const CAP: usize = 16 * 1024;
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    let n = 1200;
+    let entries: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            // Each body differs, so the saved journal does not squeeze
+            // into one frame.
+            let body: String = (0..12)
+                .map(|w| format!("{:x}", (i * 7919 + w * 104_729) % 1_000_003))
+                .collect::<Vec<_>>()
+                .join(" ");
+            serde_json::json!({
+                "title": format!("Day {i}."),
+                "body": body,
+                "date": format!("2025-{:02}-{:02}", 1 + i / 28 % 12, 1 + i % 28),
+                "time": format!("{:02}:{:02}", i / 60 % 24, i % 60),
+                "tags": [],
+                "starred": false
+            })
+        })
+        .collect();
+    let file = ana.home().join("many.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"tags": {}, "entries": entries}).to_string(),
+    )
+    .unwrap();
+    ana.ok(&["import", "--format", "jrnl", file.to_str().unwrap()]);
+    let saved = ana.home().join("saved.automerge");
+    ana.ok(&[
+        "export",
+        "--format",
+        "automerge",
+        "--output",
+        saved.to_str().unwrap(),
+    ]);
+    let size = std::fs::metadata(&saved).unwrap().len() as usize;
+    assert!(
+        size > 4 * CAP,
+        "the journal must be well over the cap: {size} bytes"
+    );
+
+    for env in [&ana, &ben] {
+        env.ok(&["daemon", "stop"]);
+        let out = env
+            .cmd()
+            .env("HEARTH_TEST_MAX_FRAME", CAP.to_string())
+            .args(["daemon", "start"])
+            .write_stdin("")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ana.pair_with(&ben);
+    converged(&[&ana, &ben], n);
+    assert!(
+        ana.log_lines("a message over the frame cap goes in parts") > 0,
+        "the first sync was split"
+    );
+    // Small messages carry on as before, both ways.
+    ben.ok(&["note", "after the big sync"]);
+    ana.ok(&["note", "and back"]);
+    converged(&[&ana, &ben], n + 2);
+}
+
 #[test]
 fn a_wrong_secret_is_refused_and_burns_the_invite() {
     let ana = TestEnv::named("Ana", "laptop");

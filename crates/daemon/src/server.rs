@@ -72,7 +72,7 @@ enum Msg {
 /// Where the answer to a piece of work goes.
 enum Reply {
     Cli(oneshot::Sender<Response>),
-    Generated(oneshot::Sender<Option<Vec<u8>>>),
+    Generated(oneshot::Sender<Vec<Vec<u8>>>),
     Received(oneshot::Sender<Result<hearth_sync::Received, SyncError>>),
     Trusted(oneshot::Sender<Result<(), SyncError>>),
     Nobody,
@@ -118,9 +118,18 @@ impl Reply {
 /// A peer-side request, as work for the core and where its answer goes.
 fn from_doc(d: DocRequest) -> (Input, Reply) {
     match d {
-        DocRequest::Start { session, peer } => {
-            (Input::SessionStart { session, peer }, Reply::Nobody)
-        }
+        DocRequest::Start {
+            session,
+            peer,
+            max_frame,
+        } => (
+            Input::SessionStart {
+                session,
+                peer,
+                max_frame,
+            },
+            Reply::Nobody,
+        ),
         DocRequest::End { session } => (Input::SessionEnd { session }, Reply::Nobody),
         DocRequest::Generate { session, reply } => {
             (Input::Generate { session }, Reply::Generated(reply))

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use automerge::sync::{ChunkList, Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
     ActorId, Automerge, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue,
@@ -250,6 +251,30 @@ fn body_fields(body: &Body) -> Vec<(&'static str, ScalarValue)> {
     out
 }
 
+/// A message's heads, needs, summary and flags, without its changes.
+fn bare(m: &Message) -> Message {
+    Message {
+        heads: m.heads.clone(),
+        need: m.need.clone(),
+        have: m.have.clone(),
+        changes: ChunkList::empty(),
+        flags: m.flags,
+        version: m.version.clone(),
+    }
+}
+
+/// One part of a message split by [`Journal::generate_framed`]: the
+/// original's heads, needs, summary and flags, with a run of its changes,
+/// one chunk each in V1 and concatenated in V2, as Automerge sends them.
+fn piece(whole: &Message, run: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut part = bare(whole);
+    part.changes = match whole.version {
+        MessageVersion::V1 => ChunkList::from(run),
+        MessageVersion::V2 => ChunkList::from(run.concat()),
+    };
+    part.encode()
+}
+
 fn read_err(e: automerge::AutomergeError) -> ModelError {
     ModelError::from(e)
 }
@@ -313,6 +338,63 @@ impl Journal {
             self.doc.generate_sync_message(state)
         }))
         .map_err(|_| ModelError::SyncPanicked)
+    }
+
+    /// The next sync message for a peer, encoded, as frames of at most
+    /// `max_bytes` each: one frame, or none when there is nothing to say.
+    ///
+    /// Automerge puts everything a peer lacks into one message, the whole
+    /// document on a first sync, however large. When that would not fit,
+    /// the changes it carries go out as several messages instead, each
+    /// with the same heads and summary and a run of the changes in causal
+    /// order; the peer applies them one by one like any other message.
+    /// Only a single change larger than a frame cannot be split: it goes
+    /// alone, and the peer refuses it.
+    pub fn generate_framed(
+        &self,
+        state: &mut automerge::sync::State,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, ModelError> {
+        let Some(msg) = self.generate(state)? else {
+            return Ok(Vec::new());
+        };
+        // A length prefix of a chunk, and of the chunk list, takes at most
+        // this many bytes (LEB128 of a u64).
+        const PREFIX: usize = 10;
+        let carried: usize = msg.changes.iter().map(|c| c.len() + PREFIX).sum();
+        let head = bare(&msg).encode().len() + PREFIX;
+        if head + carried <= max_bytes {
+            return Ok(vec![msg.encode()]);
+        }
+        // A V1 message lists each change as its own chunk; a V2 one holds
+        // one chunk, often a saved document, so its changes are read from
+        // the document: all those the peer may lack (after the heads we
+        // share), a superset of what the message carried.
+        let changes: Vec<Vec<u8>> = match msg.version {
+            MessageVersion::V1 => msg.changes.iter().map(<[u8]>::to_vec).collect(),
+            MessageVersion::V2 => self
+                .doc
+                .get_changes(&state.shared_heads)
+                .into_iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect(),
+        };
+        let budget = max_bytes.saturating_sub(head);
+        let mut frames = Vec::new();
+        let mut run: Vec<Vec<u8>> = Vec::new();
+        let mut size = 0;
+        for change in changes {
+            if !run.is_empty() && size + change.len() + PREFIX > budget {
+                frames.push(piece(&msg, std::mem::take(&mut run)));
+                size = 0;
+            }
+            size += change.len() + PREFIX;
+            run.push(change);
+        }
+        if !run.is_empty() {
+            frames.push(piece(&msg, run));
+        }
+        Ok(frames)
     }
 
     /// Applies a peer's sync message. With `track` the entries it touched
@@ -1695,5 +1777,100 @@ mod tests {
         assert!(!j.logged("r1", day, Some(&ana)));
         assert!(!j.logged("r1", day.succ_opt().unwrap(), None));
         assert!(!j.logged("r10", day, None), "another ritual's prefix");
+    }
+
+    /// Runs a sync between two journals with frames of at most `cap`
+    /// bytes until neither has anything to say; returns the largest frame
+    /// sent and how many frames went.
+    fn sync_framed(a: &mut Journal, b: &mut Journal, cap: usize) -> (usize, usize) {
+        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+        let (mut largest, mut sent) = (0, 0);
+        for _ in 0..10_000 {
+            let from_a = a.generate_framed(&mut sa, cap).unwrap();
+            let from_b = b.generate_framed(&mut sb, cap).unwrap();
+            if from_a.is_empty() && from_b.is_empty() {
+                return (largest, sent);
+            }
+            for (frames, to, state) in [(from_a, &mut *b, &mut sb), (from_b, &mut *a, &mut sa)] {
+                for f in frames {
+                    largest = largest.max(f.len());
+                    sent += 1;
+                    let m = automerge::sync::Message::decode(&f).unwrap();
+                    to.receive(state, m, false).unwrap();
+                }
+            }
+        }
+        panic!("the sync did not settle");
+    }
+
+    #[test]
+    fn a_first_sync_larger_than_a_frame_goes_in_several_frames_and_completes() {
+        let mut a = journal(b"dev-a");
+        // Text that does not compress, as real words barely do across
+        // entries: a saved document squeezes repeats to nothing.
+        let mut seed = 0x2545_f491_u64;
+        let mut letters = |n: usize| -> String {
+            (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    char::from(b'a' + (seed >> 59) as u8 % 26)
+                })
+                .collect()
+        };
+        for i in 0..400u32 {
+            let text = format!("entry {i}: {}", letters(120));
+            a.add_entry(
+                &ctx("ana", "dev-a", 9),
+                &note(&text),
+                tid(u128::from(i) + 1),
+            )
+            .unwrap();
+        }
+        let cap = 16 * 1024;
+        // Unsplit, Automerge's first message is the whole journal.
+        let mut fresh = automerge::sync::State::new();
+        let probe = journal(b"dev-b");
+        let hello = probe.generate(&mut fresh).unwrap().unwrap();
+        let mut sa = automerge::sync::State::new();
+        a.receive(&mut sa, hello, false).unwrap();
+        let whole = a.generate(&mut sa).unwrap().unwrap().encode();
+        assert!(
+            whole.len() > 2 * cap,
+            "the test needs a journal over the cap: {}",
+            whole.len()
+        );
+
+        let mut b = journal(b"dev-b");
+        let (largest, sent) = sync_framed(&mut a, &mut b, cap);
+        assert!(largest <= cap, "a frame of {largest} bytes, over {cap}");
+        assert!(sent > 3, "split into several frames ({sent})");
+        assert_eq!(a.heads(), b.heads());
+        assert_eq!(View::build(&b).entries.len(), 400);
+
+        // Later edits on both sides still converge within the cap.
+        b.add_entry(&ctx("ben", "dev-b", 10), &note("from b"), tid(9_000))
+            .unwrap();
+        a.add_entry(&ctx("ana", "dev-a", 10), &note("from a"), tid(9_001))
+            .unwrap();
+        let (largest, _) = sync_framed(&mut a, &mut b, cap);
+        assert!(largest <= cap);
+        assert_eq!(a.heads(), b.heads());
+        assert_eq!(View::build(&a).entries.len(), 402);
+    }
+
+    #[test]
+    fn a_message_within_the_cap_is_sent_whole() {
+        let mut a = journal(b"dev-a");
+        a.add_entry(&ctx("ana", "dev-a", 9), &note("one"), tid(1))
+            .unwrap();
+        let mut b = journal(b"dev-b");
+        let (largest, _) = sync_framed(&mut a, &mut b, 1 << 20);
+        assert!(largest > 0);
+        let mut sa = automerge::sync::State::new();
+        let plain = a.generate(&mut sa).unwrap().unwrap().encode();
+        let mut sa = automerge::sync::State::new();
+        assert_eq!(a.generate_framed(&mut sa, 1 << 20).unwrap(), vec![plain]);
     }
 }

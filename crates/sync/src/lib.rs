@@ -69,7 +69,12 @@ impl std::str::FromStr for NetMode {
 #[derive(Debug)]
 pub enum DocRequest {
     /// A sync session with `peer` began: start from a fresh sync state.
-    Start { session: u64, peer: EndpointId },
+    /// Every message for it must fit in frames of `max_frame` bytes.
+    Start {
+        session: u64,
+        peer: EndpointId,
+        max_frame: usize,
+    },
     /// Apply a peer's message and make what it brought durable, then
     /// generate this session's next message: one round trip per frame.
     Receive {
@@ -78,10 +83,12 @@ pub enum DocRequest {
         reply: tokio::sync::oneshot::Sender<Result<Received, SyncError>>,
     },
     /// The next message for this session, if there is anything to say: the
-    /// session's first message, and after a change to the document.
+    /// session's first message, and after a change to the document. It
+    /// comes as frames to send in order (none: nothing to say); a message
+    /// over the frame cap is split.
     Generate {
         session: u64,
-        reply: tokio::sync::oneshot::Sender<Option<Vec<u8>>>,
+        reply: tokio::sync::oneshot::Sender<Vec<Vec<u8>>>,
     },
     /// The session ended; forget its state.
     End { session: u64 },
@@ -99,8 +106,9 @@ pub enum DocRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     /// The session's next message, generated after the peer's message was
-    /// applied and stored; `None` when there is nothing to say.
-    pub reply: Option<Vec<u8>>,
+    /// applied and stored, as frames as in [`DocRequest::Generate`]; empty
+    /// when there is nothing to say.
+    pub reply: Vec<Vec<u8>>,
     /// The peer announced the same heads as ours.
     pub in_sync: bool,
     /// The `changed` counter as of `reply`: every change published up to

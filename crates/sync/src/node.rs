@@ -26,6 +26,7 @@ use crate::pair_proto::PairProto;
 use crate::pairing::{self, PairError, Proposal};
 use crate::session::SyncProto;
 use crate::ticket::Ticket;
+use crate::wire::{MAX_FRAME, MIN_FRAME};
 use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, SyncError, TrustedSet};
 
 /// How long a dial, or one pairing exchange, may take.
@@ -59,10 +60,15 @@ pub struct TestHooks {
     /// the ones the document or the ticket records (`HEARTH_TEST_DIAL`):
     /// the proxy's.
     pub dial: Option<SocketAddr>,
+    /// A smaller sync frame cap than [`MAX_FRAME`]
+    /// (`HEARTH_TEST_MAX_FRAME`, bytes), so a test can send a journal
+    /// larger than the cap without writing 64 MiB of it.
+    pub max_frame: Option<usize>,
 }
 
 impl TestHooks {
-    /// Reads `HEARTH_TEST_BIND` and `HEARTH_TEST_DIAL`. A value that does
+    /// Reads `HEARTH_TEST_BIND`, `HEARTH_TEST_DIAL` and
+    /// `HEARTH_TEST_MAX_FRAME`. A value that does
     /// not parse is an error rather than ignored: a test that set it would
     /// otherwise run without the proxy and prove nothing.
     pub fn from_env() -> Result<TestHooks, SyncError> {
@@ -78,6 +84,7 @@ impl TestHooks {
         Ok(TestHooks {
             bind: var("HEARTH_TEST_BIND")?,
             dial: var("HEARTH_TEST_DIAL")?,
+            max_frame: var("HEARTH_TEST_MAX_FRAME")?,
         })
     }
 }
@@ -175,6 +182,9 @@ pub(crate) struct Inner {
     pub wake_dialer: Notify,
     /// Tests only: where every device is dialed ([`TestHooks::dial`]).
     pub dial_override: Option<SocketAddr>,
+    /// The largest sync frame sent or accepted: [`MAX_FRAME`], or
+    /// [`TestHooks::max_frame`] in tests.
+    pub max_frame: usize,
 }
 
 impl Inner {
@@ -298,6 +308,11 @@ impl SyncNode {
             sessions: AtomicU64::new(1),
             wake_dialer: Notify::new(),
             dial_override: cfg.test.dial.filter(|_| cfg.mode == NetMode::Test),
+            max_frame: cfg
+                .test
+                .max_frame
+                .filter(|_| cfg.mode == NetMode::Test)
+                .map_or(MAX_FRAME, |m| m.clamp(MIN_FRAME, MAX_FRAME)),
         });
         gate.open(inner.clone());
         let router = Router::builder(endpoint.clone())

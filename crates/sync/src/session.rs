@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::hello::{Hello, MAX_ADDRS};
 use crate::node::Inner;
-use crate::wire::{self, MAX_FRAME, WireError};
+use crate::wire::{self, WireError};
 use crate::{DocRequest, Received, SyncError};
 
 #[derive(Debug, Clone)]
@@ -88,7 +88,11 @@ pub(crate) async fn run_session(
     let _enter = span.enter();
     if inner
         .docs
-        .send(DocRequest::Start { session, peer })
+        .send(DocRequest::Start {
+            session,
+            peer,
+            max_frame: inner.max_frame,
+        })
         .is_err()
     {
         return;
@@ -136,8 +140,8 @@ pub(crate) async fn run_session(
     inner.wake_dialer.notify_one();
 }
 
-/// Asks the owner for this session's next message.
-async fn generate(inner: &Inner, session: u64) -> Result<Option<Vec<u8>>, SyncError> {
+/// Asks the owner for this session's next message, as frames.
+async fn generate(inner: &Inner, session: u64) -> Result<Vec<Vec<u8>>, SyncError> {
     let (tx, rx) = oneshot::channel();
     inner
         .docs
@@ -180,10 +184,11 @@ async fn session_loop(
     // abandoned half-way would lose bytes and break the framing. The channel
     // holds one frame, so a fast peer cannot make us buffer more.
     let (frames_tx, mut frames) = mpsc::channel::<Result<Vec<u8>, WireError>>(1);
+    let max_frame = inner.max_frame;
     let reader = tokio::spawn(async move {
         let mut recv = recv;
         loop {
-            let frame = wire::read_frame(&mut recv, MAX_FRAME).await;
+            let frame = wire::read_frame(&mut recv, max_frame).await;
             let end = frame.is_err();
             if frames_tx.send(frame).await.is_err() || end {
                 return;
@@ -196,6 +201,12 @@ async fn session_loop(
         inner.peer(peer, |p| p.bytes_sent += m.len() as u64 + 4);
         Ok(())
     };
+    let write_all = async |send: &mut SendStream, frames: Vec<Vec<u8>>| {
+        for m in frames {
+            write(send, m).await?;
+        }
+        Ok::<(), SyncError>(())
+    };
     // The document version our last message accounted for: a wake-up for
     // it or an older one has nothing to add. The owner bumps the counter
     // when it stores what a peer sent too, and answers that receive with the
@@ -206,9 +217,7 @@ async fn session_loop(
     // message is how the other side learns what we have.
     let mut hello = hello_for(inner, peer);
     write(send, hello.encode()).await?;
-    if let Some(m) = generate(inner, session).await? {
-        write(send, m).await?;
-    }
+    write_all(send, generate(inner, session).await?).await?;
     let mut heard = false;
     loop {
         tokio::select! {
@@ -238,9 +247,7 @@ async fn session_loop(
                     }
                 });
                 said = said.max(got.version);
-                if let Some(m) = got.reply {
-                    write(send, m).await?;
-                }
+                write_all(send, got.reply).await?;
             }
             r = changed.changed() => {
                 r.map_err(|_| SyncError::Stopping)?;
@@ -249,9 +256,7 @@ async fn session_loop(
                     continue;
                 }
                 said = version;
-                if let Some(m) = generate(inner, session).await? {
-                    write(send, m).await?;
-                }
+                write_all(send, generate(inner, session).await?).await?;
             }
             r = trusted.changed() => {
                 r.map_err(|_| SyncError::Stopping)?;

@@ -7,6 +7,8 @@ use iroh::endpoint::{RecvStream, SendStream};
 /// Largest frame accepted from a peer. A first sync of a decade of entries
 /// fits with room to spare; anything bigger is an attack or a bug.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+/// The smallest cap a test may set: a hello must still fit.
+pub const MIN_FRAME: usize = crate::hello::MAX_HELLO;
 /// Bounds on a sync message's lists: far above what a couple's journal
 /// needs, far below what would exhaust memory or time.
 const MAX_HASHES: usize = 4096;
@@ -17,8 +19,8 @@ const MAX_CHUNKS: usize = 1_000_000;
 pub enum WireError {
     #[error("peer closed the stream")]
     Closed,
-    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
-    TooLarge(usize),
+    #[error("frame of {0} bytes is over the {1}-byte limit")]
+    TooLarge(usize, usize),
     #[error("read: {0}")]
     Read(String),
     #[error("write: {0}")]
@@ -36,7 +38,7 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Vec<u8>, Wi
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > max {
-        return Err(WireError::TooLarge(len));
+        return Err(WireError::TooLarge(len, max));
     }
     let mut buf = vec![0u8; len];
     // Once a frame has begun, its bytes must keep coming: a peer that
@@ -55,7 +57,8 @@ pub fn body_deadline(len: usize) -> std::time::Duration {
 }
 
 pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), WireError> {
-    let len = u32::try_from(bytes.len()).map_err(|_| WireError::TooLarge(bytes.len()))?;
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| WireError::TooLarge(bytes.len(), u32::MAX as usize))?;
     send.write_all(&len.to_be_bytes())
         .await
         .map_err(|e| WireError::Write(e.to_string()))?;

@@ -288,6 +288,16 @@ impl TestEnv {
         self.home().join("data/journal")
     }
 
+    /// Lines of the daemon's log that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> usize {
+        let Ok(dir) = std::fs::read_dir(self.home().join("data/logs")) else {
+            return 0;
+        };
+        dir.filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
+            .map(|text| text.lines().filter(|l| l.contains(needle)).count())
+            .sum()
+    }
+
     pub fn daemon_pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.home().join("run/hearth.pid"))
             .ok()?

@@ -102,10 +102,12 @@ pub enum Input {
     /// `hearth peers list`: the document's devices joined with what the
     /// sync layer knows about them right now.
     Peers(Vec<PeerStatus>),
-    /// A sync session with `peer` began.
+    /// A sync session with `peer` began; its frames hold at most
+    /// `max_frame` bytes.
     SessionStart {
         session: u64,
         peer: EndpointId,
+        max_frame: usize,
     },
     SessionEnd {
         session: u64,
@@ -138,7 +140,8 @@ pub enum Input {
 #[derive(Debug)]
 pub enum Output {
     Response(Response),
-    Generated(Option<Vec<u8>>),
+    /// Frames to send, in order; none when there is nothing to say.
+    Generated(Vec<Vec<u8>>),
     Received(Result<Received, SyncError>),
     Trusted(Result<(), SyncError>),
     Nothing,

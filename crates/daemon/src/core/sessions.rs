@@ -14,9 +14,17 @@ use super::{Input, Output, Ready};
 /// instead of tracking each patch (a first sync brings a whole journal).
 const BULK_BYTES: usize = 256 * 1024;
 
+/// One live session: the peer, its Automerge sync state, and the largest
+/// frame it may be sent.
+struct Live {
+    peer: EndpointId,
+    state: automerge::sync::State,
+    max_frame: usize,
+}
+
 #[derive(Default)]
 pub struct Sessions {
-    live: HashMap<u64, (EndpointId, automerge::sync::State)>,
+    live: HashMap<u64, Live>,
     /// The heads each peer last told us it has, for "unsent changes".
     their_heads: HashMap<EndpointId, Vec<ChangeHash>>,
 }
@@ -30,7 +38,7 @@ impl Sessions {
 /// What a loading daemon says to the sync layer.
 pub fn while_loading(input: Input) -> Output {
     match input {
-        Input::Generate { .. } => Output::Generated(None),
+        Input::Generate { .. } => Output::Generated(Vec::new()),
         Input::Receive { .. } => Output::Received(Err(SyncError::Loading)),
         Input::Trust { .. } => Output::Trusted(Err(SyncError::Loading)),
         _ => Output::Nothing,
@@ -41,10 +49,19 @@ impl Ready {
     /// A sync input, applied in memory; also says whether it wrote.
     pub(super) fn sessions_take(&mut self, input: Input) -> (Output, bool) {
         match input {
-            Input::SessionStart { session, peer } => {
-                self.sessions
-                    .live
-                    .insert(session, (peer, automerge::sync::State::new()));
+            Input::SessionStart {
+                session,
+                peer,
+                max_frame,
+            } => {
+                self.sessions.live.insert(
+                    session,
+                    Live {
+                        peer,
+                        state: automerge::sync::State::new(),
+                        max_frame,
+                    },
+                );
                 (Output::Nothing, false)
             }
             Input::SessionEnd { session } => {
@@ -52,7 +69,7 @@ impl Ready {
                 (Output::Nothing, false)
             }
             Input::Generate { session } => (
-                Output::Generated(self.generate(session).unwrap_or(None)),
+                Output::Generated(self.generate(session).unwrap_or_default()),
                 false,
             ),
             Input::Receive { session, msg } => {
@@ -74,14 +91,27 @@ impl Ready {
         }
     }
 
-    /// The next message for a session. A peer's state that trips Automerge
-    /// ends that session, never the daemon.
-    pub(super) fn generate(&mut self, session: u64) -> Result<Option<Vec<u8>>, SyncError> {
-        let Some((_, state)) = self.sessions.live.get_mut(&session) else {
-            return Ok(None);
+    /// The next message for a session, as frames that fit its cap. A
+    /// peer's state that trips Automerge ends that session, never the
+    /// daemon.
+    pub(super) fn generate(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SyncError> {
+        let Some(live) = self.sessions.live.get_mut(&session) else {
+            return Ok(Vec::new());
         };
-        match self.journal.generate(state) {
-            Ok(m) => Ok(m.map(|m| m.encode())),
+        match self
+            .journal
+            .generate_framed(&mut live.state, live.max_frame)
+        {
+            Ok(frames) => {
+                if frames.len() > 1 {
+                    tracing::info!(
+                        session,
+                        frames = frames.len(),
+                        "a message over the frame cap goes in parts"
+                    );
+                }
+                Ok(frames)
+            }
             Err(e) => {
                 tracing::error!(session, error = %e, "generating a sync message failed; ending the session");
                 self.sessions.live.remove(&session);
@@ -97,7 +127,7 @@ impl Ready {
         session: u64,
         msg: automerge::sync::Message,
     ) -> Result<Received, SyncError> {
-        let Some((peer, state)) = self.sessions.live.get_mut(&session) else {
+        let Some(Live { peer, state, .. }) = self.sessions.live.get_mut(&session) else {
             return Err(SyncError::NoSession);
         };
         let peer = *peer;
@@ -139,7 +169,7 @@ impl Ready {
         theirs.sort();
         Ok(Received {
             // Filled in once the whole batch is applied and committed.
-            reply: None,
+            reply: Vec::new(),
             in_sync: ours == theirs,
             version: 0,
         })
