@@ -229,11 +229,35 @@ impl TestEnv {
         let out = self.run(args);
         assert!(
             out.status.success(),
-            "hearth {args:?} failed ({}):\n{}",
+            "hearth {args:?} failed ({}):\n{}\n{}",
             out.status,
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr),
+            self.daemon_tail()
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The end of the daemon's log and start-up errors, for a failure
+    /// message: the home is gone once the test has failed.
+    pub fn daemon_tail(&self) -> String {
+        let mut lines = Vec::new();
+        for dir in [self.home().join("data/logs"), self.home().join("run")] {
+            let Ok(files) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".sock") || name.ends_with(".pid") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(f.path()).unwrap_or_default();
+                let all: Vec<&str> = text.lines().collect();
+                let tail = &all[all.len().saturating_sub(40)..];
+                lines.push(format!("--- {name} (last {} lines)", tail.len()));
+                lines.extend(tail.iter().map(|l| l.to_string()));
+            }
+        }
+        lines.join("\n")
     }
 
     #[track_caller]
