@@ -203,6 +203,17 @@ fn main() {
             })
             .collect()
     };
+    // B becomes the second partner, so it can write.
+    let r = call(
+        &pb,
+        Request::Init(hearth_ipc::Init {
+            name: "Ben".into(),
+            device_name: "phone".into(),
+            day_start_hour: None,
+            at: chrono::Local::now().fixed_offset(),
+        }),
+    );
+    assert!(matches!(r, Some(Response::Inited { .. })), "{r:?}");
     let mut quiet = reads(&pa);
     let (q50, q99) = (percentile(&mut quiet, 0.5), percentile(&mut quiet, 0.99));
     let before_flood = entries(&pa);

@@ -198,7 +198,7 @@ async fn dial(inner: Arc<Inner>, endpoint: Endpoint, id: EndpointId, addrs: Vec<
     match connect(&endpoint, addr, timeout).await {
         Ok((conn, send, recv)) => {
             inner.peer(id, |p| p.dialing = false);
-            session::run_session(inner.clone(), conn, send, recv, id).await;
+            session::run_session(inner.clone(), conn, send, recv, id, inner.me).await;
             // A session that ended is retried soon, but not instantly.
             let ended = Instant::now();
             inner.peer(id, |p| retry_later(p, ended));

@@ -125,6 +125,9 @@ pub(crate) struct PeerState {
     pub incoming: u32,
     /// The connection of the latest session, while any is open.
     pub conn: Option<Connection>,
+    /// The sessions open with it, to end a duplicate
+    /// ([`crate::session::superseded`]).
+    pub live: Vec<crate::session::LiveSession>,
     pub last_sync: Option<SystemTime>,
     pub in_sync: bool,
     pub backoff: Backoff,

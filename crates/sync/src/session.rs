@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 use iroh::EndpointId;
 use iroh::endpoint::{Connection, ConnectionError, RecvStream, SendStream};
 use iroh::protocol::{AcceptError, ProtocolHandler};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::hello::{Hello, MAX_ADDRS};
 use crate::node::Inner;
@@ -52,7 +52,7 @@ impl ProtocolHandler for SyncProto {
             return Ok(());
         };
         let (send, recv) = streams?;
-        run_session(self.0.clone(), conn, send, recv, peer).await;
+        run_session(self.0.clone(), conn, send, recv, peer, peer).await;
         Ok(())
     }
 }
@@ -74,14 +74,43 @@ impl Drop for IncomingSlot {
     }
 }
 
+/// One of the sessions open with a peer, as its state keeps them.
+#[derive(Debug)]
+pub(crate) struct LiveSession {
+    pub id: u64,
+    /// The device that dialed it: this one or the peer.
+    pub dialer: EndpointId,
+    pub conn: Connection,
+    /// Tells the session to end: another one carries on.
+    pub stop: Arc<Notify>,
+}
+
+/// The sessions to end among those open with one peer. When both devices
+/// dialed at once, two sessions carry every change twice. Both ends keep
+/// the same ones, those dialed by the smaller device id (`preferred`), and
+/// end the rest; each side decides alone and both decide alike. Sessions
+/// dialed by one device are left alone: an old one ends by itself.
+/// `live` lists each session as its id and its dialer.
+pub(crate) fn superseded(live: &[(u64, EndpointId)], preferred: EndpointId) -> Vec<u64> {
+    if !live.iter().any(|(_, dialer)| *dialer == preferred) {
+        return Vec::new();
+    }
+    live.iter()
+        .filter(|(_, dialer)| *dialer != preferred)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
 /// One sync session, from either side: registers it with the owner and the
-/// peer's state, runs it, and records how it ended.
+/// peer's state, runs it, and records how it ended. `dialer` is the device
+/// that opened the connection.
 pub(crate) async fn run_session(
     inner: Arc<Inner>,
     conn: Connection,
     mut send: SendStream,
     recv: RecvStream,
     peer: EndpointId,
+    dialer: EndpointId,
 ) {
     let session = inner.sessions.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("sync", peer = %peer.fmt_short(), session);
@@ -98,12 +127,26 @@ pub(crate) async fn run_session(
         return;
     }
     let first = !inner.any_session();
+    let stop = Arc::new(Notify::new());
+    let preferred = inner.me.min(peer);
     inner.peer(peer, |p| {
         p.sessions += 1;
         p.conn = Some(conn.clone());
         p.backoff.reset();
         p.last_error = None;
         p.lost_at = None;
+        p.live.push(LiveSession {
+            id: session,
+            dialer,
+            conn: conn.clone(),
+            stop: stop.clone(),
+        });
+        let open: Vec<(u64, EndpointId)> = p.live.iter().map(|s| (s.id, s.dialer)).collect();
+        for id in superseded(&open, preferred) {
+            if let Some(s) = p.live.iter().find(|s| s.id == id) {
+                s.stop.notify_one();
+            }
+        }
     });
     tracing::info!("session started");
     // The first session after none, dialed or accepted, shows that our
@@ -113,7 +156,7 @@ pub(crate) async fn run_session(
     if first {
         crate::dialer::paths_back(&inner, Some(peer));
     }
-    let result = session_loop(&inner, session, peer, &mut send, recv).await;
+    let result = session_loop(&inner, session, peer, &mut send, recv, &stop).await;
     match &result {
         Ok(()) => tracing::info!("session ended"),
         Err(e) => tracing::warn!(error = %e, "session dropped"),
@@ -125,6 +168,8 @@ pub(crate) async fn run_session(
     let went_quiet = matches!(conn.close_reason(), Some(ConnectionError::TimedOut));
     inner.peer(peer, |p| {
         p.sessions = p.sessions.saturating_sub(1);
+        p.live.retain(|s| s.id != session);
+        p.conn = p.live.last().map(|s| s.conn.clone());
         if p.sessions == 0 {
             p.conn = None;
             p.in_sync = false;
@@ -132,7 +177,11 @@ pub(crate) async fn run_session(
                 p.lost_at = Some(Instant::now());
             }
         }
-        if let Err(e) = result {
+        // While another session carries on, this one's end (the peer
+        // closing a duplicate, say) is not the device's error.
+        if let Err(e) = result
+            && p.live.is_empty()
+        {
             p.last_error = Some(e);
         }
     });
@@ -177,6 +226,7 @@ async fn session_loop(
     peer: EndpointId,
     send: &mut SendStream,
     recv: RecvStream,
+    stop: &Notify,
 ) -> Result<(), SyncError> {
     let mut changed = inner.changed.clone();
     let mut trusted = inner.trusted.clone();
@@ -221,6 +271,10 @@ async fn session_loop(
     let mut heard = false;
     loop {
         tokio::select! {
+            () = stop.notified() => {
+                tracing::info!("another session with this device carries on; ending this one");
+                return Ok(());
+            }
             frame = frames.recv() => {
                 let bytes = match frame {
                     None | Some(Err(WireError::Closed)) => return Ok(()),
@@ -298,5 +352,42 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> EndpointId {
+        iroh::SecretKey::from_bytes(&[n; 32]).public()
+    }
+
+    #[test]
+    fn of_two_sessions_dialed_at_once_both_ends_keep_the_same_one() {
+        let (a, b) = (id(1), id(2));
+        let preferred = a.min(b);
+        let other = a.max(b);
+        // Each end numbers its sessions its own way, and may have seen them
+        // open in either order; the one the preferred device dialed stays.
+        let here = superseded(&[(1, preferred), (2, other)], preferred);
+        let there = superseded(&[(7, other), (9, preferred)], preferred);
+        assert_eq!(here, [2]);
+        assert_eq!(there, [7]);
+    }
+
+    #[test]
+    fn a_lone_session_or_several_from_one_dialer_are_left_alone() {
+        let (a, b) = (id(3), id(4));
+        let preferred = a.min(b);
+        let other = a.max(b);
+        assert!(superseded(&[(1, other)], preferred).is_empty());
+        assert!(superseded(&[(1, preferred)], preferred).is_empty());
+        assert!(superseded(&[(1, other), (2, other)], preferred).is_empty());
+        assert!(superseded(&[(1, preferred), (2, preferred)], preferred).is_empty());
+        assert_eq!(
+            superseded(&[(1, preferred), (2, other), (3, other)], preferred),
+            [2, 3]
+        );
     }
 }
