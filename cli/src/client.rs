@@ -326,8 +326,24 @@ pub fn stop_daemon(paths: &Paths) -> Result<bool> {
         paths: paths.clone(),
         stream,
     };
-    c.call(Request::Shutdown)?;
     let deadline = Instant::now() + START_TIMEOUT;
+    match c.call(Request::Shutdown) {
+        Ok(_) => {}
+        // It went away before answering: killed or crashed a moment ago,
+        // its socket still taking connections while the kernel tore it
+        // down. Gone is what was asked; a crashed daemon leaves its socket
+        // file behind, so only the pidfile lock tells.
+        Err(e) if e.kind() == crate::error::Kind::Lost => {
+            while pidfile_locked(paths) {
+                if Instant::now() >= deadline {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Ok(true);
+        }
+        Err(e) => return Err(e),
+    }
     while paths.socket().exists() || pidfile_locked(paths) {
         if Instant::now() >= deadline {
             return Err(CliError::daemon("the daemon did not stop in time"));

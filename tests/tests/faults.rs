@@ -188,6 +188,32 @@ impl Drop for ReadOnlyView {
     }
 }
 
+/// A daemon killed a moment before `daemon stop` can still take its
+/// connection, and the kernel then resets it: the daemon is gone, which is
+/// what was asked, so `stop` says so and succeeds. Here a socket that
+/// takes connections and drops them at once, with no daemon holding the
+/// pidfile, stands for that moment.
+#[test]
+fn stopping_a_daemon_that_dies_before_answering_counts_as_stopped() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let run = env.home().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(env.socket()).unwrap();
+    let dying = std::thread::spawn(move || {
+        // Read the request, then go away without a word.
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut len = [0u8; 4];
+        let _ = std::io::Read::read_exact(&mut conn, &mut len);
+    });
+    let started = Instant::now();
+    let out = env.ok(&["daemon", "stop"]);
+    assert!(out.contains("stopped"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    dying.join().unwrap();
+}
+
 #[test]
 fn a_read_only_home_is_a_quick_one_line_error() {
     let env = TestEnv::initialised();
