@@ -244,6 +244,17 @@ fn main() {
         percentile(&mut flooded, 0.99),
     );
 
+    // What each poll of the `log` row costs B while nothing is found yet:
+    // a search through every entry.
+    let mut scans: Vec<f64> = (0..40)
+        .map(|_| {
+            let t = Instant::now();
+            assert!(!visible(&pb, "a phrase no entry holds"));
+            ms(t.elapsed())
+        })
+        .collect();
+    let s50 = percentile(&mut scans, 0.5);
+
     println!("| what | measured | target |");
     println!("|---|---|---|");
     println!(
@@ -252,6 +263,7 @@ fn main() {
     println!(
         "| propagation, acknowledged write on A to counted in B's status, p50 / p99 | {c50:.1} / {c99:.1} ms | |"
     );
+    println!("| one poll of that search on B, finding nothing, p50 | {s50:.1} ms | |");
     println!(
         "| first sync of {n} entries to a fresh device (join to all visible) | {:.2} s | ≤ 3 s |",
         first_sync.as_secs_f64()
