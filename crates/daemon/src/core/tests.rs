@@ -302,7 +302,14 @@ fn sync_with(
                     msg: Box::new(msg),
                 };
                 match rig.core.batch(vec![(input, ())]).pop() {
-                    Some((Output::Received(Ok(_)), ())) => {}
+                    // The core answers a message with its reply; a peer
+                    // that dropped it would wait for one that never comes.
+                    Some((Output::Received(Ok(got)), ())) => {
+                        for bytes in &got.reply {
+                            peer.receive_sync_message(&mut state, Message::decode(bytes).unwrap())
+                                .unwrap();
+                        }
+                    }
                     Some((Output::Received(Err(e)), ())) => return Err(e),
                     o => panic!("{o:?}"),
                 }
