@@ -399,9 +399,21 @@ fn the_id_printed_after_saving_names_only_that_entry() {
 #[test]
 fn answered_prompts_stay_put_and_late_answers_name_their_prompt() {
     let mut env = TestEnv::initialised();
-    let monday = json(&env.ok_at("2026-11-23T21:00:00+01:00", &["prompt", "--json"]));
-    let id = monday["prompt"]["id"].as_str().unwrap().to_string();
-    // Wednesday: answer Monday's prompt late.
+    let today = json(&env.ok(&["prompt", "--json"]))["prompt"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The draw depends on the couple, which is random: an earlier day may
+    // have drawn today's prompt too. Take the latest one that did not.
+    let id = ["2026-11-24", "2026-11-23", "2026-11-22", "2026-11-21"]
+        .iter()
+        .map(|day| {
+            let p = json(&env.ok_at(&format!("{day}T21:00:00+01:00"), &["prompt", "--json"]));
+            p["prompt"]["id"].as_str().unwrap().to_string()
+        })
+        .find(|id| *id != today)
+        .expect("four days in a row drew today's prompt");
+    // Wednesday: answer an earlier day's prompt late.
     env.ok(&["prompt", "answer", "--prompt", &id, "Late, but here"]);
     let p = json(&env.ok(&["prompt", "--prompt", &id, "--json"]));
     assert_eq!(p["mine"]["text"], "Late, but here");
