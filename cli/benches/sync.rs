@@ -255,7 +255,6 @@ fn main() {
         percentile(&mut flooded, 0.99),
     );
 
-
     println!("| what | measured | target |");
     println!("|---|---|---|");
     println!(
