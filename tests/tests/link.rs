@@ -30,23 +30,12 @@ struct Linked {
 
 /// Starts `env`'s daemon with the test hooks, and returns where it listens.
 fn start_behind(env: &TestEnv, bind: Option<&str>, dial: SocketAddr) -> SocketAddr {
-    // `init` may have started a daemon without the hooks.
-    env.ok(&["daemon", "stop"]);
-    let mut cmd = env.cmd();
-    cmd.env("HEARTH_TEST_DIAL", dial.to_string());
+    let dial = dial.to_string();
+    let mut vars = vec![("HEARTH_TEST_DIAL", dial.as_str())];
     if let Some(ip) = bind {
-        cmd.env("HEARTH_TEST_BIND", ip);
+        vars.push(("HEARTH_TEST_BIND", ip));
     }
-    let out = cmd
-        .args(["daemon", "start"])
-        .write_stdin("")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "daemon start: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.restart_daemon_with(&vars);
     let want_v6 = bind.is_some();
     let mut addr = None;
     env.wait_for(CONVERGE, "the daemon to record where it listens", || {

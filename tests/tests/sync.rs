@@ -411,20 +411,9 @@ fn a_first_sync_larger_than_the_frame_cap_completes() {
         "the journal must be well over the cap: {size} bytes"
     );
 
+    let cap = CAP.to_string();
     for env in [&ana, &ben] {
-        env.ok(&["daemon", "stop"]);
-        let out = env
-            .cmd()
-            .env("HEARTH_TEST_MAX_FRAME", CAP.to_string())
-            .args(["daemon", "start"])
-            .write_stdin("")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        env.restart_daemon_with(&[("HEARTH_TEST_MAX_FRAME", &cap)]);
     }
     ana.pair_with(&ben);
     converged(&[&ana, &ben], n);

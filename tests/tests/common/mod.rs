@@ -312,6 +312,27 @@ impl TestEnv {
         self.home().join("data/journal")
     }
 
+    /// Stops the daemon (`init` may have started one) and starts it again
+    /// with `vars` set, the test hooks a daemon reads only at start.
+    #[track_caller]
+    pub fn restart_daemon_with(&self, vars: &[(&str, &str)]) {
+        self.ok(&["daemon", "stop"]);
+        let mut cmd = self.cmd();
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .args(["daemon", "start"])
+            .write_stdin("")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "daemon start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Lines of the daemon's log that contain `needle`.
     pub fn log_lines(&self, needle: &str) -> usize {
         let Ok(dir) = std::fs::read_dir(self.home().join("data/logs")) else {
