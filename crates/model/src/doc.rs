@@ -3,7 +3,7 @@
 //! body would cost one operation per character and make a decade-long journal
 //! slow to load.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::sync::{ChunkList, Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable};
@@ -411,19 +411,16 @@ impl Journal {
         track: bool,
     ) -> Result<Option<BTreeSet<EntryId>>, ModelError> {
         use automerge::sync::SyncDoc;
-        let mut log = automerge::PatchLog::new(track);
+        let before = self.heads();
         let doc = &mut self.doc;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            doc.receive_sync_message_log_patches(state, msg, &mut log)
+            doc.receive_sync_message(state, msg)
         })) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(ModelError::SyncRejected(e.to_string())),
             Err(_) => return Err(ModelError::SyncPanicked),
         }
-        Ok(track.then(|| {
-            let patches = self.doc.make_patches(&mut log);
-            self.entries_in_patches(&patches)
-        }))
+        Ok(track.then(|| self.entries_changed_since(&before)))
     }
 
     /// Puts the document back to `heads`, an ancestor of its current state
@@ -806,37 +803,49 @@ impl Journal {
         (out, bad)
     }
 
-    /// Ids of entries touched between two sets of heads, for refreshing a
-    /// materialised view without reading everything again.
-    pub fn entries_changed(
-        &self,
-        before: &[ChangeHash],
-        after: &[ChangeHash],
-    ) -> BTreeSet<EntryId> {
-        self.entries_in_patches(&self.doc.diff(before, after))
-    }
-
-    /// Ids of the entries that a set of patches touches.
-    pub fn entries_in_patches(&self, patches: &[automerge::Patch]) -> BTreeSet<EntryId> {
+    /// Ids of the entries touched by every change since `before` (heads
+    /// this document holds), for refreshing a materialised view without
+    /// reading everything again.
+    ///
+    /// Read from the changes' operations, not from patches: Automerge builds
+    /// patches by walking the whole entries map, which cost more than
+    /// applying the change itself once a journal has a few thousand
+    /// entries. An operation on the entries map names its entry by key;
+    /// any other is traced to the entry that holds its object, whether that
+    /// object is still visible or not.
+    pub fn entries_changed_since(&self, before: &[ChangeHash]) -> BTreeSet<EntryId> {
         let mut ids = BTreeSet::new();
-        for patch in patches {
-            let key = if patch.obj == self.entries {
-                match &patch.action {
-                    automerge::PatchAction::PutMap { key, .. }
-                    | automerge::PatchAction::DeleteMap { key } => Some(key.clone()),
-                    _ => None,
-                }
-            } else {
-                patch.path.iter().find_map(|(obj, prop)| match prop {
-                    Prop::Map(k) if *obj == self.entries => Some(k.clone()),
-                    _ => None,
-                })
-            };
-            if let Some(id) = key.and_then(|k| k.parse().ok()) {
-                ids.insert(id);
+        let mut holder: HashMap<ObjId, Option<EntryId>> = HashMap::new();
+        for change in self.doc.get_changes(before) {
+            for op in change.decode().operations {
+                let automerge::legacy::ObjectId::Id(id) = &op.obj else {
+                    continue;
+                };
+                let Ok(obj) = self.doc.import_obj(&format!("{}@{}", id.0, id.1)) else {
+                    continue;
+                };
+                let entry = if obj == self.entries {
+                    match &op.key {
+                        automerge::legacy::Key::Map(k) => k.parse().ok(),
+                        automerge::legacy::Key::Seq(_) => None,
+                    }
+                } else {
+                    *holder
+                        .entry(obj)
+                        .or_insert_with_key(|obj| self.entry_holding(obj))
+                };
+                ids.extend(entry);
             }
         }
         ids
+    }
+
+    /// The entry whose map holds `obj`, at any depth.
+    fn entry_holding(&self, obj: &ObjId) -> Option<EntryId> {
+        self.doc.parents(obj).ok()?.find_map(|p| match p.prop {
+            Prop::Map(k) if p.obj == self.entries => k.parse().ok(),
+            _ => None,
+        })
     }
 
     /// Applies a patch, writing only the fields whose value changes (or that
@@ -1339,6 +1348,65 @@ mod tests {
     fn merged(a: &mut Journal, b: &mut Journal) {
         a.doc_mut().merge(b.doc_mut()).unwrap();
         b.doc_mut().merge(a.doc_mut()).unwrap();
+    }
+
+    #[test]
+    fn the_entries_changed_since_some_heads_are_read_from_the_changes() {
+        let mut a = journal(b"dev-a");
+        let (x, y, z) = (tid(1), tid(2), tid(3));
+        a.add_entry(&ctx("ana", "dev-a", 9), &note("first"), x)
+            .unwrap();
+        a.add_entry(&ctx("ana", "dev-a", 9), &note("second"), y)
+            .unwrap();
+        let mut b = Journal::from_doc(
+            Automerge::load(&a.doc().save())
+                .unwrap()
+                .with_actor(ActorId::from(b"dev-b".as_slice())),
+        )
+        .unwrap();
+        let before = a.heads();
+        // A field of one entry, a tag list (an object inside the entry) of
+        // another, and a new entry.
+        let edit = |body: Option<Body>, tags: Option<BTreeSet<String>>| EntryPatch {
+            body,
+            tags,
+            ..Default::default()
+        };
+        a.edit_entry(
+            &ctx("ana", "dev-a", 10),
+            &x,
+            &edit(
+                Some(Body::Note {
+                    text: "first, again".into(),
+                }),
+                None,
+            ),
+        )
+        .unwrap();
+        let edited = a.heads();
+        a.edit_entry(
+            &ctx("ana", "dev-a", 10),
+            &y,
+            &edit(None, Some(["walk".to_string()].into())),
+        )
+        .unwrap();
+        a.add_entry(&ctx("ana", "dev-a", 11), &note("third"), z)
+            .unwrap();
+        assert_eq!(a.entries_changed_since(&before), [x, y, z].into());
+        assert_eq!(a.entries_changed_since(&edited), [y, z].into());
+        assert!(a.entries_changed_since(&a.heads()).is_empty());
+
+        // On the receiving side, a change that waited for a missing
+        // dependency counts once the dependency arrives and releases it.
+        let mut changes = a.doc().get_changes(&before);
+        let first = changes.remove(0);
+        let b_before = b.heads();
+        for c in &changes {
+            b.doc_mut().load_incremental(c.raw_bytes()).unwrap();
+        }
+        assert_eq!(b.heads(), b_before, "held back until the first arrives");
+        b.doc_mut().load_incremental(first.raw_bytes()).unwrap();
+        assert_eq!(b.entries_changed_since(&b_before), [x, y, z].into());
     }
 
     #[test]

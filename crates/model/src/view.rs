@@ -22,6 +22,16 @@ pub struct View {
     pub malformed: usize,
 }
 
+/// How many leading characters the text forms of two ids share. An id is
+/// 26 Crockford base32 characters for 128 bits: the first carries the top
+/// 3 bits, each of the others 5.
+fn common_chars(a: u128, b: u128) -> usize {
+    match (a ^ b).leading_zeros() as usize {
+        same if same < 3 => 0,
+        same => (1 + (same - 3) / 5).min(26),
+    }
+}
+
 pub fn heads_hex(heads: &[ChangeHash]) -> Vec<String> {
     let mut v: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
     v.sort();
@@ -56,7 +66,7 @@ impl View {
             return;
         }
         // An empty view (no cache) is built directly: a diff from nothing
-        // would materialise a patch for every operation in the document.
+        // would decode every change in the document.
         let known = heads_parse(&self.heads).filter(|hs| {
             !hs.is_empty()
                 && hs
@@ -65,7 +75,7 @@ impl View {
         });
         match known {
             Some(before) => {
-                let changed = journal.entries_changed(&before, &journal.heads());
+                let changed = journal.entries_changed_since(&before);
                 self.refresh(journal, &changed);
             }
             None => *self = View::build(journal),
@@ -163,17 +173,14 @@ impl View {
     /// The shortest prefix length (at least `min`) that keeps every id in
     /// `ids` unique among all entries, for abbreviated display.
     pub fn short_len(&self, min: usize) -> usize {
-        let keys: Vec<String> = self.entries.keys().map(EntryId::key).collect();
-        let mut len = min;
-        for w in keys.windows(2) {
-            let common = w[0]
-                .bytes()
-                .zip(w[1].bytes())
-                .take_while(|(a, b)| a == b)
-                .count();
-            len = len.max(common + 1);
-        }
-        len.min(26)
+        // Every `log` asks this, so it compares the ids' bits instead of
+        // spelling each one out.
+        let ids = self.entries.keys().map(|id| u128::from(id.0));
+        ids.clone()
+            .zip(ids.skip(1))
+            .map(|(a, b)| common_chars(a, b) + 1)
+            .fold(min, usize::max)
+            .min(26)
     }
 
     /// The shortest prefix of `id` (at least `min` characters) that no other
@@ -196,5 +203,37 @@ impl View {
                 .next(),
         );
         (before.max(after) + 1).max(min).min(26)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_characters_counted_from_bits_agree_with_the_text_forms() {
+        let text_common = |a: u128, b: u128| {
+            let (a, b) = (EntryId(a.into()).key(), EntryId(b.into()).key());
+            a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+        };
+        // A fixed xorshift stream; every second pair differs only below a
+        // chosen bit, so long shared prefixes are covered too.
+        let mut x: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..4_000u32 {
+            let a = next();
+            let b = if i % 2 == 0 {
+                next()
+            } else {
+                a ^ (next() >> (i % 128))
+            };
+            assert_eq!(common_chars(a, b), text_common(a, b), "{a:x} {b:x}");
+        }
+        assert_eq!(common_chars(7, 7), 26);
     }
 }
