@@ -11,6 +11,7 @@ mod dialer;
 mod error;
 mod gate;
 mod hello;
+mod inflate;
 mod netchange;
 mod node;
 mod pair_proto;

@@ -27,6 +27,8 @@ pub enum WireError {
     Write(String),
     #[error("malformed sync message: {0}")]
     Malformed(String),
+    #[error("sync message's changes unpack to more than {0} bytes")]
+    Inflates(usize),
 }
 
 pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Vec<u8>, WireError> {
@@ -70,7 +72,8 @@ pub async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), Wire
 
 /// Decodes a peer's sync message. Automerge's decoder has panicked on
 /// crafted input before, so a panic is caught and reported as malformed;
-/// absurd list lengths are refused.
+/// absurd list lengths are refused, and so are changes that would unpack
+/// past [`crate::inflate::MAX_INFLATED`].
 pub fn decode_message(bytes: &[u8]) -> Result<automerge::sync::Message, WireError> {
     let decoded = std::panic::catch_unwind(|| automerge::sync::Message::decode(bytes))
         .map_err(|_| WireError::Malformed("decoder panicked".into()))?
@@ -88,6 +91,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<automerge::sync::Message, WireErro
     for have in &decoded.have {
         check_bloom(&have.bloom.to_bytes())?;
     }
+    crate::inflate::inflated_size(decoded.changes.iter(), crate::inflate::MAX_INFLATED)?;
     Ok(decoded)
 }
 
@@ -148,5 +152,47 @@ mod tests {
         let msg = doc.generate_sync_message(&mut state).unwrap();
         let back = decode_message(&msg.clone().encode()).unwrap();
         assert_eq!(back.heads, msg.heads);
+    }
+}
+
+#[cfg(test)]
+mod unpacking {
+    use super::*;
+
+    /// A sync message carrying one compressed change chunk whose data
+    /// inflates to `len` zero bytes (the checksum is never reached).
+    fn bomb(len: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..len.div_ceil(zeros.len()) {
+            enc.write_all(&zeros).unwrap();
+        }
+        let deflated = enc.finish().unwrap();
+        let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+        leb128::write::unsigned(&mut chunk, deflated.len() as u64).unwrap();
+        chunk.extend(deflated);
+        automerge::sync::Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: vec![chunk].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn a_message_that_would_unpack_past_the_bound_is_refused_before_automerge_reads_it() {
+        let msg = bomb(crate::inflate::MAX_INFLATED + (1 << 20));
+        assert!(msg.len() < 4 << 20, "well inside a frame");
+        assert_eq!(
+            decode_message(&msg).unwrap_err(),
+            WireError::Inflates(crate::inflate::MAX_INFLATED)
+        );
+        // Just under the bound, the same bomb passes this check; Automerge
+        // then refuses the chunk, whose checksum is wrong.
+        assert!(decode_message(&bomb(crate::inflate::MAX_INFLATED / 2)).is_ok());
     }
 }
