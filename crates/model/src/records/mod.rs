@@ -1,12 +1,14 @@
 //! Signed records of the couple document (schema 2, docs/SCHEMA.md part 1):
 //! their canonical bytes, the record kinds, the trust computation over them,
 //! and what the couple's names, settings, rituals, prompts and settled
-//! repairs are on read. Pure functions over bytes and an in-memory document:
+//! repairs are on read; and the signed heads that prove who wrote a partner
+//! document. Pure functions over bytes and an in-memory document:
 //! keys come in as arguments, nothing here draws randomness or does I/O.
 
 pub mod canonical;
 pub mod couple;
 pub mod error;
+pub mod heads;
 pub mod history;
 pub mod ids;
 pub mod read;
@@ -19,6 +21,9 @@ pub(crate) mod testkit;
 
 pub use couple::{StoredRecord, stored_records};
 pub use error::{CanonicalError, RecordError};
+pub use heads::{
+    DocKind, HeadsRecord, PartnerDoc, PartnerRefusal, SignedHeads, Verdict, check_partner_changes,
+};
 pub use history::{Ancestry, DocHistory};
 pub use ids::{DeviceKey, PartnerCode, RecordKey};
 pub use read::{CoupleRitual, CustomPrompt, OnRead, RitualOwner, Settings};
