@@ -219,6 +219,11 @@ async fn run_unlocked(
         cached_view = cached.is_some(),
         "hearth daemon starting"
     );
+    if !hearth_store::seal::ENCRYPTED {
+        tracing::error!(
+            "built for the encryption cost benchmark: files are NOT encrypted; never use this build for a journal"
+        );
+    }
     let base = Journal::new(identity.actor()).doc().clone();
     let mut core = Core::new(
         identity,
