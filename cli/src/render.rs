@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::NaiveDate;
+use hearth_ipc::{PartnerAnswer, PromptToday};
 use hearth_model::{Body, Entry, PartnerId};
 use owo_colors::{OwoColorize, Stream, Style};
 use serde_json::Value;
@@ -178,15 +179,45 @@ pub fn qr_code(code: &qrcode::QrCode) -> String {
     out
 }
 
-/// An entry as documented JSON: the stored fields plus `author_name`.
+/// An entry as documented JSON: the stored fields, every key present even
+/// when empty (the socket and the cache leave those out), plus
+/// `author_name`.
 pub fn entry_json(e: &Entry, names: &BTreeMap<PartnerId, String>) -> Result<Value> {
-    let mut v = serde_json::to_value(e)?;
+    let mut v = entry_keys(e)?;
     if let Value::Object(m) = &mut v {
         let name = names
             .get(&e.author)
             .cloned()
             .unwrap_or_else(|| e.author.to_string());
         m.insert("author_name".into(), Value::String(name));
+    }
+    Ok(v)
+}
+
+/// An entry's JSON with every documented key, empty ones included.
+fn entry_keys(e: &Entry) -> Result<Value> {
+    let mut v = serde_json::to_value(e)?;
+    if let Value::Object(m) = &mut v {
+        for key in Entry::EMPTY_KEYS.iter().chain(e.empty_body_keys()) {
+            let empty = match *key {
+                "conflicts" => Value::Object(Default::default()),
+                _ => Value::Null,
+            };
+            m.entry(*key).or_insert(empty);
+        }
+    }
+    Ok(v)
+}
+
+/// `prompt --json`: the day's prompt with my answer and, once shown, my
+/// partner's, each entry with every documented key.
+pub fn prompt_json(p: &PromptToday) -> Result<Value> {
+    let mut v = serde_json::to_value(p)?;
+    if let Some(mine) = &p.mine {
+        v["mine"] = entry_keys(mine)?;
+    }
+    if let PartnerAnswer::Shown { entry } = &p.partner {
+        v["partner"]["entry"] = entry_keys(entry)?;
     }
     Ok(v)
 }

@@ -326,6 +326,12 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
     assert!(entries.iter().any(|e| e["deleted"].is_string()));
     let id = entries[1]["id"].as_str().unwrap();
     schema.assert_valid("entry", &json(&env.ok(&["show", id, "--json"])));
+    // The socket leaves empty fields out; the answer inside `prompt --json`
+    // has them back, like every entry a script reads.
+    let prompt = json(&env.ok(&["prompt", "--json"]));
+    let mine = &prompt["mine"];
+    assert_eq!(mine.get("edited"), Some(&Value::Null), "{prompt}");
+    assert_eq!(mine.get("conflicts"), Some(&serde_json::json!({})), "{prompt}");
 
     for row in json(&env.ok(&["tags", "--json"])).as_array().unwrap() {
         schema.assert_valid("tag", row);

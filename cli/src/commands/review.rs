@@ -144,7 +144,7 @@ pub fn today(ctx: &mut Ctx, json: bool) -> Result<()> {
             "day": due.today,
             "entries": entries,
             "due": due.items,
-            "prompt": prompt,
+            "prompt": render::prompt_json(&prompt)?,
         }));
     }
     let mut out = std::io::stdout().lock();

@@ -569,7 +569,7 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
         }))? {
             Response::Prompt(p) => {
                 if a.json {
-                    return render::print_json(&p);
+                    return render::print_json(&render::prompt_json(&p)?);
                 }
                 print_prompt(&mut std::io::stdout().lock(), &p, a.prompt_id.as_deref())
             }
@@ -688,7 +688,7 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
             match ctx.call(Request::PromptSkip(hearth_ipc::PromptSkip { at }))? {
                 Response::Prompt(p) => {
                     if a.json {
-                        return render::print_json(&p);
+                        return render::print_json(&render::prompt_json(&p)?);
                     }
                     println!("{}", render::dim("Set that one aside. Here is another:"));
                     print_prompt(&mut std::io::stdout().lock(), &p, None)

@@ -225,15 +225,16 @@ impl FromStr for RepairMode {
 }
 
 /// The kind-specific part of an entry. Serialised with a `kind` tag next to
-/// the common fields; this is the documented JSON shape.
+/// the common fields; with the empty fields [`Entry`] leaves out, this is
+/// the documented JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Body {
     Checkin {
         mood: Mood,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         energy: Option<Energy>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         need: Option<Need>,
         note: String,
     },
@@ -406,6 +407,11 @@ impl Body {
 }
 
 /// A materialised entry, as read from the document.
+///
+/// Serialised compactly: fields that are empty are left out, since they
+/// are most of them and every start reads the whole view cache. The JSON
+/// that scripts read has every documented key; `hearth`'s
+/// `render::entry_json` puts the empty ones back ([`Entry::EMPTY_KEYS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub id: EntryId,
@@ -416,21 +422,35 @@ pub struct Entry {
     pub tags: BTreeSet<String>,
     pub starred: bool,
     pub tender: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited: Option<DateTime<FixedOffset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<DateTime<FixedOffset>>,
     /// For a repair: when the couple marked its agreements settled. Until
     /// then they are open and the weekly review brings them up.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<DateTime<FixedOffset>>,
     #[serde(flatten)]
     pub body: Body,
     /// Text fields edited concurrently on two devices: the values that did
     /// not win, kept so no word is lost until someone merges them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub conflicts: BTreeMap<String, Vec<String>>,
 }
 
 impl Entry {
+    /// The common keys serialisation leaves out when empty: `conflicts`
+    /// then stands for `{}`, the others for `null`.
+    pub const EMPTY_KEYS: [&str; 4] = ["edited", "deleted", "resolved", "conflicts"];
+
+    /// The kind's own keys left out when empty (all of them `null`).
+    pub fn empty_body_keys(&self) -> &'static [&'static str] {
+        match self.body {
+            Body::Checkin { .. } => &["energy", "need"],
+            _ => &[],
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         self.body.kind()
     }
