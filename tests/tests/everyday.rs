@@ -331,7 +331,11 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
     let prompt = json(&env.ok(&["prompt", "--json"]));
     let mine = &prompt["mine"];
     assert_eq!(mine.get("edited"), Some(&Value::Null), "{prompt}");
-    assert_eq!(mine.get("conflicts"), Some(&serde_json::json!({})), "{prompt}");
+    assert_eq!(
+        mine.get("conflicts"),
+        Some(&serde_json::json!({})),
+        "{prompt}"
+    );
 
     for row in json(&env.ok(&["tags", "--json"])).as_array().unwrap() {
         schema.assert_valid("tag", row);
