@@ -7,8 +7,8 @@
 //! takes the place of a checksum. Automerge alone would quietly load the
 //! intact prefix of a truncated file.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub const MAGIC: &[u8; 8] = b"HEARTH\x00\x02";
@@ -88,35 +88,76 @@ fn aad(header: &[u8], name: &str) -> Vec<u8> {
 /// Encrypts `plain` for the file called `name` (relative to the data
 /// directory) with a fresh random nonce.
 pub fn seal(key: &FileKey, role: Role, name: &str, plain: &[u8]) -> Vec<u8> {
+    let written: Result<_, std::convert::Infallible> = seal_with(key, role, name, |out| {
+        out.extend_from_slice(plain);
+        Ok(())
+    });
+    written.unwrap_or_else(|never| match never {})
+}
+
+/// As [`seal`], with the content written by `write` straight after the
+/// header and encrypted where it lies: one buffer, not a plaintext and a
+/// ciphertext side by side (the view cache is megabytes).
+pub fn seal_with<E>(
+    key: &FileKey,
+    role: Role,
+    name: &str,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, E> {
     let nonce: [u8; NONCE_LEN] = rand::random();
-    let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + TAG_LEN);
+    let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     out.push(role as u8);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&((plain.len() + TAG_LEN) as u64).to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    write(&mut out)?;
+    let len = (out.len() - HEADER_LEN + TAG_LEN) as u64;
+    out[34..42].copy_from_slice(&len.to_le_bytes());
     if !ENCRYPTED {
-        out.extend_from_slice(plain);
         out.extend_from_slice(&[0; TAG_LEN]);
-        return out;
+        return Ok(out);
     }
     let aad = aad(&out, name);
-    let sealed = key
+    let tag = key
         .cipher()
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plain,
-                aad: &aad,
-            },
-        )
+        .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, &mut out[HEADER_LEN..])
         .expect("XChaCha20-Poly1305 encrypts any length a file can have");
-    out.extend_from_slice(&sealed);
-    out
+    out.extend_from_slice(&tag);
+    Ok(out)
 }
 
 /// Decrypts a file written by [`seal`] under the same name and role.
 pub fn open(key: &FileKey, role: Role, name: &str, bytes: &[u8]) -> Result<Vec<u8>, SealError> {
+    open_owned(key, role, name, bytes.to_vec())
+}
+
+/// As [`open`], decrypting in the buffer the file was read into, which
+/// becomes the plaintext.
+pub fn open_owned(
+    key: &FileKey,
+    role: Role,
+    name: &str,
+    mut bytes: Vec<u8>,
+) -> Result<Vec<u8>, SealError> {
+    check_header(role, &bytes)?;
+    let aad = aad(&bytes, name);
+    let nonce = *XNonce::from_slice(&bytes[10..34]);
+    let body_len = bytes.len() - HEADER_LEN - TAG_LEN;
+    if ENCRYPTED {
+        let (body, tag) = bytes[HEADER_LEN..].split_at_mut(body_len);
+        key.cipher()
+            .decrypt_in_place_detached(&nonce, &aad, body, Tag::from_slice(tag))
+            .map_err(|_| SealError::Tag)?;
+    }
+    bytes.truncate(HEADER_LEN + body_len);
+    bytes.drain(..HEADER_LEN);
+    Ok(bytes)
+}
+
+/// The checks before decrypting: magic, version, role, and a length that
+/// matches what is there.
+fn check_header(role: Role, bytes: &[u8]) -> Result<(), SealError> {
     if bytes.len() < HEADER_LEN {
         return if bytes.len() >= 8 && &bytes[..8] != MAGIC {
             Err(SealError::Magic)
@@ -137,8 +178,7 @@ pub fn open(key: &FileKey, role: Role, name: &str, bytes: &[u8]) -> Result<Vec<u
         return Err(SealError::Role);
     }
     let len = u64::from_le_bytes(bytes[34..42].try_into().expect("8 bytes"));
-    let body = &bytes[HEADER_LEN..];
-    let found = body.len() as u64;
+    let found = (bytes.len() - HEADER_LEN) as u64;
     if found < len {
         return Err(SealError::Truncated {
             expected: len,
@@ -148,19 +188,10 @@ pub fn open(key: &FileKey, role: Role, name: &str, bytes: &[u8]) -> Result<Vec<u
     if found > len {
         return Err(SealError::Trailing(found - len));
     }
-    if !ENCRYPTED {
-        return Ok(body[..body.len().saturating_sub(TAG_LEN)].to_vec());
+    if len < TAG_LEN as u64 {
+        return Err(SealError::Tag);
     }
-    let aad = aad(bytes, name);
-    key.cipher()
-        .decrypt(
-            XNonce::from_slice(&bytes[10..34]),
-            Payload {
-                msg: body,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| SealError::Tag)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -181,6 +212,41 @@ mod tests {
         assert_eq!(open(&key, Role::Chunk, NAME, &bytes).unwrap(), text);
         // Two seals of the same text differ: the nonce is fresh.
         assert_ne!(bytes, seal(&key, Role::Chunk, NAME, text));
+    }
+
+    #[test]
+    fn content_written_into_the_seal_opens_like_any_other() {
+        let key = FileKey::for_tests(2);
+        let text = b"a view cache, written straight into its file";
+        let bytes = seal_with(&key, Role::ViewCache, NAME, |out| {
+            out.extend_from_slice(text);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(bytes.len(), HEADER_LEN + text.len() + TAG_LEN);
+        assert!(!bytes.windows(5).any(|w| w == b"cache"));
+        assert_eq!(open(&key, Role::ViewCache, NAME, &bytes).unwrap(), text);
+        assert_eq!(
+            open_owned(&key, Role::ViewCache, NAME, bytes.clone()).unwrap(),
+            text
+        );
+        let mut flipped = bytes.clone();
+        flipped[HEADER_LEN] ^= 1;
+        assert_eq!(
+            open_owned(&key, Role::ViewCache, NAME, flipped),
+            Err(SealError::Tag)
+        );
+        // A writer that fails gives its error and no file.
+        assert_eq!(
+            seal_with(&key, Role::ViewCache, NAME, |_| Err("full")),
+            Err("full")
+        );
+        // An empty content still has its tag; a file shorter than one fails.
+        let empty = seal(&key, Role::Chunk, NAME, b"");
+        assert_eq!(open(&key, Role::Chunk, NAME, &empty).unwrap(), b"");
+        let mut short = empty[..HEADER_LEN + 4].to_vec();
+        short[34..42].copy_from_slice(&4u64.to_le_bytes());
+        assert_eq!(open(&key, Role::Chunk, NAME, &short), Err(SealError::Tag));
     }
 
     #[test]
