@@ -1,11 +1,13 @@
 //! Signed records of the couple document (schema 2, docs/SCHEMA.md part 1):
 //! their canonical bytes, the record kinds, the trust computation over them,
 //! and what the couple's names, settings, rituals, prompts and settled
-//! repairs are on read; and the signed heads that prove who wrote a partner
-//! document. Pure functions over bytes and an in-memory document:
-//! keys come in as arguments, nothing here draws randomness or does I/O.
+//! repairs are on read; the signed heads that prove who wrote a partner
+//! document; and the sealed content of an entry version. Pure functions
+//! over bytes and an in-memory document: keys come in as arguments, nothing
+//! here draws randomness or does I/O.
 
 pub mod canonical;
+pub mod content;
 pub mod couple;
 pub mod error;
 pub mod heads;
