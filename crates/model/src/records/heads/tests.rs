@@ -1,8 +1,9 @@
 use automerge::transaction::Transactable;
-use automerge::{ActorId, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{ActorId, ROOT, ReadDoc, ScalarValue};
 
 use super::*;
 use crate::records::couple::StoredRecord;
+use crate::records::genesis::{genesis_hash, partner_genesis};
 use crate::records::testkit::{Device, change, linear, stored};
 
 /// Ana's laptop (her root) and phone, Ben's desk (his root), and a device
@@ -44,15 +45,10 @@ fn couple() -> Couple {
     }
 }
 
-/// A stand-in for Ana's 2026 document: its genesis, by the fixed actor.
+/// Ana's 2026 document as it starts: its genesis, and the genesis hash.
 fn genesis(doc: &PartnerDoc) -> (Automerge, ChangeHash) {
-    let mut d = Automerge::new().with_actor(ActorId::from(b"hearth-genesis-2".as_slice()));
-    let mut tx = d.transaction();
-    let hearth = tx.put_object(ROOT, "hearth", ObjType::Map).unwrap();
-    tx.put(&hearth, "schema", 2).unwrap();
-    tx.put(&hearth, "doc", doc.to_string()).unwrap();
-    tx.put_object(ROOT, "entries", ObjType::Map).unwrap();
-    let hash = tx.commit().0.unwrap();
+    let d = partner_genesis(doc);
+    let hash = genesis_hash(&d).unwrap();
     (d, hash)
 }
 
