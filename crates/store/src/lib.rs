@@ -16,6 +16,7 @@
 //! already has, so leftovers from an interrupted compaction are harmless.
 
 mod file;
+pub mod keyslot;
 mod memory;
 mod private;
 pub mod seal;

@@ -59,6 +59,16 @@ impl StorageKey {
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         FileKey::from_bytes(out)
     }
+
+    /// The key the slots of key files are sealed with: HKDF-SHA256 of the
+    /// storage key, info `hearth/v2/keyslots`.
+    pub fn slot_key(&self) -> crate::keyslot::SlotKey {
+        let mut out = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(None, &self.0)
+            .expand(b"hearth/v2/keyslots", &mut out)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        crate::keyslot::SlotKey(out)
+    }
 }
 
 /// The key argon2id derives from a passphrase, which unwraps the storage
