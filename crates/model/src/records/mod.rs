@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod content;
 pub mod couple;
 pub mod error;
+pub mod forget;
 pub mod genesis;
 pub mod heads;
 pub mod history;
