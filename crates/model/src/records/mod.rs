@@ -18,6 +18,7 @@ pub mod ids;
 pub mod read;
 pub mod receive;
 pub mod record;
+pub mod release;
 pub mod trust;
 
 #[cfg(test)]
