@@ -420,7 +420,16 @@ impl Journal {
             Ok(Err(e)) => return Err(ModelError::SyncRejected(e.to_string())),
             Err(_) => return Err(ModelError::SyncPanicked),
         }
-        Ok(track.then(|| self.entries_changed_since(&before)))
+        if !track {
+            return Ok(None);
+        }
+        // Decoding the changes again is Automerge's work on a peer's bytes:
+        // a panic there must cost the session, not the daemon.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.entries_changed_since(&before)
+        }))
+        .map(Some)
+        .map_err(|_| ModelError::SyncPanicked)
     }
 
     /// Puts the document back to `heads`, an ancestor of its current state

@@ -132,8 +132,8 @@ impl Ready {
         };
         let peer = *peer;
         let before = self.journal.heads();
-        // Patches tell which entries changed at the cost of what arrived;
-        // a first sync of a whole journal is cheaper to read afresh.
+        // The new changes tell which entries changed at the cost of what
+        // arrived; a first sync of a whole journal is cheaper to read afresh.
         let bulk = msg.changes.iter().map(<[u8]>::len).sum::<usize>() > BULK_BYTES;
         match self.journal.receive(state, msg, !bulk) {
             Ok(touched) => {

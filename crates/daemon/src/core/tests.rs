@@ -412,7 +412,7 @@ fn a_bulk_message_with_one_entry_over_the_limit_is_refused_whole() {
     let heads = rig.heads();
     let mut ben = peer_device(&rig, 8);
     // Text that does not compress, so the message is over the size at which
-    // the core rebuilds the whole view instead of following patches.
+    // the core rebuilds the whole view instead of re-reading the touched entries.
     let mut noise = noise(7);
     // 12 × 64 KiB of 26 letters is about 460 KiB even compressed.
     for n in 1..=12 {
