@@ -203,6 +203,28 @@ mod tests {
     }
 
     #[test]
+    fn any_damage_to_a_real_message_is_counted_or_refused_never_a_panic() {
+        let mut doc = compressible(5_000);
+        let saved = doc.save();
+        let mut change = doc.get_last_local_change().unwrap();
+        let compressed = change.bytes().to_vec();
+        let limit = 1 << 20;
+        for original in [&saved, &compressed] {
+            for i in 0..original.len() {
+                for bit in [0x01, 0x80] {
+                    let mut bent = original.to_vec();
+                    bent[i] ^= bit;
+                    match inflated_size([bent.as_slice()], limit) {
+                        Ok(n) => assert!(n <= limit, "byte {i}: {n}"),
+                        Err(WireError::Malformed(_) | WireError::Inflates(_)) => {}
+                        Err(other) => panic!("byte {i}: {other}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn chunks_that_do_not_read_are_malformed() {
         let mut doc = compressible(10);
         let saved = doc.save();
