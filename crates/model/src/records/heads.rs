@@ -16,14 +16,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use automerge::{Automerge, ChangeHash};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
 use super::canonical::{Reader, Writer};
 use super::error::RecordError;
 use super::ids::{DeviceKey, PartnerCode, hex};
 use super::receive::MAX_CHANGE;
-use super::record::{MAX_RECORD, SIGNATURE_LEN};
+use super::record::{SIGNATURE_LEN, sign_as, split_value, verify_by};
 use super::trust::TrustView;
 
 pub const TAG_HEADS: &str = "hearth/v2/heads";
@@ -135,11 +135,8 @@ impl HeadsRecord {
 
     /// Signs the record with the signer's key.
     pub fn sign(self, key: &SigningKey) -> Result<SignedHeads, RecordError> {
-        if key.verifying_key().to_bytes() != self.signer.0 {
-            return Err(RecordError::WrongSigningKey);
-        }
         let body = self.to_body()?;
-        let signature = key.sign(&body).to_bytes();
+        let signature = sign_as(key, &self.signer, &body)?;
         Ok(SignedHeads {
             record: self,
             signature,
@@ -174,21 +171,9 @@ impl SignedHeads {
     /// Checks bytes from a peer or a file: size, exact parse, strict
     /// signature by the signer the body names.
     pub fn verify(value: &[u8]) -> Result<SignedHeads, RecordError> {
-        if value.len() > MAX_RECORD {
-            return Err(RecordError::TooLarge {
-                len: value.len(),
-                max: MAX_RECORD,
-            });
-        }
-        if value.len() <= SIGNATURE_LEN {
-            return Err(RecordError::TooShort { len: value.len() });
-        }
-        let (signature, body) = value.split_at(SIGNATURE_LEN);
-        let signature: [u8; SIGNATURE_LEN] = signature.try_into().expect("split at its length");
+        let (signature, body) = split_value(value)?;
         let record = HeadsRecord::parse(body)?;
-        VerifyingKey::from_bytes(&record.signer.0)
-            .and_then(|k| k.verify_strict(body, &Signature::from_bytes(&signature)))
-            .map_err(|_| RecordError::BadSignature)?;
+        verify_by(&record.signer, body, &signature)?;
         Ok(SignedHeads {
             record,
             signature,

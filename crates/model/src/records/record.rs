@@ -305,11 +305,8 @@ impl Record {
 
     /// Signs the record with the signer's key.
     pub fn sign(self, key: &SigningKey) -> Result<SignedRecord, RecordError> {
-        if key.verifying_key().to_bytes() != self.signer.0 {
-            return Err(RecordError::WrongSigningKey);
-        }
         let body = self.to_body()?;
-        let signature = key.sign(&body).to_bytes();
+        let signature = sign_as(key, &self.signer, &body)?;
         Ok(SignedRecord {
             record: self,
             signature,
@@ -393,11 +390,7 @@ impl SignedRecord {
     pub fn verify(value: &[u8]) -> Result<SignedRecord, RecordError> {
         let (signature, body) = split_value(value)?;
         let record = Record::parse(body)?;
-        let signer =
-            VerifyingKey::from_bytes(&record.signer.0).map_err(|_| RecordError::BadSignature)?;
-        signer
-            .verify_strict(body, &Signature::from_bytes(&signature))
-            .map_err(|_| RecordError::BadSignature)?;
+        verify_by(&record.signer, body, &signature)?;
         Ok(SignedRecord {
             record,
             signature,
@@ -437,7 +430,31 @@ impl SignedRecord {
     }
 }
 
-fn split_value(value: &[u8]) -> Result<([u8; SIGNATURE_LEN], &[u8]), RecordError> {
+/// `body` signed by `signer`, whose key `key` must be.
+pub(super) fn sign_as(
+    key: &SigningKey,
+    signer: &DeviceKey,
+    body: &[u8],
+) -> Result<[u8; SIGNATURE_LEN], RecordError> {
+    if key.verifying_key().to_bytes() != signer.0 {
+        return Err(RecordError::WrongSigningKey);
+    }
+    Ok(key.sign(body).to_bytes())
+}
+
+/// Strict ed25519 verification of `body` against `signer`.
+pub(super) fn verify_by(
+    signer: &DeviceKey,
+    body: &[u8],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), RecordError> {
+    VerifyingKey::from_bytes(&signer.0)
+        .and_then(|k| k.verify_strict(body, &Signature::from_bytes(signature)))
+        .map_err(|_| RecordError::BadSignature)
+}
+
+/// A stored value split into its signature and body, sizes checked.
+pub(super) fn split_value(value: &[u8]) -> Result<([u8; SIGNATURE_LEN], &[u8]), RecordError> {
     if value.len() > MAX_RECORD {
         return Err(RecordError::TooLarge {
             len: value.len(),
