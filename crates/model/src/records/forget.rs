@@ -139,7 +139,7 @@ mod tests {
         put_version(&mut laptop, &e, 1);
         let mut phone = device(&laptop, 2);
         // The laptop deletes (tombstone, `b` gone); the phone edits.
-        let map = laptop.get(&entries(&laptop), e.key()).unwrap().unwrap().1;
+        let map = laptop.get(entries(&laptop), e.key()).unwrap().unwrap().1;
         let mut tx = laptop.transaction();
         tx.put(&map, "deleted", true).unwrap();
         tx.delete(&map, "b").unwrap();
