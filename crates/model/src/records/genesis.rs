@@ -122,7 +122,7 @@ mod tests {
         let first = &changes[0];
         assert_eq!(first.actor_id().to_bytes(), GENESIS_ACTOR);
         assert_eq!((first.seq(), first.timestamp()), (1, 0));
-        assert_eq!(first.message().map(|m| m.as_str()), Some(MESSAGE));
+        assert_eq!(first.message(), Some(MESSAGE));
         assert!(first.deps().is_empty());
     }
 }
