@@ -15,6 +15,7 @@ pub mod genesis;
 pub mod heads;
 pub mod history;
 pub mod ids;
+pub mod manifest;
 pub mod read;
 pub mod receive;
 pub mod record;
