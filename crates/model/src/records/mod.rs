@@ -6,6 +6,7 @@
 //! over bytes and an in-memory document: keys come in as arguments, nothing
 //! here draws randomness or does I/O.
 
+pub mod audience;
 pub mod canonical;
 pub mod content;
 pub mod couple;
