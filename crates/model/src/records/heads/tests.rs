@@ -45,6 +45,29 @@ fn couple() -> Couple {
     }
 }
 
+impl Couple {
+    /// The check on `fork` of Ana's document, against the real document's
+    /// `real` heads, with the sender's `announced` heads and `records`.
+    fn check(
+        &self,
+        genesis: &ChangeHash,
+        fork: &Automerge,
+        real: &[ChangeHash],
+        announced: &[ChangeHash],
+        records: &[SignedHeads],
+    ) -> Result<Verdict, PartnerRefusal> {
+        check_partner_changes(
+            &self.doc,
+            genesis,
+            fork,
+            real,
+            announced,
+            records,
+            &self.trust,
+        )
+    }
+}
+
 /// Ana's 2026 document as it starts: its genesis, and the genesis hash.
 fn genesis(doc: &PartnerDoc) -> (Automerge, ChangeHash) {
     let d = partner_genesis(doc);
@@ -153,10 +176,10 @@ fn changes_by_the_partners_devices_under_their_signed_heads_are_accepted() {
         signed(&c.ana, 1, c.doc, &before),
         signed(&c.ana_phone, 4, c.doc, &fork.get_heads()),
     ];
-    let verdict = check_partner_changes(&c.doc, &genesis, &fork, &before, &[], &records, &c.trust);
+    let verdict = c.check(&genesis, &fork, &before, &[], &records);
     assert_eq!(verdict, Ok(Verdict::Accept));
     // A first sync, from the genesis alone, is held to the same rule.
-    let verdict = check_partner_changes(&c.doc, &genesis, &fork, &[], &[], &records, &c.trust);
+    let verdict = c.check(&genesis, &fork, &[], &[], &records);
     assert_eq!(verdict, Ok(Verdict::Accept));
 }
 
@@ -173,15 +196,7 @@ fn a_change_by_the_other_partner_or_a_stranger_is_refused_even_if_its_heads_are_
             signed(forger, 1, c.doc, &fork.get_heads()),
             signed(&c.ana_phone, 1, c.doc, &fork.get_heads()),
         ];
-        let verdict = check_partner_changes(
-            &c.doc,
-            &genesis,
-            &fork,
-            &real.get_heads(),
-            &[],
-            &records,
-            &c.trust,
-        );
+        let verdict = c.check(&genesis, &fork, &real.get_heads(), &[], &records);
         assert!(
             matches!(verdict, Err(PartnerRefusal::Actor { ref actor, .. }) if *actor == forger.key.to_hex()),
             "{verdict:?}"
@@ -213,29 +228,13 @@ fn heads_nobody_of_the_partner_signed_are_refused_unless_more_is_announced() {
         ),
     ];
     for (what, records) in unsigned {
-        let verdict = check_partner_changes(
-            &c.doc,
-            &genesis,
-            &fork,
-            &real.get_heads(),
-            &heads,
-            &records,
-            &c.trust,
-        );
+        let verdict = c.check(&genesis, &fork, &real.get_heads(), &heads, &records);
         assert!(
             matches!(verdict, Err(PartnerRefusal::Uncovered { .. })),
             "{what}: {verdict:?}"
         );
         // The sender announced a head this fork does not hold yet: wait.
-        let verdict = check_partner_changes(
-            &c.doc,
-            &genesis,
-            &fork,
-            &real.get_heads(),
-            &[change(200)],
-            &records,
-            &c.trust,
-        );
+        let verdict = c.check(&genesis, &fork, &real.get_heads(), &[change(200)], &records);
         assert_eq!(verdict, Ok(Verdict::Wait), "{what}");
     }
 }
@@ -255,15 +254,7 @@ fn a_change_over_a_mebibyte_is_refused() {
     tx.put(&entries, "big", ScalarValue::Bytes(noise)).unwrap();
     tx.commit();
     let records = [signed(&c.ana, 1, c.doc, &fork.get_heads())];
-    let verdict = check_partner_changes(
-        &c.doc,
-        &genesis,
-        &fork,
-        &real.get_heads(),
-        &[],
-        &records,
-        &c.trust,
-    );
+    let verdict = c.check(&genesis, &fork, &real.get_heads(), &[], &records);
     assert!(
         matches!(verdict, Err(PartnerRefusal::TooLarge { .. })),
         "{verdict:?}"
