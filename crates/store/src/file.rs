@@ -22,7 +22,7 @@ fn sealed_name(name: &str) -> String {
     format!("journal/{name}")
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -79,7 +79,7 @@ pub struct FileStore {
     _lock: File,
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
@@ -88,7 +88,11 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// Writes `bytes` to a temporary `.<name>.tmp` in `dir`, owner-only, and
 /// fsyncs it. A failed write removes the temp file, so it cannot take the
 /// space a retry needs.
-fn write_synced_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+pub(crate) fn write_synced_temp(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, StoreError> {
     let tmp = dir.join(format!(".{name}.tmp"));
     // A temp file left by a crash (or a link someone planted in its place)
     // goes first; the new one is made fresh and never through a link.
@@ -109,6 +113,34 @@ fn write_synced_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, St
         return Err(io_err(&tmp)(e));
     }
     Ok(tmp)
+}
+
+/// Moves `path`, a file in `dir` that failed to load, into
+/// `dir/quarantine/` under a name not taken yet, for a human to look at.
+pub(crate) fn quarantine(
+    dir: &Path,
+    path: &Path,
+    reason: String,
+) -> Result<Quarantined, StoreError> {
+    let qdir = dir.join("quarantine");
+    create_private_dir(&qdir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut target = qdir.join(&name);
+    let mut n = 1;
+    while target.exists() {
+        target = qdir.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    fs::rename(path, &target).map_err(io_err(path))?;
+    sync_dir(dir)?;
+    Ok(Quarantined {
+        file: path.to_path_buf(),
+        moved_to: target,
+        reason,
+    })
 }
 
 /// Writes `bytes` to `dir/name` atomically and durably: temp file, fsync,
@@ -240,25 +272,7 @@ impl FileStore {
     }
 
     fn quarantine(&self, path: &Path, reason: String) -> Result<Quarantined, StoreError> {
-        let qdir = self.dir.join("quarantine");
-        create_private_dir(&qdir)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut target = qdir.join(&name);
-        let mut n = 1;
-        while target.exists() {
-            target = qdir.join(format!("{name}.{n}"));
-            n += 1;
-        }
-        fs::rename(path, &target).map_err(io_err(path))?;
-        sync_dir(&self.dir)?;
-        Ok(Quarantined {
-            file: path.to_path_buf(),
-            moved_to: target,
-            reason,
-        })
+        quarantine(&self.dir, path, reason)
     }
 
     pub fn dir(&self) -> &Path {

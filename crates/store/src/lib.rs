@@ -15,6 +15,7 @@
 //! complete. Loading reads every file present; Automerge ignores changes it
 //! already has, so leftovers from an interrupted compaction are harmless.
 
+pub mod docset;
 mod file;
 pub mod keyslot;
 mod memory;
@@ -30,6 +31,7 @@ use hearth_model::View;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use docset::DocSet;
 pub use file::{FileStore, write_durably};
 pub use memory::{MemDisk, MemStore};
 pub use private::{Unsafe, check_owner, check_private_dir, create_private_dir};
@@ -52,6 +54,15 @@ pub enum StoreError {
     MissingDeps,
     #[error("stopped at failpoint {0:?}")]
     Failpoint(Stage),
+    #[error("stopped at step {0:?}")]
+    Interrupted(docset::Step),
+    #[error(
+        "this data directory holds a schema 1 journal, which this hearth cannot read; move {} away to start afresh",
+        .0.display()
+    )]
+    Schema1(PathBuf),
+    #[error("{}: {why}", path.display())]
+    Manifest { path: PathBuf, why: String },
 }
 
 /// A file that could not be loaded and was moved to `quarantine/`.

@@ -27,6 +27,7 @@ pub const ENCRYPTED: bool = !cfg!(feature = "unsealed-benchmark");
 #[repr(u8)]
 pub enum Role {
     Identity = 1,
+    Manifest = 2,
     Peers = 5,
     Snapshot = 3,
     Chunk = 4,

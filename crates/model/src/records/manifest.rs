@@ -5,11 +5,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 
 use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
 use super::canonical::Writer;
+use super::error::RecordError;
 use super::heads::PartnerDoc;
 
 /// A document a manifest row is about.
@@ -17,6 +20,43 @@ use super::heads::PartnerDoc;
 pub enum DocId {
     Couple,
     Partner(PartnerDoc),
+}
+
+impl DocId {
+    /// The name of the document's files: its id with `/` replaced by `-`
+    /// (`p-<partner id>-<year>`), so one directory holds every document.
+    pub fn file_id(&self) -> String {
+        self.to_string().replace('/', "-")
+    }
+
+    /// The document a file id names, if any.
+    pub fn from_file_id(s: &str) -> Option<DocId> {
+        // A document id never holds `-`, so the mapping is one to one.
+        if s.contains('/') {
+            return None;
+        }
+        s.replace('-', "/").parse().ok()
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocId::Couple => f.write_str("couple"),
+            DocId::Partner(p) => p.fmt(f),
+        }
+    }
+}
+
+impl FromStr for DocId {
+    type Err = RecordError;
+
+    fn from_str(s: &str) -> Result<DocId, RecordError> {
+        match s {
+            "couple" => Ok(DocId::Couple),
+            _ => s.parse().map(DocId::Partner),
+        }
+    }
 }
 
 /// One row of a manifest.
@@ -98,6 +138,31 @@ mod tests {
             keys: keys_digest([]),
             size: 100,
         }
+    }
+
+    #[test]
+    fn document_ids_and_file_ids_round_trip_and_refuse_other_forms() {
+        let p = "p/0123456789abcdef0123456789abcdef/2026";
+        for text in ["couple", p, "v/0123456789abcdef0123456789abcdef/1970"] {
+            let id: DocId = text.parse().unwrap();
+            assert_eq!(id.to_string(), text);
+            assert_eq!(DocId::from_file_id(&id.file_id()), Some(id));
+        }
+        assert_eq!(
+            DocId::Partner(p.parse().unwrap()).file_id(),
+            "p-0123456789abcdef0123456789abcdef-2026"
+        );
+        for bad in [
+            "",
+            "Couple",
+            "p/0123/2026",
+            "x/0123456789abcdef0123456789abcdef/2026",
+        ] {
+            assert!(bad.parse::<DocId>().is_err(), "{bad:?}");
+        }
+        // A file id is never a document id with a slash in it.
+        assert_eq!(DocId::from_file_id(p), None);
+        assert_eq!(DocId::from_file_id("couple.keys"), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod audience;
 pub mod canonical;
 pub mod content;
 pub mod couple;
+pub mod entries;
 pub mod error;
 pub mod forget;
 pub mod genesis;
