@@ -1,7 +1,10 @@
 //! Reading the signed records out of an in-memory couple document, with the
 //! change that put each one, for the trust computation.
 
+use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+
+use super::record::SignedRecord;
 
 /// The key under which the couple document keeps its records.
 pub const RECORDS_KEY: &str = "records";
@@ -49,10 +52,34 @@ pub fn stored_records(doc: &Automerge) -> Vec<StoredRecord> {
     out
 }
 
+/// Adds `record` to the couple document's `records` under its own key, as
+/// one change by the document's actor. A record already there adds nothing.
+/// Returns whether the document changed.
+pub fn add_record(
+    doc: &mut Automerge,
+    record: &SignedRecord,
+) -> Result<bool, automerge::AutomergeError> {
+    let Ok(Some((Value::Object(ObjType::Map), records))) = doc.get(ROOT, RECORDS_KEY) else {
+        return Err(automerge::AutomergeError::InvalidObjId(RECORDS_KEY.into()));
+    };
+    let key = record.key().to_hex();
+    let value = record.to_bytes();
+    let already = doc
+        .get_all(&records, key.as_str())?
+        .iter()
+        .any(|(v, _)| matches!(v, Value::Scalar(s) if s.as_bytes() == Some(value.as_slice())));
+    if already {
+        return Ok(false);
+    }
+    let mut tx = doc.transaction();
+    tx.put(&records, key, ScalarValue::Bytes(value))?;
+    tx.commit();
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
     use automerge::{ActorId, ObjId};
 
     fn records_map(doc: &Automerge) -> ObjId {

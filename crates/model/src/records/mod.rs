@@ -12,6 +12,7 @@ pub mod content;
 pub mod couple;
 pub mod entries;
 pub mod error;
+pub mod exchange;
 pub mod forget;
 pub mod genesis;
 pub mod heads;

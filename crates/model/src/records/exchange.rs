@@ -1,0 +1,357 @@
+//! One session's document sync with one peer, for schema 2 (docs/SCHEMA.md,
+//! "Accepting a peer's changes" and "Sync: what goes to whom"; issue 9,
+//! point 1).
+//!
+//! Per document the session keeps an Automerge sync state and a scratch
+//! fork. A peer's message is applied to the fork only; the real document
+//! gets the new changes once they pass the document's checks: for the couple
+//! document, only signed records added by certified devices; for a partner
+//! or private document, only changes by that partner's devices under heads
+//! one of them signed. The caller applies an accepted batch to the real
+//! document and commits it. A refusal ends the session and applies nothing.
+//!
+//! Nothing here does I/O or draws randomness: the caller moves frames and
+//! owns the documents.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::{Automerge, Change, ChangeHash};
+use thiserror::Error;
+
+use super::error::RecordError;
+use super::genesis::{couple_genesis, genesis_hash, partner_genesis};
+use super::heads::{
+    DocKind, PartnerDoc, PartnerRefusal, SignedHeads, Verdict, check_partner_changes,
+};
+use super::ids::{DeviceKey, PartnerCode};
+use super::manifest::DocId;
+use super::receive::{CoupleRefusal, check_couple_changes};
+use super::trust::{DeviceStatus, TrustView};
+
+/// At most this many bytes of a peer's changes wait on a fork for the heads
+/// that cover them (SCHEMA.md, "Bounds").
+pub const MAX_STAGED: usize = 64 * 1024 * 1024;
+/// At most this many signed-heads records travel with one frame.
+pub const MAX_SIGNED_PER_FRAME: usize = 64;
+
+/// What goes over the wire for one document: the signed heads the sender
+/// keeps for it, then one Automerge sync message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub doc: DocId,
+    pub signed: Vec<Vec<u8>>,
+    pub message: Vec<u8>,
+}
+
+/// What to do with the real document after a peer's frame.
+#[derive(Debug)]
+pub enum Received {
+    /// The peer's new changes passed every check: apply them to the real
+    /// document and commit them, keeping the signed heads that cover them.
+    Accept {
+        changes: Vec<Change>,
+        signed: Vec<SignedHeads>,
+    },
+    /// Nothing new for the real document.
+    Nothing,
+    /// Changes are held on the fork until the heads they are signed under
+    /// arrive.
+    Wait,
+}
+
+/// Why a peer's frame ends the session. Nothing of it was applied.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Refused {
+    #[error("{device} may not hold {doc}")]
+    NotAllowed { device: String, doc: DocId },
+    #[error("the message about {doc} is not a valid sync message: {why}")]
+    Malformed { doc: DocId, why: String },
+    #[error("a signed-heads record sent with {doc}: {error}")]
+    Signed { doc: DocId, error: RecordError },
+    #[error("{count} signed-heads records with one message, the maximum is {MAX_SIGNED_PER_FRAME}")]
+    TooManySigned { count: usize },
+    #[error(transparent)]
+    Couple(#[from] CoupleRefusal),
+    #[error(transparent)]
+    Partner(#[from] PartnerRefusal),
+    #[error("more than {MAX_STAGED} bytes of changes to {doc} wait for heads that cover them")]
+    Staged { doc: DocId },
+}
+
+/// Whether `device` may hold `doc` at all: the couple document, any valid
+/// device; a partner document, that partner's devices and the devices that
+/// partner approved; a private one, that partner's devices only.
+pub fn may_hold(trust: &TrustView, device: &DeviceKey, doc: &DocId) -> bool {
+    match doc {
+        DocId::Couple => trust.valid(device).is_some(),
+        DocId::Partner(p) => matches!(
+            (p.kind, trust.status(&p.partner, device)),
+            (_, DeviceStatus::Mine) | (DocKind::Partner, DeviceStatus::Partners)
+        ),
+    }
+}
+
+/// A document's genesis, which any device rebuilds byte for byte.
+pub fn genesis_of(doc: &DocId) -> Automerge {
+    match doc {
+        DocId::Couple => couple_genesis(),
+        DocId::Partner(p) => partner_genesis(p),
+    }
+}
+
+struct DocSync {
+    state: State,
+    /// The real document and the peer's changes not yet accepted.
+    fork: Automerge,
+    /// The real document's heads the fork last caught up with.
+    real_seen: Vec<ChangeHash>,
+    genesis: ChangeHash,
+    /// Signed heads the peer sent in this session, verified.
+    signed: Vec<SignedHeads>,
+}
+
+impl DocSync {
+    fn new(doc: &DocId, real: &Automerge) -> DocSync {
+        let genesis = genesis_hash(&genesis_of(doc)).expect("a genesis has one change");
+        DocSync {
+            state: State::new(),
+            fork: real.fork(),
+            real_seen: real.get_heads(),
+            genesis,
+            signed: Vec::new(),
+        }
+    }
+
+    /// Brings the fork up to the real document's local commits.
+    fn catch_up(&mut self, real: &Automerge) {
+        let heads = real.get_heads();
+        if heads != self.real_seen {
+            let new: Vec<Change> = real.get_changes(&self.real_seen);
+            // Changes the real document holds were checked or made here.
+            self.fork
+                .apply_changes(new)
+                .expect("the real document's own changes apply to its fork");
+            self.real_seen = heads;
+        }
+    }
+
+    /// Whether both sides hold exactly the same heads for this document.
+    fn in_sync(&self, real: &Automerge) -> bool {
+        let mut ours = real.get_heads();
+        ours.sort();
+        self.state.their_heads.as_ref().is_some_and(|t| {
+            let mut theirs = t.clone();
+            theirs.sort();
+            theirs == ours
+        })
+    }
+}
+
+/// One session's sync of every document with one peer.
+pub struct Exchange {
+    /// This device.
+    me: DeviceKey,
+    /// The peer.
+    peer: DeviceKey,
+    docs: BTreeMap<DocId, DocSync>,
+}
+
+impl Exchange {
+    pub fn new(me: DeviceKey, peer: DeviceKey) -> Exchange {
+        Exchange {
+            me,
+            peer,
+            docs: BTreeMap::new(),
+        }
+    }
+
+    fn doc_sync(&mut self, doc: DocId, real: &Automerge) -> &mut DocSync {
+        let ds = self
+            .docs
+            .entry(doc)
+            .or_insert_with(|| DocSync::new(&doc, real));
+        ds.catch_up(real);
+        ds
+    }
+
+    /// Whether the couple document is known to be the same on both sides.
+    /// Until then no other document goes out: its signers' certificates may
+    /// not have reached the peer, which would refuse it.
+    pub fn couple_in_sync(&self, couple: &Automerge) -> bool {
+        self.docs
+            .get(&DocId::Couple)
+            .is_some_and(|d| d.in_sync(couple))
+    }
+
+    /// The next frame about `doc` for the peer, or `None` when there is
+    /// nothing to say or the peer may not have it. `real` is this device's
+    /// document (its genesis if it has none), `kept` the signed heads kept
+    /// for it, and `couple` the couple document.
+    pub fn outgoing(
+        &mut self,
+        doc: DocId,
+        real: &Automerge,
+        kept: &[SignedHeads],
+        couple: &Automerge,
+        trust: &TrustView,
+    ) -> Option<Frame> {
+        if !self.sendable(&doc, trust) {
+            return None;
+        }
+        if doc != DocId::Couple && !self.couple_in_sync(couple) {
+            return None;
+        }
+        let ds = self.doc_sync(doc, real);
+        let fork = &ds.fork;
+        let state = &mut ds.state;
+        let message =
+            catch_unwind(AssertUnwindSafe(|| fork.generate_sync_message(state))).ok()??;
+        let signed = match doc {
+            DocId::Couple => Vec::new(),
+            DocId::Partner(_) => kept
+                .iter()
+                .rev()
+                .take(MAX_SIGNED_PER_FRAME)
+                .map(SignedHeads::to_bytes)
+                .collect(),
+        };
+        Some(Frame {
+            doc,
+            signed,
+            message: message.encode(),
+        })
+    }
+
+    /// What this device may send the peer: the table of SCHEMA.md's "What
+    /// goes to whom", seen from this device's partner.
+    fn sendable(&self, doc: &DocId, trust: &TrustView) -> bool {
+        let Some(mine) = trust.valid(&self.me) else {
+            return false;
+        };
+        match doc {
+            // A device pending for my partner gets the couple document from
+            // its own partner's devices only.
+            DocId::Couple => matches!(
+                trust.status(mine, &self.peer),
+                DeviceStatus::Mine | DeviceStatus::Partners
+            ),
+            _ => may_hold(trust, &self.peer, doc) && may_hold(trust, &self.me, doc),
+        }
+    }
+
+    /// Takes a frame from the peer. `real` is this device's document (its
+    /// genesis if it has none), `kept` the signed heads kept here for it.
+    pub fn incoming(
+        &mut self,
+        frame: Frame,
+        real: &Automerge,
+        kept: &[SignedHeads],
+        trust: &TrustView,
+    ) -> Result<Received, Refused> {
+        let doc = frame.doc;
+        for device in [self.peer, self.me] {
+            if !may_hold(trust, &device, &doc) {
+                return Err(Refused::NotAllowed {
+                    device: device.to_hex(),
+                    doc,
+                });
+            }
+        }
+        if frame.signed.len() > MAX_SIGNED_PER_FRAME {
+            return Err(Refused::TooManySigned {
+                count: frame.signed.len(),
+            });
+        }
+        let mut signed = Vec::with_capacity(frame.signed.len());
+        for bytes in &frame.signed {
+            let s = SignedHeads::verify(bytes).map_err(|error| Refused::Signed { doc, error })?;
+            if DocId::Partner(s.record.doc) != doc {
+                return Err(Refused::Signed {
+                    doc,
+                    error: RecordError::BadField {
+                        field: "doc",
+                        why: "names another document than the message",
+                    },
+                });
+            }
+            signed.push(s);
+        }
+        let malformed = |why: String| Refused::Malformed { doc, why };
+        let message = Message::decode(&frame.message).map_err(|e| malformed(e.to_string()))?;
+        let announced = message.heads.clone();
+        let ds = self.doc_sync(doc, real);
+        let (fork, state) = (&mut ds.fork, &mut ds.state);
+        match catch_unwind(AssertUnwindSafe(|| {
+            fork.receive_sync_message(state, message)
+        })) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(malformed(e.to_string())),
+            Err(_) => return Err(malformed("Automerge panicked reading it".into())),
+        }
+        ds.signed.extend(signed);
+        let real_heads = real.get_heads();
+        let new: Vec<Change> = ds.fork.get_changes(&real_heads);
+        let staged: usize = new.iter().map(|c| c.raw_bytes().len()).sum();
+        if staged > MAX_STAGED {
+            return Err(Refused::Staged { doc });
+        }
+        if new.is_empty() {
+            return Ok(Received::Nothing);
+        }
+        match doc {
+            DocId::Couple => {
+                check_couple_changes(&ds.fork, &new, &ds.genesis)?;
+                Ok(Received::Accept {
+                    changes: new,
+                    signed: Vec::new(),
+                })
+            }
+            DocId::Partner(p) => {
+                let all: Vec<SignedHeads> = kept.iter().chain(&ds.signed).cloned().collect();
+                let verdict = check_partner_changes(
+                    &p,
+                    &ds.genesis,
+                    &ds.fork,
+                    &real_heads,
+                    &announced,
+                    &all,
+                    trust,
+                )?;
+                match verdict {
+                    Verdict::Wait => Ok(Received::Wait),
+                    Verdict::Accept => {
+                        let signed = covering(&p, &ds.signed, trust);
+                        ds.signed.clear();
+                        Ok(Received::Accept {
+                            changes: new,
+                            signed,
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The records worth keeping from a session: those by a device of the
+/// document's partner, for that document.
+fn covering(doc: &PartnerDoc, signed: &[SignedHeads], trust: &TrustView) -> Vec<SignedHeads> {
+    signed
+        .iter()
+        .filter(|s| s.record.doc == *doc && trust.certified(&s.record.signer) == Some(&doc.partner))
+        .cloned()
+        .collect()
+}
+
+/// The partner whose documents `doc` is, if any.
+pub fn partner_of(doc: &DocId) -> Option<PartnerCode> {
+    match doc {
+        DocId::Couple => None,
+        DocId::Partner(p) => Some(p.partner),
+    }
+}
+
+#[cfg(test)]
+mod tests;

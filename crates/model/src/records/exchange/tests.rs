@@ -1,0 +1,449 @@
+//! Real documents, real signatures, frames moved by hand between devices:
+//! Ana's laptop and phone, and Ben's desk, a trusted device that may turn
+//! hostile.
+
+use std::collections::BTreeMap;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, ROOT, ReadDoc};
+use chrono::NaiveDate;
+
+use super::*;
+use crate::EntryId;
+use crate::entry::Body;
+use crate::records::content::VersionKey;
+use crate::records::couple::{add_record, stored_records};
+use crate::records::entries::{self, Content, Fresh};
+use crate::records::heads::HeadsRecord;
+use crate::records::history::DocHistory;
+use crate::records::record::SignedRecord;
+use crate::records::testkit::Device;
+
+struct Dev {
+    device: Device,
+    couple: Automerge,
+    docs: BTreeMap<DocId, Automerge>,
+    kept: BTreeMap<DocId, Vec<SignedHeads>>,
+    counter: u64,
+}
+
+fn actor(d: &Device) -> ActorId {
+    ActorId::from(d.key.0.as_slice())
+}
+
+impl Dev {
+    fn new(device: Device, couple: &Automerge) -> Dev {
+        let couple = couple.fork().with_actor(actor(&device));
+        Dev {
+            device,
+            couple,
+            docs: BTreeMap::new(),
+            kept: BTreeMap::new(),
+            counter: 0,
+        }
+    }
+
+    fn trust(&self) -> TrustView {
+        TrustView::compute(
+            &stored_records(&self.couple),
+            &DocHistory::new(&self.couple),
+        )
+    }
+
+    fn doc(&mut self, doc: DocId) -> &mut Automerge {
+        let a = actor(&self.device);
+        self.docs
+            .entry(doc)
+            .or_insert_with(|| genesis_of(&doc).with_actor(a))
+    }
+
+    /// Signs this device's heads of `doc`, as every commit does.
+    fn sign(&mut self, doc: PartnerDoc) {
+        self.counter += 1;
+        let heads = self
+            .doc(DocId::Partner(doc))
+            .get_heads()
+            .into_iter()
+            .collect();
+        let s = HeadsRecord {
+            signer: self.device.key,
+            counter: self.counter,
+            doc,
+            heads,
+        }
+        .sign(&self.device.signing)
+        .unwrap();
+        self.kept.insert(DocId::Partner(doc), vec![s]);
+    }
+
+    fn write(&mut self, doc: PartnerDoc, n: u128, text: &str) {
+        let content = Content {
+            created: 1_796_600_000_000,
+            offset: 0,
+            device: self.device.key.to_hex(),
+            edited: None,
+            tags: vec![],
+            starred: false,
+            tender: false,
+            body: Body::Note { text: text.into() },
+        };
+        let fresh = Fresh {
+            version: [n as u8; 16],
+            key: VersionKey([n as u8; 32]),
+            nonce: [n as u8; 24],
+        };
+        let am = self.doc(DocId::Partner(doc));
+        entries::write_version(am, &doc, &entry(n), day(), &content, &fresh).unwrap();
+        self.sign(doc);
+    }
+
+    fn heads(&self, doc: DocId) -> Option<Vec<ChangeHash>> {
+        self.docs.get(&doc).map(|d| {
+            let mut h = d.get_heads();
+            h.sort();
+            h
+        })
+    }
+}
+
+fn entry(n: u128) -> EntryId {
+    EntryId::from_parts(1_796_600_000_000, n)
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()
+}
+
+fn shared(of: PartnerCode) -> PartnerDoc {
+    PartnerDoc {
+        kind: DocKind::Partner,
+        partner: of,
+        year: 2026,
+    }
+}
+
+fn private(of: PartnerCode) -> PartnerDoc {
+    PartnerDoc {
+        kind: DocKind::Private,
+        ..shared(of)
+    }
+}
+
+fn put(couple: &mut Automerge, by: &Device, record: &SignedRecord) {
+    let mut d = couple.fork().with_actor(actor(by));
+    add_record(&mut d, record).unwrap();
+    couple.merge(&mut d).unwrap();
+}
+
+/// Ana (laptop, phone) and Ben (desk), paired both ways; Ben approved
+/// Ana's phone.
+fn couple() -> (Dev, Dev, Dev) {
+    let (ana, phone, ben) = (Device::new(1), Device::new(2), Device::new(11));
+    let (a, b) = (ana.root_partner(), ben.root_partner());
+    let mut c = genesis_of(&DocId::Couple);
+    put(&mut c, &ana, &ana.root_cert("laptop"));
+    put(&mut c, &ben, &ben.root_cert("desk"));
+    put(&mut c, &ana, &ana.cert(a, &phone, "phone"));
+    put(&mut c, &ana, &ana.approve(&ben, b));
+    put(&mut c, &ben, &ben.approve(&ana, a));
+    put(&mut c, &ben, &ben.approve(&phone, a));
+    (Dev::new(ana, &c), Dev::new(phone, &c), Dev::new(ben, &c))
+}
+
+/// One side's turn: every frame it has for `docs`, taken by the other.
+/// Returns how many frames went.
+fn turn(
+    ex_from: &mut Exchange,
+    from: &mut Dev,
+    ex_to: &mut Exchange,
+    to: &mut Dev,
+    docs: &[DocId],
+) -> Result<usize, Refused> {
+    let mut sent = 0;
+    for doc in std::iter::once(DocId::Couple).chain(docs.iter().copied()) {
+        let trust = from.trust();
+        let kept = from.kept.get(&doc).cloned().unwrap_or_default();
+        let real = match doc {
+            DocId::Couple => from.couple.clone(),
+            _ => from
+                .docs
+                .get(&doc)
+                .cloned()
+                .unwrap_or_else(|| genesis_of(&doc)),
+        };
+        let Some(frame) = ex_from.outgoing(doc, &real, &kept, &from.couple, &trust) else {
+            continue;
+        };
+        sent += 1;
+        let trust = to.trust();
+        let kept = to.kept.get(&doc).cloned().unwrap_or_default();
+        let real = match doc {
+            DocId::Couple => to.couple.clone(),
+            _ => to.doc(doc).clone(),
+        };
+        match ex_to.incoming(frame, &real, &kept, &trust)? {
+            Received::Accept { changes, signed } => {
+                let target = match doc {
+                    DocId::Couple => &mut to.couple,
+                    _ => to.doc(doc),
+                };
+                target.apply_changes(changes).unwrap();
+                if !signed.is_empty() {
+                    to.kept.insert(doc, signed);
+                }
+            }
+            Received::Nothing | Received::Wait => {}
+        }
+    }
+    Ok(sent)
+}
+
+/// A whole session between `a` and `b` over `docs`, until neither has
+/// anything to say (bounded).
+fn session(a: &mut Dev, b: &mut Dev, docs: &[DocId]) -> Result<(), Refused> {
+    let mut ea = Exchange::new(a.device.key, b.device.key);
+    let mut eb = Exchange::new(b.device.key, a.device.key);
+    for _ in 0..40 {
+        let n = turn(&mut ea, a, &mut eb, b, docs)? + turn(&mut eb, b, &mut ea, a, docs)?;
+        if n == 0 {
+            return Ok(());
+        }
+    }
+    panic!("the session did not settle in 40 rounds");
+}
+
+fn text(dev: &Dev, doc: PartnerDoc, n: u128) -> Option<String> {
+    let am = dev.docs.get(&DocId::Partner(doc))?;
+    let got = entries::read(am, &doc, &entry(n), |v| Some(VersionKey([v[0]; 32]))).unwrap()?;
+    match got.reading {
+        entries::Reading::Readable { content, .. } => match content.body {
+            Body::Note { text } => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[test]
+fn a_partner_document_syncs_and_travels_on_through_a_third_device() {
+    let (mut ana, mut phone, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    ana.write(a, 1, "from the laptop");
+    session(&mut ana, &mut ben, &[DocId::Partner(a)]).unwrap();
+    assert_eq!(ben.heads(DocId::Partner(a)), ana.heads(DocId::Partner(a)));
+    assert_eq!(text(&ben, a, 1).as_deref(), Some("from the laptop"));
+    assert_eq!(
+        ben.kept[&DocId::Partner(a)],
+        ana.kept[&DocId::Partner(a)],
+        "the signature travels with it"
+    );
+    // The phone hears of it from Ben's desk only: the mesh, signed by Ana.
+    session(&mut ben, &mut phone, &[DocId::Partner(a)]).unwrap();
+    assert_eq!(text(&phone, a, 1).as_deref(), Some("from the laptop"));
+}
+
+#[test]
+fn a_trusted_device_that_forges_the_other_partners_words_is_refused() {
+    let a_code = Device::new(1).root_partner();
+    let a = shared(a_code);
+    let doc = DocId::Partner(a);
+    type Forgery = Box<dyn Fn(&mut Dev, &Dev)>;
+    let forgeries: [(&str, Forgery); 4] = [
+        (
+            "edit as himself, signed by himself",
+            Box::new(move |ben, _| {
+                ben.write(a, 1, "words Ana never wrote");
+                // Ben signs Ana's document: his signature does not count for her.
+            }),
+        ),
+        (
+            "add an entry as Ana, signed by himself",
+            Box::new(move |ben, _| ben.write(a, 2, "a forged entry")),
+        ),
+        (
+            "edit with Ana's actor, signed by himself",
+            Box::new(move |ben, ana| {
+                let mut d = ben.doc(doc).fork().with_actor(actor(&ana.device));
+                let content = Content {
+                    created: 0,
+                    offset: 0,
+                    device: ana.device.key.to_hex(),
+                    edited: None,
+                    tags: vec![],
+                    starred: false,
+                    tender: false,
+                    body: Body::Note {
+                        text: "put in her mouth".into(),
+                    },
+                };
+                let fresh = Fresh {
+                    version: [9; 16],
+                    key: VersionKey([9; 32]),
+                    nonce: [9; 24],
+                };
+                entries::write_version(&mut d, &a, &entry(1), day(), &content, &fresh).unwrap();
+                ben.doc(doc).merge(&mut d).unwrap();
+                ben.sign(a);
+            }),
+        ),
+        (
+            "delete with Ana's actor and replay her signature",
+            Box::new(move |ben, ana| {
+                let mut d = ben.doc(doc).fork().with_actor(actor(&ana.device));
+                entries::delete(&mut d, &entry(1)).unwrap();
+                ben.doc(doc).merge(&mut d).unwrap();
+                ben.kept.insert(doc, ana.kept[&doc].clone());
+            }),
+        ),
+    ];
+    for (what, forge) in forgeries {
+        let (mut ana, mut phone, mut ben) = couple();
+        ana.write(a, 1, "Ana's own words");
+        session(&mut ana, &mut ben, &[doc]).unwrap();
+        session(&mut ana, &mut phone, &[doc]).unwrap();
+        let before = phone.heads(doc);
+        forge(&mut ben, &ana);
+        let err = session(&mut ben, &mut phone, &[doc]).expect_err(what);
+        assert!(
+            matches!(
+                err,
+                Refused::Partner(PartnerRefusal::Actor { .. } | PartnerRefusal::Uncovered { .. })
+            ),
+            "{what}: {err}"
+        );
+        assert_eq!(phone.heads(doc), before, "{what}: nothing applied");
+        assert_eq!(
+            text(&phone, a, 1).as_deref(),
+            Some("Ana's own words"),
+            "{what}"
+        );
+        assert!(text(&phone, a, 2).is_none(), "{what}");
+        // Ana's laptop refuses it just the same.
+        assert!(session(&mut ben, &mut ana, &[doc]).is_err(), "{what}");
+    }
+}
+
+#[test]
+fn a_trusted_device_cannot_remove_records_from_the_couple_document() {
+    let (mut ana, _, mut ben) = couple();
+    let records = match ben.couple.get(ROOT, "records").unwrap() {
+        Some((_, id)) => id,
+        None => panic!("no records"),
+    };
+    // Ana's certificate for her phone.
+    let (laptop, phone) = (Device::new(1), Device::new(2));
+    let key = laptop
+        .cert(laptop.root_partner(), &phone, "phone")
+        .key()
+        .to_hex();
+    assert!(ben.couple.get(&records, key.as_str()).unwrap().is_some());
+    let mut tx = ben.couple.transaction();
+    tx.delete(&records, key.as_str()).unwrap();
+    tx.commit();
+    let before = ana.couple.get_heads();
+    let err = session(&mut ben, &mut ana, &[]).unwrap_err();
+    assert!(
+        matches!(err, Refused::Couple(CoupleRefusal::Forbidden { .. })),
+        "{err}"
+    );
+    assert_eq!(ana.couple.get_heads(), before);
+}
+
+#[test]
+fn a_private_document_goes_only_to_its_partners_devices() {
+    let (mut ana, mut phone, mut ben) = couple();
+    let v = private(ana.device.root_partner());
+    let doc = DocId::Partner(v);
+    ana.write(v, 1, "for my eyes only");
+    session(&mut ana, &mut ben, &[doc]).unwrap();
+    assert_eq!(ben.heads(doc), None, "never sent, never named");
+    session(&mut ana, &mut phone, &[doc]).unwrap();
+    assert_eq!(text(&phone, v, 1).as_deref(), Some("for my eyes only"));
+
+    // A device offering one it may not hold loses its session: a real
+    // frame of the phone's for Ana, arriving in Ana's session with Ben.
+    let mut ea = Exchange::new(ana.device.key, ben.device.key);
+    let trust = ana.trust();
+    let mut ex_phone = Exchange::new(phone.device.key, ana.device.key);
+    let couple = phone.couple.clone();
+    // Get the couple document in sync first, so the private frame goes.
+    let mut ex_ana = Exchange::new(ana.device.key, phone.device.key);
+    for _ in 0..5 {
+        if let Some(f) = ex_phone.outgoing(DocId::Couple, &couple, &[], &couple, &trust) {
+            ex_ana.incoming(f, &ana.couple, &[], &trust).unwrap();
+        }
+        if let Some(f) = ex_ana.outgoing(DocId::Couple, &ana.couple, &[], &ana.couple, &trust) {
+            ex_phone.incoming(f, &couple, &[], &trust).unwrap();
+        }
+    }
+    let real = phone.docs[&doc].clone();
+    let kept = phone.kept.get(&doc).cloned().unwrap_or_default();
+    let frame = ex_phone
+        .outgoing(doc, &real, &kept, &couple, &trust)
+        .expect("a frame for Ana");
+    let err = ea
+        .incoming(frame, &genesis_of(&doc), &[], &trust)
+        .unwrap_err();
+    assert!(matches!(err, Refused::NotAllowed { .. }), "{err}");
+}
+
+#[test]
+fn no_partner_document_goes_out_before_the_couple_document_is_in_sync() {
+    let (mut ana, _, ben) = couple();
+    let a = shared(ana.device.root_partner());
+    ana.write(a, 1, "words");
+    let trust = ana.trust();
+    let mut ex = Exchange::new(ana.device.key, ben.device.key);
+    let real = ana.docs[&DocId::Partner(a)].clone();
+    assert!(
+        ex.outgoing(DocId::Partner(a), &real, &[], &ana.couple, &trust)
+            .is_none()
+    );
+    assert!(
+        ex.outgoing(DocId::Couple, &ana.couple, &[], &ana.couple, &trust)
+            .is_some()
+    );
+    assert!(!ex.couple_in_sync(&ana.couple));
+}
+
+#[test]
+fn bytes_that_are_not_a_sync_message_or_a_valid_signature_end_the_session() {
+    let (ana, _, ben) = couple();
+    let a = DocId::Partner(shared(ana.device.root_partner()));
+    let trust = ben.trust();
+    let mut ex = Exchange::new(ben.device.key, ana.device.key);
+    let real = genesis_of(&a);
+    let junk = Frame {
+        doc: a,
+        signed: vec![],
+        message: vec![0x42, 1, 2, 3],
+    };
+    assert!(matches!(
+        ex.incoming(junk, &real, &[], &trust),
+        Err(Refused::Malformed { .. })
+    ));
+    let mut bent = {
+        let mut d = Dev::new(Device::new(1), &ana.couple);
+        d.write(shared(ana.device.root_partner()), 1, "x");
+        d.kept[&a][0].to_bytes()
+    };
+    bent[70] ^= 1;
+    let bad_sig = Frame {
+        doc: a,
+        signed: vec![bent],
+        message: vec![],
+    };
+    assert!(matches!(
+        ex.incoming(bad_sig, &real, &[], &trust),
+        Err(Refused::Signed { .. })
+    ));
+    let many = Frame {
+        doc: a,
+        signed: vec![vec![]; MAX_SIGNED_PER_FRAME + 1],
+        message: vec![],
+    };
+    assert!(matches!(
+        ex.incoming(many, &real, &[], &trust),
+        Err(Refused::TooManySigned { .. })
+    ));
+}
