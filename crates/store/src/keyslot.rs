@@ -40,14 +40,8 @@ impl SlotKey {
     }
 }
 
-/// Who may hold a content key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// The devices of the document's partner.
-    Mine,
-    /// Those, and the other partner's devices that partner approved.
-    Couple,
-}
+/// Who may hold a content key: the model's rule, stored here as one byte.
+pub use hearth_model::records::keys::Audience;
 
 /// What a slot holds.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]

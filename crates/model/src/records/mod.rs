@@ -18,6 +18,7 @@ pub mod genesis;
 pub mod heads;
 pub mod history;
 pub mod ids;
+pub mod keys;
 pub mod manifest;
 pub mod read;
 pub mod receive;

@@ -16,6 +16,7 @@ use crate::records::couple::{add_record, stored_records};
 use crate::records::entries::{self, Content, Fresh};
 use crate::records::heads::HeadsRecord;
 use crate::records::history::DocHistory;
+use crate::records::keys::{self, Audience, KeyGift, KeyRefusal, VersionRef};
 use crate::records::record::SignedRecord;
 use crate::records::testkit::Device;
 
@@ -25,6 +26,8 @@ struct Dev {
     docs: BTreeMap<DocId, Automerge>,
     kept: BTreeMap<DocId, Vec<SignedHeads>>,
     counter: u64,
+    /// The key file: per document, each live key and its audience.
+    keys: BTreeMap<(DocId, VersionRef), (Audience, VersionKey)>,
 }
 
 fn actor(d: &Device) -> ActorId {
@@ -40,6 +43,7 @@ impl Dev {
             docs: BTreeMap::new(),
             kept: BTreeMap::new(),
             counter: 0,
+            keys: BTreeMap::new(),
         }
     }
 
@@ -77,6 +81,11 @@ impl Dev {
     }
 
     fn write(&mut self, doc: PartnerDoc, n: u128, text: &str) {
+        self.write_body(doc, n, Audience::Couple, Body::Note { text: text.into() });
+    }
+
+    /// Writes entry `n` (version and key both from `n`), keeping its key.
+    fn write_body(&mut self, doc: PartnerDoc, n: u128, audience: Audience, body: Body) {
         let content = Content {
             created: 1_796_600_000_000,
             offset: 0,
@@ -85,7 +94,7 @@ impl Dev {
             tags: vec![],
             starred: false,
             tender: false,
-            body: Body::Note { text: text.into() },
+            body,
         };
         let fresh = Fresh {
             version: [n as u8; 16],
@@ -94,7 +103,31 @@ impl Dev {
         };
         let am = self.doc(DocId::Partner(doc));
         entries::write_version(am, &doc, &entry(n), day(), &content, &fresh).unwrap();
+        self.keys.insert(
+            (DocId::Partner(doc), vref(n, n as u8)),
+            (audience, fresh.key),
+        );
         self.sign(doc);
+    }
+
+    fn live_keys(&self, doc: PartnerDoc) -> Vec<(VersionRef, Audience, VersionKey)> {
+        self.keys
+            .iter()
+            .filter(|((d, _), _)| *d == DocId::Partner(doc))
+            .map(|((_, v), (a, k))| (*v, *a, k.clone()))
+            .collect()
+    }
+
+    /// Reads entry `n` with the keys this device holds.
+    fn read_held(&self, doc: PartnerDoc, n: u128) -> Option<entries::Reading> {
+        let am = self.docs.get(&DocId::Partner(doc))?;
+        let got = entries::read(am, &doc, &entry(n), |v| {
+            self.keys
+                .get(&(DocId::Partner(doc), (entry(n).0.0, *v)))
+                .map(|(_, k)| k.clone())
+        })
+        .unwrap()?;
+        Some(got.reading)
     }
 
     fn heads(&self, doc: DocId) -> Option<Vec<ChangeHash>> {
@@ -108,6 +141,11 @@ impl Dev {
 
 fn entry(n: u128) -> EntryId {
     EntryId::from_parts(1_796_600_000_000, n)
+}
+
+/// Version `ver` of entry `n`, as key files name it.
+fn vref(n: u128, ver: u8) -> VersionRef {
+    (entry(n).0.0, [ver; 16])
 }
 
 fn day() -> NaiveDate {
@@ -446,4 +484,186 @@ fn bytes_that_are_not_a_sync_message_or_a_valid_signature_end_the_session() {
         ex.incoming(many, &real, &[], &trust),
         Err(Refused::TooManySigned { .. })
     ));
+}
+
+/// The key frames of one document between `from` and `to`: `to` offers,
+/// `from` gives, `to` takes.
+fn keys_from(from: &Dev, to: &mut Dev, doc: PartnerDoc) -> Result<keys::Taken, KeyRefusal> {
+    let live = to.live_keys(doc).into_iter().map(|(v, a, _)| (v, a));
+    let offer = keys::offer(&to.trust(), &from.device.key, doc, live);
+    let gift = keys::gift(&from.trust(), &to.device.key, &offer, from.live_keys(doc));
+    let am = to.doc(DocId::Partner(doc)).clone();
+    let taken = keys::take(&to.trust(), &to.device.key, gift, &am)?;
+    for (v, a, k) in &taken.keep {
+        to.keys.insert((DocId::Partner(doc), *v), (*a, k.clone()));
+    }
+    Ok(taken)
+}
+
+fn readable_text(r: Option<entries::Reading>) -> Option<String> {
+    match r? {
+        entries::Reading::Readable { content, .. } => match content.body {
+            Body::Note { text } | Body::Answer { text, .. } => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[test]
+fn keys_go_only_where_their_audience_allows() {
+    let (mut ana, mut phone, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    let v = private(ana.device.root_partner());
+    ana.write(a, 1, "a note for us both");
+    let answer = Body::Answer {
+        prompt: "p-3".into(),
+        text: "sealed until Ben answers".into(),
+    };
+    ana.write_body(a, 2, Audience::Mine, answer);
+    ana.write_body(
+        v,
+        3,
+        Audience::Mine,
+        Body::Note {
+            text: "mine alone".into(),
+        },
+    );
+    let docs = [DocId::Partner(a), DocId::Partner(v)];
+    session(&mut ana, &mut ben, &docs).unwrap();
+    session(&mut ana, &mut phone, &docs).unwrap();
+
+    let to_ben = keys_from(&ana, &mut ben, a).unwrap();
+    assert_eq!(to_ben.keep.len(), 1, "the note's key only");
+    assert_eq!(
+        readable_text(ben.read_held(a, 1)).as_deref(),
+        Some("a note for us both")
+    );
+    assert_eq!(
+        ben.read_held(a, 2),
+        Some(entries::Reading::Sealed { version: [2; 16] })
+    );
+    // Asking again brings nothing new.
+    assert!(keys_from(&ana, &mut ben, a).unwrap().keep.is_empty());
+
+    assert_eq!(keys_from(&ana, &mut phone, a).unwrap().keep.len(), 2);
+    assert_eq!(keys_from(&ana, &mut phone, v).unwrap().keep.len(), 1);
+    assert_eq!(
+        readable_text(phone.read_held(a, 2)).as_deref(),
+        Some("sealed until Ben answers")
+    );
+    assert_eq!(
+        readable_text(phone.read_held(v, 3)).as_deref(),
+        Some("mine alone")
+    );
+    // Ben's device offers nothing of Ana's private document, and holds none of it.
+    assert!(!ben.docs.contains_key(&DocId::Partner(v)));
+    assert!(ben.keys.keys().all(|(d, _)| *d == DocId::Partner(a)));
+
+    // A released answer widens to the couple, and then goes to Ben.
+    ana.keys
+        .get_mut(&(DocId::Partner(a), vref(2, 2)))
+        .unwrap()
+        .0 = Audience::Couple;
+    assert_eq!(keys_from(&ana, &mut ben, a).unwrap().keep.len(), 1);
+    assert_eq!(
+        readable_text(ben.read_held(a, 2)).as_deref(),
+        Some("sealed until Ben answers")
+    );
+}
+
+#[test]
+fn a_key_ben_may_not_hold_ends_the_session_and_a_bad_key_is_dropped() {
+    let (mut ana, _, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    ana.write_body(
+        a,
+        2,
+        Audience::Mine,
+        Body::Answer {
+            prompt: "p-3".into(),
+            text: "not yet".into(),
+        },
+    );
+    session(&mut ana, &mut ben, &[DocId::Partner(a)]).unwrap();
+    let am = ben.docs[&DocId::Partner(a)].clone();
+    // A device that hands Ben a `mine` key breaks the rule, whatever it holds.
+    let gift = KeyGift {
+        doc: a,
+        keys: ana.live_keys(a),
+    };
+    assert_eq!(
+        keys::take(&ben.trust(), &ben.device.key, gift, &am),
+        Err(KeyRefusal::NotAllowed { doc: a })
+    );
+    let gift = KeyGift {
+        doc: private(a.partner),
+        keys: vec![(vref(3, 3), Audience::Couple, VersionKey([3; 32]))],
+    };
+    assert_eq!(
+        keys::take(&ben.trust(), &ben.device.key, gift, &am),
+        Err(KeyRefusal::Private)
+    );
+    // A wrong key for a version that is there is dropped, not kept.
+    let wrong = KeyGift {
+        doc: a,
+        keys: vec![(vref(2, 2), Audience::Couple, VersionKey([7; 32]))],
+    };
+    let taken = keys::take(&ben.trust(), &ben.device.key, wrong, &am).unwrap();
+    assert_eq!((taken.keep.len(), taken.dropped), (0, 1));
+}
+
+#[test]
+fn a_key_for_a_replaced_or_deleted_version_is_kept_as_forgotten() {
+    let (mut ana, mut phone, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    let doc = DocId::Partner(a);
+    ana.write(a, 1, "first words");
+    ana.write(a, 2, "to be deleted");
+    session(&mut ana, &mut phone, &[doc]).unwrap();
+    keys_from(&ana, &mut phone, a).unwrap();
+    // Ana edits entry 1 (a new version, key 9) and deletes entry 2.
+    {
+        let content = Content {
+            created: 0,
+            offset: 0,
+            device: ana.device.key.to_hex(),
+            edited: None,
+            tags: vec![],
+            starred: false,
+            tender: false,
+            body: Body::Note {
+                text: "second words".into(),
+            },
+        };
+        let fresh = Fresh {
+            version: [9; 16],
+            key: VersionKey([9; 32]),
+            nonce: [9; 24],
+        };
+        let am = ana.doc(doc);
+        let replaced = entries::write_version(am, &a, &entry(1), day(), &content, &fresh).unwrap();
+        assert_eq!(replaced, [[1; 16]]);
+        entries::delete(ana.doc(doc), &entry(2)).unwrap();
+        ana.keys.clear();
+        ana.keys
+            .insert((doc, vref(1, 9)), (Audience::Couple, fresh.key));
+        ana.sign(a);
+    }
+    session(&mut ana, &mut ben, &[doc]).unwrap();
+    // The phone, offline during the edit, still holds the old keys and
+    // hands them to Ben: he keeps neither, and refuses them for good.
+    let taken = keys_from(&phone, &mut ben, a).unwrap();
+    assert!(taken.keep.is_empty(), "{taken:?}");
+    let mut forget = taken.forget.clone();
+    forget.sort();
+    let mut want = [vref(1, 1), vref(2, 2)];
+    want.sort();
+    assert_eq!(forget, want);
+    assert_eq!(keys_from(&ana, &mut ben, a).unwrap().keep.len(), 1);
+    assert_eq!(
+        readable_text(ben.read_held(a, 1)).as_deref(),
+        Some("second words")
+    );
+    assert_eq!(ben.read_held(a, 2), Some(entries::Reading::Deleted));
 }
