@@ -7,6 +7,7 @@
 //! here draws randomness or does I/O.
 
 pub mod audience;
+pub mod book;
 pub mod canonical;
 pub mod content;
 pub mod couple;

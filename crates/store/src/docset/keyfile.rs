@@ -26,8 +26,7 @@ use crate::seal::MAGIC;
 const FORMAT: u8 = 1;
 const ROLE: u8 = 6;
 
-/// An entry version: the entry id's 128 bits and the version id.
-pub type VersionRef = (u128, [u8; 16]);
+pub use hearth_model::records::keys::VersionRef;
 
 /// What a key file says of one entry version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! load: the manifest has them. A document left untouched is dropped from
 //! memory by [`DocSet::unload_idle`].
 
+mod book_docs;
 mod keyfile;
 mod manifest;
 mod names;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use automerge::{ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use hearth_model::records::manifest::DocId;
 
+pub use book_docs::StoreDocs;
 pub use keyfile::{KeyFile, KeyState, VersionRef};
 use manifest::{Manifest, Row};
 use names::{DocFile, Kind};
