@@ -20,6 +20,7 @@ use super::forget::{VersionId, to_forget};
 use super::heads::{DocKind, PartnerDoc};
 use super::ids::{DeviceKey, PartnerCode};
 use super::keys::{Audience, VersionRef};
+use super::release::{live_markers, to_release};
 use crate::entry::{Body, Entry, EntryPatch, NewEntry, normalize_tag};
 use crate::{DayBoundary, DeviceId, EntryId, ModelError, PartnerId};
 
@@ -379,6 +380,57 @@ pub fn apply_forget_rule(
         }
     }
     Ok(forgotten)
+}
+
+/// Releases my sealed answers whose prompt my partner has answered too
+/// (docs/SCHEMA.md, "Sealed answers"): each held `mine` key of such an
+/// answer widens to the couple, so the key exchange takes it to my
+/// partner's devices. `mine` and `theirs` are the documents to look in, of
+/// any years. Returns the versions released; a release is final.
+pub fn release_answers(
+    docs: &mut impl Docs,
+    mine: &[PartnerDoc],
+    theirs: &[PartnerDoc],
+) -> Result<Vec<VersionRef>, BookError> {
+    let mut answered_by_them = std::collections::BTreeMap::new();
+    for doc in theirs {
+        let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
+        if let Some(markers) = markers_of(am) {
+            answered_by_them.extend(markers);
+        }
+    }
+    let mut released = Vec::new();
+    for doc in mine {
+        let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
+        let Some(my_markers) = markers_of(am) else {
+            continue;
+        };
+        let due = to_release(&my_markers, &answered_by_them, &BTreeSet::new());
+        for id in due {
+            let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
+            for v in entries::live(am, &id)?.versions {
+                let version = version_ref(&id, v);
+                if let Some((Audience::Mine, key)) =
+                    docs.key(doc, version).map_err(BookError::Storage)?
+                {
+                    docs.put_key(doc, version, Audience::Couple, key)
+                        .map_err(BookError::Storage)?;
+                    released.push(version);
+                }
+            }
+        }
+    }
+    Ok(released)
+}
+
+/// The live answer markers of a partner document: prompt → entries.
+fn markers_of(am: &Automerge) -> Option<std::collections::BTreeMap<String, BTreeSet<EntryId>>> {
+    use automerge::{ObjType, ROOT, ReadDoc, Value};
+    let map = |name| match am.get(ROOT, name) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    Some(live_markers(am, &map("answered")?, &map("entries")?))
 }
 
 #[cfg(test)]

@@ -258,3 +258,88 @@ fn without_its_key_an_entry_reads_as_sealed() {
     );
     assert_eq!(find(&mut mem, &doc, &id(9)).unwrap(), None);
 }
+
+fn answer(prompt: &str, text: &str) -> NewEntry {
+    NewEntry {
+        body: Body::Answer {
+            prompt: prompt.into(),
+            text: text.into(),
+        },
+        tags: Default::default(),
+        starred: false,
+        tender: None,
+    }
+}
+
+#[test]
+fn a_sealed_answer_is_released_once_the_partner_has_answered_the_same_prompt() {
+    let mut ana = Mem::default();
+    let (wa, wb) = (writer(1), writer(2));
+    let (mine, _) = add_entry(
+        &mut ana,
+        &wa,
+        &answer("p-7", "my answer"),
+        id(1),
+        false,
+        fresh(1),
+    )
+    .unwrap();
+    add_entry(
+        &mut ana,
+        &wa,
+        &answer("p-8", "another"),
+        id(2),
+        false,
+        fresh(2),
+    )
+    .unwrap();
+    let theirs = doc_for(wb.partner, now().date_naive(), false);
+    assert_eq!(release_answers(&mut ana, &[mine], &[theirs]).unwrap(), []);
+
+    // Ben's device answers p-7; his document reaches Ana's device.
+    let mut ben = Mem::default();
+    add_entry(
+        &mut ben,
+        &wb,
+        &answer("p-7", "his answer"),
+        id(3),
+        false,
+        fresh(3),
+    )
+    .unwrap();
+    ana.docs.insert(theirs, ben.docs[&theirs].clone());
+    let released = release_answers(&mut ana, &[mine], &[theirs]).unwrap();
+    assert_eq!(released, [(id(1).0.0, [1; 16])], "p-7 only");
+    assert_eq!(ana.keys[&(mine, (id(1).0.0, [1; 16]))].0, Audience::Couple);
+    assert_eq!(ana.keys[&(mine, (id(2).0.0, [2; 16]))].0, Audience::Mine);
+    assert_eq!(
+        release_answers(&mut ana, &[mine], &[theirs]).unwrap(),
+        [],
+        "once"
+    );
+
+    // A deleted answer of Ben's commits to nothing.
+    let mut ana2 = Mem::default();
+    add_entry(
+        &mut ana2,
+        &wa,
+        &answer("p-9", "mine"),
+        id(4),
+        false,
+        fresh(4),
+    )
+    .unwrap();
+    add_entry(
+        &mut ben,
+        &wb,
+        &answer("p-9", "deleted one"),
+        id(5),
+        false,
+        fresh(5),
+    )
+    .unwrap();
+    delete_entry(&mut ben, &wb, &theirs, &id(5)).unwrap();
+    ana2.docs.insert(theirs, ben.docs[&theirs].clone());
+    let mine2 = doc_for(wa.partner, now().date_naive(), false);
+    assert_eq!(release_answers(&mut ana2, &[mine2], &[theirs]).unwrap(), []);
+}
