@@ -1,0 +1,448 @@
+//! The couple's journal in schema 2, as the daemon's core will use it
+//! (docs/SCHEMA.md, part 1): the store's documents and key files, this
+//! device's signing key, and the model's rules, behind methods shaped like
+//! those of schema 1's `Journal`, so the switch changes the core little.
+//!
+//! Not used by the daemon yet (SCHEMA.md, "Order of implementation", step
+//! 4). Everything is loaded at open for now; the index (step 5) will let
+//! it load only this year.
+//!
+//! Writes go to the documents in memory; [`CoupleJournal::commit`] signs the
+//! new heads of this partner's documents, makes everything durable at
+//! once, and only then forgets the keys that edits and deletes replaced and
+//! applies the forget rule to what changed.
+
+mod entries;
+mod prompts;
+mod rituals;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use automerge::{ActorId, Automerge, ChangeHash};
+use chrono::{DateTime, FixedOffset, Utc};
+use ed25519_dalek::SigningKey;
+use hearth_model::records::book::{self, Docs};
+use hearth_model::records::couple_write::{self, Signer, WriteError};
+use hearth_model::records::exchange::genesis_of;
+use hearth_model::records::heads::{DocKind, HeadsRecord, PartnerDoc, SignedHeads};
+use hearth_model::records::ids::{DeviceKey, PartnerCode};
+use hearth_model::records::keys::VersionRef;
+use hearth_model::records::manifest::DocId;
+use hearth_model::records::read::{device_names, partner_names, settings};
+use hearth_model::records::trust::{DeviceStatus, TrustView};
+use hearth_model::{DayBoundary, DeviceId, EntryId, ModelError, PartnerId};
+use hearth_store::docset::StoreDocs;
+use hearth_store::{DocSet, StoreError};
+
+/// One of the couple's devices, as the records make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub partner: PartnerId,
+    pub name: String,
+    /// How this device sees it.
+    pub status: DeviceStatus,
+}
+
+/// The heads of every loaded document: what a refused request rolls back to.
+pub type Checkpoint = BTreeMap<DocId, Vec<ChangeHash>>;
+
+pub struct CoupleJournal {
+    set: DocSet,
+    signing: SigningKey,
+    device: DeviceKey,
+    actor: ActorId,
+    /// Who writes here, once set up.
+    partner: Option<PartnerCode>,
+    trust: TrustView,
+    /// Where each entry lives.
+    homes: BTreeMap<EntryId, PartnerDoc>,
+    /// Keys replaced by edits and deletes, forgotten after the next commit.
+    to_forget: Vec<(PartnerDoc, VersionRef)>,
+}
+
+fn model(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Schema(e.to_string())
+}
+
+/// Milliseconds since the Unix epoch of a moment.
+fn ms(t: DateTime<FixedOffset>) -> i64 {
+    t.timestamp_millis()
+}
+
+impl CoupleJournal {
+    /// Takes the opened store and loads every document the manifest names,
+    /// the couple document first (its genesis when new).
+    pub fn open(
+        mut set: DocSet,
+        secret: &[u8; 32],
+        partner: Option<PartnerCode>,
+    ) -> Result<CoupleJournal, StoreError> {
+        let signing = SigningKey::from_bytes(secret);
+        let device = DeviceKey(signing.verifying_key().to_bytes());
+        let actor = ActorId::from(device.0.as_slice());
+        let now = Instant::now();
+        set.load(DocId::Couple, &actor, now, || genesis_of(&DocId::Couple))?;
+        for doc in set.documents() {
+            set.load(doc, &actor, now, || genesis_of(&doc))?;
+        }
+        let mut j = CoupleJournal {
+            trust: couple_write::trust_of(set.doc(&DocId::Couple).expect("loaded")),
+            set,
+            signing,
+            device,
+            actor,
+            partner,
+            homes: BTreeMap::new(),
+            to_forget: Vec::new(),
+        };
+        j.index_homes();
+        Ok(j)
+    }
+
+    fn index_homes(&mut self) {
+        self.homes.clear();
+        for doc in self.set.loaded() {
+            let DocId::Partner(p) = doc else { continue };
+            let Some(am) = self.set.doc(&doc) else {
+                continue;
+            };
+            for id in entry_ids(am) {
+                self.homes.insert(id, p);
+            }
+        }
+    }
+
+    pub fn device(&self) -> DeviceKey {
+        self.device
+    }
+
+    pub fn partner(&self) -> Option<PartnerCode> {
+        self.partner
+    }
+
+    pub fn trust(&self) -> &TrustView {
+        &self.trust
+    }
+
+    fn couple(&self) -> &Automerge {
+        self.set
+            .doc(&DocId::Couple)
+            .expect("the couple document stays loaded")
+    }
+
+    fn couple_mut(&mut self) -> &mut Automerge {
+        self.set
+            .doc_mut(&DocId::Couple, Instant::now())
+            .expect("the couple document stays loaded")
+    }
+
+    fn signer(&self, at: DateTime<FixedOffset>) -> Signer<'_> {
+        Signer {
+            key: &self.signing,
+            clock_ms: ms(at),
+        }
+    }
+
+    /// Runs a couple-record write, then refreshes the trust view.
+    fn write_couple<T>(
+        &mut self,
+        at: DateTime<FixedOffset>,
+        f: impl FnOnce(&mut Automerge, &Signer) -> Result<T, WriteError>,
+    ) -> Result<T, ModelError> {
+        let signing = self.signing.clone();
+        let signer = Signer {
+            key: &signing,
+            clock_ms: ms(at),
+        };
+        let out = f(self.couple_mut(), &signer).map_err(model)?;
+        self.trust = couple_write::trust_of(self.couple());
+        Ok(out)
+    }
+
+    fn docs(&mut self) -> StoreDocs<'_> {
+        StoreDocs {
+            set: &mut self.set,
+            actor: self.actor.clone(),
+            now: Instant::now(),
+        }
+    }
+
+    fn me(&self) -> Result<PartnerCode, ModelError> {
+        self.partner
+            .ok_or_else(|| model("this device is not set up: run hearth init"))
+    }
+
+    // ----- partners, devices, settings -------------------------------------
+
+    /// `hearth init` on a device that joins nobody: founds a partner.
+    pub fn found(
+        &mut self,
+        device_name: &str,
+        name: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<PartnerCode, ModelError> {
+        let p = self.write_couple(at, |c, s| {
+            couple_write::found_partner(c, s, device_name, name)
+        })?;
+        self.partner = Some(p);
+        Ok(p)
+    }
+
+    /// My own name; never the other partner's.
+    pub fn rename(&mut self, name: &str, at: DateTime<FixedOffset>) -> Result<(), ModelError> {
+        let me = self.me()?;
+        self.write_couple(at, |c, s| couple_write::name_partner(c, s, me, name))?;
+        Ok(())
+    }
+
+    /// Partner names by partner id (its 32-hex text form).
+    pub fn partners(&self) -> BTreeMap<PartnerId, String> {
+        partner_names(&self.trust)
+            .value
+            .into_iter()
+            .map(|(p, n)| (PartnerId(p.to_hex()), n))
+            .collect()
+    }
+
+    /// Every certified device, with its partner, name and status from here.
+    pub fn devices(&self) -> BTreeMap<DeviceId, DeviceInfo> {
+        let names = device_names(&self.trust).value;
+        let me = self.partner;
+        let mut out = BTreeMap::new();
+        for (key, partner) in self.trust.valid_devices() {
+            let status = match me {
+                Some(m) => self.trust.status(&m, key),
+                None => DeviceStatus::Unknown,
+            };
+            out.insert(
+                DeviceId(key.to_hex()),
+                DeviceInfo {
+                    partner: PartnerId(partner.to_hex()),
+                    name: names.get(key).cloned().unwrap_or_default(),
+                    status,
+                },
+            );
+        }
+        out
+    }
+
+    pub fn day_boundary(&self) -> DayBoundary {
+        settings(&self.trust)
+            .value
+            .day_start_hour
+            .and_then(|h| DayBoundary::new(u32::from(h)))
+            .unwrap_or_default()
+    }
+
+    pub fn set_day_boundary(
+        &mut self,
+        b: DayBoundary,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        self.write_couple(at, |c, s| couple_write::set_day_start(c, s, b.hour as u8))?;
+        Ok(())
+    }
+
+    /// A device of my own: certified for my partner.
+    pub fn certify(
+        &mut self,
+        device: DeviceKey,
+        name: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        let me = self.me()?;
+        self.write_couple(at, |c, s| couple_write::certify(c, s, me, device, name))?;
+        Ok(())
+    }
+
+    /// A device of my partner's: approved by mine.
+    pub fn approve(
+        &mut self,
+        device: DeviceKey,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        let Some(partner) = self.trust.valid(&device).copied() else {
+            return Err(model(format!("{device} is not a device of the couple")));
+        };
+        if Some(partner) == self.partner {
+            return Err(model("that device is one of yours; it needs no approval"));
+        }
+        self.write_couple(at, |c, s| couple_write::approve(c, s, device, partner))?;
+        Ok(())
+    }
+
+    /// Removes a device for good.
+    pub fn remove_device(
+        &mut self,
+        device: DeviceKey,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        self.write_couple(at, |c, s| couple_write::remove(c, s, device))?;
+        Ok(())
+    }
+
+    // ----- durability --------------------------------------------------------
+
+    /// The heads of every loaded document.
+    pub fn checkpoint(&self) -> Checkpoint {
+        self.set
+            .loaded()
+            .into_iter()
+            .filter_map(|d| Some((d, self.set.doc(&d)?.get_heads())))
+            .collect()
+    }
+
+    /// Puts every loaded document back to `to` (ancestors of now); a
+    /// document created since goes back to its genesis.
+    pub fn rollback_to(&mut self, to: &Checkpoint) {
+        let now = Instant::now();
+        for doc in self.set.loaded() {
+            let Some(am) = self.set.doc_mut(&doc, now) else {
+                continue;
+            };
+            let heads = to.get(&doc).cloned().unwrap_or_default();
+            if am.get_heads() == heads {
+                continue;
+            }
+            let back = if heads.is_empty() {
+                Ok(genesis_of(&doc))
+            } else {
+                am.fork_at(&heads)
+            };
+            match back {
+                Ok(b) => *am = b.with_actor(self.actor.clone()),
+                Err(e) => tracing::error!(%doc, error = %e, "rollback failed"),
+            }
+        }
+        self.to_forget.clear();
+        self.trust = couple_write::trust_of(self.couple());
+        self.index_homes();
+    }
+
+    /// Signs my partner's documents that moved, makes every change, key and
+    /// signature durable at once, then forgets what edits and deletes
+    /// replaced. Only after it returns may anything be acknowledged.
+    pub fn commit(&mut self) -> Result<Vec<DocId>, StoreError> {
+        if let Some(me) = self.partner {
+            for doc in self.set.loaded() {
+                let DocId::Partner(p) = doc else { continue };
+                if p.partner != me || !self.set.is_dirty(&doc) {
+                    continue;
+                }
+                let heads: BTreeSet<ChangeHash> = self
+                    .set
+                    .doc(&doc)
+                    .expect("loaded")
+                    .get_heads()
+                    .into_iter()
+                    .collect();
+                let counter = self.set.take_heads_counter();
+                let record = HeadsRecord {
+                    signer: self.device,
+                    counter,
+                    doc: p,
+                    heads,
+                }
+                .sign(&self.signing)
+                .map_err(|e| StoreError::Manifest {
+                    path: "docs/manifest".into(),
+                    why: format!("signing the heads of {doc}: {e}"),
+                })?;
+                self.keep_signed(doc, record);
+            }
+        }
+        let written = self.set.commit()?;
+        for (doc, version) in std::mem::take(&mut self.to_forget) {
+            if let Err(e) = self.docs().forget_key(&doc, version) {
+                tracing::error!(%doc, error = %e, "could not forget a replaced key; it is forgotten at the next start");
+            }
+        }
+        Ok(written)
+    }
+
+    /// Keeps `record` as the newest signed heads of its signer for `doc`.
+    fn keep_signed(&mut self, doc: DocId, record: SignedHeads) {
+        let mut kept: Vec<SignedHeads> = self
+            .set
+            .signed_heads(&doc)
+            .iter()
+            .filter_map(|b| SignedHeads::verify(b).ok())
+            .filter(|s| s.record.signer != record.record.signer)
+            .collect();
+        kept.push(record);
+        self.set
+            .keep_signed_heads(doc, kept.iter().map(SignedHeads::to_bytes).collect());
+    }
+
+    /// The signed heads kept for `doc`.
+    pub fn signed_heads(&self, doc: &DocId) -> Vec<SignedHeads> {
+        self.set
+            .signed_heads(doc)
+            .iter()
+            .filter_map(|b| SignedHeads::verify(b).ok())
+            .collect()
+    }
+
+    /// Applies the forget rule to every entry of `doc` (after a peer's
+    /// changes to it are committed). Returns how many keys went.
+    pub fn forget_replaced(&mut self, doc: &PartnerDoc) -> Result<usize, ModelError> {
+        let ids: BTreeSet<EntryId> = self
+            .set
+            .doc(&DocId::Partner(*doc))
+            .map(entry_ids)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        book::apply_forget_rule(&mut self.docs(), doc, &ids).map_err(model)
+    }
+
+    /// The document, for an export or a test.
+    pub fn document(&self, doc: &DocId) -> Option<&Automerge> {
+        self.set.doc(doc)
+    }
+
+    /// Now, for writes that carry no time of their own.
+    pub fn now() -> DateTime<FixedOffset> {
+        Utc::now().fixed_offset()
+    }
+
+    /// The shared and private documents of `partner` this device holds.
+    fn docs_of(&self, partner: PartnerCode) -> Vec<PartnerDoc> {
+        self.set
+            .loaded()
+            .into_iter()
+            .filter_map(|d| match d {
+                DocId::Partner(p) if p.partner == partner => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The other partner, once known.
+    fn other(&self) -> Option<PartnerCode> {
+        let me = self.partner?;
+        self.trust.partners().into_iter().find(|p| *p != me)
+    }
+
+    fn shared_docs_of(&self, partner: PartnerCode) -> Vec<PartnerDoc> {
+        self.docs_of(partner)
+            .into_iter()
+            .filter(|d| d.kind == DocKind::Partner)
+            .collect()
+    }
+}
+
+/// The entry ids of a partner document.
+fn entry_ids(am: &Automerge) -> Vec<EntryId> {
+    use automerge::{ObjType, ROOT, ReadDoc, Value};
+    match am.get(ROOT, "entries") {
+        Ok(Some((Value::Object(ObjType::Map), entries))) => {
+            am.keys(&entries).filter_map(|k| k.parse().ok()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

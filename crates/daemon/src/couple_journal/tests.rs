@@ -1,0 +1,238 @@
+//! The schema 2 journal on a real store in a temp dir.
+
+use std::path::Path;
+
+use hearth_model::records::book::Found;
+use hearth_model::records::heads::DocKind;
+use hearth_model::records::keys::Audience;
+use hearth_model::records::manifest::DocId;
+use hearth_model::records::trust::DeviceStatus;
+use hearth_model::ritual::{Cadence, Owner, Ritual, RitualChange};
+use hearth_model::{Body, EntryId, EntryPatch, NewEntry};
+use hearth_store::keyslot::SlotKey;
+use hearth_store::{DocSet, FileKey};
+
+use super::*;
+
+const SECRET: [u8; 32] = [7; 32];
+
+fn at(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).unwrap()
+}
+
+fn now() -> DateTime<FixedOffset> {
+    at("2026-12-07T21:00:00+01:00")
+}
+
+fn open(dir: &Path, partner: Option<PartnerCode>) -> CoupleJournal {
+    let (set, _) = DocSet::open(dir, FileKey::for_tests(1), SlotKey::for_tests(2)).unwrap();
+    CoupleJournal::open(set, &SECRET, partner).unwrap()
+}
+
+/// A counter standing in for the random number generator.
+fn counter() -> impl FnMut() -> u128 {
+    let mut n = 0u128;
+    move || {
+        n += 1;
+        n * 0x9e37_79b9_7f4a_7c15
+    }
+}
+
+fn note(text: &str) -> NewEntry {
+    NewEntry {
+        body: Body::Note { text: text.into() },
+        tags: Default::default(),
+        starred: false,
+        tender: None,
+    }
+}
+
+fn id(n: u128) -> EntryId {
+    EntryId::from_parts(1_796_600_000_000, n)
+}
+
+fn readable(found: Option<Found>) -> hearth_model::Entry {
+    match found {
+        Some(Found::Readable(e)) => *e,
+        other => panic!("not readable: {other:?}"),
+    }
+}
+
+#[test]
+fn a_founded_journal_keeps_its_entries_names_and_signed_heads_across_a_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    let me = j.found("laptop", "Ana", now()).unwrap();
+    j.set_couple_id_if_missing(&"ab".repeat(16)).unwrap();
+    let mut rng = counter();
+    let e = j
+        .add_entry(now(), &note("our first evening"), id(1), false, &mut rng)
+        .unwrap();
+    assert_eq!(e.author.as_str(), me.to_hex());
+    let written = j.commit().unwrap();
+    assert_eq!(written.len(), 2, "the couple document and this year's");
+    drop(j);
+
+    let mut j = open(tmp.path(), Some(me));
+    assert_eq!(j.partners().values().collect::<Vec<_>>(), ["Ana"]);
+    assert_eq!(
+        readable(j.entry(&id(1)).unwrap()).body,
+        Body::Note {
+            text: "our first evening".into()
+        }
+    );
+    assert_eq!(j.couple_id(), Some("ab".repeat(16)));
+    let doc = DocId::Partner(j.home_of(&id(1)).unwrap());
+    let signed = j.signed_heads(&doc);
+    assert_eq!(signed.len(), 1);
+    let mut heads = j.document(&doc).unwrap().get_heads();
+    heads.sort();
+    assert_eq!(
+        signed[0].record.heads.iter().copied().collect::<Vec<_>>(),
+        heads
+    );
+    assert_eq!(
+        j.devices()[&DeviceId(j.device().to_hex())].status,
+        DeviceStatus::Mine
+    );
+}
+
+#[test]
+fn an_edit_and_a_delete_forget_their_old_keys_once_committed_and_a_rollback_undoes_a_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    j.found("laptop", "Ana", now()).unwrap();
+    let mut rng = counter();
+    j.add_entry(now(), &note("first"), id(1), false, &mut rng)
+        .unwrap();
+    j.add_entry(now(), &note("to go"), id(2), false, &mut rng)
+        .unwrap();
+    j.commit().unwrap();
+    let home = j.home_of(&id(1)).unwrap();
+    let live = |j: &mut CoupleJournal| j.docs().held_versions(&home).unwrap().len();
+    assert_eq!(live(&mut j), 2);
+
+    let patch = EntryPatch {
+        body: Some(Body::Note {
+            text: "second".into(),
+        }),
+        ..EntryPatch::default()
+    };
+    j.edit_entry(now(), &id(1), &patch, &mut rng).unwrap();
+    let gone = j.delete_entry(now(), &id(2)).unwrap();
+    assert_eq!(gone.deleted, Some(now()));
+    assert_eq!(live(&mut j), 3, "nothing forgotten before the commit");
+    j.commit().unwrap();
+    assert_eq!(live(&mut j), 1, "the edit's new key only");
+    assert_eq!(
+        readable(j.entry(&id(1)).unwrap()).body,
+        Body::Note {
+            text: "second".into()
+        }
+    );
+    assert!(matches!(
+        j.entry(&id(2)).unwrap(),
+        Some(Found::Deleted { .. })
+    ));
+    assert_eq!(
+        j.all_entries(),
+        (vec![readable(j.entry(&id(1)).unwrap())], 0)
+    );
+
+    // A write that is refused later in its request is undone.
+    let before = j.checkpoint();
+    j.add_entry(now(), &note("half a request"), id(3), false, &mut rng)
+        .unwrap();
+    j.rollback_to(&before);
+    assert!(j.entry(&id(3)).unwrap().is_none());
+    assert_eq!(j.checkpoint(), before);
+}
+
+#[test]
+fn private_entries_and_answers_keep_their_keys_to_my_devices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    j.found("laptop", "Ana", now()).unwrap();
+    let mut rng = counter();
+    j.add_entry(now(), &note("mine alone"), id(1), true, &mut rng)
+        .unwrap();
+    let answer = NewEntry {
+        body: Body::Answer {
+            prompt: "p-1".into(),
+            text: "sealed".into(),
+        },
+        ..note("")
+    };
+    j.add_entry(now(), &answer, id(2), false, &mut rng).unwrap();
+    j.commit().unwrap();
+    let private = j.home_of(&id(1)).unwrap();
+    assert_eq!(private.kind, DocKind::Private);
+    let shared = j.home_of(&id(2)).unwrap();
+    for (doc, entry) in [(private, 1), (shared, 2)] {
+        let versions = j.docs().held_versions(&doc).unwrap();
+        let v = versions
+            .iter()
+            .find(|(e, _)| *e == id(entry).0.0)
+            .copied()
+            .unwrap();
+        assert_eq!(j.docs().key(&doc, v).unwrap().unwrap().0, Audience::Mine);
+    }
+    // No partner has answered: nothing is released.
+    assert_eq!(j.release_answers().unwrap(), 0);
+}
+
+#[test]
+fn rituals_prompts_and_skips_read_back_in_schema_1_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    let me = j.found("laptop", "Ana", now()).unwrap();
+    let ritual = Ritual {
+        id: String::new(),
+        name: "Sunday walk".into(),
+        kind: "custom".into(),
+        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
+        owner: Owner::Partner(PartnerId(me.to_hex())),
+        fulfilled_by: None,
+        created: now(),
+        archived: None,
+    };
+    let made = j.add_ritual(now(), &ritual).unwrap();
+    assert_eq!(made.name, "Sunday walk");
+    assert_eq!(made.id.len(), 32, "the record's key");
+    let change = RitualChange {
+        name: Some("Sunday stroll".into()),
+        ..RitualChange::default()
+    };
+    j.update_ritual(at("2026-12-07T21:05:00+01:00"), &made.id, &change)
+        .unwrap();
+    let occ = "2026-12-06".parse().unwrap();
+    let done = j.mark_done(now(), &made, occ, None).unwrap();
+    assert_eq!(done.partner.as_str(), me.to_hex());
+    assert!(j.logged(&made.id, occ, None));
+    assert!(j.logged(&made.id, occ, Some(&PartnerId(me.to_hex()))));
+    assert!(!j.logged(&made.id, "2026-11-29".parse().unwrap(), None));
+    assert_eq!(j.ritual_log().len(), 1);
+    j.archive_ritual(at("2026-12-07T21:10:00+01:00"), &made.id)
+        .unwrap();
+    let read = &j.rituals()[0];
+    assert_eq!(read.name, "Sunday stroll");
+    assert!(read.archived.is_some());
+
+    let pid = j
+        .add_prompt(
+            now(),
+            "What made you laugh this week?",
+            hearth_model::deck::Theme::Dreams,
+        )
+        .unwrap();
+    assert!(j.has_prompt(&pid));
+    assert!(!j.has_prompt("c-00"));
+    let day = "2026-12-07".parse().unwrap();
+    j.skip_prompt(now(), day, &pid).unwrap();
+    assert_eq!(j.prompt_skips(day), [pid.clone()].into());
+    j.commit().unwrap();
+    drop(j);
+    let j = open(tmp.path(), Some(me));
+    assert_eq!(j.prompt_skips(day), [pid].into());
+    assert_eq!(j.rituals().len(), 1);
+}
