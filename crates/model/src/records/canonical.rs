@@ -66,6 +66,18 @@ impl Writer {
         self
     }
 
+    /// A u32 byte length, then the bytes: for payloads of frames, not of
+    /// signed records.
+    pub fn blob(&mut self, bytes: &[u8]) -> Result<&mut Self, CanonicalError> {
+        let len = u32::try_from(bytes.len()).map_err(|_| CanonicalError::TooLong {
+            part: "blob",
+            len: bytes.len(),
+        })?;
+        self.u32(len);
+        self.buf.extend_from_slice(bytes);
+        Ok(self)
+    }
+
     pub fn str(&mut self, s: &str) -> Result<&mut Self, CanonicalError> {
         let len = length_prefix("str", s.len())?;
         self.u16(len);
@@ -181,6 +193,12 @@ impl<'a> Reader<'a> {
 
     pub fn id32(&mut self) -> Result<[u8; 32], CanonicalError> {
         self.array("id32")
+    }
+
+    /// A u32 byte length, then that many bytes.
+    pub fn blob(&mut self) -> Result<&'a [u8], CanonicalError> {
+        let len = self.u32()? as usize;
+        self.take(len, "blob")
     }
 
     pub fn str(&mut self) -> Result<&'a str, CanonicalError> {

@@ -27,6 +27,7 @@ pub mod read;
 pub mod receive;
 pub mod record;
 pub mod release;
+pub mod session_frame;
 pub mod trust;
 
 #[cfg(test)]
