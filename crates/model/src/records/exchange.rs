@@ -155,6 +155,11 @@ pub struct Exchange {
     me: DeviceKey,
     /// The peer.
     peer: DeviceKey,
+    /// The peer was paired with this device (both screens confirmed) and
+    /// the records that make it one of the couple's may not exist yet: the
+    /// couple document goes both ways regardless, so they can be written
+    /// (`settle`). Nothing else does until the records say so.
+    paired: bool,
     docs: BTreeMap<DocId, DocSync>,
 }
 
@@ -163,8 +168,23 @@ impl Exchange {
         Exchange {
             me,
             peer,
+            paired: false,
             docs: BTreeMap::new(),
         }
+    }
+
+    /// A session with a device paired with this one whose records may not
+    /// have settled yet.
+    pub fn paired(me: DeviceKey, peer: DeviceKey) -> Exchange {
+        Exchange {
+            paired: true,
+            ..Exchange::new(me, peer)
+        }
+    }
+
+    /// Whether `doc` is known to be the same on both sides.
+    pub fn in_sync(&self, doc: &DocId, real: &Automerge) -> bool {
+        self.docs.get(doc).is_some_and(|d| d.in_sync(real))
     }
 
     fn doc_sync(&mut self, doc: DocId, real: &Automerge) -> &mut DocSync {
@@ -227,6 +247,9 @@ impl Exchange {
     /// What this device may send the peer: the table of SCHEMA.md's "What
     /// goes to whom", seen from this device's partner.
     fn sendable(&self, doc: &DocId, trust: &TrustView) -> bool {
+        if self.paired && *doc == DocId::Couple {
+            return true;
+        }
         let Some(mine) = trust.valid(&self.me) else {
             return false;
         };
@@ -251,7 +274,14 @@ impl Exchange {
         trust: &TrustView,
     ) -> Result<Received, Refused> {
         let doc = frame.doc;
-        for device in [self.peer, self.me] {
+        // This device holds its own couple document in any case; a paired
+        // peer may send it before the records say who the peer is.
+        let checked: &[DeviceKey] = match doc {
+            DocId::Couple if self.paired => &[],
+            DocId::Couple => std::slice::from_ref(&self.peer),
+            DocId::Partner(_) => &[self.peer, self.me],
+        };
+        for device in checked.iter().copied() {
             if !may_hold(trust, &device, &doc) {
                 return Err(Refused::NotAllowed {
                     device: device.to_hex(),

@@ -28,6 +28,7 @@ pub mod receive;
 pub mod record;
 pub mod release;
 pub mod session_frame;
+pub mod settle;
 pub mod trust;
 
 #[cfg(test)]

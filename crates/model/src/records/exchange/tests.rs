@@ -667,3 +667,70 @@ fn a_key_for_a_replaced_or_deleted_version_is_kept_as_forgotten() {
     );
     assert_eq!(ben.read_held(a, 2), Some(entries::Reading::Deleted));
 }
+
+#[test]
+fn a_paired_device_not_set_up_gets_the_couple_document_and_then_its_certificate_counts() {
+    use crate::records::couple_write::{self, Signer};
+    use crate::records::settle::{Settle, settle};
+    let (mut ana, _, _) = couple();
+    let fresh = Device::new(5);
+    let mut tablet = Dev::new(fresh, &genesis_of(&DocId::Couple));
+    let (a_key, t_key) = (ana.device.key, tablet.device.key);
+    let a = ana.device.root_partner();
+    // Without pairing, neither side says a word.
+    let mut plain = Exchange::new(a_key, t_key);
+    assert!(
+        plain
+            .outgoing(DocId::Couple, &ana.couple, &[], &ana.couple, &ana.trust())
+            .is_none()
+    );
+    // Paired: the couple documents meet.
+    let (mut ea, mut et) = (
+        Exchange::paired(a_key, t_key),
+        Exchange::paired(t_key, a_key),
+    );
+    for _ in 0..10 {
+        turn(&mut ea, &mut ana, &mut et, &mut tablet, &[]).unwrap();
+        turn(&mut et, &mut tablet, &mut ea, &mut ana, &[]).unwrap();
+    }
+    assert!(ea.couple_in_sync(&ana.couple));
+    assert_eq!(settle(&ana.trust(), Some(a), &t_key), Settle::Certify);
+    let signer = Signer {
+        key: &ana.device.signing,
+        clock_ms: 5,
+    };
+    couple_write::certify(&mut ana.couple, &signer, a, t_key, "tablet").unwrap();
+    for _ in 0..10 {
+        turn(&mut ea, &mut ana, &mut et, &mut tablet, &[]).unwrap();
+        turn(&mut et, &mut tablet, &mut ea, &mut ana, &[]).unwrap();
+    }
+    assert_eq!(
+        tablet.trust().valid(&t_key),
+        Some(&a),
+        "the tablet learns it is Ana's"
+    );
+    // And now Ana's documents go to it.
+    let doc = shared(a);
+    ana.write(doc, 1, "for my tablet too");
+    let mut ea = Exchange::new(a_key, t_key);
+    let mut et = Exchange::new(t_key, a_key);
+    for _ in 0..10 {
+        turn(
+            &mut ea,
+            &mut ana,
+            &mut et,
+            &mut tablet,
+            &[DocId::Partner(doc)],
+        )
+        .unwrap();
+        turn(
+            &mut et,
+            &mut tablet,
+            &mut ea,
+            &mut ana,
+            &[DocId::Partner(doc)],
+        )
+        .unwrap();
+    }
+    assert_eq!(text(&tablet, doc, 1).as_deref(), Some("for my tablet too"));
+}
