@@ -15,6 +15,9 @@
 mod entries;
 mod prompts;
 mod rituals;
+mod sessions;
+
+pub use sessions::SessionError;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -59,6 +62,8 @@ pub struct CoupleJournal {
     homes: BTreeMap<EntryId, PartnerDoc>,
     /// Keys replaced by edits and deletes, forgotten after the next commit.
     to_forget: Vec<(PartnerDoc, VersionRef)>,
+    /// Live sync sessions.
+    sessions: BTreeMap<u64, sessions::Session>,
 }
 
 fn model(e: impl std::fmt::Display) -> ModelError {
@@ -95,6 +100,7 @@ impl CoupleJournal {
             partner,
             homes: BTreeMap::new(),
             to_forget: Vec::new(),
+            sessions: BTreeMap::new(),
         };
         j.index_homes();
         Ok(j)
@@ -324,6 +330,11 @@ impl CoupleJournal {
     /// signature durable at once, then forgets what edits and deletes
     /// replaced. Only after it returns may anything be acknowledged.
     pub fn commit(&mut self) -> Result<Vec<DocId>, StoreError> {
+        // An answer of mine to a prompt my partner answered already opens
+        // as soon as it is written, not at the next message from them.
+        if let Err(e) = self.release_answers() {
+            tracing::warn!(error = %e, "could not release answers; trying again at the next commit");
+        }
         if let Some(me) = self.partner {
             for doc in self.set.loaded() {
                 let DocId::Partner(p) = doc else { continue };

@@ -236,3 +236,257 @@ fn rituals_prompts_and_skips_read_back_in_schema_1_shapes() {
     assert_eq!(j.prompt_skips(day), [pid].into());
     assert_eq!(j.rituals().len(), 1);
 }
+
+/// Two devices' journals and the frames between them, moved by hand.
+struct Pair {
+    a: CoupleJournal,
+    b: CoupleJournal,
+}
+
+impl Pair {
+    /// Runs one session both ways until neither has anything to say, then
+    /// commits both. Returns the first refusal, from either side.
+    fn sync(&mut self, session: u64, paired: bool) -> Result<(), SessionError> {
+        let (ka, kb) = (self.a.device(), self.b.device());
+        self.a.session_start(session, kb, paired);
+        self.b.session_start(session, ka, paired);
+        let mut quiet = 0;
+        for _ in 0..60 {
+            let to_b = self.a.session_generate(session)?;
+            for f in &to_b {
+                self.b.session_receive(session, f)?;
+            }
+            let to_a = self.b.session_generate(session)?;
+            for f in &to_a {
+                self.a.session_receive(session, f)?;
+            }
+            if paired {
+                self.a.settle_paired(session)?;
+                self.b.settle_paired(session)?;
+            }
+            self.a.commit().unwrap();
+            self.b.commit().unwrap();
+                    to_b.len(),
+                    to_a.len()
+                );
+            }
+            quiet = if to_a.is_empty() && to_b.is_empty() {
+                quiet + 1
+            } else {
+                0
+            };
+            if quiet == 2 {
+                self.a.session_end(session);
+                self.b.session_end(session);
+                return Ok(());
+            }
+        }
+        panic!("the session did not settle");
+    }
+}
+
+fn two_partners(dir: &Path) -> Pair {
+    let (sa, _) = DocSet::open(
+        &dir.join("ana"),
+        FileKey::for_tests(1),
+        SlotKey::for_tests(2),
+    )
+    .unwrap();
+    let (sb, _) = DocSet::open(
+        &dir.join("ben"),
+        FileKey::for_tests(1),
+        SlotKey::for_tests(2),
+    )
+    .unwrap();
+    let mut a = CoupleJournal::open(sa, &[1; 32], None).unwrap();
+    let mut b = CoupleJournal::open(sb, &[11; 32], None).unwrap();
+    a.found("laptop", "Ana", now()).unwrap();
+    b.found("desk", "Ben", now()).unwrap();
+    a.commit().unwrap();
+    b.commit().unwrap();
+    Pair { a, b }
+}
+
+#[test]
+fn two_set_up_devices_pair_approve_each_other_and_then_read_each_others_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    assert_eq!(
+        p.a.devices()[&DeviceId(kb.to_hex())].status,
+        DeviceStatus::Partners
+    );
+    assert_eq!(
+        p.b.devices()[&DeviceId(ka.to_hex())].status,
+        DeviceStatus::Partners
+    );
+    assert_eq!(p.a.partners().len(), 2);
+
+    let mut rng = counter();
+    p.a.add_entry(now(), &note("from Ana's laptop"), id(1), false, &mut rng)
+        .unwrap();
+    let answer = NewEntry {
+        body: Body::Answer {
+            prompt: "p-3".into(),
+            text: "sealed for now".into(),
+        },
+        ..note("")
+    };
+    p.a.add_entry(now(), &answer, id(2), false, &mut rng)
+        .unwrap();
+    p.a.add_entry(now(), &note("Ana's alone"), id(3), true, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    assert_eq!(
+        readable(p.b.entry(&id(1)).unwrap()).body,
+        Body::Note {
+            text: "from Ana's laptop".into()
+        }
+    );
+    assert!(
+        matches!(p.b.entry(&id(2)).unwrap(), Some(Found::Sealed { .. })),
+        "sealed until Ben answers"
+    );
+    assert!(
+        p.b.entry(&id(3)).unwrap().is_none(),
+        "no trace of a private entry"
+    );
+
+    // Ben answers the same prompt: Ana's answer opens on his side.
+    let his = NewEntry {
+        body: Body::Answer {
+            prompt: "p-3".into(),
+            text: "mine too".into(),
+        },
+        ..note("")
+    };
+    let mut rng_b = counter();
+    p.b.add_entry(now(), &his, id(10), false, &mut rng_b)
+        .unwrap();
+    p.b.commit().unwrap();
+    p.sync(3, false).unwrap();
+    p.sync(4, false).unwrap();
+    assert_eq!(
+        readable(p.b.entry(&id(2)).unwrap()).body,
+        Body::Answer {
+            prompt: "p-3".into(),
+            text: "sealed for now".into()
+        }
+    );
+    assert_eq!(
+        readable(p.a.entry(&id(10)).unwrap()).body,
+        Body::Answer {
+            prompt: "p-3".into(),
+            text: "mine too".into()
+        }
+    );
+
+    // Ana deletes her note: once synced, Ben holds no key for it.
+    p.a.delete_entry(now(), &id(1)).unwrap();
+    p.a.commit().unwrap();
+    p.sync(5, false).unwrap();
+    assert!(matches!(
+        p.b.entry(&id(1)).unwrap(),
+        Some(Found::Deleted { .. })
+    ));
+    let home = p.b.home_of(&id(1)).unwrap();
+    let held = p.b.docs().held_versions(&home).unwrap();
+    assert!(
+        held.iter().all(|(e, _)| *e != id(1).0.0),
+        "Ben's key for the note is forgotten"
+    );
+}
+
+#[test]
+fn forged_words_from_a_trusted_partner_device_end_its_session_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    p.a.add_entry(now(), &note("Ana's words"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    // Ben's device, hostile, edits Ana's entry in its own copy of her document.
+    let home = DocId::Partner(p.b.home_of(&id(1)).unwrap());
+    {
+        use hearth_model::records::entries::{self, Content, Fresh};
+        let doc = p.b.home_of(&id(1)).unwrap();
+        let device = p.b.device().to_hex();
+        let am = p.b.set.doc_mut(&home, std::time::Instant::now()).unwrap();
+        let content = Content {
+            created: 0,
+            offset: 0,
+            device,
+            edited: None,
+            tags: vec![],
+            starred: false,
+            tender: false,
+            body: Body::Note {
+                text: "words Ana never wrote".into(),
+            },
+        };
+        let fresh = Fresh {
+            version: [9; 16],
+            key: hearth_model::records::content::VersionKey([9; 32]),
+            nonce: [9; 24],
+        };
+        entries::write_version(
+            am,
+            &doc,
+            &id(1),
+            "2026-12-07".parse().unwrap(),
+            &content,
+            &fresh,
+        )
+        .unwrap();
+    }
+    p.b.commit().unwrap();
+    let before = p.a.document(&home).unwrap().get_heads();
+    let err = p.sync(3, false).unwrap_err();
+    assert!(matches!(err, SessionError::Refused(_)), "{err}");
+    assert_eq!(p.a.document(&home).unwrap().get_heads(), before);
+    assert_eq!(
+        readable(p.a.entry(&id(1)).unwrap()).body,
+        Body::Note {
+            text: "Ana's words".into()
+        }
+    );
+}
+
+#[test]
+fn a_fresh_device_paired_with_mine_becomes_mine_and_reads_my_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sa, _) = DocSet::open(
+        &tmp.path().join("ana"),
+        FileKey::for_tests(1),
+        SlotKey::for_tests(2),
+    )
+    .unwrap();
+    let (st, _) = DocSet::open(
+        &tmp.path().join("tablet"),
+        FileKey::for_tests(1),
+        SlotKey::for_tests(2),
+    )
+    .unwrap();
+    let mut a = CoupleJournal::open(sa, &[1; 32], None).unwrap();
+    let me = a.found("laptop", "Ana", now()).unwrap();
+    let mut rng = counter();
+    a.add_entry(now(), &note("before the tablet"), id(1), true, &mut rng)
+        .unwrap();
+    a.commit().unwrap();
+    let t = CoupleJournal::open(st, &[5; 32], None).unwrap();
+    let mut p = Pair { a, b: t };
+    p.sync(1, true).unwrap();
+    assert_eq!(p.b.partner(), Some(me), "the tablet learned whose it is");
+    p.sync(2, false).unwrap();
+    assert_eq!(
+        readable(p.b.entry(&id(1)).unwrap()).body,
+        Body::Note {
+            text: "before the tablet".into()
+        },
+        "private entries too"
+    );
+}

@@ -281,8 +281,8 @@ impl Exchange {
             DocId::Couple => std::slice::from_ref(&self.peer),
             DocId::Partner(_) => &[self.peer, self.me],
         };
-        for device in checked.iter().copied() {
-            if !may_hold(trust, &device, &doc) {
+        for device in checked {
+            if !may_hold(trust, device, &doc) {
                 return Err(Refused::NotAllowed {
                     device: device.to_hex(),
                     doc,

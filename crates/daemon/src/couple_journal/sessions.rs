@@ -1,0 +1,372 @@
+//! Sync sessions in schema 2, over the journal (docs/SCHEMA.md, "Sync:
+//! what goes to whom"): per session an `Exchange` (a sync state and a
+//! scratch fork per document) and the key exchange, with the frames of
+//! `records::session_frame` on the wire.
+//!
+//! Every frame from a peer is checked before anything of it reaches a
+//! document; a refusal ends the session and applies nothing of that frame.
+//! What a frame brings is in memory until the caller commits.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hearth_model::records::book::Docs;
+use hearth_model::records::exchange::{Exchange, Received, Refused, genesis_of, may_hold};
+use hearth_model::records::heads::{DocKind, PartnerDoc, SignedHeads};
+use hearth_model::records::ids::DeviceKey;
+use hearth_model::records::keys::{self, KeyOffer, KeyRefusal};
+use hearth_model::records::manifest::{DocId, keys_digest};
+use hearth_model::records::session_frame::{FrameError, SessionFrame};
+use hearth_model::records::settle::{Settle, settle};
+use thiserror::Error;
+
+use super::CoupleJournal;
+
+/// Why a session ends: the peer sent something it must not.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Keys(#[from] KeyRefusal),
+    #[error("no such session")]
+    NoSession,
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+/// What a peer's frame did, once applied in memory.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Documents that took new changes.
+    pub changed: BTreeSet<DocId>,
+    /// Documents whose keys changed here (new readable versions).
+    pub keys: BTreeSet<PartnerDoc>,
+}
+
+pub(super) struct Session {
+    peer: DeviceKey,
+    exchange: Exchange,
+    /// Per document, the digest of the key list last offered, so an
+    /// unchanged list is not offered again.
+    offered: BTreeMap<PartnerDoc, [u8; 32]>,
+    /// Frames owed to the peer: gifts answering its offers.
+    owed: Vec<Vec<u8>>,
+    /// Documents the peer spoke of, held here or not: each gets an answer,
+    /// or Automerge's sync of a document this device lacks would stall.
+    spoken: BTreeSet<DocId>,
+}
+
+impl CoupleJournal {
+    /// A session with `peer` begins. `paired`: the peer was paired with
+    /// this device and its records may not have settled yet.
+    pub fn session_start(&mut self, session: u64, peer: DeviceKey, paired: bool) {
+        let exchange = if paired {
+            Exchange::paired(self.device, peer)
+        } else {
+            Exchange::new(self.device, peer)
+        };
+        self.sessions.insert(
+            session,
+            Session {
+                peer,
+                exchange,
+                offered: BTreeMap::new(),
+                owed: Vec::new(),
+                spoken: BTreeSet::new(),
+            },
+        );
+    }
+
+    pub fn session_end(&mut self, session: u64) {
+        self.sessions.remove(&session);
+    }
+
+    /// The documents this device holds, the couple document first.
+    fn held_docs(&self) -> Vec<DocId> {
+        let mut docs: Vec<DocId> = self.set.loaded();
+        docs.sort_by_key(|d| *d != DocId::Couple);
+        docs
+    }
+
+    /// Every frame this session has to send now: documents that differ,
+    /// owed gifts, and key offers for documents in sync.
+    pub fn session_generate(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SessionError> {
+        let mut docs = self.held_docs();
+        let spoken = &self
+            .sessions
+            .get(&session)
+            .ok_or(SessionError::NoSession)?
+            .spoken;
+        docs.extend(spoken.iter().filter(|d| self.set.doc(d).is_none()).copied());
+        let trust = self.trust.clone();
+        let couple = self.couple().clone();
+        let mut out = Vec::new();
+        for doc in docs {
+            let kept = self.signed_heads(&doc);
+            let genesis;
+            let real = match self.set.doc(&doc) {
+                Some(_) if doc == DocId::Couple => &couple,
+                Some(real) => real,
+                None => {
+                    genesis = genesis_of(&doc);
+                    &genesis
+                }
+            };
+            let s = self
+                .sessions
+                .get_mut(&session)
+                .ok_or(SessionError::NoSession)?;
+            if let Some(frame) = s.exchange.outgoing(doc, real, &kept, &couple, &trust) {
+                out.push(SessionFrame::Doc(frame).encode()?);
+            }
+        }
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(SessionError::NoSession)?;
+        out.append(&mut s.owed);
+        out.extend(self.offers(session)?);
+        Ok(out)
+    }
+
+    /// Key offers for the documents in sync with the peer whose key list
+    /// changed since the last offer.
+    fn offers(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SessionError> {
+        let trust = self.trust.clone();
+        let mut out = Vec::new();
+        for doc in self.set.loaded() {
+            let DocId::Partner(p) = doc else { continue };
+            let Some(real) = self.set.doc(&doc).cloned() else {
+                continue;
+            };
+            let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
+            let peer = s.peer;
+            if !s.exchange.in_sync(&doc, &real) || !may_hold(&trust, &peer, &doc) {
+                continue;
+            }
+            let live = self.live_keys(&p)?;
+            let offer = keys::offer(&trust, &peer, p, live.into_iter().map(|(v, a, _)| (v, a)));
+            let digest = keys_digest(offer.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
+            let s = self
+                .sessions
+                .get_mut(&session)
+                .ok_or(SessionError::NoSession)?;
+            if s.offered.get(&p) == Some(&digest) {
+                continue;
+            }
+            s.offered.insert(p, digest);
+            out.push(SessionFrame::Offer(offer).encode()?);
+        }
+        Ok(out)
+    }
+
+    fn live_keys(
+        &mut self,
+        doc: &PartnerDoc,
+    ) -> Result<
+        Vec<(
+            keys::VersionRef,
+            keys::Audience,
+            hearth_model::records::content::VersionKey,
+        )>,
+        SessionError,
+    > {
+        let mut docs = self.docs();
+        let versions = docs.held_versions(doc).map_err(SessionError::Storage)?;
+        let mut out = Vec::new();
+        for v in versions {
+            if let Some((a, k)) = docs.key(doc, v).map_err(SessionError::Storage)? {
+                out.push((v, a, k));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes one frame from the peer, in memory. An error ends the session
+    /// and leaves the documents as they were before this frame.
+    pub fn session_receive(&mut self, session: u64, bytes: &[u8]) -> Result<Applied, SessionError> {
+        let peer = self
+            .sessions
+            .get(&session)
+            .ok_or(SessionError::NoSession)?
+            .peer;
+        match SessionFrame::decode(bytes)? {
+            SessionFrame::Doc(frame) => self.receive_doc(session, frame),
+            SessionFrame::Offer(offer) => {
+                self.answer_offer(session, peer, offer)?;
+                Ok(Applied::default())
+            }
+            SessionFrame::Gift(gift) => {
+                let doc = gift.doc;
+                let real = self
+                    .set
+                    .doc(&DocId::Partner(doc))
+                    .cloned()
+                    .unwrap_or_else(|| genesis_of(&DocId::Partner(doc)));
+                let taken = keys::take(&self.trust, &self.device, gift, &real)?;
+                let mut docs = self.docs();
+                for (v, a, k) in &taken.keep {
+                    docs.put_key(&doc, *v, *a, k.clone())
+                        .map_err(SessionError::Storage)?;
+                }
+                for v in &taken.forget {
+                    docs.forget_key(&doc, *v).map_err(SessionError::Storage)?;
+                }
+                let mut applied = Applied::default();
+                if !taken.keep.is_empty() {
+                    applied.keys.insert(doc);
+                }
+                Ok(applied)
+            }
+        }
+    }
+
+    fn answer_offer(
+        &mut self,
+        session: u64,
+        peer: DeviceKey,
+        offer: KeyOffer,
+    ) -> Result<(), SessionError> {
+        let doc = DocId::Partner(offer.doc);
+        // An offer for a document the peer may not hold is a violation, as
+        // its frames would be.
+        if !may_hold(&self.trust, &peer, &doc) {
+            return Err(Refused::NotAllowed {
+                device: peer.to_hex(),
+                doc,
+            }
+            .into());
+        }
+        let mine = if self.set.doc(&doc).is_some() {
+            self.live_keys(&offer.doc)?
+        } else {
+            Vec::new()
+        };
+        let gift = keys::gift(&self.trust, &peer, &offer, mine);
+        if !gift.keys.is_empty() {
+            let bytes = SessionFrame::Gift(gift).encode()?;
+            let s = self
+                .sessions
+                .get_mut(&session)
+                .ok_or(SessionError::NoSession)?;
+            s.owed.push(bytes);
+        }
+        Ok(())
+    }
+
+    fn receive_doc(
+        &mut self,
+        session: u64,
+        frame: hearth_model::records::exchange::Frame,
+    ) -> Result<Applied, SessionError> {
+        let doc = frame.doc;
+        let real = match doc {
+            DocId::Couple => self.couple().clone(),
+            _ => self
+                .set
+                .doc(&doc)
+                .cloned()
+                .unwrap_or_else(|| genesis_of(&doc)),
+        };
+        let kept = self.signed_heads(&doc);
+        let trust = self.trust.clone();
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(SessionError::NoSession)?;
+        let mut applied = Applied::default();
+        let received = s.exchange.incoming(frame, &real, &kept, &trust)?;
+        // Only after the checks: a document the peer may not send is never
+        // answered.
+        s.spoken.insert(doc);
+        match received {
+            Received::Nothing | Received::Wait => {}
+            Received::Accept { changes, signed } => {
+                let actor = self.actor.clone();
+                let now = std::time::Instant::now();
+                self.set
+                    .load(doc, &actor, now, || genesis_of(&doc))
+                    .map_err(|e| SessionError::Storage(e.to_string()))?;
+                let am = self.set.doc_mut(&doc, now).expect("just loaded");
+                am.apply_changes(changes)
+                    .map_err(|e| SessionError::Storage(e.to_string()))?;
+                for record in signed {
+                    self.keep_signed(doc, record);
+                }
+                match doc {
+                    DocId::Couple => {
+                        self.trust = hearth_model::records::couple_write::trust_of(self.couple());
+                        self.adopt_certified_partner();
+                    }
+                    DocId::Partner(p) => {
+                        self.index_homes();
+                        self.forget_replaced(&p)
+                            .map_err(|e| SessionError::Storage(e.to_string()))?;
+                        if p.kind == DocKind::Partner {
+                            self.release_answers()
+                                .map_err(|e| SessionError::Storage(e.to_string()))?;
+                        }
+                    }
+                }
+                applied.changed.insert(doc);
+            }
+        }
+        Ok(applied)
+    }
+
+    /// A device that was not set up learns from a certificate that it is
+    /// one of a partner's devices.
+    fn adopt_certified_partner(&mut self) {
+        if self.partner.is_none()
+            && let Some(p) = self.trust.valid(&self.device).copied()
+        {
+            self.partner = Some(p);
+        }
+    }
+
+    /// Once the couple document is in sync with a paired peer, writes what
+    /// pairing owes it: a certificate or an approval. Returns what it did.
+    pub fn settle_paired(&mut self, session: u64) -> Result<Settle, SessionError> {
+        let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
+        let peer = s.peer;
+        if !s.exchange.couple_in_sync(self.couple()) {
+            return Ok(Settle::Wait);
+        }
+        let verdict = settle(&self.trust, self.partner, &peer);
+        let now = Self::now();
+        let done = match verdict {
+            Settle::Certify => self.certify(peer, &short(&peer), now),
+            Settle::Approve(_) => self.approve(peer, now),
+            Settle::Done | Settle::Wait => Ok(()),
+        };
+        done.map_err(|e| SessionError::Storage(e.to_string()))?;
+        Ok(verdict)
+    }
+
+    /// Whether every document this device holds that the peer may hold is
+    /// the same on both sides.
+    pub fn session_in_sync(&self, session: u64) -> bool {
+        let Some(s) = self.sessions.get(&session) else {
+            return false;
+        };
+        self.set.loaded().iter().all(|doc| {
+            !may_hold(&self.trust, &s.peer, doc)
+                || self
+                    .set
+                    .doc(doc)
+                    .is_some_and(|real| s.exchange.in_sync(doc, real))
+        })
+    }
+
+    /// The signed heads this device keeps for `doc`, as records.
+    pub fn kept_signed(&self, doc: &DocId) -> Vec<SignedHeads> {
+        self.signed_heads(doc)
+    }
+}
+
+/// A device's name until it names itself: the start of its id.
+fn short(device: &DeviceKey) -> String {
+    format!("device {}", &device.to_hex()[..8])
+}
