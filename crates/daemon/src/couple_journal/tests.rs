@@ -266,10 +266,6 @@ impl Pair {
             }
             self.a.commit().unwrap();
             self.b.commit().unwrap();
-                    to_b.len(),
-                    to_a.len()
-                );
-            }
             quiet = if to_a.is_empty() && to_b.is_empty() {
                 quiet + 1
             } else {
