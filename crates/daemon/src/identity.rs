@@ -26,6 +26,12 @@ pub struct Identity {
     pub partner: Option<PartnerId>,
     #[serde(default)]
     pub port: Option<u16>,
+    /// Devices paired with this one (or added with `peers add`) whose
+    /// records have not settled yet: they may sync the couple document, so
+    /// that the records pairing owes can be written (docs/SCHEMA.md,
+    /// "Trust"). Hex device ids.
+    #[serde(default)]
+    pub paired: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +100,7 @@ impl IdentityFile {
                     device_name: None,
                     partner: None,
                     port: None,
+                    paired: Vec::new(),
                 };
                 self.save(&id)?;
                 Ok(id)

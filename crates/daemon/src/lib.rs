@@ -8,8 +8,6 @@
 
 pub(crate) mod addresses;
 pub mod core;
-// Schema 2, built ahead of the switch; the core does not call it yet.
-#[allow(dead_code)]
 pub(crate) mod couple_journal;
 pub mod identity;
 pub mod logging;

@@ -10,8 +10,9 @@ use hearth_ipc::{
     Envelope, ErrorKind, ErrorReply, FrameError, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request,
     Response,
 };
-use hearth_model::Journal;
-use hearth_store::{FileStore, Opened, StoreError, create_private_dir};
+use hearth_store::{DocSet, StoreError, create_private_dir};
+
+use crate::couple_journal::CoupleJournal;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ pub enum DaemonError {
 
 enum Msg {
     Work(Input, Reply),
-    Loaded(Box<Result<Opened<FileStore>, StoreError>>),
+    Loaded(Box<Result<CoupleJournal, StoreError>>),
     Stop,
 }
 
@@ -136,9 +137,9 @@ fn from_doc(d: DocRequest) -> (Input, Reply) {
         }
         DocRequest::Receive {
             session,
-            msg,
+            frame,
             reply,
-        } => (Input::Receive { session, msg }, Reply::Received(reply)),
+        } => (Input::Receive { session, frame }, Reply::Received(reply)),
         DocRequest::Trust { peer, addrs, reply } => {
             (Input::Trust { peer, addrs }, Reply::Trusted(reply))
         }
@@ -172,7 +173,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 
     // The socket comes first, so a locked daemon can be reached to unlock.
     let listener = bind_socket(&paths)?;
-    let result = match crate::unlock::file_key(&paths, &listener).await {
+    let result = match crate::unlock::storage_key(&paths, &listener).await {
         Ok(Some(key)) => run_unlocked(opts, listener, key).await,
         Ok(None) => {
             tracing::info!("stopped while locked");
@@ -189,12 +190,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 async fn run_unlocked(
     opts: Options,
     listener: UnixListener,
-    key: hearth_store::FileKey,
+    key: hearth_store::StorageKey,
 ) -> Result<(), DaemonError> {
     let paths = opts.paths.clone();
     let identity_file = IdentityFile {
         path: paths.identity(),
-        key: key.clone(),
+        key: key.file_key(),
     };
     let identity = identity_file.load_or_create()?;
     // Only tests run in test mode, and only there may the environment move
@@ -213,23 +214,22 @@ async fn run_unlocked(
         port: identity.port.unwrap_or(0),
         test,
     });
-    let cached = FileStore::cached_view(&paths.journal(), &key);
-    tracing::info!(
-        pid = std::process::id(),
-        cached_view = cached.is_some(),
-        "hearth daemon starting"
-    );
+    tracing::info!(pid = std::process::id(), "hearth daemon starting");
     if !hearth_store::seal::ENCRYPTED {
         tracing::error!(
             "built for the encryption cost benchmark: files are NOT encrypted; never use this build for a journal"
         );
     }
-    let base = Journal::new(identity.actor()).doc().clone();
+    let secret = identity.secret();
+    let partner = identity
+        .partner
+        .as_ref()
+        .and_then(|p| p.as_str().parse().ok());
     let mut core = Core::new(
         identity,
         identity_file,
         paths.data.display().to_string(),
-        cached,
+        None,
         opts.seed,
     );
     // A relay is used in default mode only; the others have none.
@@ -248,12 +248,22 @@ async fn run_unlocked(
 
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let loader_tx = tx.clone();
-    let journal_dir = paths.journal();
+    let data_dir = paths.data.clone();
+    let (file_key, slot_key) = (key.file_key(), key.slot_key());
+    drop(key);
     std::thread::Builder::new()
         .name("load".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let res = FileStore::open(&journal_dir, base, key);
+            let res = DocSet::open(&data_dir, file_key, slot_key).and_then(|(set, report)| {
+                if !report.removed.is_empty() {
+                    tracing::warn!(
+                        files = report.removed.len(),
+                        "removed files of a commit cut short"
+                    );
+                }
+                CoupleJournal::open(set, &secret, partner)
+            });
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
                 ok = res.is_ok(),
@@ -670,17 +680,14 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
                 Msg::Work(input, reply) => work.push((input, reply)),
                 Msg::Stop => stop = true,
                 Msg::Loaded(loaded) => {
-                    let opened = match *loaded {
-                        Ok(opened) => opened,
+                    let journal = match *loaded {
+                        Ok(journal) => journal,
                         Err(e) => {
                             fail_all(waiting.into_iter().chain(work), &e.to_string());
                             return Err(e.to_string());
                         }
                     };
-                    for q in &opened.quarantined {
-                        tracing::error!(%q, "stored file quarantined");
-                    }
-                    core = match core.loaded(opened.boxed()) {
+                    core = match core.loaded(journal) {
                         Ok(core) => core,
                         Err(e) => {
                             fail_all(waiting.into_iter().chain(work), &e.to_string());

@@ -10,7 +10,7 @@ use hearth_ipc::frame::{read_async_raw, write_async};
 use hearth_ipc::{
     Envelope, ErrorKind, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request, Response, StatusInfo,
 };
-use hearth_store::{FileKey, KeyError, KeyFile, WrapKey};
+use hearth_store::{KeyError, KeyFile, StorageKey, WrapKey};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
@@ -18,26 +18,26 @@ use crate::server::{DaemonError, error, incompatible, is_shutdown};
 
 /// What the locked phase ended with.
 enum Opened {
-    Key(FileKey),
+    Key(StorageKey),
     Shutdown,
 }
 
-/// The file key of this journal, or None if a locked daemon was asked to
-/// stop before anyone unlocked it.
-pub async fn file_key(
+/// The storage key of this journal, or None if a locked daemon was asked
+/// to stop before anyone unlocked it.
+pub async fn storage_key(
     paths: &Paths,
     listener: &UnixListener,
-) -> Result<Option<FileKey>, DaemonError> {
+) -> Result<Option<StorageKey>, DaemonError> {
     if paths.schema1_identity().exists() {
         return Err(DaemonError::Schema1(paths.data.clone()));
     }
     let file = KeyFile::read(&paths.data)?.ok_or_else(|| DaemonError::NoKey(paths.data.clone()))?;
     if let Some(key) = file.plain_key()? {
-        return Ok(Some(key.file_key()));
+        return Ok(Some(key));
     }
     if let Ok(passphrase) = std::env::var("HEARTH_PASSPHRASE") {
         return match file.unlock(&passphrase) {
-            Ok(key) => Ok(Some(key.file_key())),
+            Ok(key) => Ok(Some(key)),
             Err(KeyError::WrongPassphrase) => Err(DaemonError::WrongPassphrase),
             Err(e) => Err(e.into()),
         };
@@ -97,7 +97,7 @@ async fn serve_locked(
                     .ok_or(KeyError::WrongPassphrase)
                     .and_then(|k| file.unwrap_with(&k))
                 {
-                    Ok(key) => (Response::Ok, Some(Opened::Key(key.file_key()))),
+                    Ok(key) => (Response::Ok, Some(Opened::Key(key))),
                     Err(KeyError::WrongPassphrase) => (
                         error(ErrorKind::BadRequest, "wrong passphrase; still locked"),
                         None,

@@ -10,6 +10,7 @@ pub mod deck;
 pub mod doc;
 pub mod entry;
 pub mod error;
+pub mod export;
 pub mod id;
 pub mod insight;
 pub mod jrnl;

@@ -31,9 +31,10 @@ pub use pairing::{CONFIRM_TIMEOUT, PairError, Paired, Proposal};
 pub use ticket::{Ticket, TicketError};
 pub use wire::{MAX_FRAME, WireError, decode_message};
 
-/// ALPN of the sync protocol. The number is the protocol version: 1.1
-/// opens each session with a [`Hello`].
-pub const ALPN_SYNC: &[u8] = b"hearth/sync/1.1";
+/// ALPN of the sync protocol. The number is the protocol version: 2 is
+/// schema 2's frames (a document's signed heads and sync message, key
+/// offers and gifts) after the [`Hello`]; a daemon of schema 1 refuses it.
+pub const ALPN_SYNC: &[u8] = b"hearth/sync/2";
 /// ALPN of pairing; accepted only while an invite is open. Version 2 adds
 /// the confirmation of the safety number on both sides.
 pub const ALPN_PAIR: &[u8] = b"hearth/pair/2";
@@ -76,11 +77,13 @@ pub enum DocRequest {
         peer: EndpointId,
         max_frame: usize,
     },
-    /// Apply a peer's message and make what it brought durable, then
-    /// generate this session's next message: one round trip per frame.
+    /// Apply a peer's frame and make what it brought durable, then
+    /// generate this session's next frames: one round trip per frame. The
+    /// frame's bytes are the owner's to check (docs/PROTOCOL.md, "Sync
+    /// frames"); this crate only bounds their length.
     Receive {
         session: u64,
-        msg: Box<automerge::sync::Message>,
+        frame: Vec<u8>,
         reply: tokio::sync::oneshot::Sender<Result<Received, SyncError>>,
     },
     /// The next message for this session, if there is anything to say: the

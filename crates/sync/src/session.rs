@@ -199,18 +199,14 @@ async fn generate(inner: &Inner, session: u64) -> Result<Vec<Vec<u8>>, SyncError
     rx.await.map_err(|_| SyncError::Stopping)
 }
 
-/// Hands the owner a peer's message; the answer carries our reply.
-async fn receive(
-    inner: &Inner,
-    session: u64,
-    msg: automerge::sync::Message,
-) -> Result<Received, SyncError> {
+/// Hands the owner a peer's frame; the answer carries our reply.
+async fn receive(inner: &Inner, session: u64, frame: Vec<u8>) -> Result<Received, SyncError> {
     let (tx, rx) = oneshot::channel();
     inner
         .docs
         .send(DocRequest::Receive {
             session,
-            msg: Box::new(msg),
+            frame,
             reply: tx,
         })
         .map_err(|_| SyncError::Stopping)?;
@@ -292,8 +288,7 @@ async fn session_loop(
                         .map_err(|_| SyncError::Stopping)?;
                     continue;
                 }
-                let msg = wire::decode_message(&bytes)?;
-                let got = receive(inner, session, msg).await?;
+                let got = receive(inner, session, bytes).await?;
                 inner.peer(peer, |p| {
                     p.in_sync = got.in_sync;
                     if got.in_sync {

@@ -156,8 +156,11 @@ impl Ready {
             .map(|e| e.id)
             .max();
         let id = EntryId::next_after(last, ms, random);
-        let e = self.journal.add_entry(&ctx, &r.entry, id)?;
-        self.view.upsert(&self.journal, e.clone());
+        let mut draws = self.draws();
+        let e = self
+            .journal
+            .add_entry(r.at, &r.entry, id, false, &mut draws)?;
+        self.upsert(e.clone());
         let completed = self.complete_rituals_for(&ctx, &e)?;
         Ok(Response::Entry {
             short_len: self.view.unique_len(&e.id, 10),
@@ -168,26 +171,29 @@ impl Ready {
     }
 
     pub(super) fn edit(&mut self, r: EditEntry) -> Handled {
-        let ctx = self.ctx(r.at)?;
+        self.ctx(r.at)?;
         let id = self.view.resolve(&r.id)?;
-        let e = self.journal.edit_entry(&ctx, &id, &r.patch)?;
-        self.view.upsert(&self.journal, e.clone());
+        let mut draws = self.draws();
+        let e = self.journal.edit_entry(r.at, &id, &r.patch, &mut draws)?;
+        self.upsert(e.clone());
         Ok(entry_reply(&self.view, e))
     }
 
     pub(super) fn delete(&mut self, r: DeleteEntry) -> Handled {
-        let ctx = self.ctx(r.at)?;
+        self.ctx(r.at)?;
         let id = self.view.resolve(&r.id)?;
-        let e = self.journal.delete_entry(&ctx, &id)?;
-        self.view.upsert(&self.journal, e.clone());
-        Ok(entry_reply(&self.view, e))
+        let e = self.journal.delete_entry(r.at, &id)?;
+        // Its words are forgotten once this commits: the view keeps none.
+        let reply = entry_reply(&self.view, e);
+        self.view.entries.remove(&id);
+        Ok(reply)
     }
 
     pub(super) fn repair_resolve(&mut self, r: RepairResolve) -> Handled {
-        let ctx = self.ctx(r.at)?;
+        self.ctx(r.at)?;
         let id = self.view.resolve(&r.id)?;
-        let e = self.journal.set_resolved(&ctx, &id, r.resolved)?;
-        self.view.upsert(&self.journal, e.clone());
+        let e = self.journal.set_resolved(r.at, &id, r.resolved)?;
+        self.upsert(e.clone());
         Ok(entry_reply(&self.view, e))
     }
 
@@ -216,12 +222,12 @@ impl Ready {
                     "entry {i} answers an unknown prompt; nothing imported"
                 ))
             })?;
-            let ctx = self.ctx(item.written)?;
+            let mut draws = self.draws();
             let e = self
                 .journal
-                .add_entry(&ctx, &item.entry, id)
+                .add_entry(item.written, &item.entry, id, false, &mut draws)
                 .map_err(|e| Refusal::bad(format!("entry {i}: {e}; nothing imported")))?;
-            self.view.upsert(&self.journal, e);
+            self.upsert(e);
             added.push(id);
         }
         Ok(Response::Imported { added, skipped })

@@ -102,9 +102,21 @@ impl Ready {
         })))
     }
 
+    /// A fresh, portable Automerge document of what this device can read
+    /// (docs/SCHEMA.md, "Exports"): no devices, records, keys or history.
     pub(super) fn export_document(&self) -> Handled {
+        let seal = self.seal();
+        let entries: Vec<&Entry> = self.live_entries().filter(|e| !seal.hides(e)).collect();
+        let doc = hearth_model::export::document(
+            &self.view.partners,
+            &entries,
+            &self.journal.rituals(),
+            &self.journal.ritual_log(),
+            &self.journal.prompts(),
+            self.day_boundary(),
+        )?;
         Ok(Response::Document {
-            base64: data_encoding::BASE64.encode(&self.journal.doc().save()),
+            base64: data_encoding::BASE64.encode(&doc),
         })
     }
 }

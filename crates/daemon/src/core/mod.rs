@@ -25,9 +25,11 @@ mod setup;
 use std::net::SocketAddr;
 
 use hearth_ipc::{ErrorKind, Request, Response};
-use hearth_model::{DayBoundary, Journal, ModelError, PartnerId, View, WriteCtx};
-use hearth_store::{DocStore, Opened, Quarantined, StoreError};
+use hearth_model::{DayBoundary, ModelError, PartnerId, View, WriteCtx};
+use hearth_store::StoreError;
 use hearth_sync::{EndpointId, PeerStatus, Received, SyncError, TrustedSet};
+
+use crate::couple_journal::{Checkpoint, CoupleJournal};
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::watch;
 
@@ -80,13 +82,11 @@ pub struct Loading {
     cached: Option<View>,
 }
 
-/// The document is here.
+/// The documents are here.
 pub struct Ready {
     base: Base,
-    journal: Journal,
-    store: Box<dyn DocStore>,
+    journal: CoupleJournal,
     view: View,
-    quarantined: Vec<Quarantined>,
     sessions: Sessions,
 }
 
@@ -116,10 +116,10 @@ pub enum Input {
     Generate {
         session: u64,
     },
-    /// A peer's message: applied, and the next message for that session.
+    /// A peer's frame: applied, and the next frames for that session.
     Receive {
         session: u64,
-        msg: Box<automerge::sync::Message>,
+        frame: Vec<u8>,
     },
     /// Pairing succeeded: trust this device.
     Trust {
@@ -248,38 +248,18 @@ impl Core {
         }
     }
 
-    /// Takes the loaded document. The cached view is kept if it matches the
-    /// document's heads, and otherwise brought up to date.
-    pub fn loaded(self, opened: Opened<Box<dyn DocStore>>) -> Result<Core, ModelError> {
-        let Core::Loading(Loading { base, cached }) = self else {
+    /// Takes the loaded journal and reads every entry this device can.
+    pub fn loaded(self, journal: CoupleJournal) -> Result<Core, ModelError> {
+        let Core::Loading(Loading { base, .. }) = self else {
             return Ok(self);
         };
-        let journal = Journal::from_doc(opened.doc)?;
-        let (mut view, fresh) = match cached {
-            Some(v) if v.is_current(&journal) => (v, false),
-            Some(mut v) => {
-                tracing::warn!("cached view did not match the document; rebuilding it");
-                v.catch_up(&journal);
-                (v, true)
-            }
-            None => {
-                let mut v = View::default();
-                v.catch_up(&journal);
-                (v, true)
-            }
-        };
-        view.partners = journal.partners();
-        let ready = Ready {
+        let mut ready = Ready {
             base,
             journal,
-            store: opened.store,
-            view,
-            quarantined: opened.quarantined,
+            view: View::default(),
             sessions: Sessions::default(),
         };
-        if fresh {
-            ready.save_view();
-        }
+        ready.rebuild_view();
         ready.publish();
         Ok(Core::Ready(Box::new(ready)))
     }
@@ -310,7 +290,7 @@ impl Core {
             }
         }
         if let Core::Ready(r) = self
-            && r.store.is_dirty(r.journal.doc())
+            && r.journal.is_dirty()
             && let Err(e) = r.commit()
         {
             for (o, _, wrote) in &mut out {
@@ -369,15 +349,11 @@ impl Core {
         }
     }
 
-    /// Called on a clean shutdown: leaves one snapshot and a fresh view
-    /// cache, so the next start is fast.
+    /// Called on a clean shutdown: leaves one snapshot per document, so
+    /// the next start is fast.
     pub fn shutdown(&mut self) {
         if let Core::Ready(r) = self {
-            if r.store.chunk_count() > 0 {
-                r.compact();
-            } else {
-                r.save_view();
-            }
+            r.journal.compact(1);
         }
     }
 }
@@ -433,11 +409,11 @@ impl Ready {
     /// even if it failed after a first change (say, the entry before its
     /// rituals).
     pub fn handle(&mut self, req: Request) -> Response {
-        let before = self.journal.heads();
+        let before = self.journal.checkpoint();
         match self.dispatch(req) {
             Ok(r) => r,
             Err(refusal) => {
-                if self.journal.heads() != before {
+                if self.journal.checkpoint() != before {
                     self.rollback_to(&before);
                 }
                 refusal.into()
@@ -527,28 +503,47 @@ impl Ready {
         self.base.rng.random()
     }
 
-    /// Puts the in-memory document back to `heads` (an ancestor of now).
-    fn rollback_to(&mut self, heads: &[automerge::ChangeHash]) {
-        match self.journal.rollback_to(heads) {
-            Ok(()) => {
-                self.view = View::build(&self.journal);
-            }
-            Err(e) => tracing::error!(error = %e, "rollback failed"),
-        }
+    /// Draws for one new entry version (its key, nonce and id), taken from
+    /// the core's generator up front so the journal can be borrowed apart.
+    fn draws(&mut self) -> impl FnMut() -> u128 + use<> {
+        let mut d: Vec<u128> = (0..8).map(|_| self.random()).collect();
+        move || d.pop().unwrap_or_else(|| rand::random())
     }
 
-    /// Makes every applied change durable. On failure the in-memory document
-    /// goes back to what is on disk, so nothing unacknowledged lingers.
+    /// Puts the in-memory documents back to `to` (ancestors of now).
+    fn rollback_to(&mut self, to: &Checkpoint) {
+        self.journal.rollback_to(to);
+        self.rebuild_view();
+    }
+
+    /// Reads every entry this device can into the view, afresh.
+    fn rebuild_view(&mut self) {
+        let (entries, unread) = self.journal.all_entries();
+        self.view = View {
+            heads: self.journal.heads_hex(),
+            entries: entries.into_iter().map(|e| (e.id, e)).collect(),
+            partners: self.journal.partners(),
+            malformed: unread,
+        };
+    }
+
+    /// Puts an entry as written or read into the view.
+    fn upsert(&mut self, e: hearth_model::Entry) {
+        self.view.entries.insert(e.id, e);
+        self.view.heads = self.journal.heads_hex();
+    }
+
+    /// Makes every applied change durable. On failure the in-memory
+    /// documents go back to what is on disk, so nothing unacknowledged
+    /// lingers.
     fn commit(&mut self) -> Result<(), StoreError> {
-        match self.store.append(self.journal.doc()) {
+        match self.journal.commit() {
             Ok(written) => {
-                if self.store.chunk_count() >= COMPACT_AFTER_CHUNKS {
-                    self.compact();
-                }
-                if written {
-                    // Entry changes are already in the view (writes upsert,
-                    // receives refresh); the heads move for every change.
-                    self.view.heads = hearth_model::view::heads_hex(&self.journal.heads());
+                self.journal.compact(COMPACT_AFTER_CHUNKS);
+                self.adopt_partner();
+                if !written.is_empty() {
+                    self.view.heads = self.journal.heads_hex();
+                    self.view.partners = self.journal.partners();
                     self.adopt_held_addresses();
                     self.publish();
                 }
@@ -556,37 +551,24 @@ impl Ready {
             }
             Err(e) => {
                 tracing::error!(error = %e, "write failed; rolling back to the last durable state");
-                let saved = self.store.saved_heads().to_vec();
-                self.rollback_to(&saved);
+                self.journal.rollback_uncommitted();
+                self.rebuild_view();
                 Err(e)
             }
         }
     }
 
-    /// Folds the chunks into one snapshot and refreshes the view cache.
-    fn compact(&mut self) {
-        if self.store.is_dirty(self.journal.doc()) {
+    /// A device that learned from a certificate whose it is remembers it.
+    fn adopt_partner(&mut self) {
+        let Some(p) = self.journal.partner() else {
             return;
-        }
-        let started = std::time::Instant::now();
-        match self.store.compact(self.journal.doc()) {
-            Ok(()) => {
-                tracing::info!(
-                    ms = started.elapsed().as_millis() as u64,
-                    "compacted the journal"
-                );
-                self.save_view();
+        };
+        let id = PartnerId(p.to_hex());
+        if self.base.identity.partner.as_ref() != Some(&id) {
+            self.base.identity.partner = Some(id);
+            if let Err(e) = self.base.identity_file.save(&self.base.identity) {
+                tracing::warn!(error = %e, "could not save whose device this is");
             }
-            Err(e) => tracing::warn!(error = %e, "compaction skipped"),
-        }
-    }
-
-    fn save_view(&self) {
-        if self.store.is_dirty(self.journal.doc()) {
-            return;
-        }
-        if let Err(e) = self.store.save_view(&self.view) {
-            tracing::warn!(error = %e, "could not save the view cache; the next start will be slower");
         }
     }
 }

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 
 use hearth_ipc::{PeerInfo, PeerList, PeersAdd, PeersRemove, Response};
 use hearth_model::DeviceId;
+use hearth_model::records::ids::DeviceKey;
+use hearth_model::records::trust::DeviceStatus;
 use hearth_sync::{EndpointId, Hello, PeerStatus, SyncError, TrustedSet};
 
 use super::{Handled, Ready, Refusal};
@@ -22,9 +24,9 @@ impl Ready {
         if peer.to_string() == self.base.identity.device.0 {
             return Err(Refusal::bad("that is this device's own id"));
         }
-        let dev = DeviceId(peer.to_string());
-        self.journal.trust_device(&dev, r.at)?;
-        if self.base.addresses.learn_own(dev.as_str(), &r.addrs) {
+        self.pair_with(peer)
+            .map_err(|e| Refusal::new(hearth_ipc::ErrorKind::Storage, e.to_string()))?;
+        if self.base.addresses.learn_own(&peer.to_string(), &r.addrs) {
             self.save_addresses();
         }
         Ok(Response::Ok)
@@ -37,23 +39,38 @@ impl Ready {
                 "this device cannot remove itself; remove it from another device",
             ));
         }
-        self.journal.remove_device(&dev, r.at)?;
+        let was_paired = self.unpair(dev.as_str());
+        if self.journal.devices().contains_key(&dev) {
+            let key = device_key(&dev).map_err(Refusal::bad)?;
+            self.journal.remove_device(key, r.at)?;
+        } else if !was_paired {
+            return Err(Refusal::bad(format!("no trusted device {dev}")));
+        }
+        self.save_identity();
         self.save_addresses();
         Ok(Response::Ok)
     }
 
-    /// A trusted device by id prefix or name.
+    /// A device by id prefix or name: one of the couple's, not removed, or
+    /// one paired and not settled yet.
     fn resolve_device(&self, who: &str) -> Result<DeviceId, Refusal> {
         let w = who.trim().to_lowercase();
-        let hits: Vec<DeviceId> = self
+        let mut hits: Vec<DeviceId> = self
             .journal
             .devices()
             .into_iter()
             .filter(|(id, d)| {
-                !d.removed && (id.as_str().starts_with(&w) || d.name.to_lowercase() == w)
+                d.status != DeviceStatus::Removed
+                    && (id.as_str().starts_with(&w) || d.name.to_lowercase() == w)
             })
             .map(|(id, _)| id)
             .collect();
+        for p in &self.base.identity.paired {
+            let id = DeviceId(p.clone());
+            if p.starts_with(&w) && !hits.contains(&id) {
+                hits.push(id);
+            }
+        }
         match hits.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(Refusal::new(
@@ -67,34 +84,49 @@ impl Ready {
         }
     }
 
-    /// Every trusted device, with the live status the sync layer reported
-    /// (offline for any it did not mention).
+    /// Every device of the couple but this one and the removed, and those
+    /// paired but not settled yet, with the live status the sync layer
+    /// reported (offline for any it did not mention).
     pub(super) fn peer_list(&self, live: &[PeerStatus]) -> Response {
-        let devices = self.journal.devices();
         let me = &self.base.identity.device;
         let book = &self.base.addresses;
         let addrs = |a: &[SocketAddr]| a.iter().map(ToString::to_string).collect();
-        let peers = devices
-            .iter()
-            .filter(|(id, d)| *id != me && !d.removed)
+        let mut shown: Vec<(DeviceId, String, Option<String>)> = self
+            .journal
+            .devices()
+            .into_iter()
+            .filter(|(id, d)| id != me && d.status != DeviceStatus::Removed)
             .map(|(id, d)| {
+                let name = match d.status {
+                    DeviceStatus::Pending => format!(
+                        "{} (pending: approve it with `hearth peers approve`)",
+                        d.name
+                    ),
+                    _ => d.name.clone(),
+                };
+                (id, name, Some(self.view.name_of(&d.partner).to_string()))
+            })
+            .collect();
+        for p in &self.base.identity.paired {
+            let id = DeviceId(p.clone());
+            if !shown.iter().any(|(s, _, _)| *s == id) {
+                shown.push((id, "(paired, not synced yet)".to_string(), None));
+            }
+        }
+        let peers = shown
+            .into_iter()
+            .map(|(id, name, partner)| {
                 let now = live.iter().find(|s| s.id == id.as_str());
-                let unsent = id
-                    .as_str()
-                    .parse::<EndpointId>()
-                    .ok()
-                    .and_then(|p| self.sessions.their_heads(&p))
-                    .map(|heads| self.journal.unsent_since(heads));
                 PeerInfo {
                     id: id.to_string(),
-                    name: d.name.clone(),
-                    partner: d.partner.as_ref().map(|p| self.view.name_of(p).to_string()),
+                    name,
+                    partner,
                     online: now.is_some_and(|s| s.online),
                     last_sync: now
                         .and_then(|s| s.last_sync)
                         .map(chrono::DateTime::<chrono::Utc>::from),
                     path: now.and_then(|s| s.path.clone()),
-                    unsent_changes: unsent,
+                    unsent_changes: None,
                     addrs: addrs(&book.addrs(id.as_str())),
                     last_error: now.and_then(|s| s.last_error.clone()),
                     bytes_sent: now.map_or(0, |s| s.bytes_sent),
@@ -109,21 +141,76 @@ impl Ready {
         })
     }
 
-    /// Pairing succeeded: trust the device, and note where it was reached.
+    /// Pairing succeeded: the device may sync the couple document, and the
+    /// records pairing owes are written once it has (`settle`).
     pub(super) fn trust(
         &mut self,
         peer: EndpointId,
         addrs: &[SocketAddr],
     ) -> Result<(), SyncError> {
-        let now = chrono::Utc::now().fixed_offset();
-        let id = DeviceId(peer.to_string());
-        self.journal
-            .trust_device(&id, now)
+        self.pair_with(peer)
             .map_err(|e| SyncError::Trust(e.to_string()))?;
-        if self.base.addresses.learn_own(id.as_str(), addrs) {
+        if self.base.addresses.learn_own(&peer.to_string(), addrs) {
             self.save_addresses();
         }
         Ok(())
+    }
+
+    /// Notes `peer` as paired, unless the records already settle it.
+    fn pair_with(&mut self, peer: EndpointId) -> Result<(), String> {
+        let id = peer.to_string();
+        let removed = self
+            .journal
+            .devices()
+            .get(&DeviceId(id.clone()))
+            .is_some_and(|d| d.status == DeviceStatus::Removed);
+        if removed {
+            return Err(format!(
+                "{id} was removed from this journal; a removal is final"
+            ));
+        }
+        if !self.base.identity.paired.contains(&id) {
+            self.base.identity.paired.push(id);
+            self.save_identity();
+        }
+        self.adopt_held_addresses();
+        self.publish();
+        Ok(())
+    }
+
+    /// Forgets that `id` was paired; says whether it was.
+    fn unpair(&mut self, id: &str) -> bool {
+        let before = self.base.identity.paired.len();
+        self.base.identity.paired.retain(|p| p != id);
+        before != self.base.identity.paired.len()
+    }
+
+    /// Whether `peer` is paired and its records have not settled.
+    pub(super) fn is_paired(&self, peer: &EndpointId) -> bool {
+        self.base.identity.paired.contains(&peer.to_string())
+    }
+
+    /// Drops from the paired list the devices the records now settle.
+    pub(super) fn settle_paired_list(&mut self) {
+        let devices = self.journal.devices();
+        let before = self.base.identity.paired.len();
+        self.base.identity.paired.retain(|p| {
+            !devices.get(&DeviceId(p.clone())).is_some_and(|d| {
+                matches!(
+                    d.status,
+                    DeviceStatus::Mine | DeviceStatus::Partners | DeviceStatus::Removed
+                )
+            })
+        });
+        if before != self.base.identity.paired.len() {
+            self.save_identity();
+        }
+    }
+
+    fn save_identity(&self) {
+        if let Err(e) = self.base.identity_file.save(&self.base.identity) {
+            tracing::warn!(error = %e, "could not save the paired devices");
+        }
     }
 
     /// A trusted peer's hello: where it listens, first-hand, and where it
@@ -164,15 +251,23 @@ impl Ready {
         }
     }
 
-    /// The ids of the devices we trust, ourselves left out.
+    /// The ids of the devices we trust, ourselves left out: mine, my
+    /// partner's that mine approved, and those paired and not settled. A
+    /// device pending for my partner is not among them: my devices need
+    /// nothing from it until approved (docs/SCHEMA.md, "Trust").
     fn trusted_ids(&self) -> BTreeSet<String> {
         let me = self.base.identity.device.as_str();
-        self.journal
+        let mut ids: BTreeSet<String> = self
+            .journal
             .devices()
             .into_iter()
-            .filter(|(id, d)| !d.removed && id.as_str() != me)
+            .filter(|(id, d)| {
+                matches!(d.status, DeviceStatus::Mine | DeviceStatus::Partners) && id.as_str() != me
+            })
             .map(|(id, _)| id.0)
-            .collect()
+            .collect();
+        ids.extend(self.base.identity.paired.iter().cloned());
+        ids
     }
 
     /// Saves the book, less any device no longer trusted. Addresses are
@@ -207,4 +302,11 @@ impl Ready {
             }
         });
     }
+}
+
+/// A device id's key.
+pub(super) fn device_key(id: &DeviceId) -> Result<DeviceKey, String> {
+    id.as_str()
+        .parse()
+        .map_err(|_| format!("{id} is not a device id"))
 }

@@ -52,20 +52,13 @@ impl Ready {
             )));
         }
         self.journal
-            .skip_prompt(&ctx, current.day, &current.prompt.id)?;
+            .skip_prompt(ctx.now, current.day, &current.prompt.id)?;
         self.prompt(PromptQuery { at: r.at, id: None })
     }
 
     pub(super) fn prompt_add(&mut self, r: PromptAdd) -> Handled {
         let ctx = self.ctx(r.at)?;
-        let random = self.random();
-        let id = format!(
-            "c-{}",
-            ulid::Ulid::from_parts(r.at.timestamp_millis().max(0) as u64, random)
-                .to_string()
-                .to_ascii_lowercase()
-        );
-        self.journal.add_prompt(&ctx, &id, &r.text, r.theme)?;
+        self.journal.add_prompt(ctx.now, &r.text, r.theme)?;
         self.prompt(PromptQuery { at: r.at, id: None })
     }
 
@@ -120,9 +113,14 @@ impl Ready {
         let mine = answer_by(&me);
         let partner_id = self.other_partner(&me);
         let theirs = partner_id.as_ref().and_then(answer_by);
+        // Their answer may be here only as a marker: its key comes once
+        // mine is written and their device hears of it.
+        let marked = partner_id
+            .as_ref()
+            .is_some_and(|p| self.journal.has_answered(p, &prompt.id));
         let partner = match (theirs, &mine) {
-            (None, _) => PartnerAnswer::NotYet,
-            (Some(_), None) => PartnerAnswer::Sealed,
+            (None, _) if !marked => PartnerAnswer::NotYet,
+            (None, _) | (Some(_), None) => PartnerAnswer::Sealed,
             (Some(e), Some(_)) => PartnerAnswer::Shown { entry: Box::new(e) },
         };
         Ok(PromptToday {

@@ -36,7 +36,7 @@ impl Ready {
             created: r.at,
             archived: None,
         };
-        self.journal.add_ritual(&ctx, &ritual)?;
+        self.journal.add_ritual(ctx.now, &ritual)?;
         self.ritual_list(r.at)
     }
 
@@ -46,7 +46,7 @@ impl Ready {
         let ritual = self.my_ritual(&r.ritual, &ctx.author)?;
         let today = self.day_boundary().day_of(r.at);
         let occ = ritual.cadence.occurrence(today);
-        let done = self.journal.mark_done(&ctx, &ritual, occ, entry)?;
+        let done = self.journal.mark_done(ctx.now, &ritual, occ, entry)?;
         Ok(Response::RitualDone {
             ritual: Box::new(ritual),
             done: Box::new(done),
@@ -89,14 +89,14 @@ impl Ready {
                 "nothing to change: give --name, --cadence, --owner, --fulfilled-by or --manual",
             ));
         }
-        self.journal.update_ritual(&ctx, &ritual.id, &change)?;
+        self.journal.update_ritual(ctx.now, &ritual.id, &change)?;
         self.ritual_list(r.at)
     }
 
     pub(super) fn ritual_remove(&mut self, r: hearth_ipc::RitualRemove) -> Handled {
         let ctx = self.ctx(r.at)?;
         let ritual = self.my_ritual(&r.ritual, &ctx.author)?;
-        self.journal.archive_ritual(&ctx, &ritual.id)?;
+        self.journal.archive_ritual(ctx.now, &ritual.id)?;
         self.ritual_list(r.at)
     }
 
@@ -211,7 +211,7 @@ impl Ready {
             if self.journal.logged(&r.id, occ, who) {
                 continue;
             }
-            self.journal.mark_done(ctx, &r, occ, Some(e.id))?;
+            self.journal.mark_done(ctx.now, &r, occ, Some(e.id))?;
             done.push(r.name.clone());
         }
         Ok(done)

@@ -35,7 +35,14 @@ impl Ready {
             .transpose()?;
         // A set-up device is never set up again: that used to rename the
         // partner on every device. Renaming is `rename`, and only of myself.
-        if let Some(partner) = self.base.identity.partner.clone() {
+        // A device paired with one of mine is set up by its certificate.
+        let known = self
+            .base
+            .identity
+            .partner
+            .clone()
+            .or_else(|| self.journal.partner().map(|p| PartnerId(p.to_hex())));
+        if let Some(partner) = known {
             let name = self
                 .journal
                 .partners()
@@ -50,35 +57,27 @@ impl Ready {
         }
         let random = self.random();
         let at = r.at;
-        // An existing partner of that name (a second device of theirs) is
-        // the same person, and keeps the name as they spelled it.
-        let existing = self
+        if self
             .journal
             .partners()
-            .into_iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name));
-        let (partner, name) = match existing {
-            Some(found) => found,
-            None => {
-                let id = PartnerId(
-                    ulid::Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)
-                        .to_string()
-                        .to_ascii_lowercase(),
-                );
-                self.journal.set_partner(&id, name, at)?;
-                (id, name.to_string())
-            }
-        };
+            .values()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
+            return Err(Refusal::bad(format!(
+                "{name} is already a partner in this journal; a device of theirs joins by pairing with one of their devices (`hearth pair join`)"
+            )));
+        }
+        let code = self.journal.found(&device_name, name, at)?;
+        let partner = PartnerId(code.to_hex());
+        let name = name.to_string();
         let device = self.base.identity.device.clone();
         self.journal
-            .add_device(&device, &partner, &device_name, at)?;
-        self.journal
-            .set_couple_id_if_missing(&format!("{random:032x}"), at)?;
+            .set_couple_id_if_missing(&format!("{random:032x}"))?;
         if let Some(b) = boundary {
             self.journal.set_day_boundary(b, at)?;
         }
         self.view.partners = self.journal.partners();
-        self.view.heads = hearth_model::view::heads_hex(&self.journal.heads());
+        self.view.heads = self.journal.heads_hex();
         self.base.identity.partner = Some(partner.clone());
         self.base.identity.device_name = Some(device_name);
         self.base
@@ -108,7 +107,7 @@ impl Ready {
                 "your partner is already called {taken}; pick another name"
             )));
         }
-        self.journal.set_partner(&me, name, r.at)?;
+        self.journal.rename(name, r.at)?;
         self.view.partners = self.journal.partners();
         Ok(Response::Inited {
             partner: me,
@@ -122,7 +121,7 @@ impl Ready {
         status(
             &self.base,
             Some(&self.view),
-            Some((self.store.chunk_count(), self.quarantined.as_slice())),
+            Some((self.journal.chunk_count(), &[])),
         )
     }
 }

@@ -17,8 +17,6 @@ mod prompts;
 mod rituals;
 mod sessions;
 
-pub use sessions::SessionError;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
@@ -141,13 +139,6 @@ impl CoupleJournal {
         self.set
             .doc_mut(&DocId::Couple, Instant::now())
             .expect("the couple document stays loaded")
-    }
-
-    fn signer(&self, at: DateTime<FixedOffset>) -> Signer<'_> {
-        Signer {
-            key: &self.signing,
-            clock_ms: ms(at),
-        }
     }
 
     /// Runs a couple-record write, then refreshes the trust view.
@@ -304,10 +295,19 @@ impl CoupleJournal {
     pub fn rollback_to(&mut self, to: &Checkpoint) {
         let now = Instant::now();
         for doc in self.set.loaded() {
+            // Loaded since the checkpoint: as stored, or not at all if new.
+            let heads = match to.get(&doc) {
+                Some(h) => h.clone(),
+                None if self.set.drop_uncommitted(&doc) => continue,
+                None => self
+                    .set
+                    .saved_heads(&doc)
+                    .map(<[_]>::to_vec)
+                    .unwrap_or_default(),
+            };
             let Some(am) = self.set.doc_mut(&doc, now) else {
                 continue;
             };
-            let heads = to.get(&doc).cloned().unwrap_or_default();
             if am.get_heads() == heads {
                 continue;
             }
@@ -324,6 +324,65 @@ impl CoupleJournal {
         self.to_forget.clear();
         self.trust = couple_write::trust_of(self.couple());
         self.index_homes();
+    }
+
+    /// Puts every document back to what is on disk, after a failed commit:
+    /// nothing unacknowledged lingers in memory.
+    pub fn rollback_uncommitted(&mut self) {
+        let saved: Checkpoint = self
+            .set
+            .loaded()
+            .into_iter()
+            .filter_map(|d| Some((d, self.set.saved_heads(&d)?.to_vec())))
+            .collect();
+        self.rollback_to(&saved);
+    }
+
+    /// Fault tests: the next `n` commits fail as on a full disk.
+    #[cfg(test)]
+    pub fn fail_next_commits(&mut self, n: usize) {
+        self.set.fail_next_commits(n);
+    }
+
+    /// Whether any loaded document has changes not yet committed.
+    pub fn is_dirty(&self) -> bool {
+        self.set.loaded().iter().any(|d| self.set.is_dirty(d))
+    }
+
+    /// Chunks on disk since each document's snapshot, summed.
+    pub fn chunk_count(&self) -> usize {
+        self.set
+            .documents()
+            .iter()
+            .map(|d| self.set.chunk_count(d))
+            .sum()
+    }
+
+    /// Folds each document with at least `at_least` chunks into one
+    /// snapshot; a failure is logged and skipped (the chunks still load).
+    pub fn compact(&mut self, at_least: usize) {
+        for doc in self.set.documents() {
+            if self.set.chunk_count(&doc) >= at_least.max(1)
+                && let Err(e) = self.set.compact(&doc)
+            {
+                tracing::warn!(%doc, error = %e, "compaction skipped");
+            }
+        }
+    }
+
+    /// The heads of every loaded document, as lowercase hex: what `status`
+    /// shows, and what tells two devices they agree.
+    pub fn heads_hex(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .set
+            .loaded()
+            .iter()
+            .filter_map(|d| self.set.doc(d))
+            .flat_map(|am| am.get_heads())
+            .map(|h| h.to_string())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Signs my partner's documents that moved, makes every change, key and

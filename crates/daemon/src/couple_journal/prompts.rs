@@ -103,6 +103,31 @@ impl CoupleJournal {
             .collect()
     }
 
+    /// Whether `partner` holds a live answer marker for `prompt`: they have
+    /// answered, whether or not their key has reached this device.
+    pub fn has_answered(&self, partner: &hearth_model::PartnerId, prompt: &str) -> bool {
+        let Ok(code) = partner
+            .as_str()
+            .parse::<hearth_model::records::ids::PartnerCode>()
+        else {
+            return false;
+        };
+        self.shared_docs_of(code).iter().any(|p| {
+            let Some(am) = self.set.doc(&DocId::Partner(*p)) else {
+                return false;
+            };
+            let map = |name| match am.get(ROOT, name) {
+                Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+                _ => None,
+            };
+            let (Some(answered), Some(entries)) = (map("answered"), map("entries")) else {
+                return false;
+            };
+            hearth_model::records::release::live_markers(am, &answered, &entries)
+                .contains_key(prompt)
+        })
+    }
+
     /// The couple's id, which seeds the prompt of the day on every device.
     pub fn couple_id(&self) -> Option<String> {
         let am = self.couple();

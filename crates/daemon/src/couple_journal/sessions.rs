@@ -262,6 +262,14 @@ impl CoupleJournal {
         frame: hearth_model::records::exchange::Frame,
     ) -> Result<Applied, SessionError> {
         let doc = frame.doc;
+        // Automerge inflates a compressed chunk whole: the bound on what a
+        // message unpacks to is checked before it reads a byte.
+        hearth_sync::decode_message(&frame.message).map_err(|e| {
+            SessionError::Refused(Refused::Malformed {
+                doc,
+                why: e.to_string(),
+            })
+        })?;
         let real = match doc {
             DocId::Couple => self.couple().clone(),
             _ => self

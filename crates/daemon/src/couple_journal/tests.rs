@@ -12,6 +12,7 @@ use hearth_model::{Body, EntryId, EntryPatch, NewEntry};
 use hearth_store::keyslot::SlotKey;
 use hearth_store::{DocSet, FileKey};
 
+use super::sessions::SessionError;
 use super::*;
 
 const SECRET: [u8; 32] = [7; 32];

@@ -97,6 +97,8 @@ pub struct DocSet {
     next_heads_counter: u64,
     loaded: BTreeMap<DocId, Loaded>,
     key_files: BTreeMap<DocId, KeyFile>,
+    /// Fault tests: this many commits still to fail, as on a full disk.
+    fail_commits: usize,
     _lock: File,
 }
 
@@ -208,6 +210,7 @@ impl DocSet {
                 next_heads_counter,
                 loaded: BTreeMap::new(),
                 key_files: BTreeMap::new(),
+                fail_commits: 0,
                 _lock: lock,
             },
             report,
@@ -372,6 +375,28 @@ impl DocSet {
         })
     }
 
+    /// Drops a document created in memory that no commit has written yet
+    /// (a refused request's). Returns whether it did; a stored document is
+    /// left alone.
+    pub fn drop_uncommitted(&mut self, doc: &DocId) -> bool {
+        if self.manifest.docs.contains_key(&doc.to_string()) {
+            return false;
+        }
+        self.key_files.remove(doc);
+        self.loaded.remove(doc).is_some()
+    }
+
+    /// The heads of what is on disk for a loaded document.
+    pub fn saved_heads(&self, doc: &DocId) -> Option<&[ChangeHash]> {
+        self.loaded.get(doc).map(|l| l.saved.as_slice())
+    }
+
+    /// For fault tests: the next `n` commits fail as on a full disk, after
+    /// writing nothing.
+    pub fn fail_next_commits(&mut self, n: usize) {
+        self.fail_commits = n;
+    }
+
     /// Whether a loaded document has changes no commit has written.
     pub fn is_dirty(&self, doc: &DocId) -> bool {
         self.loaded
@@ -423,6 +448,13 @@ impl DocSet {
                 kf.sync()?;
             }
             return Ok(moved);
+        }
+        if self.fail_commits > 0 {
+            self.fail_commits -= 1;
+            return Err(StoreError::Io {
+                path: self.docs_dir.clone(),
+                source: std::io::Error::from_raw_os_error(28),
+            });
         }
         // Keys first: an acknowledged entry always has its key.
         for kf in self.key_files.values_mut() {
