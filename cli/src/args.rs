@@ -758,6 +758,12 @@ pub enum PeersCommand {
         /// A device id (or unique prefix), or its name.
         id: String,
     },
+    /// Approve a new device of your partner's: your devices sync with it
+    /// from now on. Compare its id with the one your partner's device shows.
+    Approve {
+        /// A device id (or unique prefix), or its name.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

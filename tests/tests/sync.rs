@@ -16,8 +16,26 @@ fn second_device(inviter: &TestEnv, name: &str, device: &str) -> TestEnv {
         env.ok(&["peers", "list", "--json"])
             .contains(&format!("\"partner\": \"{name}\""))
     });
-    env.ok(&["init", "--name", name, "--device", device]);
+    // The inviting device makes the new one its partner's once their couple
+    // documents agree; `init` says so until then.
+    env.wait_for(CONVERGE, "the new device to be made theirs", || {
+        env.run(&["init", "--name", name, "--device", device])
+            .status
+            .success()
+    });
     env
+}
+
+/// `partner` approves `device`, a new device of the other partner, once
+/// its certificate has reached them: only then do their devices sync with
+/// it (docs/SCHEMA.md, "Trust").
+fn approve(partner: &TestEnv, device: &TestEnv) {
+    let id = device.device_id();
+    partner.wait_for(CONVERGE, "the new device to show as pending", || {
+        partner.ok(&["peers", "list"]).contains("pending")
+            && partner.ok(&["peers", "list", "--json"]).contains(&id)
+    });
+    partner.ok(&["peers", "approve", &id]);
 }
 
 #[track_caller]
@@ -149,8 +167,9 @@ fn three_devices_learn_each_other_and_converge() {
     let ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
     let ana2 = second_device(&ana, "Ana", "desktop");
-    // Ben never paired with Ana's desktop, yet trusts it through the
-    // shared device list.
+    // Ben never paired with Ana's desktop; once he approves it, the shared
+    // records make every device trust it.
+    approve(&ben, &ana2);
     ben.wait_for(CONVERGE, "ben to trust the desktop", || {
         ben.ok(&["peers", "list", "--json"])
             .contains(&ana2.device_id())
@@ -223,6 +242,7 @@ fn concurrent_offline_edits_rituals_and_answers_merge() {
     let mut ben = TestEnv::named("Ben", "phone");
     laptop.pair_with(&ben);
     let mut desktop = second_device(&laptop, "Ana", "desktop");
+    approve(&ben, &desktop);
     laptop.ok(&["highlow", "--high", "sun", "--low", "rain"]);
     laptop.ok(&[
         "ritual",
@@ -265,10 +285,30 @@ fn concurrent_offline_edits_rituals_and_answers_merge() {
         e.ok(&["daemon", "start"]);
     }
     converged(&[&laptop, &desktop, &ben], 3);
-    let e: serde_json::Value = serde_json::from_str(&ben.ok(&["show", &id, "--json"])).unwrap();
-    assert_eq!(e["high"], "sunny walk", "the laptop's edit of the high");
-    assert_eq!(e["low"], "missed the bus", "the desktop's edit of the low");
-    assert_eq!(e["tags"], serde_json::json!(["bus", "walk"]));
+    // An entry's content is one sealed version (docs/SCHEMA.md, "Entries"):
+    // two devices' edits made apart conflict whole. One wins, the same on
+    // every device, and the other's words are kept beside it.
+    let show = |env: &TestEnv| -> serde_json::Value {
+        serde_json::from_str(&env.ok(&["show", &id, "--json"])).unwrap()
+    };
+    let e = show(&ben);
+    let laptop_won = e["high"] == "sunny walk";
+    let (won, lost) = if laptop_won {
+        (("sunny walk", "rain", "walk"), ("sun", "missed the bus"))
+    } else {
+        (("sun", "missed the bus", "bus"), ("sunny walk", "rain"))
+    };
+    assert_eq!(
+        (e["high"].as_str(), e["low"].as_str()),
+        (Some(won.0), Some(won.1)),
+        "{e}"
+    );
+    assert_eq!(e["tags"], serde_json::json!([won.2]));
+    assert_eq!(e["conflicts"]["high"], serde_json::json!([lost.0]), "{e}");
+    assert_eq!(e["conflicts"]["low"], serde_json::json!([lost.1]), "{e}");
+    for other in [&laptop, &desktop] {
+        assert_eq!(show(other)["high"], e["high"], "the same winner everywhere");
+    }
     // Both completions of the shared ritual are kept; it is done.
     let rituals: serde_json::Value =
         serde_json::from_str(&ben.ok(&["ritual", "list", "--json"])).unwrap();

@@ -141,6 +141,18 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
                 r => Err(unexpected(r)),
             }
         }
+        PeersCommand::Approve { id } => {
+            match ctx.call(Request::PeersApprove(hearth_ipc::PeersApprove {
+                id: id.clone(),
+                at,
+            }))? {
+                Response::Ok => {
+                    println!("Approved {id}. Your devices sync with it from now on.");
+                    Ok(())
+                }
+                r => Err(unexpected(r)),
+            }
+        }
         PeersCommand::List(a) => {
             let list = match ctx.call(Request::Peers)? {
                 Response::Peers(l) => l,

@@ -87,6 +87,9 @@ pub enum Request {
     PeersAdd(PeersAdd),
     /// Stops trusting a device, on every device of the couple.
     PeersRemove(PeersRemove),
+    /// Approves a new device of the other partner, so this partner's
+    /// devices sync with it (docs/SCHEMA.md, "Trust").
+    PeersApprove(PeersApprove),
     Peers,
     /// Syncs with every trusted device now and reports.
     Sync(SyncNow),
@@ -309,6 +312,13 @@ pub struct PeersRemove {
     pub at: DateTime<FixedOffset>,
 }
 
+/// Approves a device of the other partner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeersApprove {
+    pub id: String,
+    pub at: DateTime<FixedOffset>,
+}
+
 /// Syncs with every trusted device now and reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncNow {
@@ -331,6 +341,7 @@ impl Request {
                 | Request::PromptAdd(PromptAdd { .. })
                 | Request::PeersAdd(PeersAdd { .. })
                 | Request::PeersRemove(PeersRemove { .. })
+                | Request::PeersApprove(PeersApprove { .. })
                 | Request::RitualChange(RitualChange { .. })
                 | Request::RitualRemove(RitualRemove { .. })
                 | Request::PromptSkip(PromptSkip { .. })

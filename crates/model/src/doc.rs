@@ -275,6 +275,55 @@ fn piece(whole: &Message, run: Vec<Vec<u8>>) -> Vec<u8> {
     part.encode()
 }
 
+/// `msg`, generated from `doc` with `state`, encoded as frames of at most
+/// `max_bytes` each (see [`Journal::generate_framed`]): one frame when it
+/// fits; otherwise its changes go out as several messages, each with the
+/// original's heads, needs, summary and flags and a run of changes in
+/// causal order. A single change larger than a frame goes alone.
+pub fn split_message(
+    doc: &Automerge,
+    state: &automerge::sync::State,
+    msg: Message,
+    max_bytes: usize,
+) -> Vec<Vec<u8>> {
+    // A length prefix of a chunk, and of the chunk list, takes at most
+    // this many bytes (LEB128 of a u64).
+    const PREFIX: usize = 10;
+    let carried: usize = msg.changes.iter().map(|c| c.len() + PREFIX).sum();
+    let head = bare(&msg).encode().len() + PREFIX;
+    if head + carried <= max_bytes {
+        return vec![msg.encode()];
+    }
+    // A V1 message lists each change as its own chunk; a V2 one holds
+    // one chunk, often a saved document, so its changes are read from
+    // the document: all those the peer may lack (after the heads we
+    // share), a superset of what the message carried.
+    let changes: Vec<Vec<u8>> = match msg.version {
+        MessageVersion::V1 => msg.changes.iter().map(<[u8]>::to_vec).collect(),
+        MessageVersion::V2 => doc
+            .get_changes(&state.shared_heads)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect(),
+    };
+    let budget = max_bytes.saturating_sub(head);
+    let mut frames = Vec::new();
+    let mut run: Vec<Vec<u8>> = Vec::new();
+    let mut size = 0;
+    for change in changes {
+        if !run.is_empty() && size + change.len() + PREFIX > budget {
+            frames.push(piece(&msg, std::mem::take(&mut run)));
+            size = 0;
+        }
+        size += change.len() + PREFIX;
+        run.push(change);
+    }
+    if !run.is_empty() {
+        frames.push(piece(&msg, run));
+    }
+    frames
+}
+
 fn read_err(e: automerge::AutomergeError) -> ModelError {
     ModelError::from(e)
 }
@@ -358,43 +407,7 @@ impl Journal {
         let Some(msg) = self.generate(state)? else {
             return Ok(Vec::new());
         };
-        // A length prefix of a chunk, and of the chunk list, takes at most
-        // this many bytes (LEB128 of a u64).
-        const PREFIX: usize = 10;
-        let carried: usize = msg.changes.iter().map(|c| c.len() + PREFIX).sum();
-        let head = bare(&msg).encode().len() + PREFIX;
-        if head + carried <= max_bytes {
-            return Ok(vec![msg.encode()]);
-        }
-        // A V1 message lists each change as its own chunk; a V2 one holds
-        // one chunk, often a saved document, so its changes are read from
-        // the document: all those the peer may lack (after the heads we
-        // share), a superset of what the message carried.
-        let changes: Vec<Vec<u8>> = match msg.version {
-            MessageVersion::V1 => msg.changes.iter().map(<[u8]>::to_vec).collect(),
-            MessageVersion::V2 => self
-                .doc
-                .get_changes(&state.shared_heads)
-                .into_iter()
-                .map(|c| c.raw_bytes().to_vec())
-                .collect(),
-        };
-        let budget = max_bytes.saturating_sub(head);
-        let mut frames = Vec::new();
-        let mut run: Vec<Vec<u8>> = Vec::new();
-        let mut size = 0;
-        for change in changes {
-            if !run.is_empty() && size + change.len() + PREFIX > budget {
-                frames.push(piece(&msg, std::mem::take(&mut run)));
-                size = 0;
-            }
-            size += change.len() + PREFIX;
-            run.push(change);
-        }
-        if !run.is_empty() {
-            frames.push(piece(&msg, run));
-        }
-        Ok(frames)
+        Ok(split_message(&self.doc, state, msg, max_bytes))
     }
 
     /// Applies a peer's sync message. With `track` the entries it touched

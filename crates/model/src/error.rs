@@ -62,6 +62,9 @@ pub enum ModelError {
     NotInitialised,
     #[error("cannot import: {0}")]
     Import(String),
+    /// A write the couple's records do not allow, said as the rule says it.
+    #[error("{0}")]
+    Refused(String),
     #[error("document is not a hearth journal: {0}")]
     Schema(String),
     #[error("automerge: {0}")]

@@ -454,6 +454,7 @@ impl Ready {
             Request::ExportDocument => self.export_document(),
             Request::PeersAdd(r) => self.peers_add(r),
             Request::PeersRemove(r) => self.peers_remove(r),
+            Request::PeersApprove(r) => self.peers_approve(r),
             Request::Peers => Ok(self.peer_list(&[])),
             Request::PairInvite(_)
             | Request::PairWait

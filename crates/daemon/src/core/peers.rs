@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use hearth_ipc::{PeerInfo, PeerList, PeersAdd, PeersRemove, Response};
+use hearth_ipc::{PeerInfo, PeerList, PeersAdd, PeersApprove, PeersRemove, Response};
 use hearth_model::DeviceId;
 use hearth_model::records::ids::DeviceKey;
 use hearth_model::records::trust::DeviceStatus;
@@ -48,6 +48,32 @@ impl Ready {
         }
         self.save_identity();
         self.save_addresses();
+        Ok(Response::Ok)
+    }
+
+    /// Approves a device of the other partner that mine has not approved:
+    /// from now on my devices sync with it.
+    pub(super) fn peers_approve(&mut self, r: PeersApprove) -> Handled {
+        let dev = self.resolve_device(&r.id)?;
+        let status = self.journal.devices().get(&dev).map(|d| d.status);
+        match status {
+            Some(DeviceStatus::Pending) => {}
+            Some(DeviceStatus::Partners) => {
+                return Err(Refusal::bad(format!("{dev} is approved already")));
+            }
+            Some(DeviceStatus::Mine) => {
+                return Err(Refusal::bad(format!(
+                    "{dev} is one of your own devices; it needs no approval"
+                )));
+            }
+            _ => {
+                return Err(Refusal::bad(format!(
+                    "{dev} is not a device of your partner's yet; it appears once their devices have synced with it"
+                )));
+            }
+        }
+        let key = device_key(&dev).map_err(Refusal::bad)?;
+        self.journal.approve(key, r.at)?;
         Ok(Response::Ok)
     }
 
@@ -126,7 +152,9 @@ impl Ready {
                         .and_then(|s| s.last_sync)
                         .map(chrono::DateTime::<chrono::Utc>::from),
                     path: now.and_then(|s| s.path.clone()),
-                    unsent_changes: None,
+                    unsent_changes: device_key(&id)
+                        .ok()
+                        .and_then(|k| self.journal.unsent_to(&k)),
                     addrs: addrs(&book.addrs(id.as_str())),
                     last_error: now.and_then(|s| s.last_error.clone()),
                     bytes_sent: now.map_or(0, |s| s.bytes_sent),

@@ -106,7 +106,7 @@ impl Ready {
                 .find(|e| {
                     e.deleted.is_none()
                         && &e.author == who
-                        && matches!(&e.body, Body::Answer { prompt: p, .. } if *p == prompt.id)
+                        && matches!(&e.body, Body::Answer { prompt: p, text } if *p == prompt.id && !text.is_empty())
                 })
                 .cloned()
         };

@@ -61,7 +61,8 @@ fn kind_of(e: &ModelError) -> ErrorKind {
         | M::NotARepair(_)
         | M::NoAgreements(_)
         | M::Deleted(_)
-        | M::Import(_) => ErrorKind::BadRequest,
+        | M::Import(_)
+        | M::Refused(_) => ErrorKind::BadRequest,
     }
 }
 

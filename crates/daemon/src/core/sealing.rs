@@ -26,11 +26,14 @@ impl<'a> Seal<'a> {
         Seal { me, answered }
     }
 
-    /// Whether `e` is my partner's answer to a prompt I have not answered.
+    /// Whether `e` is my partner's answer to a prompt I have not answered,
+    /// or an answer whose key has not reached this device (its text is
+    /// empty, as no written answer's is).
     pub fn hides(&self, e: &Entry) -> bool {
         match &e.body {
-            Body::Answer { prompt, .. } => {
-                Some(&e.author) != self.me && !self.answered.contains(prompt.as_str())
+            Body::Answer { prompt, text } => {
+                text.is_empty()
+                    || (Some(&e.author) != self.me && !self.answered.contains(prompt.as_str()))
             }
             _ => false,
         }

@@ -37,9 +37,14 @@ impl Ready {
     /// A sync input, applied in memory; also says whether it wrote.
     pub(super) fn sessions_take(&mut self, input: Input) -> (Output, bool) {
         match input {
-            Input::SessionStart { session, peer, .. } => {
+            Input::SessionStart {
+                session,
+                peer,
+                max_frame,
+            } => {
                 let paired = self.is_paired(&peer);
-                self.journal.session_start(session, key_of(&peer), paired);
+                self.journal
+                    .session_start(session, key_of(&peer), paired, max_frame);
                 self.sessions.live.insert(session, Live { peer });
                 (Output::Nothing, false)
             }

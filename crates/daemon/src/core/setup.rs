@@ -48,11 +48,25 @@ impl Ready {
                 .partners()
                 .remove(&partner)
                 .unwrap_or_else(|| name.to_string());
+            // A device that joined by pairing names itself once: its
+            // first `init` is its welcome.
+            let joined = self.base.identity.device_name.is_none();
+            if joined {
+                let key =
+                    super::peers::device_key(&self.base.identity.device).map_err(Refusal::bad)?;
+                self.journal.name_device(key, &device_name, r.at)?;
+                self.base.identity.device_name = Some(device_name);
+                self.base.identity.partner = Some(partner.clone());
+                self.base
+                    .identity_file
+                    .save(&self.base.identity)
+                    .map_err(|e| Refusal::new(hearth_ipc::ErrorKind::Storage, e.to_string()))?;
+            }
             return Ok(Response::Inited {
                 partner,
                 name,
                 device: self.base.identity.device.clone(),
-                already: true,
+                already: !joined,
             });
         }
         let random = self.random();
@@ -63,9 +77,15 @@ impl Ready {
             .values()
             .any(|n| n.eq_ignore_ascii_case(name))
         {
-            return Err(Refusal::bad(format!(
-                "{name} is already a partner in this journal; a device of theirs joins by pairing with one of their devices (`hearth pair join`)"
-            )));
+            return Err(Refusal::bad(if self.base.identity.paired.is_empty() {
+                format!(
+                    "{name} is already a partner in this journal; a device of theirs joins by pairing with one of their devices (`hearth pair join`)"
+                )
+            } else {
+                format!(
+                    "this device waits for {name}'s device to make it theirs; run `hearth init` again in a moment"
+                )
+            }));
         }
         let code = self.journal.found(&device_name, name, at)?;
         let partner = PartnerId(code.to_hex());

@@ -91,10 +91,44 @@ impl CoupleJournal {
             match self.entry(&id) {
                 Ok(Some(Found::Readable(e))) => out.push(*e),
                 Ok(Some(Found::Deleted { .. })) | Ok(None) => {}
+                Ok(Some(Found::Sealed { day })) => match self.sealed_answer(&id, day) {
+                    Some(e) => out.push(e),
+                    None => unread += 1,
+                },
                 _ => unread += 1,
             }
         }
         (out, unread)
+    }
+
+    /// A sealed answer as reads may list it: who answered which prompt on
+    /// which day, from its marker, and no words (an empty text, which no
+    /// written answer has).
+    fn sealed_answer(&self, id: &EntryId, day: chrono::NaiveDate) -> Option<Entry> {
+        let doc = *self.homes.get(id)?;
+        let am = self
+            .set
+            .doc(&hearth_model::records::manifest::DocId::Partner(doc))?;
+        let prompt = hearth_model::records::entries::answers(am, id)?;
+        let created = DateTime::from_timestamp_millis(id.0.timestamp_ms() as i64)?.fixed_offset();
+        Some(Entry {
+            id: *id,
+            author: hearth_model::PartnerId(doc.partner.to_hex()),
+            device: hearth_model::DeviceId(String::new()),
+            created,
+            day,
+            tags: Default::default(),
+            starred: false,
+            tender: false,
+            edited: None,
+            deleted: None,
+            resolved: None,
+            body: Body::Answer {
+                prompt,
+                text: String::new(),
+            },
+            conflicts: Default::default(),
+        })
     }
 
     fn own_entry(&mut self, id: &EntryId) -> Result<(PartnerDoc, Entry), ModelError> {

@@ -62,6 +62,9 @@ pub struct CoupleJournal {
     to_forget: Vec<(PartnerDoc, VersionRef)>,
     /// Live sync sessions.
     sessions: BTreeMap<u64, sessions::Session>,
+    /// Per peer, the heads it last said it has of each document, for
+    /// "unsent changes"; kept after its sessions end.
+    known: BTreeMap<DeviceKey, BTreeMap<DocId, Vec<ChangeHash>>>,
 }
 
 fn model(e: impl std::fmt::Display) -> ModelError {
@@ -99,6 +102,7 @@ impl CoupleJournal {
             homes: BTreeMap::new(),
             to_forget: Vec::new(),
             sessions: BTreeMap::new(),
+            known: BTreeMap::new(),
         };
         j.index_homes();
         Ok(j)
@@ -152,7 +156,10 @@ impl CoupleJournal {
             key: &signing,
             clock_ms: ms(at),
         };
-        let out = f(self.couple_mut(), &signer).map_err(model)?;
+        let out = f(self.couple_mut(), &signer).map_err(|e| match e {
+            WriteError::Automerge(e) => ModelError::Automerge(e.to_string()),
+            other => ModelError::Refused(other.to_string()),
+        })?;
         self.trust = couple_write::trust_of(self.couple());
         Ok(out)
     }
@@ -253,6 +260,17 @@ impl CoupleJournal {
         Ok(())
     }
 
+    /// Names a device of mine.
+    pub fn name_device(
+        &mut self,
+        device: DeviceKey,
+        name: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), ModelError> {
+        self.write_couple(at, |c, s| couple_write::name_device(c, s, device, name))?;
+        Ok(())
+    }
+
     /// A device of my partner's: approved by mine.
     pub fn approve(
         &mut self,
@@ -342,6 +360,32 @@ impl CoupleJournal {
     #[cfg(test)]
     pub fn fail_next_commits(&mut self, n: usize) {
         self.set.fail_next_commits(n);
+    }
+
+    /// How many changes this device holds that `peer` may hold and was not
+    /// known to have, by the heads it last told; `None` before it told any.
+    pub fn unsent_to(&self, peer: &DeviceKey) -> Option<usize> {
+        let known = self.known.get(peer)?;
+        let mut n = 0;
+        for doc in self.set.loaded() {
+            if !hearth_model::records::exchange::may_hold(&self.trust, peer, &doc) {
+                continue;
+            }
+            let Some(am) = self.set.doc(&doc) else {
+                continue;
+            };
+            let theirs: Vec<ChangeHash> = known
+                .get(&doc)
+                .map(|h| {
+                    h.iter()
+                        .copied()
+                        .filter(|h| am.get_change_meta_by_hash(h).is_some())
+                        .collect()
+                })
+                .unwrap_or_default();
+            n += am.get_changes(&theirs).len();
+        }
+        Some(n)
     }
 
     /// Whether any loaded document has changes not yet committed.

@@ -12,9 +12,31 @@ use hearth_model::records::partner_log;
 use hearth_model::records::read::{CoupleRitual, RitualOwner, rituals};
 use hearth_model::records::record::Body as RecordBody;
 use hearth_model::ritual::{Owner, Ritual, RitualChange, RitualDone};
-use hearth_model::{DeviceId, EntryId, ModelError, PartnerId};
+use hearth_model::{DeviceId, EntryId, MAX_NAME, ModelError, PartnerId};
 
 use super::{CoupleJournal, model};
+
+/// A ritual's name as a local write must give it: not blank, at most
+/// [`MAX_NAME`] bytes once trimmed, no control characters.
+fn check_ritual_name(name: &str) -> Result<(), ModelError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ModelError::Empty("ritual name"));
+    }
+    if name.len() > MAX_NAME {
+        return Err(ModelError::TooLong {
+            field: "ritual name",
+            len: name.len(),
+            max: MAX_NAME,
+        });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ModelError::Refused(
+            "a ritual name has no control characters".into(),
+        ));
+    }
+    Ok(())
+}
 
 fn utc(ms: i64) -> Option<DateTime<FixedOffset>> {
     DateTime::from_timestamp_millis(ms).map(|t| t.fixed_offset())
@@ -103,6 +125,14 @@ impl CoupleJournal {
         at: DateTime<FixedOffset>,
         ritual: &Ritual,
     ) -> Result<Ritual, ModelError> {
+        check_ritual_name(&ritual.name)?;
+        if ritual.kind.len() > MAX_NAME {
+            return Err(ModelError::TooLong {
+                field: "ritual kind",
+                len: ritual.kind.len(),
+                max: MAX_NAME,
+            });
+        }
         let mut fields = BTreeMap::new();
         fields.insert("name".to_string(), ritual.name.trim().to_string());
         fields.insert("kind".to_string(), ritual.kind.clone());
@@ -126,6 +156,9 @@ impl CoupleJournal {
         change: &RitualChange,
     ) -> Result<(), ModelError> {
         let key = Self::ritual_key(id)?;
+        if let Some(n) = &change.name {
+            check_ritual_name(n)?;
+        }
         let mut fields = BTreeMap::new();
         if let Some(n) = &change.name {
             fields.insert("name".to_string(), n.trim().to_string());

@@ -56,12 +56,19 @@ pub(super) struct Session {
     /// Documents the peer spoke of, held here or not: each gets an answer,
     /// or Automerge's sync of a document this device lacks would stall.
     spoken: BTreeSet<DocId>,
+    /// The largest Automerge message that fits one frame to this peer,
+    /// with room for the frame's own fields.
+    max_message: usize,
 }
+
+/// Room in a frame for its kind, document id and the signed heads that go
+/// with a document's first part (a few hundred bytes each).
+const FRAME_ROOM: usize = 4096;
 
 impl CoupleJournal {
     /// A session with `peer` begins. `paired`: the peer was paired with
     /// this device and its records may not have settled yet.
-    pub fn session_start(&mut self, session: u64, peer: DeviceKey, paired: bool) {
+    pub fn session_start(&mut self, session: u64, peer: DeviceKey, paired: bool, max_frame: usize) {
         let exchange = if paired {
             Exchange::paired(self.device, peer)
         } else {
@@ -75,6 +82,7 @@ impl CoupleJournal {
                 offered: BTreeMap::new(),
                 owed: Vec::new(),
                 spoken: BTreeSet::new(),
+                max_message: max_frame.saturating_sub(FRAME_ROOM).max(1024),
             },
         );
     }
@@ -118,7 +126,8 @@ impl CoupleJournal {
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
-            if let Some(frame) = s.exchange.outgoing(doc, real, &kept, &couple, &trust) {
+            let max = s.max_message;
+            for frame in s.exchange.outgoing(doc, real, &kept, &couple, &trust, max) {
                 out.push(SessionFrame::Doc(frame).encode()?);
             }
         }
@@ -289,6 +298,10 @@ impl CoupleJournal {
         // Only after the checks: a document the peer may not send is never
         // answered.
         s.spoken.insert(doc);
+        if let Some(theirs) = s.exchange.their_heads(&doc) {
+            let peer = s.peer;
+            self.known.entry(peer).or_default().insert(doc, theirs);
+        }
         match received {
             Received::Nothing | Received::Wait => {}
             Received::Accept { changes, signed } => {

@@ -249,8 +249,8 @@ impl Pair {
     /// commits both. Returns the first refusal, from either side.
     fn sync(&mut self, session: u64, paired: bool) -> Result<(), SessionError> {
         let (ka, kb) = (self.a.device(), self.b.device());
-        self.a.session_start(session, kb, paired);
-        self.b.session_start(session, ka, paired);
+        self.a.session_start(session, kb, paired, usize::MAX);
+        self.b.session_start(session, ka, paired, usize::MAX);
         let mut quiet = 0;
         for _ in 0..60 {
             let to_b = self.a.session_generate(session)?;

@@ -114,6 +114,7 @@ fn request_index(r: &Request) -> usize {
         Request::Sync(_) => 32,
         Request::Shutdown => 33,
         Request::Unlock(_) => 34,
+        Request::PeersApprove(_) => 35,
     }
 }
 
@@ -251,6 +252,10 @@ fn requests() -> Vec<Request> {
         Request::Shutdown,
         Request::Unlock(Unlock {
             key: "00ff".repeat(16),
+        }),
+        Request::PeersApprove(PeersApprove {
+            id: "ab".into(),
+            at,
         }),
     ]
 }

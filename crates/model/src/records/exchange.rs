@@ -209,6 +209,11 @@ impl Exchange {
     /// nothing to say or the peer may not have it. `real` is this device's
     /// document (its genesis if it has none), `kept` the signed heads kept
     /// for it, and `couple` the couple document.
+    ///
+    /// A message whose changes would not fit `max_message` bytes goes as
+    /// several, each a run of changes under the same heads; the receiver
+    /// waits on its fork until the heads its signatures cover are all there.
+    /// The signed heads go with the first.
     pub fn outgoing(
         &mut self,
         doc: DocId,
@@ -216,19 +221,23 @@ impl Exchange {
         kept: &[SignedHeads],
         couple: &Automerge,
         trust: &TrustView,
-    ) -> Option<Frame> {
+        max_message: usize,
+    ) -> Vec<Frame> {
         if !self.sendable(&doc, trust) {
-            return None;
+            return Vec::new();
         }
         if doc != DocId::Couple && !self.couple_in_sync(couple) {
-            return None;
+            return Vec::new();
         }
         let ds = self.doc_sync(doc, real);
         let fork = &ds.fork;
         let state = &mut ds.state;
-        let message =
-            catch_unwind(AssertUnwindSafe(|| fork.generate_sync_message(state))).ok()??;
-        let signed = match doc {
+        let Ok(Some(message)) =
+            catch_unwind(AssertUnwindSafe(|| fork.generate_sync_message(state)))
+        else {
+            return Vec::new();
+        };
+        let signed: Vec<Vec<u8>> = match doc {
             DocId::Couple => Vec::new(),
             DocId::Partner(_) => kept
                 .iter()
@@ -237,11 +246,23 @@ impl Exchange {
                 .map(SignedHeads::to_bytes)
                 .collect(),
         };
-        Some(Frame {
-            doc,
-            signed,
-            message: message.encode(),
-        })
+        let mut frames: Vec<Frame> = crate::doc::split_message(fork, state, message, max_message)
+            .into_iter()
+            .map(|message| Frame {
+                doc,
+                signed: Vec::new(),
+                message,
+            })
+            .collect();
+        if let Some(first) = frames.first_mut() {
+            first.signed = signed;
+        }
+        frames
+    }
+
+    /// The heads the peer last said it has for `doc`.
+    pub fn their_heads(&self, doc: &DocId) -> Option<Vec<ChangeHash>> {
+        self.docs.get(doc)?.state.their_heads.clone()
     }
 
     /// What this device may send the peer: the table of SCHEMA.md's "What

@@ -209,28 +209,27 @@ fn turn(
                 .cloned()
                 .unwrap_or_else(|| genesis_of(&doc)),
         };
-        let Some(frame) = ex_from.outgoing(doc, &real, &kept, &from.couple, &trust) else {
-            continue;
-        };
-        sent += 1;
-        let trust = to.trust();
-        let kept = to.kept.get(&doc).cloned().unwrap_or_default();
-        let real = match doc {
-            DocId::Couple => to.couple.clone(),
-            _ => to.doc(doc).clone(),
-        };
-        match ex_to.incoming(frame, &real, &kept, &trust)? {
-            Received::Accept { changes, signed } => {
-                let target = match doc {
-                    DocId::Couple => &mut to.couple,
-                    _ => to.doc(doc),
-                };
-                target.apply_changes(changes).unwrap();
-                if !signed.is_empty() {
-                    to.kept.insert(doc, signed);
+        for frame in ex_from.outgoing(doc, &real, &kept, &from.couple, &trust, usize::MAX) {
+            sent += 1;
+            let trust = to.trust();
+            let kept = to.kept.get(&doc).cloned().unwrap_or_default();
+            let real = match doc {
+                DocId::Couple => to.couple.clone(),
+                _ => to.doc(doc).clone(),
+            };
+            match ex_to.incoming(frame, &real, &kept, &trust)? {
+                Received::Accept { changes, signed } => {
+                    let target = match doc {
+                        DocId::Couple => &mut to.couple,
+                        _ => to.doc(doc),
+                    };
+                    target.apply_changes(changes).unwrap();
+                    if !signed.is_empty() {
+                        to.kept.insert(doc, signed);
+                    }
                 }
+                Received::Nothing | Received::Wait => {}
             }
-            Received::Nothing | Received::Wait => {}
         }
     }
     Ok(sent)
@@ -407,17 +406,25 @@ fn a_private_document_goes_only_to_its_partners_devices() {
     // Get the couple document in sync first, so the private frame goes.
     let mut ex_ana = Exchange::new(ana.device.key, phone.device.key);
     for _ in 0..5 {
-        if let Some(f) = ex_phone.outgoing(DocId::Couple, &couple, &[], &couple, &trust) {
+        for f in ex_phone.outgoing(DocId::Couple, &couple, &[], &couple, &trust, usize::MAX) {
             ex_ana.incoming(f, &ana.couple, &[], &trust).unwrap();
         }
-        if let Some(f) = ex_ana.outgoing(DocId::Couple, &ana.couple, &[], &ana.couple, &trust) {
+        for f in ex_ana.outgoing(
+            DocId::Couple,
+            &ana.couple,
+            &[],
+            &ana.couple,
+            &trust,
+            usize::MAX,
+        ) {
             ex_phone.incoming(f, &couple, &[], &trust).unwrap();
         }
     }
     let real = phone.docs[&doc].clone();
     let kept = phone.kept.get(&doc).cloned().unwrap_or_default();
     let frame = ex_phone
-        .outgoing(doc, &real, &kept, &couple, &trust)
+        .outgoing(doc, &real, &kept, &couple, &trust, usize::MAX)
+        .pop()
         .expect("a frame for Ana");
     let err = ea
         .incoming(frame, &genesis_of(&doc), &[], &trust)
@@ -434,12 +441,26 @@ fn no_partner_document_goes_out_before_the_couple_document_is_in_sync() {
     let mut ex = Exchange::new(ana.device.key, ben.device.key);
     let real = ana.docs[&DocId::Partner(a)].clone();
     assert!(
-        ex.outgoing(DocId::Partner(a), &real, &[], &ana.couple, &trust)
-            .is_none()
+        ex.outgoing(
+            DocId::Partner(a),
+            &real,
+            &[],
+            &ana.couple,
+            &trust,
+            usize::MAX
+        )
+        .is_empty()
     );
     assert!(
-        ex.outgoing(DocId::Couple, &ana.couple, &[], &ana.couple, &trust)
-            .is_some()
+        !ex.outgoing(
+            DocId::Couple,
+            &ana.couple,
+            &[],
+            &ana.couple,
+            &trust,
+            usize::MAX
+        )
+        .is_empty()
     );
     assert!(!ex.couple_in_sync(&ana.couple));
 }
@@ -681,8 +702,15 @@ fn a_paired_device_not_set_up_gets_the_couple_document_and_then_its_certificate_
     let mut plain = Exchange::new(a_key, t_key);
     assert!(
         plain
-            .outgoing(DocId::Couple, &ana.couple, &[], &ana.couple, &ana.trust())
-            .is_none()
+            .outgoing(
+                DocId::Couple,
+                &ana.couple,
+                &[],
+                &ana.couple,
+                &ana.trust(),
+                usize::MAX
+            )
+            .is_empty()
     );
     // Paired: the couple documents meet.
     let (mut ea, mut et) = (
@@ -733,4 +761,71 @@ fn a_paired_device_not_set_up_gets_the_couple_document_and_then_its_certificate_
         .unwrap();
     }
     assert_eq!(text(&tablet, doc, 1).as_deref(), Some("for my tablet too"));
+}
+
+#[test]
+fn a_document_larger_than_a_frame_goes_in_parts_and_arrives_whole() {
+    let (mut ana, _, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    for n in 1..=40 {
+        ana.write(a, n, &format!("entry number {n} with a few words to carry"));
+    }
+    let doc = DocId::Partner(a);
+    let (ka, kb) = (ana.device.key, ben.device.key);
+    let mut ea = Exchange::new(ka, kb);
+    let mut eb = Exchange::new(kb, ka);
+    let mut most = 0;
+    // One side's turn over both documents, with messages of at most 4 KiB.
+    fn step(
+        ex_from: &mut Exchange,
+        from: &mut Dev,
+        ex_to: &mut Exchange,
+        to: &mut Dev,
+        doc: DocId,
+        most: &mut usize,
+    ) {
+        for d in [DocId::Couple, doc] {
+            let real = if d == DocId::Couple {
+                from.couple.clone()
+            } else {
+                from.doc(d).clone()
+            };
+            let kept = from.kept.get(&d).cloned().unwrap_or_default();
+            let frames = ex_from.outgoing(d, &real, &kept, &from.couple, &from.trust(), 4096);
+            if d == doc {
+                *most = (*most).max(frames.len());
+            }
+            for f in frames {
+                let real = if d == DocId::Couple {
+                    to.couple.clone()
+                } else {
+                    to.doc(d).clone()
+                };
+                let kept = to.kept.get(&d).cloned().unwrap_or_default();
+                if let Received::Accept { changes, signed } =
+                    ex_to.incoming(f, &real, &kept, &to.trust()).unwrap()
+                {
+                    let target = if d == DocId::Couple {
+                        &mut to.couple
+                    } else {
+                        to.doc(d)
+                    };
+                    target.apply_changes(changes).unwrap();
+                    if !signed.is_empty() {
+                        to.kept.insert(d, signed);
+                    }
+                }
+            }
+        }
+    }
+    for _ in 0..30 {
+        step(&mut ea, &mut ana, &mut eb, &mut ben, doc, &mut most);
+        step(&mut eb, &mut ben, &mut ea, &mut ana, doc, &mut most);
+    }
+    assert!(most > 1, "the document went in {most} part(s)");
+    assert_eq!(ben.heads(doc), ana.heads(doc));
+    assert_eq!(
+        text(&ben, a, 40).as_deref(),
+        Some("entry number 40 with a few words to carry")
+    );
 }
