@@ -297,12 +297,16 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
         .find(|e| e["mode"] == "debrief")
         .unwrap();
     env.ok(&["repair", "resolve", debrief["id"].as_str().unwrap()]);
+    // A deleted entry's words are forgotten (docs/SCHEMA.md, "Write, edit,
+    // delete"): it leaves `log --deleted` too.
+    env.ok(&["note", "gone soon"]);
     let note = env
         .entries()
         .into_iter()
-        .find(|e| e["kind"] == "note")
+        .find(|e| e["text"] == "gone soon")
         .unwrap();
     env.ok(&["delete", note["id"].as_str().unwrap()]);
+    assert!(!env.ok(&["log", "--json", "--deleted"]).contains("gone soon"));
 
     let lines = env.ok(&["log", "--json", "--deleted"]);
     let entries: Vec<Value> = lines.lines().map(json).collect();
@@ -323,7 +327,6 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
     );
     assert_eq!(bare["conflicts"], serde_json::json!({}));
     assert!(entries.iter().any(|e| e["resolved"].is_string()));
-    assert!(entries.iter().any(|e| e["deleted"].is_string()));
     let id = entries[1]["id"].as_str().unwrap();
     schema.assert_valid("entry", &json(&env.ok(&["show", id, "--json"])));
     // The socket leaves empty fields out; the answer inside `prompt --json`

@@ -20,11 +20,16 @@ fn loaded_status(env: &TestEnv) -> serde_json::Value {
     status
 }
 
-fn files(env: &TestEnv, prefix: &str) -> Vec<std::path::PathBuf> {
+/// The files of this partner's shared document (`p-…`) ending in `suffix`
+/// (`.snap` or `.chunk`), oldest first: names carry one growing counter.
+fn files(env: &TestEnv, suffix: &str) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = fs::read_dir(env.journal_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("p-") && n.ends_with(suffix)
+        })
         .collect();
     v.sort();
     v
@@ -51,7 +56,7 @@ fn a_truncated_chunk_is_quarantined_by_name() {
                 .is_err()
         },
     );
-    let chunks = files(&env, "chunk-");
+    let chunks = files(&env, ".chunk");
     let last = chunks.last().unwrap();
     let len = fs::metadata(last).unwrap().len();
     fs::OpenOptions::new()
@@ -85,7 +90,7 @@ fn a_bit_flipped_snapshot_is_quarantined_and_the_daemon_still_starts() {
     let env = TestEnv::initialised();
     env.ok(&["note", "in the snapshot"]);
     env.ok(&["daemon", "stop"]); // compacts into one snapshot
-    let snaps = files(&env, "snapshot-");
+    let snaps = files(&env, ".snap");
     assert_eq!(snaps.len(), 1);
     let mut bytes = fs::read(&snaps[0]).unwrap();
     let at = bytes.len() - 5;
@@ -120,26 +125,28 @@ fn a_new_journal_directory_opened_with_its_key_is_a_complete_automerge_document(
         .unwrap()
         .file_key();
     let mut doc = automerge::Automerge::new();
-    let mut names = files(&env, "snapshot-");
-    names.extend(files(&env, "chunk-"));
+    // A clean stop leaves each document one snapshot.
+    env.ok(&["daemon", "stop"]);
+    let mut names = files(&env, ".snap");
+    names.extend(files(&env, ".chunk"));
     assert!(
         names[0]
             .file_name()
             .unwrap()
             .to_string_lossy()
-            .starts_with("snapshot-"),
+            .ends_with(".snap"),
         "{names:?}"
     );
     for f in names {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        let role = if name.starts_with("snapshot-") {
+        let role = if name.ends_with(".snap") {
             hearth_store::seal::Role::Snapshot
         } else {
             hearth_store::seal::Role::Chunk
         };
         let bytes = fs::read(&f).unwrap();
         let plain =
-            hearth_store::seal::open(&key, role, &format!("journal/{name}"), &bytes).unwrap();
+            hearth_store::seal::open(&key, role, &format!("docs/{name}"), &bytes).unwrap();
         // Without the key it is noise to Automerge.
         assert!(automerge::Automerge::load(&bytes[hearth_store::seal::HEADER_LEN..]).is_err());
         doc.load_incremental(&plain).unwrap();
@@ -154,7 +161,7 @@ fn a_truncated_snapshot_is_quarantined_by_name() {
     let env = TestEnv::initialised();
     env.ok(&["note", "in the snapshot"]);
     env.ok(&["daemon", "stop"]); // compacts into one snapshot
-    let snaps = files(&env, "snapshot-");
+    let snaps = files(&env, ".snap");
     let len = fs::metadata(&snaps[0]).unwrap().len();
     fs::OpenOptions::new()
         .write(true)

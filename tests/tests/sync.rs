@@ -400,7 +400,11 @@ fn a_partners_answer_stays_sealed_until_i_answer() {
     let ana_col = head.find("Ana").unwrap();
     assert_eq!(column(row, "Morning run".len()), Some(ana_col), "{rhythm}");
     ben.ok_stdin(&["prompt", "answer"], "ben's answer");
-    assert!(ben.ok(&["log", "--json"]).contains("private answer"));
+    // Ana's device releases her answer's key once Ben's answer reaches it;
+    // the key then comes to Ben's device (docs/SCHEMA.md, "Sealed answers").
+    ben.wait_for(CONVERGE, "ana's answer to open", || {
+        ben.ok(&["log", "--json"]).contains("private answer")
+    });
 }
 
 /// A journal too big for one sync frame still reaches a new device: the

@@ -308,8 +308,9 @@ impl TestEnv {
         self.home().join("run/hearth.sock")
     }
 
+    /// Where the documents' files are (docs/SCHEMA.md, "Encrypted files").
     pub fn journal_dir(&self) -> PathBuf {
-        self.home().join("data/journal")
+        self.home().join("data/docs")
     }
 
     /// Stops the daemon (`init` may have started one) and starts it again

@@ -141,7 +141,7 @@ impl Ready {
         status(
             &self.base,
             Some(&self.view),
-            Some((self.journal.chunk_count(), &[])),
+            Some((self.journal.chunk_count(), self.journal.quarantined())),
         )
     }
 }
@@ -151,7 +151,7 @@ impl Ready {
 pub(super) fn status(
     base: &Base,
     view: Option<&View>,
-    loaded: Option<(usize, &[hearth_store::Quarantined])>,
+    loaded: Option<(usize, &[String])>,
 ) -> Response {
     let me = base.identity.partner.clone();
     let empty = View::default();

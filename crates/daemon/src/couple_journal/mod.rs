@@ -65,6 +65,8 @@ pub struct CoupleJournal {
     /// Per peer, the heads it last said it has of each document, for
     /// "unsent changes"; kept after its sessions end.
     known: BTreeMap<DeviceKey, BTreeMap<DocId, Vec<ChangeHash>>>,
+    /// Files set aside at open, as status shows them.
+    quarantined: Vec<String>,
 }
 
 fn model(e: impl std::fmt::Display) -> ModelError {
@@ -88,9 +90,12 @@ impl CoupleJournal {
         let device = DeviceKey(signing.verifying_key().to_bytes());
         let actor = ActorId::from(device.0.as_slice());
         let now = Instant::now();
-        set.load(DocId::Couple, &actor, now, || genesis_of(&DocId::Couple))?;
-        for doc in set.documents() {
-            set.load(doc, &actor, now, || genesis_of(&doc))?;
+        let mut quarantined = Vec::new();
+        let mut missing = Vec::new();
+        for doc in std::iter::once(DocId::Couple).chain(set.documents()) {
+            let report = set.load(doc, &actor, now, || genesis_of(&doc))?;
+            quarantined.extend(report.quarantined);
+            missing.extend(report.missing);
         }
         let mut j = CoupleJournal {
             trust: couple_write::trust_of(set.doc(&DocId::Couple).expect("loaded")),
@@ -103,6 +108,15 @@ impl CoupleJournal {
             to_forget: Vec::new(),
             sessions: BTreeMap::new(),
             known: BTreeMap::new(),
+            quarantined: quarantined
+                .iter()
+                .map(ToString::to_string)
+                .chain(
+                    missing
+                        .iter()
+                        .map(|p| format!("{}: missing; its changes can come back from a peer", p.display())),
+                )
+                .collect(),
         };
         j.index_homes();
         Ok(j)
@@ -383,9 +397,21 @@ impl CoupleJournal {
                         .collect()
                 })
                 .unwrap_or_default();
-            n += am.get_changes(&theirs).len();
+            let lacking = am.get_changes(&theirs).len();
+            // A document the peer has none of still shares its genesis,
+            // which every device builds for itself.
+            n += if theirs.is_empty() {
+                lacking.saturating_sub(1)
+            } else {
+                lacking
+            };
         }
         Some(n)
+    }
+
+    /// Files set aside when the journal opened, one line each.
+    pub fn quarantined(&self) -> &[String] {
+        &self.quarantined
     }
 
     /// Whether any loaded document has changes not yet committed.

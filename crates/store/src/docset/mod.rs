@@ -287,7 +287,13 @@ impl DocSet {
         let (am, saved) = match self.manifest.docs.get(&doc.to_string()).cloned() {
             None => (genesis().with_actor(actor.clone()), Vec::new()),
             Some(row) => {
-                let am = self.read_files(doc, &row, &mut report)?;
+                let mut am = self.read_files(doc, &row, &mut report)?;
+                if am.is_empty() {
+                    // Every file of it was set aside: start again from the
+                    // genesis, which any peer's copy shares, and let sync
+                    // bring the rest back.
+                    am = genesis();
+                }
                 let heads = am.get_heads();
                 if !report.is_clean() {
                     tracing::error!(%doc, "document loaded without some of its files");
