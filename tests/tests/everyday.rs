@@ -306,7 +306,10 @@ fn json_output_has_the_documented_keys_with_null_for_absent_fields() {
         .find(|e| e["text"] == "gone soon")
         .unwrap();
     env.ok(&["delete", note["id"].as_str().unwrap()]);
-    assert!(!env.ok(&["log", "--json", "--deleted"]).contains("gone soon"));
+    assert!(
+        !env.ok(&["log", "--json", "--deleted"])
+            .contains("gone soon")
+    );
 
     let lines = env.ok(&["log", "--json", "--deleted"]);
     let entries: Vec<Value> = lines.lines().map(json).collect();

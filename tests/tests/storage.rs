@@ -145,8 +145,7 @@ fn a_new_journal_directory_opened_with_its_key_is_a_complete_automerge_document(
             hearth_store::seal::Role::Chunk
         };
         let bytes = fs::read(&f).unwrap();
-        let plain =
-            hearth_store::seal::open(&key, role, &format!("docs/{name}"), &bytes).unwrap();
+        let plain = hearth_store::seal::open(&key, role, &format!("docs/{name}"), &bytes).unwrap();
         // Without the key it is noise to Automerge.
         assert!(automerge::Automerge::load(&bytes[hearth_store::seal::HEADER_LEN..]).is_err());
         doc.load_incremental(&plain).unwrap();

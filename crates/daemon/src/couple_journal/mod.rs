@@ -111,11 +111,12 @@ impl CoupleJournal {
             quarantined: quarantined
                 .iter()
                 .map(ToString::to_string)
-                .chain(
-                    missing
-                        .iter()
-                        .map(|p| format!("{}: missing; its changes can come back from a peer", p.display())),
-                )
+                .chain(missing.iter().map(|p| {
+                    format!(
+                        "{}: missing; its changes can come back from a peer",
+                        p.display()
+                    )
+                }))
                 .collect(),
         };
         j.index_homes();

@@ -61,6 +61,11 @@ pub(super) struct Session {
     max_message: usize,
 }
 
+/// The bytes of one key in an offer (entry, version, audience), and in a
+/// gift (and the key), rounded up: how many fit one frame.
+const OFFER_ITEM: usize = 40;
+const GIFT_ITEM: usize = 72;
+
 /// Room in a frame for its kind, document id and the signed heads that go
 /// with a document's first part (a few hundred bytes each).
 const FRAME_ROOM: usize = 4096;
@@ -127,7 +132,15 @@ impl CoupleJournal {
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
             let max = s.max_message;
-            for frame in s.exchange.outgoing(doc, real, &kept, &couple, &trust, max) {
+            let frames = s.exchange.outgoing(doc, real, &kept, &couple, &trust, max);
+            if frames.len() > 1 {
+                tracing::info!(
+                    session,
+                    parts = frames.len(),
+                    "a message over the frame cap goes in parts"
+                );
+            }
+            for frame in frames {
                 out.push(SessionFrame::Doc(frame).encode()?);
             }
         }
@@ -156,17 +169,30 @@ impl CoupleJournal {
                 continue;
             }
             let live = self.live_keys(&p)?;
-            let offer = keys::offer(&trust, &peer, p, live.into_iter().map(|(v, a, _)| (v, a)));
-            let digest = keys_digest(offer.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
             let s = self
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
+            let offers = keys::offer(
+                &trust,
+                &peer,
+                p,
+                live.into_iter().map(|(v, a, _)| (v, a)),
+                s.max_message / OFFER_ITEM,
+            );
+            let digest = keys_digest(
+                offers
+                    .iter()
+                    .flat_map(|o| &o.have)
+                    .map(|((e, v), a)| (*e, *v, *a as u8)),
+            );
             if s.offered.get(&p) == Some(&digest) {
                 continue;
             }
             s.offered.insert(p, digest);
-            out.push(SessionFrame::Offer(offer).encode()?);
+            for offer in offers {
+                out.push(SessionFrame::Offer(offer).encode()?);
+            }
         }
         Ok(out)
     }
@@ -254,12 +280,37 @@ impl CoupleJournal {
             Vec::new()
         };
         let gift = keys::gift(&self.trust, &peer, &offer, mine);
-        if !gift.keys.is_empty() {
-            let bytes = SessionFrame::Gift(gift).encode()?;
+        // The peer holds keys this device lacks (one released since this
+        // device's last offer, say): offer again, so the peer's gift follows.
+        let lacking = {
+            let mut docs = self.docs();
+            let held: BTreeSet<keys::VersionRef> = docs
+                .held_versions(&offer.doc)
+                .map_err(SessionError::Storage)?
+                .into_iter()
+                .collect();
+            offer.have.iter().any(|(v, a)| {
+                !held.contains(v) && keys::may_hold_key(&self.trust, &self.device, &offer.doc, *a)
+            })
+        };
+        if lacking {
             let s = self
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
+            s.offered.remove(&offer.doc);
+        }
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(SessionError::NoSession)?;
+        let per_frame = (s.max_message / GIFT_ITEM).max(1);
+        for part in gift.keys.chunks(per_frame) {
+            let bytes = SessionFrame::Gift(keys::KeyGift {
+                doc: gift.doc,
+                keys: part.to_vec(),
+            })
+            .encode()?;
             s.owed.push(bytes);
         }
         Ok(())

@@ -32,10 +32,14 @@ pub enum Audience {
 /// An entry version: the entry id's 128 bits and the version id.
 pub type VersionRef = (u128, VersionId);
 
-/// Frame 1: the live keys a side holds that the other may hold, as ids.
+/// Frame 1: the live keys a side holds that the other may hold, as ids,
+/// for the entries from `from` to `to` (their ids' 128 bits, inclusive): a
+/// long list goes in several offers, each for its own span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOffer {
     pub doc: PartnerDoc,
+    pub from: u128,
+    pub to: u128,
     pub have: Vec<(VersionRef, Audience)>,
 }
 
@@ -84,18 +88,55 @@ pub fn may_hold_key(
 }
 
 /// Frame 1 for `peer`: every live key of `doc` held here that it may hold.
+///
+/// A long list goes as offers of at most `per_offer` keys, whose spans
+/// together cover every entry id; the versions of one entry stay in one.
 pub fn offer(
     trust: &TrustView,
     peer: &DeviceKey,
     doc: PartnerDoc,
     live: impl IntoIterator<Item = (VersionRef, Audience)>,
-) -> KeyOffer {
+    per_offer: usize,
+) -> Vec<KeyOffer> {
     let mut have: Vec<(VersionRef, Audience)> = live
         .into_iter()
         .filter(|(_, a)| may_hold_key(trust, peer, &doc, *a))
         .collect();
     have.sort();
-    KeyOffer { doc, have }
+    let per_offer = per_offer.max(1);
+    let mut offers = Vec::new();
+    let mut from = 0u128;
+    let mut rest = have.as_slice();
+    while rest.len() > per_offer {
+        // Cut before the first key of the entry the part would split.
+        let mut cut = per_offer;
+        let entry = rest[cut].0.0;
+        while cut > 0 && rest[cut - 1].0.0 == entry {
+            cut -= 1;
+        }
+        if cut == 0 {
+            cut = rest.iter().take_while(|(v, _)| v.0 == entry).count();
+            if cut == rest.len() {
+                break;
+            }
+        }
+        let next = rest[cut].0.0;
+        offers.push(KeyOffer {
+            doc,
+            from,
+            to: next - 1,
+            have: rest[..cut].to_vec(),
+        });
+        from = next;
+        rest = &rest[cut..];
+    }
+    offers.push(KeyOffer {
+        doc,
+        from,
+        to: u128::MAX,
+        have: rest.to_vec(),
+    });
+    offers
 }
 
 /// Frame 2 for `peer`, after its offer: the keys held here that it may
@@ -112,7 +153,9 @@ pub fn gift(
     let keys = mine
         .into_iter()
         .filter(|(v, a, _)| {
-            may_hold_key(trust, peer, &doc, *a) && has.get(v).is_none_or(|their| their < a)
+            (theirs.from..=theirs.to).contains(&v.0)
+                && may_hold_key(trust, peer, &doc, *a)
+                && has.get(v).is_none_or(|their| their < a)
         })
         .collect();
     KeyGift { doc, keys }

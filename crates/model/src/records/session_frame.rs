@@ -92,6 +92,7 @@ impl SessionFrame {
             }
             SessionFrame::Offer(o) => {
                 w.u8(KIND_OFFER).str(&o.doc.to_string())?;
+                w.id16(&o.from.to_be_bytes()).id16(&o.to.to_be_bytes());
                 w.u32(count(o.have.len(), "keys", MAX_KEYS_PER_FRAME)?);
                 for ((entry, version), a) in &o.have {
                     w.id16(&entry.to_be_bytes())
@@ -148,6 +149,8 @@ impl SessionFrame {
             }
             KIND_OFFER => {
                 let doc = partner_doc(doc)?;
+                let from = u128::from_be_bytes(r.id16()?);
+                let to = u128::from_be_bytes(r.id16()?);
                 let n = r.u32()? as usize;
                 count(n, "keys", MAX_KEYS_PER_FRAME)?;
                 let mut have = Vec::with_capacity(n);
@@ -156,7 +159,12 @@ impl SessionFrame {
                     let version = r.id16()?;
                     have.push(((entry, version), audience(r.u8()?)?));
                 }
-                SessionFrame::Offer(KeyOffer { doc, have })
+                SessionFrame::Offer(KeyOffer {
+                    doc,
+                    from,
+                    to,
+                    have,
+                })
             }
             KIND_GIFT => {
                 let doc = partner_doc(doc)?;
@@ -206,6 +214,8 @@ mod tests {
             }),
             SessionFrame::Offer(KeyOffer {
                 doc: pdoc(),
+                from: 1,
+                to: u128::MAX - 1,
                 have: vec![
                     ((1, [2; 16]), Audience::Mine),
                     ((3, [4; 16]), Audience::Couple),
@@ -252,7 +262,13 @@ mod tests {
     #[test]
     fn bounds_and_shapes_are_refused() {
         let mut w = Writer::new();
-        w.tag(TAG).u8(KIND_OFFER).str("couple").unwrap().u32(0);
+        w.tag(TAG)
+            .u8(KIND_OFFER)
+            .str("couple")
+            .unwrap()
+            .id16(&[0; 16])
+            .id16(&[0; 16])
+            .u32(0);
         assert_eq!(
             SessionFrame::decode(&w.into_bytes()),
             Err(FrameError::CoupleKeys)
@@ -284,6 +300,8 @@ mod tests {
             .u8(KIND_OFFER)
             .str(&pdoc().to_string())
             .unwrap()
+            .id16(&[0; 16])
+            .id16(&[0xff; 16])
             .u32(1)
             .id16(&[0; 16])
             .id16(&[0; 16])

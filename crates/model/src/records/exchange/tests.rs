@@ -511,14 +511,21 @@ fn bytes_that_are_not_a_sync_message_or_a_valid_signature_end_the_session() {
 /// `from` gives, `to` takes.
 fn keys_from(from: &Dev, to: &mut Dev, doc: PartnerDoc) -> Result<keys::Taken, KeyRefusal> {
     let live = to.live_keys(doc).into_iter().map(|(v, a, _)| (v, a));
-    let offer = keys::offer(&to.trust(), &from.device.key, doc, live);
-    let gift = keys::gift(&from.trust(), &to.device.key, &offer, from.live_keys(doc));
+    // One key an offer, so every gift answers only its own span.
+    let offers = keys::offer(&to.trust(), &from.device.key, doc, live, 1);
     let am = to.doc(DocId::Partner(doc)).clone();
-    let taken = keys::take(&to.trust(), &to.device.key, gift, &am)?;
-    for (v, a, k) in &taken.keep {
-        to.keys.insert((DocId::Partner(doc), *v), (*a, k.clone()));
+    let mut all = keys::Taken::default();
+    for offer in &offers {
+        let gift = keys::gift(&from.trust(), &to.device.key, offer, from.live_keys(doc));
+        let taken = keys::take(&to.trust(), &to.device.key, gift, &am)?;
+        for (v, a, k) in &taken.keep {
+            to.keys.insert((DocId::Partner(doc), *v), (*a, k.clone()));
+        }
+        all.keep.extend(taken.keep);
+        all.forget.extend(taken.forget);
+        all.dropped += taken.dropped;
     }
-    Ok(taken)
+    Ok(all)
 }
 
 fn readable_text(r: Option<entries::Reading>) -> Option<String> {
@@ -828,4 +835,30 @@ fn a_document_larger_than_a_frame_goes_in_parts_and_arrives_whole() {
         text(&ben, a, 40).as_deref(),
         Some("entry number 40 with a few words to carry")
     );
+}
+
+#[test]
+fn a_long_key_list_goes_in_offers_whose_spans_cover_every_entry() {
+    let (mut ana, _, _) = couple();
+    let a = shared(ana.device.root_partner());
+    for n in 1..=7 {
+        ana.write(a, n, "words");
+    }
+    let live = ana.live_keys(a).into_iter().map(|(v, au, _)| (v, au));
+    let offers = keys::offer(&ana.trust(), &ana.device.key, a, live, 3);
+    assert_eq!(
+        offers.iter().map(|o| o.have.len()).collect::<Vec<_>>(),
+        [3, 3, 1]
+    );
+    assert_eq!(offers[0].from, 0);
+    assert_eq!(offers.last().unwrap().to, u128::MAX);
+    for pair in offers.windows(2) {
+        assert_eq!(pair[0].to + 1, pair[1].from, "no gap and no overlap");
+    }
+    for o in &offers {
+        assert!(o.have.iter().all(|(v, _)| (o.from..=o.to).contains(&v.0)));
+    }
+    // An empty list is one offer for everything.
+    let none = keys::offer(&ana.trust(), &ana.device.key, a, [], 3);
+    assert_eq!((none.len(), none[0].from, none[0].to), (1, 0, u128::MAX));
 }
