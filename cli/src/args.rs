@@ -668,6 +668,9 @@ pub struct DeleteArgs {
     /// An entry id, or a unique prefix of one.
     #[arg(add = ArgValueCompleter::new(complete::entry_ids))]
     pub id: String,
+    /// Do not ask first (a terminal is asked; scripts are not).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]

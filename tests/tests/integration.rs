@@ -15,6 +15,7 @@ mod link;
 mod local_safety;
 mod pairing;
 mod practices;
+mod privacy;
 mod settings;
 mod storage;
 mod sync;

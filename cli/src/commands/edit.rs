@@ -328,6 +328,17 @@ pub fn delete(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
     if a.id.trim().is_empty() {
         return Err(CliError::user("the id is empty"));
     }
+    // The words go for good once the delete syncs: a person at a terminal
+    // is asked; a script (stdin not a terminal) is not, as with `rm`.
+    if !a.yes
+        && !input::stdin_is_piped()
+        && !input::confirm(&format!(
+            "Delete {}? Its words are forgotten on every device once synced, and cannot be brought back. [y/N] ",
+            a.id.trim()
+        ))?
+    {
+        return Err(CliError::user("not deleted"));
+    }
     let at = input::now()?;
     match ctx.call(Request::Delete(hearth_ipc::DeleteEntry { id: a.id, at }))? {
         Response::Entry {

@@ -1,0 +1,188 @@
+//! The words stay private, checked on the devices' own files with their
+//! storage keys (issue 10; docs/SECURITY.md, "Deleting and sealing"): a
+//! delete and an edit forget the old words on every device once synced; a
+//! still-sealed answer leaves the partner's device no key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use automerge::ReadDoc;
+use hearth_model::records::content::{VersionKey, open_version};
+use hearth_model::records::manifest::DocId;
+use hearth_store::docset::{KeyFile as KeySlots, KeyState};
+use hearth_store::{DocSet, KeyFile};
+
+use crate::common::{PASSPHRASE, TestEnv};
+
+const CONVERGE: Duration = Duration::from_secs(30);
+
+/// Every key on `env`'s disk, by document, opened with its storage key,
+/// and every sealed value (`b`) the documents' histories ever held, by
+/// document and entry. The daemon must be stopped: the store is locked.
+struct Disk {
+    keys: Vec<(String, [u8; 32])>,
+    sealed: Vec<(String, hearth_model::EntryId, Vec<u8>)>,
+}
+
+fn read_disk(env: &TestEnv) -> Disk {
+    let data = env.home().join("data");
+    let key = KeyFile::read(&data)
+        .unwrap()
+        .unwrap()
+        .unlock(PASSPHRASE)
+        .unwrap();
+    let (mut set, _) = DocSet::open(&data, key.file_key(), key.slot_key()).unwrap();
+    let actor = automerge::ActorId::from([0u8; 32].as_slice());
+    let mut disk = Disk {
+        keys: Vec::new(),
+        sealed: Vec::new(),
+    };
+    for doc in set.documents() {
+        let DocId::Partner(_) = doc else { continue };
+        set.load(doc, &actor, std::time::Instant::now(), || {
+            automerge::Automerge::new()
+        })
+        .unwrap();
+        let am = set.doc(&doc).unwrap().clone();
+        for change in am.get_changes(&[]) {
+            let at = am.fork_at(&[change.hash()]).unwrap();
+            let Ok(Some((_, entries))) = at.get(automerge::ROOT, "entries") else {
+                continue;
+            };
+            for k in at.keys(&entries) {
+                let Ok(Some((_, map))) = at.get(&entries, k.as_str()) else {
+                    continue;
+                };
+                for (v, _) in at.get_all(&map, "b").unwrap_or_default() {
+                    if let Some(b) = v.as_scalar().and_then(|s| s.as_bytes()) {
+                        disk.sealed
+                            .push((doc.to_string(), k.parse().unwrap(), b.to_vec()));
+                    }
+                }
+            }
+        }
+        let path = data.join("keys").join(format!("{}.keys", doc.file_id()));
+        if !path.exists() {
+            continue;
+        }
+        let kf = key_file(&path, &doc.to_string(), key.slot_key());
+        for ((entry, version), _) in kf.live() {
+            if let Some(k) = kf.key((entry, version)) {
+                disk.keys.push((doc.to_string(), *k));
+            }
+            assert_eq!(
+                kf.state((entry, version))
+                    .map(|s| matches!(s, KeyState::Live(_))),
+                Some(true)
+            );
+        }
+    }
+    disk
+}
+
+fn key_file(path: &Path, doc: &str, slot: hearth_store::keyslot::SlotKey) -> KeySlots {
+    KeySlots::open(path, doc, slot).unwrap()
+}
+
+impl Disk {
+    /// Whether any key here opens a sealed value whose plaintext holds
+    /// `marker`.
+    fn reads(&self, marker: &str) -> bool {
+        self.sealed.iter().any(|(doc, entry, b)| {
+            self.keys.iter().filter(|(d, _)| d == doc).any(|(_, k)| {
+                open_version(&VersionKey(*k), doc, entry, b)
+                    .is_ok_and(|plain| String::from_utf8_lossy(&plain).contains(marker))
+            })
+        })
+    }
+
+    /// Whether the history holds a sealed value at all for text of this
+    /// length class: the words are there as ciphertext, under no key.
+    fn sealed_values(&self) -> usize {
+        self.sealed.len()
+    }
+}
+
+fn pair() -> (TestEnv, TestEnv) {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    (ana, ben)
+}
+
+fn wait_texts(env: &TestEnv, what: &str, f: impl Fn(&std::collections::BTreeSet<String>) -> bool) {
+    env.wait_for(CONVERGE, what, || f(&env.texts()));
+}
+
+#[test]
+fn a_delete_and_an_edit_forget_the_old_words_on_both_devices_disks() {
+    let (ana, ben) = pair();
+    ana.ok(&["note", "MARKER-DELETED-7c1 soon gone"]);
+    ana.ok(&["note", "MARKER-FIRST-3b9 first draft"]);
+    wait_texts(&ben, "both notes on ben", |t| t.len() == 2);
+    let ids: Vec<(String, String)> = ana
+        .entries()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let id_of = |needle: &str| {
+        ids.iter()
+            .find(|(_, t)| t.contains(needle))
+            .unwrap()
+            .0
+            .clone()
+    };
+    ana.ok(&["delete", &id_of("MARKER-DELETED"), "--yes"]);
+    ana.ok_stdin(
+        &["edit", &id_of("MARKER-FIRST")],
+        "MARKER-SECOND-5d2 second draft",
+    );
+    wait_texts(&ben, "the delete and the edit on ben", |t| {
+        t.len() == 1 && t.iter().any(|x| x.contains("MARKER-SECOND"))
+    });
+    for env in [&ana, &ben] {
+        env.ok(&["daemon", "stop"]);
+        let disk = read_disk(env);
+        assert!(
+            disk.sealed_values() >= 3,
+            "the history keeps the ciphertexts"
+        );
+        assert!(disk.reads("MARKER-SECOND"), "the current version reads");
+        assert!(
+            !disk.reads("MARKER-DELETED"),
+            "no key opens the deleted words"
+        );
+        assert!(
+            !disk.reads("MARKER-FIRST"),
+            "no key opens the replaced words"
+        );
+    }
+}
+
+#[test]
+fn an_answer_the_partner_has_not_matched_leaves_the_partner_no_key() {
+    let (ana, ben) = pair();
+    ana.ok_stdin(
+        &["prompt", "answer"],
+        "MARKER-ANSWER-9e4 before ben answers",
+    );
+    ana.ok(&["note", "MARKER-SHARED-1f0 for both"]);
+    wait_texts(&ben, "the shared note on ben", |t| {
+        t.iter().any(|x| x.contains("MARKER-SHARED"))
+    });
+    for env in [&ana, &ben] {
+        env.ok(&["daemon", "stop"]);
+    }
+    let at_ben = read_disk(&ben);
+    assert!(at_ben.reads("MARKER-SHARED"));
+    assert!(
+        !at_ben.reads("MARKER-ANSWER"),
+        "ben holds no key for a sealed answer"
+    );
+    assert!(read_disk(&ana).reads("MARKER-ANSWER"));
+}
