@@ -13,7 +13,7 @@ use automerge::{ActorId, Automerge, ObjType, ROOT};
 use chrono::{Duration as Days, FixedOffset, TimeZone};
 use hearth_ipc::frame::{read_sync, write_sync};
 use hearth_ipc::{Envelope, LogQuery, MAX_RESPONSE, PROTOCOL_VERSION, Paths, Request, Response};
-use hearth_model::{Body, DeviceId, Journal, Mood, NewEntry, PartnerId, View, WriteCtx};
+use hearth_model::{Body, DeviceId, Journal, Mood, NewEntry, PartnerId, WriteCtx};
 
 pub const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
@@ -196,23 +196,96 @@ pub fn log_n(n: usize, contains: Option<&str>) -> Request {
     })
 }
 
-/// Lays out `journal` in `home` as a cleanly stopped daemon would leave it:
-/// a storage key (kept in the clear, as `--no-passphrase` does, so the
-/// figures leave out the passphrase's argon2id), an identity, one snapshot
-/// and a view cache.
+/// Lays out `journal`'s entries in `home` as a cleanly stopped daemon of
+/// schema 2 would leave them: a storage key (kept in the clear, as
+/// `--no-passphrase` does, so the figures leave out the passphrase's
+/// argon2id), an identity, the couple document (this device founds "Ana";
+/// a second key founds "Ben"; each approves the other), each entry sealed
+/// into its author's document of its year with its key in this device's
+/// key files, one change per entry, and one snapshot per document.
 pub fn write_home(home: &Path, journal: &Journal) {
+    use hearth_model::records::book::{self, Writer};
+    use hearth_model::records::content::VersionKey;
+    use hearth_model::records::couple_write::{self, Signer};
+    use hearth_model::records::entries::Fresh;
+    use hearth_model::records::exchange::genesis_of;
+    use hearth_model::records::ids::DeviceKey;
+    use hearth_model::records::manifest::DocId;
+    use rand::Rng;
+
     let paths = Paths::under(home);
     std::fs::create_dir_all(&paths.data).unwrap();
     let (file, storage) = hearth_store::KeyFile::new_plain();
     file.write(&paths.data).unwrap();
     let key = hearth_sync::new_secret_key();
+    let ana = ed25519_dalek::SigningKey::from_bytes(&key);
+    let ben = ed25519_dalek::SigningKey::from_bytes(&hearth_sync::new_secret_key());
+    let (mut set, _) =
+        hearth_store::DocSet::open(&paths.data, storage.file_key(), storage.slot_key()).unwrap();
+    let actor = ActorId::from(ana.verifying_key().to_bytes().as_slice());
+    let now = std::time::Instant::now();
+    set.load(DocId::Couple, &actor, now, || genesis_of(&DocId::Couple))
+        .unwrap();
+    let couple = set.doc_mut(&DocId::Couple, now).unwrap();
+    let sign = |k| Signer {
+        key: k,
+        clock_ms: 1,
+    };
+    let a = couple_write::found_partner(couple, &sign(&ana), "bench", "Ana").unwrap();
+    let b = couple_write::found_partner(couple, &sign(&ben), "desk", "Ben").unwrap();
+    let (ka, kb) = (
+        DeviceKey(ana.verifying_key().to_bytes()),
+        DeviceKey(ben.verifying_key().to_bytes()),
+    );
+    couple_write::approve(couple, &sign(&ana), kb, b).unwrap();
+    couple_write::approve(couple, &sign(&ben), ka, a).unwrap();
+    let (entries, _) = journal.all_entries();
+    let mut rng = rand::rng();
+    for (i, e) in entries.iter().enumerate() {
+        let (partner, device) = if e.author.as_str() == "ana" {
+            (a, ka)
+        } else {
+            (b, kb)
+        };
+        let w = Writer {
+            partner,
+            device,
+            now: e.created,
+            day_boundary: hearth_model::DayBoundary::default(),
+        };
+        let new = NewEntry {
+            body: e.body.clone(),
+            tags: e.tags.clone(),
+            starred: e.starred,
+            tender: Some(e.tender),
+        };
+        let fresh = Fresh {
+            version: rng.random(),
+            key: VersionKey(rng.random()),
+            nonce: rng.random(),
+        };
+        let mut docs = hearth_store::docset::StoreDocs {
+            set: &mut set,
+            actor: actor.clone(),
+            now,
+        };
+        book::add_entry(&mut docs, &w, &new, e.id, false, fresh).unwrap();
+        if i % 500 == 499 {
+            set.commit().unwrap();
+        }
+    }
+    set.commit().unwrap();
+    for doc in set.documents() {
+        set.compact(&doc).unwrap();
+    }
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let identity = hearth_daemon::identity::Identity {
         secret_key: hex,
         device: hearth_model::DeviceId(hearth_sync::device_id(&key).to_string()),
         device_name: Some("bench".into()),
-        partner: Some(hearth_model::PartnerId("ana".into())),
+        partner: Some(PartnerId(a.to_hex())),
         port: None,
+        paired: Vec::new(),
     };
     hearth_daemon::identity::IdentityFile {
         path: paths.identity(),
@@ -220,13 +293,6 @@ pub fn write_home(home: &Path, journal: &Journal) {
     }
     .save(&identity)
     .unwrap();
-    use hearth_store::DocStore as _;
-    let opened =
-        hearth_store::FileStore::open(&paths.journal(), journal.doc().clone(), storage.file_key())
-            .unwrap();
-    let mut store = opened.store;
-    store.compact(&opened.doc).unwrap();
-    store.save_view(&View::build(journal)).unwrap();
 }
 
 pub fn wait_ready(paths: &Paths) {
