@@ -323,6 +323,15 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     if let Some(e) = &s.sync_error {
         writeln!(out, "{:<12}{} {e}", "sync", render::accent("off:"))?;
     }
+    for (device, n) in &s.refused {
+        writeln!(
+            out,
+            "{:<12}{} frames from {} (forged or malformed; that session was ended)",
+            "refused",
+            render::accent(&n.to_string()),
+            &device[..device.len().min(10)]
+        )?;
+    }
     writeln!(
         out,
         "{:<12}{}",

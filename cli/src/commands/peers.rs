@@ -190,11 +190,17 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
                         )
                     })
                     .unwrap_or_else(|| "not synced since the daemon started".into());
-                let unsent = match p.unsent_changes {
+                let mut unsent = match p.unsent_changes {
                     Some(0) => "nothing unsent".to_string(),
                     Some(n) => format!("{n} changes unsent"),
                     None => "unsent: unknown".to_string(),
                 };
+                if p.refused > 0 {
+                    unsent.push_str(&format!(
+                        " · {} refused (forged or malformed; see `last_error` in --json)",
+                        render::accent(&format!("{} frames", p.refused))
+                    ));
+                }
                 writeln!(
                     out,
                     "{}  {who}\n          {state} · {synced} · {unsent}",

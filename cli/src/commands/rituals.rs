@@ -642,7 +642,9 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
                     Some(id) => format!("hearth prompt --prompt {id}"),
                     None => "hearth prompt".to_string(),
                 };
-                println!("{name} answered too: `{show}` shows both answers now.");
+                println!(
+                    "{name} answered too: their answer opens once {name}'s device has yours, now if it is online, or when it next is (`{show}`)."
+                );
             }
             Ok(())
         }
@@ -761,6 +763,13 @@ pub fn print_prompt(out: &mut impl Write, p: &PromptToday, asked: Option<&str>) 
             "{}",
             render::dim(&format!(
                 "  {name} has answered; their answer opens when you answer too."
+            ))
+        )?,
+        PartnerAnswer::Opening => writeln!(
+            out,
+            "{}",
+            render::dim(&format!(
+                "  {name} has answered; it opens when {name}'s device is next online."
             ))
         )?,
         PartnerAnswer::Shown { entry } => {

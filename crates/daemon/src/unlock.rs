@@ -146,5 +146,6 @@ fn locked_status(paths: &Paths) -> Response {
         net: String::new(),
         relay: None,
         locked: true,
+        refused: Default::default(),
     }))
 }

@@ -527,6 +527,11 @@ pub struct StatusInfo {
     /// locked status is known.
     #[serde(default)]
     pub locked: bool,
+    /// Devices whose frames were refused since the daemon started (forged
+    /// or malformed changes, keys they may not send), by device id, with
+    /// how many times.
+    #[serde(default)]
+    pub refused: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -558,6 +563,10 @@ pub struct PeerInfo {
     pub bytes_sent: u64,
     #[serde(default)]
     pub bytes_received: u64,
+    /// How many of its frames this device refused since the daemon
+    /// started: forged or malformed changes end that session.
+    #[serde(default)]
+    pub refused: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -630,13 +639,20 @@ pub struct PromptToday {
     pub partner_name: Option<String>,
 }
 
-/// My partner's answer to a prompt: sealed until I have answered too.
+/// My partner's answer to a prompt: sealed until I have answered too, and
+/// then until their device sends its key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum PartnerAnswer {
     NotYet,
+    /// They answered; it opens when I answer too.
     Sealed,
-    Shown { entry: Box<Entry> },
+    /// We both answered; it opens when their device, having seen my
+    /// answer, sends its key: now if it is online, or when it next is.
+    Opening,
+    Shown {
+        entry: Box<Entry>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

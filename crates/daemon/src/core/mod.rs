@@ -87,7 +87,7 @@ pub struct Ready {
     base: Base,
     journal: CoupleJournal,
     view: View,
-    sessions: Sessions,
+    pub(crate) sessions: Sessions,
 }
 
 pub enum Core {

@@ -159,6 +159,10 @@ impl Ready {
                     last_error: now.and_then(|s| s.last_error.clone()),
                     bytes_sent: now.map_or(0, |s| s.bytes_sent),
                     bytes_received: now.map_or(0, |s| s.bytes_received),
+                    refused: id
+                        .as_str()
+                        .parse::<EndpointId>()
+                        .map_or(0, |p| self.sessions.refused(&p)),
                 }
             })
             .collect();

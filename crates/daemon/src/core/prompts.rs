@@ -120,7 +120,8 @@ impl Ready {
             .is_some_and(|p| self.journal.has_answered(p, &prompt.id));
         let partner = match (theirs, &mine) {
             (None, _) if !marked => PartnerAnswer::NotYet,
-            (None, _) | (Some(_), None) => PartnerAnswer::Sealed,
+            (None, Some(_)) => PartnerAnswer::Opening,
+            (None, None) | (Some(_), None) => PartnerAnswer::Sealed,
             (Some(e), Some(_)) => PartnerAnswer::Shown { entry: Box::new(e) },
         };
         Ok(PromptToday {

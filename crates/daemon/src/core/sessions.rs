@@ -17,6 +17,21 @@ struct Live {
 #[derive(Default)]
 pub struct Sessions {
     live: HashMap<u64, Live>,
+    /// Per device, how many of its frames were refused since the start.
+    refused: HashMap<EndpointId, u64>,
+}
+
+impl Sessions {
+    pub fn refused(&self, peer: &EndpointId) -> u64 {
+        self.refused.get(peer).copied().unwrap_or(0)
+    }
+
+    pub fn refused_all(&self) -> std::collections::BTreeMap<String, u64> {
+        self.refused
+            .iter()
+            .map(|(p, n)| (p.to_string(), *n))
+            .collect()
+    }
 }
 
 /// What a loading daemon says to the sync layer.
@@ -126,6 +141,9 @@ impl Ready {
                 )
             }
             Err(e) => {
+                if !matches!(e, crate::couple_journal::SessionError::NoSession) {
+                    *self.sessions.refused.entry(peer).or_default() += 1;
+                }
                 tracing::warn!(peer = %peer.fmt_short(), error = %e, "refused a peer's frame; ending the session");
                 if self.journal.checkpoint() != before {
                     self.rollback_to(&before);

@@ -138,11 +138,15 @@ impl Ready {
     }
 
     pub(super) fn status(&self) -> Response {
-        status(
+        let mut r = status(
             &self.base,
             Some(&self.view),
             Some((self.journal.chunk_count(), self.journal.quarantined())),
-        )
+        );
+        if let Response::Status(s) = &mut r {
+            s.refused = self.sessions.refused_all();
+        }
+        r
     }
 }
 
@@ -187,5 +191,6 @@ pub(super) fn status(
         net: base.network.0.clone(),
         relay: base.network.1.clone(),
         locked: false,
+        refused: Default::default(),
     }))
 }

@@ -294,6 +294,23 @@ fn bytes_from_a_peer_that_are_no_frame_drop_that_session_only() {
         }
     }
     assert_eq!(rig.heads(), heads, "nothing of it stays");
+    // The refusal is counted against that device, in peers and status.
+    match rig.core.batch(vec![(Input::Peers(vec![]), ())]).pop() {
+        Some((Output::Response(Response::Peers(list)), ())) => {
+            let refused = |d: hearth_sync::EndpointId| {
+                list.peers
+                    .iter()
+                    .find(|p| p.id == d.to_string())
+                    .map(|p| p.refused)
+            };
+            assert_eq!((refused(ben), refused(sam)), (Some(1), Some(0)));
+        }
+        other => panic!("{other:?}"),
+    }
+    match rig.ask(Request::Status) {
+        Response::Status(s) => assert_eq!(s.refused.get(&ben.to_string()), Some(&1)),
+        other => panic!("{other:?}"),
+    }
     let generated = |rig: &mut Rig, session| match rig
         .core
         .batch(vec![(Input::Generate { session }, ())])

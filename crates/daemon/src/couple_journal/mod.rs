@@ -17,6 +17,8 @@ mod prompts;
 mod rituals;
 mod sessions;
 
+pub use sessions::SessionError;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 

@@ -315,6 +315,7 @@ fn responses() -> Vec<Response> {
             net: "local".into(),
             relay: Some("https://relay.example".into()),
             locked: true,
+            refused: Default::default(),
         })),
         Response::Inited {
             partner: PartnerId("ana".into()),
@@ -439,6 +440,7 @@ fn responses() -> Vec<Response> {
                 last_error: Some("timed out".into()),
                 bytes_sent: 10,
                 bytes_received: 20,
+                refused: 1,
             }],
         }),
         Response::Synced {
