@@ -200,6 +200,7 @@ fn main() {
                         tender: None,
                     },
                     at: chrono::Local::now().fixed_offset(),
+                    private: false,
                 }),
             );
             assert!(matches!(r, Some(Response::Entry { .. })));

@@ -57,6 +57,7 @@ fn note(paths: &Paths, text: &str) {
                 tender: None,
             },
             at: chrono::Local::now().fixed_offset(),
+            private: false,
         }),
     );
     assert!(matches!(r, Some(Response::Entry { .. })), "{r:?}");

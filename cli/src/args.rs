@@ -239,6 +239,10 @@ pub struct EntryFlags {
     /// Open $VISUAL/$EDITOR even when text could come from elsewhere.
     #[arg(long, short = 'e')]
     pub edit: bool,
+    /// Keep the entry on your own devices: your partner's devices never get
+    /// it, nor its key.
+    #[arg(long)]
+    pub private: bool,
 }
 
 #[derive(Debug, Args)]
@@ -616,6 +620,9 @@ pub struct LogArgs {
     /// Include deleted entries.
     #[arg(long)]
     pub deleted: bool,
+    /// Only your private entries (written with --private).
+    #[arg(long)]
+    pub private: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

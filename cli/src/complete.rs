@@ -122,6 +122,7 @@ pub fn entry_ids(current: &OsStr) -> Vec<CompletionCandidate> {
         regex: false,
         limit: Some(500),
         include_deleted: false,
+        private: false,
     };
     match ask(Request::Log(hearth_ipc::Log { query, at: now })) {
         Some(Response::Entries(list)) => candidates(

@@ -205,6 +205,7 @@ fn entry_keys(e: &Entry) -> Result<Value> {
             };
             m.entry(*key).or_insert(empty);
         }
+        m.entry("private").or_insert(Value::Bool(false));
     }
     Ok(v)
 }

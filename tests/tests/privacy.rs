@@ -186,3 +186,34 @@ fn an_answer_the_partner_has_not_matched_leaves_the_partner_no_key() {
     );
     assert!(read_disk(&ana).reads("MARKER-ANSWER"));
 }
+
+#[test]
+fn a_private_entry_stays_on_its_authors_devices() {
+    let (ana, ben) = pair();
+    ana.ok(&["note", "--private", "MARKER-PRIVATE-2a8 only mine"]);
+    ana.ok(&["note", "MARKER-SHARED-6c3 for both"]);
+    wait_texts(&ben, "the shared note on ben", |t| {
+        t.iter().any(|x| x.contains("MARKER-SHARED"))
+    });
+    assert!(!ben.ok(&["log", "--json"]).contains("MARKER-PRIVATE"));
+    let mine = ana.ok(&["log", "--private", "--json"]);
+    assert!(
+        mine.contains("MARKER-PRIVATE") && !mine.contains("MARKER-SHARED"),
+        "{mine}"
+    );
+    assert!(mine.contains("\"private\":true"), "{mine}");
+    // An answer is never private: it opens to the partner once both answer.
+    let err = ana.fails(&["prompt", "answer", "--private", "a private answer"], 1);
+    assert!(err.contains("cannot be private"), "{err}");
+    for env in [&ana, &ben] {
+        env.ok(&["daemon", "stop"]);
+    }
+    // No trace on Ben's disk: no private document, no key.
+    let docs: Vec<String> = std::fs::read_dir(ben.home().join("data/docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(docs.iter().all(|n| !n.starts_with("v-")), "{docs:?}");
+    assert!(!read_disk(&ben).reads("MARKER-PRIVATE"));
+    assert!(read_disk(&ana).reads("MARKER-PRIVATE"));
+}

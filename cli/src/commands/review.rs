@@ -22,6 +22,7 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
         regex: a.regex,
         limit: a.limit,
         include_deleted: a.deleted,
+        private: a.private,
     };
     let at = input::now()?;
     let list = match ctx.call(Request::Log(hearth_ipc::Log { query, at }))? {

@@ -635,7 +635,7 @@ pub fn prompt(ctx: &mut Ctx, a: PromptArgs) -> Result<()> {
                 },
                 &flags,
             );
-            write::add(ctx, entry)?;
+            write::add(ctx, entry, flags.private)?;
             if let PartnerAnswer::Sealed = p.partner {
                 let name = p.partner_name.unwrap_or_else(|| "Your partner".into());
                 let show = match &prompt_id {

@@ -30,13 +30,13 @@ pub fn new_entry(body: Body, flags: &EntryFlags) -> NewEntry {
 
 /// Validates locally (so bad input never reaches the daemon), sends, and
 /// confirms what was saved.
-pub fn add(ctx: &mut Ctx, entry: NewEntry) -> Result<hearth_model::Entry> {
+pub fn add(ctx: &mut Ctx, entry: NewEntry, private: bool) -> Result<hearth_model::Entry> {
     entry.body.validate()?;
     for t in &entry.tags {
         hearth_model::entry::normalize_tag(t)?;
     }
     let at = input::now()?;
-    match ctx.call(Request::Add(hearth_ipc::AddEntry { entry, at }))? {
+    match ctx.call(Request::Add(hearth_ipc::AddEntry { entry, at, private }))? {
         Response::Entry {
             entry,
             completed,
@@ -87,7 +87,7 @@ pub fn checkin(ctx: &mut Ctx, a: CheckinArgs) -> Result<()> {
         need: a.need,
         note: note.trim_end().to_string(),
     };
-    add(ctx, new_entry(body, &a.flags)).map(|_| ())
+    add(ctx, new_entry(body, &a.flags), a.flags.private).map(|_| ())
 }
 
 /// Asks for the mood on the terminal until the answer is on the scale. An
@@ -125,7 +125,12 @@ pub fn highlow(ctx: &mut Ctx, a: HighlowArgs) -> Result<()> {
         };
         (get("high"), get("low"))
     };
-    add(ctx, new_entry(Body::Highlow { high, low }, &a.flags)).map(|_| ())
+    add(
+        ctx,
+        new_entry(Body::Highlow { high, low }, &a.flags),
+        a.flags.private,
+    )
+    .map(|_| ())
 }
 
 pub fn thanks(ctx: &mut Ctx, a: ThanksArgs) -> Result<()> {
@@ -139,7 +144,12 @@ pub fn thanks(ctx: &mut Ctx, a: ThanksArgs) -> Result<()> {
         &format!("{} What are you grateful to {to} for?\n", input::COMMENT),
         &ctx.paths.runtime,
     )?;
-    add(ctx, new_entry(Body::Gratitude { to, text }, &a.flags)).map(|_| ())
+    add(
+        ctx,
+        new_entry(Body::Gratitude { to, text }, &a.flags),
+        a.flags.private,
+    )
+    .map(|_| ())
 }
 
 /// The partner's name, for thanks addressed to them by default.
@@ -168,7 +178,12 @@ pub fn note(ctx: &mut Ctx, a: NoteArgs) -> Result<()> {
         &format!("{} A note.\n", input::COMMENT),
         &ctx.paths.runtime,
     )?;
-    add(ctx, new_entry(Body::Note { text }, &a.flags)).map(|_| ())
+    add(
+        ctx,
+        new_entry(Body::Note { text }, &a.flags),
+        a.flags.private,
+    )
+    .map(|_| ())
 }
 
 pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
@@ -191,7 +206,7 @@ pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
                 need: String::new(),
                 agreements: Vec::new(),
             };
-            add(ctx, new_entry(body, &flags)).map(|_| ())
+            add(ctx, new_entry(body, &flags), flags.private).map(|_| ())
         }
         RepairCommand::Debrief(a) => debrief(ctx, a),
         RepairCommand::Resolve { id, reopen } => {
@@ -260,7 +275,7 @@ fn debrief(ctx: &mut Ctx, a: DebriefArgs) -> Result<()> {
         };
         debrief_from_form(&text)?
     };
-    add(ctx, new_entry(body, &a.flags)).map(|_| ())
+    add(ctx, new_entry(body, &a.flags), a.flags.private).map(|_| ())
 }
 
 pub fn debrief_from_form(text: &str) -> Result<Body> {

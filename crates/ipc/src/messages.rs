@@ -134,6 +134,9 @@ pub struct Rename {
 pub struct AddEntry {
     pub entry: NewEntry,
     pub at: DateTime<FixedOffset>,
+    /// On the writer's own devices only.
+    #[serde(default)]
+    pub private: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -409,6 +412,9 @@ pub struct LogQuery {
     pub limit: Option<usize>,
     #[serde(default)]
     pub include_deleted: bool,
+    /// Only my private entries.
+    #[serde(default)]
+    pub private: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

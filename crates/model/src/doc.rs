@@ -796,6 +796,7 @@ impl Journal {
             tags,
             starred: f.bools.get("starred").copied().unwrap_or(false),
             tender: f.bools.get("tender").copied().unwrap_or(false),
+            private: false,
             edited: f.time("edited", offset),
             deleted: f.time("deleted", offset),
             resolved: f.time("resolved", offset),

@@ -422,6 +422,9 @@ pub struct Entry {
     pub tags: BTreeSet<String>,
     pub starred: bool,
     pub tender: bool,
+    /// On its author's devices only: the partner's devices never get it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited: Option<DateTime<FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -107,6 +107,7 @@ mod tests {
             tags: ["coast".to_string()].into(),
             starred: true,
             tender: false,
+            private: false,
             edited: None,
             deleted: None,
             resolved: None,

@@ -472,6 +472,7 @@ mod tests {
             tags: BTreeSet::new(),
             starred: false,
             tender: false,
+            private: false,
             edited: None,
             deleted: None,
             resolved: None,

@@ -36,6 +36,9 @@ pub struct Filter {
     /// to leave them out.
     #[serde(default)]
     pub exclude_tender: bool,
+    /// Only private entries.
+    #[serde(default)]
+    pub private_only: bool,
 }
 
 /// What `--contains` looks for: a plain string, compared without case, or
@@ -100,6 +103,7 @@ impl Filter {
     pub fn matches(&self, e: &Entry, needle: Option<&Needle>) -> bool {
         (self.include_deleted || e.deleted.is_none())
             && !(self.exclude_tender && e.tender)
+            && (!self.private_only || e.private)
             && self.since.is_none_or(|d| e.day >= d)
             && self.until.is_none_or(|d| e.day <= d)
             && (self.kinds.is_empty() || self.kinds.contains(&e.kind()))

@@ -74,6 +74,7 @@ impl<'a> Reader<'a> {
             limit: q.limit,
             include_deleted: q.include_deleted,
             exclude_tender: false,
+            private_only: q.private,
         };
         let seal = self.seal();
         let (sealed, entries): (Vec<_>, Vec<_>) = filter
@@ -156,10 +157,15 @@ impl Ready {
             .map(|e| e.id)
             .max();
         let id = EntryId::next_after(last, ms, random);
+        if r.private && matches!(r.entry.body, hearth_model::Body::Answer { .. }) {
+            return Err(Refusal::bad(
+                "an answer cannot be private: it opens to your partner once you have both answered",
+            ));
+        }
         let mut draws = self.draws();
         let e = self
             .journal
-            .add_entry(r.at, &r.entry, id, false, &mut draws)?;
+            .add_entry(r.at, &r.entry, id, r.private, &mut draws)?;
         self.upsert(e.clone());
         let completed = self.complete_rituals_for(&ctx, &e)?;
         Ok(Response::Entry {

@@ -73,6 +73,7 @@ impl Rig {
         self.ask(Request::Add(AddEntry {
             entry: note(text),
             at: at(),
+            private: false,
         }))
     }
 
@@ -205,6 +206,7 @@ fn every_write_of_a_batch_shares_one_commit_and_one_fate() {
             let req = Request::Add(AddEntry {
                 entry: note(&format!("n{i}")),
                 at: at(),
+                private: false,
             });
             (Input::Request(req), i)
         })
@@ -219,6 +221,7 @@ fn every_write_of_a_batch_shares_one_commit_and_one_fate() {
             let req = Request::Add(AddEntry {
                 entry: note(&format!("m{i}")),
                 at: at(),
+                private: false,
             });
             (Input::Request(req), i)
         })
@@ -448,6 +451,7 @@ fn reads_ahead_of_a_write_are_answered_without_waiting_for_its_commit() {
         Input::Request(Request::Add(AddEntry {
             entry: note("later"),
             at: at(),
+            private: false,
         }))
     };
     let batch = vec![

@@ -120,6 +120,7 @@ impl CoupleJournal {
             tags: Default::default(),
             starred: false,
             tender: false,
+            private: false,
             edited: None,
             deleted: None,
             resolved: None,

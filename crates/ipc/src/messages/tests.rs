@@ -135,6 +135,7 @@ fn requests() -> Vec<Request> {
         Request::Add(AddEntry {
             entry: new_entry(),
             at,
+            private: false,
         }),
         Request::Edit(EditEntry {
             id: "01".into(),
@@ -163,6 +164,7 @@ fn requests() -> Vec<Request> {
                 regex: true,
                 limit: Some(3),
                 include_deleted: true,
+                private: true,
             },
             at,
         }),

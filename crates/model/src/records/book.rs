@@ -165,6 +165,7 @@ fn entry_of(
         tags,
         starred: c.starred,
         tender: c.tender,
+        private: doc.kind == DocKind::Private,
         edited: c.edited.and_then(|e| at(e, c.offset)),
         deleted: None,
         // Settled repairs are couple records, read apart.
@@ -202,6 +203,7 @@ pub fn add_entry(
         tags,
         starred: new.starred,
         tender: new.tender.unwrap_or_else(|| new.body.tender_by_default()),
+        private,
         edited: None,
         deleted: None,
         resolved: None,
