@@ -504,11 +504,11 @@ impl Ready {
         self.base.rng.random()
     }
 
-    /// Draws for one new entry version (its key, nonce and id), taken from
-    /// the core's generator up front so the journal can be borrowed apart.
+    /// Draws for one new entry version (its key, nonce and id). Always from
+    /// the operating system's generator: `HEARTH_SEED` pins the core's
+    /// generator for tests (entry ids), and a key must never be predictable.
     fn draws(&mut self) -> impl FnMut() -> u128 + use<> {
-        let mut d: Vec<u128> = (0..8).map(|_| self.random()).collect();
-        move || d.pop().unwrap_or_else(|| rand::random())
+        rand::random::<u128>
     }
 
     /// Puts the in-memory documents back to `to` (ancestors of now).
@@ -526,6 +526,30 @@ impl Ready {
             partners: self.journal.partners(),
             malformed: unread,
         };
+    }
+
+    /// Brings the view up to what a peer's frame changed: the entries it
+    /// touched, re-read; the whole view when the couple document moved
+    /// (names, settled repairs, trust).
+    fn refresh_view(&mut self, applied: &crate::couple_journal::Applied) {
+        if applied
+            .changed
+            .contains(&hearth_model::records::manifest::DocId::Couple)
+        {
+            self.rebuild_view();
+            return;
+        }
+        for id in &applied.entries {
+            match self.journal.view_entry(id) {
+                Some(e) => {
+                    self.view.entries.insert(*id, e);
+                }
+                None => {
+                    self.view.entries.remove(id);
+                }
+            }
+        }
+        self.view.heads = self.journal.heads_hex();
     }
 
     /// Puts an entry as written or read into the view.

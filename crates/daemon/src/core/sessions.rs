@@ -126,7 +126,7 @@ impl Ready {
                     self.settle_paired_list();
                 }
                 if wrote {
-                    self.rebuild_view();
+                    self.refresh_view(&applied);
                     tracing::info!(peer = %peer.fmt_short(), "took a peer's changes");
                 }
                 let in_sync = self.journal.session_in_sync(session);

@@ -82,6 +82,16 @@ impl CoupleJournal {
         Ok(found)
     }
 
+    /// Entry `id` as reads list it: readable, or a sealed answer without
+    /// its words; `None` when deleted, unreadable or not here.
+    pub fn view_entry(&mut self, id: &EntryId) -> Option<Entry> {
+        match self.entry(id) {
+            Ok(Some(Found::Readable(e))) => Some(*e),
+            Ok(Some(Found::Sealed { day })) => self.sealed_answer(id, day),
+            _ => None,
+        }
+    }
+
     /// Every entry this device can read, and how many it cannot (sealed,
     /// or malformed) apart from deleted ones.
     pub fn all_entries(&mut self) -> (Vec<Entry>, usize) {

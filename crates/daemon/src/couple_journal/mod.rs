@@ -17,7 +17,7 @@ mod prompts;
 mod rituals;
 mod sessions;
 
-pub use sessions::SessionError;
+pub use sessions::{Applied, SessionError};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -527,17 +527,14 @@ impl CoupleJournal {
             .collect()
     }
 
-    /// Applies the forget rule to every entry of `doc` (after a peer's
-    /// changes to it are committed). Returns how many keys went.
-    pub fn forget_replaced(&mut self, doc: &PartnerDoc) -> Result<usize, ModelError> {
-        let ids: BTreeSet<EntryId> = self
-            .set
-            .doc(&DocId::Partner(*doc))
-            .map(entry_ids)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        book::apply_forget_rule(&mut self.docs(), doc, &ids).map_err(model)
+    /// Applies the forget rule to the entries of `doc` a peer's changes
+    /// touched. Returns how many keys went.
+    pub fn forget_rule(
+        &mut self,
+        doc: &PartnerDoc,
+        touched: &BTreeSet<EntryId>,
+    ) -> Result<usize, ModelError> {
+        book::apply_forget_rule(&mut self.docs(), doc, touched).map_err(model)
     }
 
     /// The document, for an export or a test.

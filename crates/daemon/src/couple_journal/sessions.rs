@@ -43,6 +43,42 @@ pub struct Applied {
     pub changed: BTreeSet<DocId>,
     /// Documents whose keys changed here (new readable versions).
     pub keys: BTreeSet<PartnerDoc>,
+    /// Entries the frame touched: changed, or readable now.
+    pub entries: BTreeSet<hearth_model::EntryId>,
+}
+
+/// The entries (and answer markers) the changes between `before` and now
+/// touched in a partner document, from Automerge's own diff: the key right
+/// below `entries` or `answered` names the entry.
+fn touched_entries(
+    am: &automerge::Automerge,
+    before: &[automerge::ChangeHash],
+) -> BTreeSet<hearth_model::EntryId> {
+    use automerge::{PatchAction, Prop};
+    let after = am.get_heads();
+    let mut out = BTreeSet::new();
+    for p in am.diff(before, &after) {
+        let under = matches!(
+            p.path.first(),
+            Some((_, Prop::Map(k))) if k == "entries" || k == "answered"
+        );
+        if !under {
+            continue;
+        }
+        let key = match (p.path.get(1), &p.action) {
+            // Inside an entry's map: the entry is the key below `entries`.
+            (Some((_, Prop::Map(k))), _) => Some(k.clone()),
+            // On the map itself: an entry or marker put or deleted.
+            (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => {
+                Some(key.clone())
+            }
+            _ => None,
+        };
+        if let Some(id) = key.and_then(|k| k.parse().ok()) {
+            out.insert(id);
+        }
+    }
+    out
 }
 
 pub(super) struct Session {
@@ -253,6 +289,12 @@ impl CoupleJournal {
                 if !taken.keep.is_empty() {
                     applied.keys.insert(doc);
                 }
+                applied.entries.extend(
+                    taken
+                        .keep
+                        .iter()
+                        .map(|((e, _), _, _)| hearth_model::EntryId(ulid::Ulid(*e))),
+                );
                 Ok(applied)
             }
         }
@@ -362,8 +404,13 @@ impl CoupleJournal {
                     .load(doc, &actor, now, || genesis_of(&doc))
                     .map_err(|e| SessionError::Storage(e.to_string()))?;
                 let am = self.set.doc_mut(&doc, now).expect("just loaded");
+                let before = am.get_heads();
                 am.apply_changes(changes)
                     .map_err(|e| SessionError::Storage(e.to_string()))?;
+                let touched = match doc {
+                    DocId::Couple => BTreeSet::new(),
+                    DocId::Partner(_) => touched_entries(am, &before),
+                };
                 for record in signed {
                     self.keep_signed(doc, record);
                 }
@@ -373,9 +420,12 @@ impl CoupleJournal {
                         self.adopt_certified_partner();
                     }
                     DocId::Partner(p) => {
-                        self.index_homes();
-                        self.forget_replaced(&p)
+                        for id in &touched {
+                            self.homes.insert(*id, p);
+                        }
+                        self.forget_rule(&p, &touched)
                             .map_err(|e| SessionError::Storage(e.to_string()))?;
+                        applied.entries.extend(touched);
                         if p.kind == DocKind::Partner {
                             self.release_answers()
                                 .map_err(|e| SessionError::Storage(e.to_string()))?;
