@@ -1257,15 +1257,7 @@ impl Journal {
     /// The whole deck: built-in prompts then the couple's own, in a stable
     /// order that every device agrees on.
     pub fn prompts(&self) -> Vec<Prompt> {
-        let mut all: Vec<Prompt> = deck::DECK
-            .iter()
-            .map(|p| Prompt {
-                id: p.id.to_string(),
-                theme: p.theme,
-                text: p.text.to_string(),
-                custom: false,
-            })
-            .collect();
+        let mut all = builtin_prompts();
         for item in self.doc.map_range(&self.prompts, ..) {
             if item.key.starts_with(SKIP_PREFIX) {
                 continue;
@@ -1319,6 +1311,19 @@ pub struct Device {
     pub partner: Option<PartnerId>,
     pub name: String,
     pub removed: bool,
+}
+
+/// The built-in deck, in deck order, before the couple's own prompts.
+pub fn builtin_prompts() -> Vec<Prompt> {
+    deck::DECK
+        .iter()
+        .map(|p| Prompt {
+            id: p.id.to_string(),
+            theme: p.theme,
+            text: p.text.to_string(),
+            custom: false,
+        })
+        .collect()
 }
 
 /// A conversation prompt, built-in or the couple's own.

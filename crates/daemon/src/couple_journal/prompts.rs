@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc, Value};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
-use hearth_model::deck::{self, Theme};
+use hearth_model::deck::Theme;
 use hearth_model::doc::Prompt;
 use hearth_model::records::book::Docs;
 use hearth_model::records::couple_write;
@@ -23,15 +23,7 @@ impl CoupleJournal {
     /// The whole deck: built-in prompts, then the couple's own in the order
     /// their records were written.
     pub fn prompts(&self) -> Vec<Prompt> {
-        let mut all: Vec<Prompt> = deck::DECK
-            .iter()
-            .map(|p| Prompt {
-                id: p.id.to_string(),
-                theme: p.theme,
-                text: p.text.to_string(),
-                custom: false,
-            })
-            .collect();
+        let mut all = hearth_model::doc::builtin_prompts();
         all.extend(prompts(&self.trust).value.into_iter().map(|p| Prompt {
             id: p.id,
             theme: p.theme,

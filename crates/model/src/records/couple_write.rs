@@ -155,19 +155,7 @@ pub fn name_partner(
     if clash {
         return Err(WriteError::PartnersName(name.to_string()));
     }
-    let subject = NameSubject::Partner(partner);
-    let at = writer_at(
-        s.clock_ms,
-        latest(
-            couple,
-            |b| matches!(b, Body::Name(n) if n.subject == subject),
-        ),
-    );
-    let body = Body::Name(Name {
-        subject,
-        name: name.to_string(),
-    });
-    put(couple, s, at, body)
+    put_name(couple, s, NameSubject::Partner(partner), name)
 }
 
 /// Names a device.
@@ -177,7 +165,16 @@ pub fn name_device(
     device: DeviceKey,
     name: &str,
 ) -> Result<RecordKey, WriteError> {
-    let subject = NameSubject::Device(device);
+    put_name(couple, s, NameSubject::Device(device), name)
+}
+
+/// A `name` record for `subject`, dated past every name of it held here.
+fn put_name(
+    couple: &mut Automerge,
+    s: &Signer,
+    subject: NameSubject,
+    name: &str,
+) -> Result<RecordKey, WriteError> {
     let at = writer_at(
         s.clock_ms,
         latest(
