@@ -84,9 +84,9 @@ fn touched_entries(
 pub(super) struct Session {
     peer: DeviceKey,
     exchange: Exchange,
-    /// Per document, the digest of the key list last offered, so an
-    /// unchanged list is not offered again.
-    offered: BTreeMap<PartnerDoc, [u8; 32]>,
+    /// Per document, the digest of the key list last offered and the key
+    /// file's generation then, so an unchanged list is not offered again.
+    offered: BTreeMap<PartnerDoc, ([u8; 32], u64)>,
     /// Frames owed to the peer: gifts answering its offers.
     owed: Vec<Vec<u8>>,
     /// Documents the peer spoke of, held here or not: each gets an answer,
@@ -149,26 +149,31 @@ impl CoupleJournal {
             .ok_or(SessionError::NoSession)?
             .spoken;
         docs.extend(spoken.iter().filter(|d| self.set.doc(d).is_none()).copied());
-        let trust = self.trust.clone();
-        let couple = self.couple().clone();
         let mut out = Vec::new();
         for doc in docs {
             let kept = self.signed_heads(&doc);
+            // Borrowed, never cloned: a year's document is megabytes, and
+            // this runs for every frame.
             let genesis;
             let real = match self.set.doc(&doc) {
-                Some(_) if doc == DocId::Couple => &couple,
                 Some(real) => real,
                 None => {
                     genesis = genesis_of(&doc);
                     &genesis
                 }
             };
+            let couple = self
+                .set
+                .doc(&DocId::Couple)
+                .expect("the couple document stays loaded");
             let s = self
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
             let max = s.max_message;
-            let frames = s.exchange.outgoing(doc, real, &kept, &couple, &trust, max);
+            let frames = s
+                .exchange
+                .outgoing(doc, real, &kept, couple, &self.trust, max);
             if frames.len() > 1 {
                 tracing::info!(
                     session,
@@ -192,16 +197,31 @@ impl CoupleJournal {
     /// Key offers for the documents in sync with the peer whose key list
     /// changed since the last offer.
     fn offers(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SessionError> {
-        let trust = self.trust.clone();
         let mut out = Vec::new();
         for doc in self.set.loaded() {
             let DocId::Partner(p) = doc else { continue };
-            let Some(real) = self.set.doc(&doc).cloned() else {
-                continue;
+            let (peer, ready) = {
+                let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
+                let ready = self
+                    .set
+                    .doc(&doc)
+                    .is_some_and(|real| s.exchange.in_sync(&doc, real))
+                    && may_hold(&self.trust, &s.peer, &doc);
+                (s.peer, ready)
             };
+            if !ready {
+                continue;
+            }
+            // The key file's generation moves with every key stored or
+            // forgotten: an unchanged one needs no new offer, and its keys
+            // are not even read.
+            let generation = self
+                .set
+                .key_file(doc)
+                .map_err(|e| SessionError::Storage(e.to_string()))?
+                .generation();
             let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
-            let peer = s.peer;
-            if !s.exchange.in_sync(&doc, &real) || !may_hold(&trust, &peer, &doc) {
+            if s.offered.get(&p).is_some_and(|(_, g)| *g == generation) {
                 continue;
             }
             let live = self.live_keys(&p)?;
@@ -210,7 +230,7 @@ impl CoupleJournal {
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
             let offers = keys::offer(
-                &trust,
+                &self.trust,
                 &peer,
                 p,
                 live.into_iter().map(|(v, a, _)| (v, a)),
@@ -222,10 +242,11 @@ impl CoupleJournal {
                     .flat_map(|o| &o.have)
                     .map(|((e, v), a)| (*e, *v, *a as u8)),
             );
-            if s.offered.get(&p) == Some(&digest) {
+            let unchanged = s.offered.get(&p).is_some_and(|(d, _)| *d == digest);
+            s.offered.insert(p, (digest, generation));
+            if unchanged {
                 continue;
             }
-            s.offered.insert(p, digest);
             for offer in offers {
                 out.push(SessionFrame::Offer(offer).encode()?);
             }
@@ -372,22 +393,21 @@ impl CoupleJournal {
                 why: e.to_string(),
             })
         })?;
-        let real = match doc {
-            DocId::Couple => self.couple().clone(),
-            _ => self
-                .set
-                .doc(&doc)
-                .cloned()
-                .unwrap_or_else(|| genesis_of(&doc)),
-        };
         let kept = self.signed_heads(&doc);
-        let trust = self.trust.clone();
+        let genesis;
+        let real = match self.set.doc(&doc) {
+            Some(real) => real,
+            None => {
+                genesis = genesis_of(&doc);
+                &genesis
+            }
+        };
         let s = self
             .sessions
             .get_mut(&session)
             .ok_or(SessionError::NoSession)?;
         let mut applied = Applied::default();
-        let received = s.exchange.incoming(frame, &real, &kept, &trust)?;
+        let received = s.exchange.incoming(frame, real, &kept, &self.trust)?;
         // Only after the checks: a document the peer may not send is never
         // answered.
         s.spoken.insert(doc);

@@ -47,6 +47,9 @@ pub struct KeyFile {
     slots: Vec<Option<Slot>>,
     by_version: HashMap<VersionRef, u32>,
     unsynced: bool,
+    /// Moves with every slot written, so a reader can tell the keys
+    /// changed without reading them.
+    generation: u64,
 }
 
 fn header() -> [u8; KEY_FILE_HEADER] {
@@ -96,6 +99,7 @@ impl KeyFile {
             slots: Vec::new(),
             by_version: HashMap::new(),
             unsynced: false,
+            generation: next_generation(),
         };
         if !created {
             kf.read_all()?;
@@ -150,6 +154,7 @@ impl KeyFile {
             .write_all_at(&sealed, slot_offset(index))
             .map_err(io_err(&self.path))?;
         self.place(index, Some(slot));
+        self.generation = next_generation();
         Ok(())
     }
 
@@ -251,6 +256,18 @@ impl KeyFile {
     pub fn is_synced(&self) -> bool {
         !self.unsynced
     }
+
+    /// Moves whenever a slot is written, and differs for every opening of
+    /// any key file in this process, so a value seen once never returns.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// A number no key file of this process has had before.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn version_of(slot: &Slot) -> VersionRef {
