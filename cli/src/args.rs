@@ -769,10 +769,14 @@ pub enum PeersCommand {
         id: String,
     },
     /// Approve a new device of your partner's: your devices sync with it
-    /// from now on. Compare its id with the one your partner's device shows.
+    /// from now on. It shows the device's fingerprint: compare it with the
+    /// one `hearth status` shows on that device.
     Approve {
         /// A device id (or unique prefix), or its name.
         id: String,
+        /// Approve without asking (scripts); a terminal is asked.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 

@@ -28,14 +28,25 @@ fn second_device(inviter: &TestEnv, name: &str, device: &str) -> TestEnv {
 
 /// `partner` approves `device`, a new device of the other partner, once
 /// its certificate has reached them: only then do their devices sync with
-/// it (docs/SCHEMA.md, "Trust").
+/// it (docs/SCHEMA.md, "Trust"). The approval shows the fingerprint the
+/// device itself shows in `hearth status`.
 fn approve(partner: &TestEnv, device: &TestEnv) {
     let id = device.device_id();
     partner.wait_for(CONVERGE, "the new device to show as pending", || {
         partner.ok(&["peers", "list"]).contains("pending")
             && partner.ok(&["peers", "list", "--json"]).contains(&id)
     });
-    partner.ok(&["peers", "approve", &id]);
+    let err = partner.fails(&["peers", "approve", &id], 1);
+    assert!(err.contains("--yes"), "{err}");
+    let shown = partner.ok(&["peers", "approve", "--yes", &id]);
+    let own = device.ok(&["status"]);
+    let fingerprint = own
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint"))
+        .map(str::trim)
+        .expect("status shows the fingerprint")
+        .to_string();
+    assert!(shown.contains(&fingerprint), "{shown}\n{own}");
 }
 
 #[track_caller]

@@ -319,6 +319,9 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     }
     if let Some(d) = &s.device {
         writeln!(out, "{:<12}{}", "device", d)?;
+        if let Ok(k) = d.as_str().parse::<hearth_model::records::ids::DeviceKey>() {
+            writeln!(out, "{:<12}{}", "fingerprint", k.fingerprint())?;
+        }
     }
     if let Some(e) = &s.sync_error {
         writeln!(out, "{:<12}{} {e}", "sync", render::accent("off:"))?;

@@ -141,9 +141,44 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
                 r => Err(unexpected(r)),
             }
         }
-        PeersCommand::Approve { id } => {
+        PeersCommand::Approve { id, yes } => {
+            if !yes && input::stdin_is_piped() {
+                return Err(CliError::user(
+                    "approving asks you to compare the device's fingerprint, and stdin is not a terminal; pass --yes to approve without asking",
+                ));
+            }
+            let list = match ctx.call(Request::Peers)? {
+                Response::Peers(l) => l,
+                r => return Err(unexpected(r)),
+            };
+            let want = id.trim().to_lowercase();
+            let hits: Vec<&hearth_ipc::PeerInfo> = list
+                .peers
+                .iter()
+                .filter(|p| p.id.starts_with(&want) || p.name.to_lowercase().starts_with(&want))
+                .collect();
+            let [peer] = hits.as_slice() else {
+                return Err(CliError::user(format!(
+                    "{} devices match {id:?}; give more of the id (`hearth peers list`)",
+                    hits.len()
+                )));
+            };
+            let fingerprint = peer
+                .id
+                .parse::<hearth_model::records::ids::DeviceKey>()
+                .map(|k| k.fingerprint())
+                .map_err(|_| CliError::user(format!("{:?} is not a device id", peer.id)))?;
+            println!("Device {} ({})", short(&peer.id), peer.name);
+            println!("Fingerprint: {}", render::bold(&fingerprint));
+            let confirmed = yes
+                || input::confirm(
+                    "Does that device show the same fingerprint in `hearth status`? [y/N] ",
+                )?;
+            if !confirmed {
+                return Err(CliError::user("not approved"));
+            }
             match ctx.call(Request::PeersApprove(hearth_ipc::PeersApprove {
-                id: id.clone(),
+                id: peer.id.clone(),
                 at,
             }))? {
                 Response::Ok => {

@@ -103,6 +103,21 @@ hex_id!(
     "record key"
 );
 
+impl DeviceKey {
+    /// Twelve digits a person can read aloud: a device's fingerprint, which
+    /// `hearth status` shows on the device and `hearth peers approve` shows
+    /// on the partner's, so the two can be compared before approving.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"hearth/v2/device-fingerprint\0");
+        hasher.update(self.0);
+        let digest = hasher.finalize();
+        let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % 1_000_000_000_000;
+        let s = format!("{n:012}");
+        format!("{} {} {}", &s[..4], &s[4..8], &s[8..])
+    }
+}
+
 impl PartnerCode {
     /// The partner whose root device has key `root`.
     pub fn of_root(root: &DeviceKey) -> PartnerCode {
@@ -128,6 +143,17 @@ impl RecordKey {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_fingerprint_is_twelve_digits_of_that_key_alone() {
+        let a = DeviceKey([1; 32]);
+        let f = a.fingerprint();
+        assert_eq!(f.len(), 14);
+        assert!(f.chars().all(|c| c.is_ascii_digit() || c == ' '), "{f}");
+        assert_eq!(f, DeviceKey([1; 32]).fingerprint());
+        assert_ne!(f, DeviceKey([2; 32]).fingerprint());
+    }
+
     use super::*;
 
     #[test]
