@@ -69,6 +69,16 @@ impl Rig {
         }
     }
 
+    /// Trusts a device the way `hearth peers add` does, and insists it worked.
+    fn trust(&mut self, device: impl ToString) {
+        let r = self.ask(Request::PeersAdd(hearth_ipc::PeersAdd {
+            id: device.to_string(),
+            addrs: vec![],
+            at: at(),
+        }));
+        assert!(matches!(r, Response::Ok), "{r:?}");
+    }
+
     fn add(&mut self, text: &str) -> Response {
         self.ask(Request::Add(AddEntry {
             entry: note(text),
@@ -274,12 +284,7 @@ fn bytes_from_a_peer_that_are_no_frame_drop_that_session_only() {
     let heads = rig.heads();
     let (ben, sam) = (device(1), device(2));
     for d in [ben, sam] {
-        let r = rig.ask(Request::PeersAdd(hearth_ipc::PeersAdd {
-            id: d.to_string(),
-            addrs: vec![],
-            at: at(),
-        }));
-        assert!(matches!(r, Response::Ok), "{r:?}");
+        rig.trust(d);
     }
     let start = |session, p| (session_start(session, p), ());
     rig.core.batch(vec![start(1, ben), start(2, sam)]);
@@ -363,12 +368,7 @@ fn a_hello_teaches_addresses_of_trusted_devices_only_and_first_hand_wins() {
     let me: hearth_sync::EndpointId = rig.core.identity().device.as_str().parse().unwrap();
     let (ben, sam, stranger) = (device(1), device(2), device(3));
     for d in [ben, sam] {
-        let r = rig.ask(Request::PeersAdd(hearth_ipc::PeersAdd {
-            id: d.to_string(),
-            addrs: vec![],
-            at: at(),
-        }));
-        assert!(matches!(r, Response::Ok), "{r:?}");
+        rig.trust(d);
     }
     // A stranger's hello teaches nothing, not even about trusted devices.
     rig.hear(
@@ -430,12 +430,7 @@ fn a_hello_teaches_addresses_of_trusted_devices_only_and_first_hand_wins() {
     // What Ben said of a device before it was trusted waits in memory, and
     // is used once a change makes it trusted: a hello can arrive just
     // before the change that introduces the device.
-    let r = rig.ask(Request::PeersAdd(hearth_ipc::PeersAdd {
-        id: stranger.to_string(),
-        addrs: vec![],
-        at: at(),
-    }));
-    assert!(matches!(r, Response::Ok), "{r:?}");
+    rig.trust(stranger);
     assert_eq!(rig.known_addrs()[&stranger.to_string()], ["127.0.0.1:3"]);
 }
 

@@ -507,6 +507,53 @@ fn bytes_that_are_not_a_sync_message_or_a_valid_signature_end_the_session() {
     ));
 }
 
+/// A sync message, found by fuzzing, that Automerge takes in but then
+/// panics on when asked for its reply.
+fn poisoned_message() -> Vec<u8> {
+    vec![
+        0x43, 0x00, 0x00, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd6, 0x00, 0x01,
+        0x00,
+    ]
+}
+
+#[test]
+fn a_message_that_makes_automerge_panic_is_contained_and_that_document_goes_quiet() {
+    let (ana, _, ben) = couple();
+    let trust = ben.trust();
+    let reply = |ex: &mut Exchange| {
+        ex.outgoing(
+            DocId::Couple,
+            &ben.couple,
+            &[],
+            &ben.couple,
+            &trust,
+            usize::MAX,
+        )
+    };
+    // Untouched, a session's first turn says something about the couple
+    // document; that is what the poisoned one loses.
+    let mut clean = Exchange::new(ben.device.key, ana.device.key);
+    assert!(!reply(&mut clean).is_empty());
+
+    let mut ex = Exchange::new(ben.device.key, ana.device.key);
+    let poisoned = Frame {
+        doc: DocId::Couple,
+        signed: vec![],
+        message: poisoned_message(),
+    };
+    assert!(Message::decode(&poisoned.message).is_ok());
+    let taken = ex.incoming(poisoned, &ben.couple, &[], &trust);
+    assert!(
+        matches!(taken, Ok(Received::Nothing)),
+        "{:?}",
+        taken.map(|_| ())
+    );
+    // Automerge panics generating the reply; the exchange catches it and
+    // sends nothing more about that document in this session.
+    assert!(reply(&mut ex).is_empty());
+    assert!(!ex.in_sync(&DocId::Couple, &ben.couple));
+}
+
 /// The key frames of one document between `from` and `to`: `to` offers,
 /// `from` gives, `to` takes.
 fn keys_from(from: &Dev, to: &mut Dev, doc: PartnerDoc) -> Result<keys::Taken, KeyRefusal> {
