@@ -379,9 +379,15 @@ impl Base {
     fn remember_port(&mut self, port: u16) {
         if self.identity.port != Some(port) {
             self.identity.port = Some(port);
-            if let Err(e) = self.identity_file.save(&self.identity) {
-                tracing::warn!(error = %e, "could not save the sync port");
-            }
+            self.save_identity("the sync port");
+        }
+    }
+
+    /// Saves the identity file after `what` in it changed. A failure is
+    /// logged, not fatal: the daemon goes on with what it holds in memory.
+    fn save_identity(&self, what: &str) {
+        if let Err(e) = self.identity_file.save(&self.identity) {
+            tracing::warn!(error = %e, "could not save {what}");
         }
     }
 }
@@ -591,9 +597,7 @@ impl Ready {
         let id = PartnerId(p.to_hex());
         if self.base.identity.partner.as_ref() != Some(&id) {
             self.base.identity.partner = Some(id);
-            if let Err(e) = self.base.identity_file.save(&self.base.identity) {
-                tracing::warn!(error = %e, "could not save whose device this is");
-            }
+            self.base.save_identity("whose device this is");
         }
     }
 }

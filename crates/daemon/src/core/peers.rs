@@ -46,7 +46,7 @@ impl Ready {
         } else if !was_paired {
             return Err(Refusal::bad(format!("no trusted device {dev}")));
         }
-        self.save_identity();
+        self.base.save_identity("the paired devices");
         self.save_addresses();
         Ok(Response::Ok)
     }
@@ -203,7 +203,7 @@ impl Ready {
         }
         if !self.base.identity.paired.contains(&id) {
             self.base.identity.paired.push(id);
-            self.save_identity();
+            self.base.save_identity("the paired devices");
         }
         self.adopt_held_addresses();
         self.publish();
@@ -235,13 +235,7 @@ impl Ready {
             })
         });
         if before != self.base.identity.paired.len() {
-            self.save_identity();
-        }
-    }
-
-    fn save_identity(&self) {
-        if let Err(e) = self.base.identity_file.save(&self.base.identity) {
-            tracing::warn!(error = %e, "could not save the paired devices");
+            self.base.save_identity("the paired devices");
         }
     }
 
