@@ -81,26 +81,13 @@ impl Dev {
     }
 
     fn write(&mut self, doc: PartnerDoc, n: u128, text: &str) {
-        self.write_body(doc, n, Audience::Couple, Body::Note { text: text.into() });
+        self.write_body(doc, n, Audience::Couple, note(text));
     }
 
     /// Writes entry `n` (version and key both from `n`), keeping its key.
     fn write_body(&mut self, doc: PartnerDoc, n: u128, audience: Audience, body: Body) {
-        let content = Content {
-            created: 1_796_600_000_000,
-            offset: 0,
-            device: self.device.key.to_hex(),
-            edited: None,
-            tags: vec![],
-            starred: false,
-            tender: false,
-            body,
-        };
-        let fresh = Fresh {
-            version: [n as u8; 16],
-            key: VersionKey([n as u8; 32]),
-            nonce: [n as u8; 24],
-        };
+        let content = content(&self.device, 1_796_600_000_000, body);
+        let fresh = fresh(n as u8);
         let am = self.doc(DocId::Partner(doc));
         entries::write_version(am, &doc, &entry(n), day(), &content, &fresh).unwrap();
         self.keys.insert(
@@ -150,6 +137,33 @@ fn vref(n: u128, ver: u8) -> VersionRef {
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()
+}
+
+/// An entry's content as `device` writes it.
+fn content(device: &Device, created: i64, body: Body) -> Content {
+    Content {
+        created,
+        offset: 0,
+        device: device.key.to_hex(),
+        edited: None,
+        tags: vec![],
+        starred: false,
+        tender: false,
+        body,
+    }
+}
+
+fn note(text: &str) -> Body {
+    Body::Note { text: text.into() }
+}
+
+/// A version's id, key and nonce, all from `n`.
+fn fresh(n: u8) -> Fresh {
+    Fresh {
+        version: [n; 16],
+        key: VersionKey([n; 32]),
+        nonce: [n; 24],
+    }
 }
 
 fn shared(of: PartnerCode) -> PartnerDoc {
@@ -301,24 +315,8 @@ fn a_trusted_device_that_forges_the_other_partners_words_is_refused() {
             "edit with Ana's actor, signed by himself",
             Box::new(move |ben, ana| {
                 let mut d = ben.doc(doc).fork().with_actor(actor(&ana.device));
-                let content = Content {
-                    created: 0,
-                    offset: 0,
-                    device: ana.device.key.to_hex(),
-                    edited: None,
-                    tags: vec![],
-                    starred: false,
-                    tender: false,
-                    body: Body::Note {
-                        text: "put in her mouth".into(),
-                    },
-                };
-                let fresh = Fresh {
-                    version: [9; 16],
-                    key: VersionKey([9; 32]),
-                    nonce: [9; 24],
-                };
-                entries::write_version(&mut d, &a, &entry(1), day(), &content, &fresh).unwrap();
+                let content = content(&ana.device, 0, note("put in her mouth"));
+                entries::write_version(&mut d, &a, &entry(1), day(), &content, &fresh(9)).unwrap();
                 ben.doc(doc).merge(&mut d).unwrap();
                 ben.sign(a);
             }),
@@ -596,14 +594,7 @@ fn keys_go_only_where_their_audience_allows() {
         text: "sealed until Ben answers".into(),
     };
     ana.write_body(a, 2, Audience::Mine, answer);
-    ana.write_body(
-        v,
-        3,
-        Audience::Mine,
-        Body::Note {
-            text: "mine alone".into(),
-        },
-    );
+    ana.write_body(v, 3, Audience::Mine, note("mine alone"));
     let docs = [DocId::Partner(a), DocId::Partner(v)];
     session(&mut ana, &mut ben, &docs).unwrap();
     session(&mut ana, &mut phone, &docs).unwrap();
@@ -699,23 +690,8 @@ fn a_key_for_a_replaced_or_deleted_version_is_kept_as_forgotten() {
     keys_from(&ana, &mut phone, a).unwrap();
     // Ana edits entry 1 (a new version, key 9) and deletes entry 2.
     {
-        let content = Content {
-            created: 0,
-            offset: 0,
-            device: ana.device.key.to_hex(),
-            edited: None,
-            tags: vec![],
-            starred: false,
-            tender: false,
-            body: Body::Note {
-                text: "second words".into(),
-            },
-        };
-        let fresh = Fresh {
-            version: [9; 16],
-            key: VersionKey([9; 32]),
-            nonce: [9; 24],
-        };
+        let content = content(&ana.device, 0, note("second words"));
+        let fresh = fresh(9);
         let am = ana.doc(doc);
         let replaced = entries::write_version(am, &a, &entry(1), day(), &content, &fresh).unwrap();
         assert_eq!(replaced, [[1; 16]]);
