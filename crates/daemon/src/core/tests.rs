@@ -335,6 +335,72 @@ fn bytes_from_a_peer_that_are_no_frame_drop_that_session_only() {
     assert!(matches!(rig.add("still writing"), Response::Entry { .. }));
 }
 
+#[test]
+fn a_message_that_would_make_automerge_panic_ends_that_session_only() {
+    use hearth_model::records::exchange::Frame;
+    use hearth_model::records::manifest::DocId;
+    use hearth_model::records::session_frame::SessionFrame;
+    let mut rig = rig();
+    rig.add("mine");
+    let (ben, sam) = (device(1), device(2));
+    for d in [ben, sam] {
+        rig.trust(d);
+    }
+    let start = |session, p| (session_start(session, p), ());
+    rig.core.batch(vec![start(1, ben), start(2, sam)]);
+    // A sync message (found by fuzzing) that Automerge takes in, then
+    // panics on when asked for the reply: its bloom filter has zero bits
+    // per entry.
+    let poisoned = SessionFrame::Doc(Frame {
+        doc: DocId::Couple,
+        signed: vec![],
+        message: vec![
+            0x43, 0x00, 0x00, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd6, 0x00,
+            0x01, 0x00,
+        ],
+    })
+    .encode()
+    .unwrap();
+    let receive = |rig: &mut Rig, frame: &[u8]| match rig
+        .core
+        .batch(vec![(
+            Input::Receive {
+                session: 1,
+                frame: frame.to_vec(),
+            },
+            (),
+        )])
+        .pop()
+    {
+        Some((Output::Received(r), ())) => r,
+        o => panic!("{o:?}"),
+    };
+    let generated = |rig: &mut Rig, session| match rig
+        .core
+        .batch(vec![(Input::Generate { session }, ())])
+        .pop()
+    {
+        Some((Output::Generated(m), ())) => m,
+        o => panic!("{o:?}"),
+    };
+    // The wire check refuses its bloom filter before Automerge sees it.
+    let first = receive(&mut rig, &poisoned);
+    assert!(
+        matches!(&first, Err(SyncError::Rejected(why)) if why.contains("bloom filter")),
+        "{first:?}"
+    );
+    assert!(generated(&mut rig, 1).is_empty());
+    assert!(
+        matches!(receive(&mut rig, &poisoned), Err(SyncError::NoSession)),
+        "session 1 is over"
+    );
+    assert!(
+        !generated(&mut rig, 2).is_empty(),
+        "the other session lives"
+    );
+    assert!(matches!(rig.add("still writing"), Response::Entry { .. }));
+}
+
 fn device(byte: u8) -> hearth_sync::EndpointId {
     hearth_sync::device_id(&[byte; 32])
 }

@@ -173,7 +173,7 @@ impl CoupleJournal {
             let max = s.max_message;
             let frames = s
                 .exchange
-                .outgoing(doc, real, &kept, couple, &self.trust, max);
+                .outgoing(doc, real, &kept, couple, &self.trust, max)?;
             if frames.len() > 1 {
                 tracing::info!(
                     session,

@@ -205,8 +205,8 @@ impl Exchange {
             .is_some_and(|d| d.in_sync(couple))
     }
 
-    /// The next frame about `doc` for the peer, or `None` when there is
-    /// nothing to say or the peer may not have it. `real` is this device's
+    /// The next frames about `doc` for the peer, none when there is nothing
+    /// to say or the peer may not have it. `real` is this device's
     /// document (its genesis if it has none), `kept` the signed heads kept
     /// for it, and `couple` the couple document.
     ///
@@ -214,6 +214,10 @@ impl Exchange {
     /// several, each a run of changes under the same heads; the receiver
     /// waits on its fork until the heads its signatures cover are all there.
     /// The signed heads go with the first.
+    ///
+    /// A peer's message can leave the sync state so that Automerge panics
+    /// answering it; that is refused like a malformed message, ending the
+    /// session, rather than leaving the document silent in it.
     pub fn outgoing(
         &mut self,
         doc: DocId,
@@ -222,20 +226,25 @@ impl Exchange {
         couple: &Automerge,
         trust: &TrustView,
         max_message: usize,
-    ) -> Vec<Frame> {
+    ) -> Result<Vec<Frame>, Refused> {
         if !self.sendable(&doc, trust) {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         if doc != DocId::Couple && !self.couple_in_sync(couple) {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let ds = self.doc_sync(doc, real);
         let fork = &ds.fork;
         let state = &mut ds.state;
-        let Ok(Some(message)) =
-            catch_unwind(AssertUnwindSafe(|| fork.generate_sync_message(state)))
-        else {
-            return Vec::new();
+        let message = match catch_unwind(AssertUnwindSafe(|| fork.generate_sync_message(state))) {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(Vec::new()),
+            Err(_) => {
+                return Err(Refused::Malformed {
+                    doc,
+                    why: "Automerge panicked answering it".into(),
+                });
+            }
         };
         let signed: Vec<Vec<u8>> = match doc {
             DocId::Couple => Vec::new(),
@@ -257,7 +266,7 @@ impl Exchange {
         if let Some(first) = frames.first_mut() {
             first.signed = signed;
         }
-        frames
+        Ok(frames)
     }
 
     /// The heads the peer last said it has for `doc`.
