@@ -17,6 +17,7 @@
 
 pub mod docset;
 mod file;
+pub mod index;
 pub mod keyslot;
 mod memory;
 mod private;
@@ -63,6 +64,8 @@ pub enum StoreError {
     Schema1(PathBuf),
     #[error("{}: {why}", path.display())]
     Manifest { path: PathBuf, why: String },
+    #[error("the index {}: {why}", path.display())]
+    Index { path: PathBuf, why: String },
 }
 
 /// A file that could not be loaded and was moved to `quarantine/`.

@@ -32,6 +32,8 @@ pub enum Role {
     Snapshot = 3,
     Chunk = 4,
     ViewCache = 7,
+    /// A row of the index (`index.db`), not a file of its own.
+    IndexRow = 8,
 }
 
 /// The key every sealed file is encrypted with, derived from the storage

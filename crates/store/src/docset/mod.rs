@@ -231,6 +231,23 @@ impl DocSet {
         self.manifest.docs.get(&doc.to_string()).map(Row::heads)
     }
 
+    /// What the index compares to know whether `doc` moved since it last
+    /// caught up: the committed heads, and the length of its key file
+    /// (a key that arrives adds a slot; a forgotten one changes heads too,
+    /// since only an edit or a delete forgets). Needs no load.
+    pub fn stamp(&self, doc: &DocId) -> String {
+        let mut heads: Vec<String> = self
+            .committed_heads(doc)
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        heads.sort();
+        let keys = fs::metadata(self.keys_dir.join(format!("{}.keys", doc.file_id())))
+            .map_or(0, |m| m.len());
+        format!("{}/{keys}", heads.join(","))
+    }
+
     /// The signed-heads records committed for `doc`.
     pub fn signed_heads(&self, doc: &DocId) -> Vec<Vec<u8>> {
         self.manifest

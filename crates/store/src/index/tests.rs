@@ -1,0 +1,192 @@
+use std::os::unix::fs::PermissionsExt;
+
+use chrono::{DateTime, NaiveDate};
+use hearth_model::{Body, DeviceId, Entry, EntryId, PartnerId};
+
+use super::*;
+
+const KEY: u8 = 7;
+
+fn note(n: u64, text: &str) -> Entry {
+    Entry {
+        id: EntryId::from_parts(1_700_000_000_000 + n, u128::from(n) * 7919),
+        author: PartnerId("a".repeat(32)),
+        device: DeviceId("d".repeat(64)),
+        created: DateTime::from_timestamp_millis(1_700_000_000_000)
+            .unwrap()
+            .fixed_offset(),
+        day: NaiveDate::from_ymd_opt(2023, 11, 14).unwrap(),
+        tags: Default::default(),
+        starred: false,
+        tender: false,
+        private: false,
+        edited: None,
+        deleted: None,
+        resolved: None,
+        body: Body::Note {
+            text: text.to_string(),
+        },
+        conflicts: Default::default(),
+    }
+}
+
+fn update(entries: &[Entry], stamp: &str) -> Update {
+    Update {
+        upsert: entries
+            .iter()
+            .map(|e| ("doc-2023".into(), e.clone()))
+            .collect(),
+        stamps: vec![("doc-2023".into(), stamp.into())],
+        partners: [(PartnerId("a".repeat(32)), "Ana".to_string())].into(),
+        malformed: 2,
+        ..Update::default()
+    }
+}
+
+/// Every byte of the index's files, however SQLite split them.
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(FILE_NAME)
+        {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn what_is_written_reads_back_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = [note(1, "first"), note(2, "second")];
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    ix.write(&update(&entries, "h1/10")).unwrap();
+    drop(ix);
+
+    let ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let got = ix.read().unwrap();
+    assert_eq!(got.view.entries.len(), 2);
+    assert_eq!(got.view.entries[&entries[1].id], entries[1]);
+    assert_eq!(got.homes[&entries[0].id], "doc-2023");
+    assert_eq!(got.stamps["doc-2023"], "h1/10");
+    assert_eq!(got.view.partners.values().next().unwrap(), "Ana");
+    assert_eq!(got.view.malformed, 2);
+}
+
+#[test]
+fn the_files_are_owner_only_and_hold_no_word_in_the_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    ix.write(&update(&[note(1, "MARKER-zebra-quartz")], "h/1"))
+        .unwrap();
+    // Kept open, so the WAL and its shared memory file exist too.
+    let mut seen = 0;
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let p = f.unwrap().path();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", p.display());
+        seen += 1;
+    }
+    assert!(seen >= 2, "expected the database and its WAL, saw {seen}");
+    let bytes = all_bytes(dir.path());
+    assert!(!contains(&bytes, b"MARKER-zebra-quartz"));
+    assert!(
+        !contains(&bytes, b"Ana"),
+        "a partner's name is in the clear"
+    );
+}
+
+#[test]
+fn a_removed_row_leaves_no_byte_of_it_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gone, kept) = (note(1, "to be forgotten"), note(2, "kept"));
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    ix.write(&update(&[gone.clone(), kept.clone()], "h/1"))
+        .unwrap();
+    ix.conn
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let sealed: Vec<u8> = ix
+        .conn
+        .query_row(
+            "SELECT row FROM entries WHERE id = ?1",
+            [gone.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // The ciphertext is on disk now (this is what the check below looks
+    // for, so it must be able to find it).
+    let tail = &sealed[sealed.len() - 32..];
+    assert!(contains(&all_bytes(dir.path()), tail));
+
+    ix.write(&Update {
+        remove: vec![gone.id],
+        stamps: vec![("doc-2023".into(), "h/2".into())],
+        ..Update::default()
+    })
+    .unwrap();
+    assert!(!contains(&all_bytes(dir.path()), tail));
+    let got = ix.read().unwrap();
+    assert_eq!(
+        got.view.entries.keys().copied().collect::<Vec<_>>(),
+        [kept.id]
+    );
+}
+
+#[test]
+fn a_row_that_does_not_open_empties_the_index_so_the_start_reads_every_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let (a, b) = (note(1, "a"), note(2, "b"));
+    ix.write(&update(&[a.clone(), b.clone()], "h/1")).unwrap();
+    // A row moved to another entry's id does not open under that name.
+    ix.conn
+        .execute(
+            "UPDATE entries SET row = (SELECT row FROM entries WHERE id = ?1) WHERE id = ?2",
+            [a.id.to_string(), b.id.to_string()],
+        )
+        .unwrap();
+    let got = ix.read().unwrap();
+    assert!(got.view.entries.is_empty());
+    assert!(got.stamps.is_empty(), "a stamp kept would skip the re-read");
+    drop(ix);
+    // Another journal's key opens nothing either.
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    ix.write(&update(&[a], "h/1")).unwrap();
+    drop(ix);
+    let other = Index::open(dir.path(), FileKey::for_tests(KEY + 1)).unwrap();
+    let got = other.read().unwrap();
+    assert!(got.view.entries.is_empty() && got.stamps.is_empty());
+}
+
+#[test]
+fn an_index_of_another_format_is_emptied_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    ix.write(&update(&[note(1, "a")], "h/1")).unwrap();
+    ix.conn
+        .execute("UPDATE meta SET value = 99 WHERE name = 'format'", [])
+        .unwrap();
+    drop(ix);
+    let ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let got = ix.read().unwrap();
+    assert!(got.view.entries.is_empty() && got.stamps.is_empty());
+}
+
+#[test]
+fn a_symlink_in_place_of_the_index_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::write(&elsewhere, b"").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.path().join(FILE_NAME)).unwrap();
+    assert!(Index::open(dir.path(), FileKey::for_tests(KEY)).is_err());
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"");
+}
