@@ -66,6 +66,8 @@ pub enum DaemonError {
 
 enum Msg {
     Work(Input, Reply),
+    /// The index, read before the documents.
+    Indexed(Box<crate::core::StartIndex>),
     Loaded(Box<Result<CoupleJournal, StoreError>>),
     Stop,
 }
@@ -229,7 +231,6 @@ async fn run_unlocked(
         identity,
         identity_file,
         paths.data.display().to_string(),
-        None,
         opts.seed,
     );
     // A relay is used in default mode only; the others have none.
@@ -255,12 +256,16 @@ async fn run_unlocked(
         .name("load".into())
         .spawn(move || {
             let started = std::time::Instant::now();
+            let index_key = file_key.clone();
             let res = DocSet::open(&data_dir, file_key, slot_key).and_then(|(set, report)| {
                 if !report.removed.is_empty() {
                     tracing::warn!(
                         files = report.removed.len(),
                         "removed files of a commit cut short"
                     );
+                }
+                if let Some(start) = crate::core::StartIndex::read(&data_dir, index_key, &set) {
+                    let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
                 }
                 CoupleJournal::open(set, &secret, partner)
             });
@@ -679,6 +684,11 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
             match m {
                 Msg::Work(input, reply) => work.push((input, reply)),
                 Msg::Stop => stop = true,
+                Msg::Indexed(start) => {
+                    core.indexed(*start);
+                    // Reads that waited may be answered now.
+                    work.splice(0..0, waiting.drain(..));
+                }
                 Msg::Loaded(loaded) => {
                     let journal = match *loaded {
                         Ok(journal) => journal,

@@ -40,8 +40,9 @@ pub struct Indexed {
     pub view: View,
     /// The document (its `DocId` text) each entry came from.
     pub homes: BTreeMap<EntryId, String>,
-    /// Per document, the stamp its rows reflect.
-    pub stamps: BTreeMap<String, String>,
+    /// Per document, the stamp its rows reflect and how many of its
+    /// entries this device could not read (sealed or malformed).
+    pub stamps: BTreeMap<String, (String, usize)>,
 }
 
 /// One catch-up of the index, written in one transaction.
@@ -51,12 +52,11 @@ pub struct Update {
     pub upsert: Vec<(String, Entry)>,
     /// Entries no read lists any more: deleted, forgotten, rolled back.
     pub remove: Vec<EntryId>,
-    /// Documents now reflected, with their stamps.
-    pub stamps: Vec<(String, String)>,
+    /// Documents now reflected, with their stamps and unread counts.
+    pub stamps: Vec<(String, String, usize)>,
     /// Documents the journal no longer has.
     pub drop_docs: Vec<String>,
     pub partners: BTreeMap<PartnerId, String>,
-    pub malformed: usize,
 }
 
 impl Update {
@@ -104,7 +104,8 @@ impl Index {
              PRAGMA synchronous = NORMAL;
              PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS docs (doc TEXT PRIMARY KEY, stamp TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS docs (
+                 doc TEXT PRIMARY KEY, stamp TEXT NOT NULL, unread INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS entries (
                  id TEXT PRIMARY KEY, doc TEXT NOT NULL, row BLOB NOT NULL);
              CREATE INDEX IF NOT EXISTS entries_by_doc ON entries (doc);",
@@ -189,10 +190,13 @@ impl Index {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT doc, stamp FROM docs")
+            .prepare("SELECT doc, stamp, unread FROM docs")
             .map_err(&err)?;
         out.stamps = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([], |r| {
+                let unread: i64 = r.get(2)?;
+                Ok((r.get(0)?, (r.get(1)?, unread.max(0) as usize)))
+            })
             .map_err(&err)?
             .collect::<Result<_, _>>()
             .map_err(&err)?;
@@ -214,12 +218,7 @@ impl Index {
                 }
             }
         }
-        if let Some(m) = meta("malformed")? {
-            out.view.malformed = std::str::from_utf8(&m)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-        }
+        out.view.malformed = out.stamps.values().map(|(_, n)| n).sum();
         Ok(out)
     }
 
@@ -264,19 +263,18 @@ impl Index {
                     .map_err(&err)?;
             }
             let mut stamp = tx
-                .prepare_cached("INSERT OR REPLACE INTO docs (doc, stamp) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO docs (doc, stamp, unread) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(&err)?;
-            for (doc, s) in &update.stamps {
-                stamp.execute([doc, s]).map_err(&err)?;
+            for (doc, s, unread) in &update.stamps {
+                stamp
+                    .execute(params![doc, s, *unread as i64])
+                    .map_err(&err)?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES ('partners', ?1)",
                 [&partners],
-            )
-            .map_err(&err)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (name, value) VALUES ('malformed', ?1)",
-                [update.malformed.to_string().into_bytes()],
             )
             .map_err(&err)?;
         }

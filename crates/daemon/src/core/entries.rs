@@ -191,7 +191,7 @@ impl Ready {
         let e = self.journal.delete_entry(r.at, &id)?;
         // Its words are forgotten once this commits: the view keeps none.
         let reply = entry_reply(&self.view, e);
-        self.view.entries.remove(&id);
+        self.unlist(&id);
         Ok(reply)
     }
 

@@ -13,6 +13,7 @@
 //! document back to what is on disk.
 
 mod entries;
+mod indexing;
 mod lookback;
 mod peers;
 mod prompts;
@@ -36,6 +37,7 @@ use tokio::sync::watch;
 use crate::addresses::AddressBook;
 use crate::identity::{Identity, IdentityFile};
 
+pub use indexing::StartIndex;
 pub use prompts::prompt_of_the_day;
 pub use refusal::Refusal;
 use sessions::Sessions;
@@ -76,10 +78,21 @@ impl Base {
     }
 }
 
-/// Starting up: the document is loading, and a cached view may answer reads.
+/// Starting up: the documents are loading, and the index, when current,
+/// answers reads meanwhile.
 pub struct Loading {
     base: Base,
-    cached: Option<View>,
+    start: Option<StartIndex>,
+}
+
+impl Loading {
+    /// The index's view, if it reflects every document as committed.
+    fn cached(&self) -> Option<&View> {
+        self.start
+            .as_ref()
+            .filter(|s| s.current)
+            .map(|s| &s.indexed.view)
+    }
 }
 
 /// The documents are here.
@@ -87,6 +100,7 @@ pub struct Ready {
     base: Base,
     journal: CoupleJournal,
     view: View,
+    index: indexing::IndexState,
     pub(crate) sessions: Sessions,
 }
 
@@ -171,13 +185,11 @@ pub fn split_leading_reads<T>(mut work: Vec<(Input, T)>) -> [Vec<(Input, T)>; 2]
 }
 
 impl Core {
-    /// A core whose document is still to come through [`Core::loaded`]; a
-    /// cached view, if valid, answers reads meanwhile.
+    /// A core whose documents are still to come through [`Core::loaded`].
     pub fn new(
         identity: Identity,
         identity_file: IdentityFile,
         data_dir: String,
-        cached: Option<View>,
         seed: Option<u64>,
     ) -> Core {
         let data = identity_file
@@ -197,8 +209,16 @@ impl Core {
                 own_addrs: None,
                 network: ("default".to_string(), None),
             },
-            cached,
+            start: None,
         })
+    }
+
+    /// The index as the loader read it, before the documents: when
+    /// current, it answers reads until they are loaded.
+    pub fn indexed(&mut self, start: StartIndex) {
+        if let Core::Loading(l) = self {
+            l.start = Some(start);
+        }
     }
 
     fn base(&self) -> &Base {
@@ -239,7 +259,7 @@ impl Core {
             Core::Loading(l) => match input {
                 Input::Request(Request::Shutdown) => true,
                 Input::Request(Request::Status | Request::Log(_) | Request::Show(_)) => {
-                    l.cached.is_some()
+                    l.cached().is_some()
                 }
                 Input::Request(_) | Input::Peers(_) => false,
                 // Peers are told "still loading"; their sessions retry.
@@ -248,18 +268,21 @@ impl Core {
         }
     }
 
-    /// Takes the loaded journal and reads every entry this device can.
+    /// Takes the loaded journal: its view comes from the index, with what
+    /// moved since read again, or from every entry when there is no index.
     pub fn loaded(self, journal: CoupleJournal) -> Result<Core, ModelError> {
-        let Core::Loading(Loading { base, .. }) = self else {
+        let Core::Loading(Loading { base, start }) = self else {
             return Ok(self);
         };
         let mut ready = Ready {
             base,
             journal,
             view: View::default(),
+            index: indexing::IndexState::default(),
             sessions: Sessions::default(),
         };
-        ready.rebuild_view();
+        ready.start_view(start);
+        ready.write_index();
         ready.publish();
         Ok(Core::Ready(Box::new(ready)))
     }
@@ -298,6 +321,12 @@ impl Core {
                     *o = not_saved(o, &e);
                 }
             }
+        }
+        // The index follows what is durable, before anyone is answered.
+        if let Core::Ready(r) = self
+            && !r.journal.is_dirty()
+        {
+            r.write_index();
         }
         // Each reply says everything up to the change counter as it stands
         // after this batch's commit, so its session can skip the wake-ups
@@ -395,8 +424,8 @@ impl Base {
 impl Loading {
     /// What a loading daemon can answer: status, and reads of a cached view.
     fn handle(&self, req: Request) -> Response {
-        let answered = match (&req, &self.cached) {
-            (Request::Status, view) => Ok(setup::status(&self.base, view.as_ref(), None)),
+        let answered = match (&req, self.cached()) {
+            (Request::Status, view) => Ok(setup::status(&self.base, view, None)),
             (Request::Shutdown | Request::Unlock(_), _) => Ok(Response::Ok),
             (Request::Log(q), Some(view)) => {
                 entries::Reader::new(&self.base, view, DayBoundary::default()).log(q)
@@ -523,17 +552,6 @@ impl Ready {
         self.rebuild_view();
     }
 
-    /// Reads every entry this device can into the view, afresh.
-    fn rebuild_view(&mut self) {
-        let (entries, unread) = self.journal.all_entries();
-        self.view = View {
-            heads: self.journal.heads_hex(),
-            entries: entries.into_iter().map(|e| (e.id, e)).collect(),
-            partners: self.journal.partners(),
-            malformed: unread,
-        };
-    }
-
     /// Brings the view up to what a peer's frame changed: the entries it
     /// touched, re-read; the whole view when the couple document moved
     /// (names, settled repairs, trust).
@@ -554,13 +572,8 @@ impl Ready {
                     self.view.entries.remove(id);
                 }
             }
+            self.index.mark(*id);
         }
-        self.view.heads = self.journal.heads_hex();
-    }
-
-    /// Puts an entry as written or read into the view.
-    fn upsert(&mut self, e: hearth_model::Entry) {
-        self.view.entries.insert(e.id, e);
         self.view.heads = self.journal.heads_hex();
     }
 

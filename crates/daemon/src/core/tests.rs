@@ -38,7 +38,7 @@ fn rig() -> Rig {
     };
     let identity = file.load_or_create().unwrap();
     let journal = open_journal(home.path(), &identity.secret());
-    let core = Core::new(identity, file, "mem".into(), None, Some(7))
+    let core = Core::new(identity, file, "mem".into(), Some(7))
         .loaded(journal)
         .unwrap();
     let mut rig = Rig { core, _home: home };
@@ -142,7 +142,7 @@ impl Rig {
                 _ => None,
             })
             .collect();
-        self.core = Core::new(identity, identity_file, "mem".into(), None, Some(8))
+        self.core = Core::new(identity, identity_file, "mem".into(), Some(8))
             .loaded(journal)
             .unwrap();
         texts
@@ -164,7 +164,7 @@ fn placeholder(home: &tempfile::TempDir) -> Core {
         key: hearth_store::FileKey::for_tests(3),
     };
     let identity = file.load_or_create().unwrap();
-    Core::new(identity, file, "mem".into(), None, Some(9))
+    Core::new(identity, file, "mem".into(), Some(9))
 }
 
 fn refused(r: &Response) -> (ErrorKind, String) {

@@ -96,6 +96,38 @@ impl CoupleJournal {
     /// or malformed) apart from deleted ones.
     pub fn all_entries(&mut self) -> (Vec<Entry>, usize) {
         let ids: Vec<EntryId> = self.homes.keys().copied().collect();
+        self.read_all(ids)
+    }
+
+    /// [`CoupleJournal::all_entries`] of one document: what the index
+    /// re-reads of a document that moved.
+    pub fn doc_entries(&mut self, doc: &PartnerDoc) -> (Vec<Entry>, usize) {
+        let ids: Vec<EntryId> = self
+            .homes
+            .iter()
+            .filter(|(_, d)| *d == doc)
+            .map(|(id, _)| *id)
+            .collect();
+        self.read_all(ids)
+    }
+
+    /// Every entry this device can read, by document, with how many of
+    /// each it cannot.
+    pub fn entries_by_doc(&mut self) -> Vec<(PartnerDoc, Vec<Entry>, usize)> {
+        let mut by_doc: std::collections::BTreeMap<PartnerDoc, Vec<EntryId>> = Default::default();
+        for (id, doc) in &self.homes {
+            by_doc.entry(*doc).or_default().push(*id);
+        }
+        by_doc
+            .into_iter()
+            .map(|(doc, ids)| {
+                let (read, unread) = self.read_all(ids);
+                (doc, read, unread)
+            })
+            .collect()
+    }
+
+    fn read_all(&mut self, ids: Vec<EntryId>) -> (Vec<Entry>, usize) {
         let (mut out, mut unread) = (Vec::new(), 0);
         for id in ids {
             match self.entry(&id) {

@@ -458,6 +458,16 @@ impl CoupleJournal {
         out
     }
 
+    /// Every document the journal has, with its stamp (the index's test of
+    /// whether it moved), without loading any.
+    pub fn stamps(&self) -> BTreeMap<DocId, String> {
+        self.set
+            .documents()
+            .into_iter()
+            .map(|d| (d, self.set.stamp(&d)))
+            .collect()
+    }
+
     /// Signs my partner's documents that moved, makes every change, key and
     /// signature durable at once, then forgets what edits and deletes
     /// replaced. Only after it returns may anything be acknowledged.

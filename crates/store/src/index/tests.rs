@@ -36,9 +36,8 @@ fn update(entries: &[Entry], stamp: &str) -> Update {
             .iter()
             .map(|e| ("doc-2023".into(), e.clone()))
             .collect(),
-        stamps: vec![("doc-2023".into(), stamp.into())],
+        stamps: vec![("doc-2023".into(), stamp.into(), 2)],
         partners: [(PartnerId("a".repeat(32)), "Ana".to_string())].into(),
-        malformed: 2,
         ..Update::default()
     }
 }
@@ -76,7 +75,7 @@ fn what_is_written_reads_back_after_a_reopen() {
     assert_eq!(got.view.entries.len(), 2);
     assert_eq!(got.view.entries[&entries[1].id], entries[1]);
     assert_eq!(got.homes[&entries[0].id], "doc-2023");
-    assert_eq!(got.stamps["doc-2023"], "h1/10");
+    assert_eq!(got.stamps["doc-2023"], ("h1/10".to_string(), 2));
     assert_eq!(got.view.partners.values().next().unwrap(), "Ana");
     assert_eq!(got.view.malformed, 2);
 }
@@ -129,7 +128,7 @@ fn a_removed_row_leaves_no_byte_of_it_in_the_files() {
 
     ix.write(&Update {
         remove: vec![gone.id],
-        stamps: vec![("doc-2023".into(), "h/2".into())],
+        stamps: vec![("doc-2023".into(), "h/2".into(), 0)],
         ..Update::default()
     })
     .unwrap();

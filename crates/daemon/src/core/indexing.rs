@@ -1,0 +1,248 @@
+//! The view and the index (hearth-store `index`) kept in step: the view is
+//! what reads answer from in memory; the index is its copy on disk, with
+//! the stamp of each document it reflects, so a start reads the view back
+//! instead of decrypting every entry, and re-reads only the documents that
+//! moved since.
+//!
+//! Every change to the view marks the entry; after each durable commit the
+//! marked entries and the new stamps are written in one transaction, before
+//! anyone is answered. A crash before that write leaves stamps behind the
+//! manifest, so the next start re-reads those documents: the index can lag,
+//! never lie.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use hearth_model::records::heads::PartnerDoc;
+use hearth_model::records::manifest::DocId;
+use hearth_model::{Entry, EntryId, View};
+use hearth_store::index::{Index, Indexed, Update};
+use hearth_store::{DocSet, FileKey};
+
+use super::Ready;
+
+/// What the loader read of the index before the documents were there.
+pub struct StartIndex {
+    pub index: Index,
+    pub indexed: Indexed,
+    /// Whether every document's stamp matched the manifest at open: only
+    /// then may the index answer reads while the documents load.
+    pub current: bool,
+}
+
+impl StartIndex {
+    /// Opens the index in `data` and reads it back, noting whether it
+    /// reflects every document as `set`'s manifest has it. `None` when it
+    /// cannot be opened: the start then reads every entry.
+    pub fn read(data: &Path, key: FileKey, set: &DocSet) -> Option<StartIndex> {
+        let read = Index::open(data, key).and_then(|index| index.read().map(|ix| (index, ix)));
+        let (index, indexed) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "the index is not usable; reading every entry instead");
+                return None;
+            }
+        };
+        let docs = set.documents();
+        let current = !indexed.stamps.is_empty()
+            && indexed.stamps.len() == docs.len()
+            && docs
+                .iter()
+                .all(|d| indexed.stamps.get(&d.to_string()).map(|(s, _)| s) == Some(&set.stamp(d)));
+        Some(StartIndex {
+            index,
+            indexed,
+            current,
+        })
+    }
+}
+
+/// The index's side of a ready core.
+#[derive(Default)]
+pub struct IndexState {
+    index: Option<Index>,
+    /// Per document, the stamp and unread count last written.
+    written: BTreeMap<String, (String, usize)>,
+    /// Entries changed in the view since the last write.
+    dirty: BTreeSet<EntryId>,
+    /// Per document, entries this device cannot read.
+    unread: BTreeMap<PartnerDoc, usize>,
+    /// Documents re-read at the start, for status and tests.
+    pub reread_at_start: usize,
+}
+
+impl IndexState {
+    pub fn mark(&mut self, id: EntryId) {
+        self.dirty.insert(id);
+    }
+}
+
+impl Ready {
+    /// Reads every entry afresh into the view, one document at a time, and
+    /// marks for the index each entry that differs from before.
+    pub(super) fn rebuild_view(&mut self) {
+        let old = std::mem::take(&mut self.view.entries);
+        let mut entries = BTreeMap::new();
+        self.index.unread.clear();
+        for (doc, read, unread) in self.journal.entries_by_doc() {
+            self.index.unread.insert(doc, unread);
+            entries.extend(read.into_iter().map(|e| (e.id, e)));
+        }
+        for (id, e) in &entries {
+            if old.get(id) != Some(e) {
+                self.index.dirty.insert(*id);
+            }
+        }
+        self.index
+            .dirty
+            .extend(old.keys().filter(|id| !entries.contains_key(id)));
+        self.view = View {
+            heads: self.journal.heads_hex(),
+            entries,
+            partners: self.journal.partners(),
+            malformed: self.index.unread.values().sum(),
+        };
+    }
+
+    /// The first view of a loaded journal: the index's, with the documents
+    /// whose stamps moved read again; or, without an index or when the
+    /// couple document moved (names, settled repairs), read whole.
+    pub(super) fn start_view(&mut self, start: Option<StartIndex>) {
+        let Some(StartIndex { index, indexed, .. }) = start else {
+            self.rebuild_view();
+            return;
+        };
+        self.index.index = Some(index);
+        let now = self.journal.stamps();
+        let moved: Vec<DocId> = now
+            .iter()
+            .filter(|(d, s)| indexed.stamps.get(&d.to_string()).map(|(s, _)| s) != Some(s))
+            .map(|(d, _)| *d)
+            .collect();
+        if indexed.stamps.is_empty() || moved.contains(&DocId::Couple) {
+            self.index.reread_at_start = now.len();
+            self.rebuild_view();
+            return;
+        }
+        let Indexed {
+            view,
+            homes,
+            stamps,
+        } = indexed;
+        self.view = view;
+        self.index.written = stamps;
+        for (doc, (_, unread)) in &self.index.written {
+            if let Ok(DocId::Partner(p)) = doc.parse::<DocId>() {
+                self.index.unread.insert(p, *unread);
+            }
+        }
+        // Entries of documents that moved, or that the journal no longer
+        // has, are read again (or dropped).
+        let gone: BTreeSet<String> = self
+            .index
+            .written
+            .keys()
+            .filter(|d| d.parse().is_ok_and(|d: DocId| !now.contains_key(&d)))
+            .cloned()
+            .collect();
+        let stale: BTreeSet<String> = moved.iter().map(ToString::to_string).collect();
+        for (id, doc) in &homes {
+            if stale.contains(doc) || gone.contains(doc) {
+                self.view.entries.remove(id);
+                self.index.dirty.insert(*id);
+            }
+        }
+        for doc in &moved {
+            let DocId::Partner(p) = doc else { continue };
+            let (read, unread) = self.journal.doc_entries(p);
+            self.index.unread.insert(*p, unread);
+            for e in read {
+                self.index.dirty.insert(e.id);
+                self.view.entries.insert(e.id, e);
+            }
+        }
+        self.index.reread_at_start = moved.len();
+        self.view.partners = self.journal.partners();
+        self.view.heads = self.journal.heads_hex();
+        self.view.malformed = self.index.unread.values().sum();
+    }
+
+    /// Writes what changed since the last write, once the journal is
+    /// durable. A failure is logged: the stamps stay behind, so the next
+    /// start re-reads those documents.
+    pub(super) fn write_index(&mut self) {
+        let Some(index) = self.index.index.as_mut() else {
+            return;
+        };
+        let mut update = Update::default();
+        for id in std::mem::take(&mut self.index.dirty) {
+            let home = self.journal.home_of(&id);
+            match (self.view.entries.get(&id), home) {
+                (Some(e), Some(home)) => update
+                    .upsert
+                    .push((DocId::Partner(home).to_string(), e.clone())),
+                _ => update.remove.push(id),
+            }
+        }
+        let now = self.journal.stamps();
+        for (doc, stamp) in &now {
+            let unread = match doc {
+                DocId::Partner(p) => self.index.unread.get(p).copied().unwrap_or(0),
+                DocId::Couple => 0,
+            };
+            let key = doc.to_string();
+            if self.index.written.get(&key) != Some(&(stamp.clone(), unread)) {
+                update.stamps.push((key, stamp.clone(), unread));
+            }
+        }
+        update.drop_docs = self
+            .index
+            .written
+            .keys()
+            .filter(|d| d.parse().is_ok_and(|d: DocId| !now.contains_key(&d)))
+            .cloned()
+            .collect();
+        if update.is_empty() {
+            return;
+        }
+        update.partners = self.view.partners.clone();
+        match index.write(&update) {
+            Ok(()) => {
+                for d in &update.drop_docs {
+                    self.index.written.remove(d);
+                }
+                for (d, s, n) in update.stamps {
+                    self.index.written.insert(d, (s, n));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not update the index; the next start reads again what it missed");
+                self.index
+                    .dirty
+                    .extend(update.upsert.iter().map(|(_, e)| e.id));
+                self.index.dirty.extend(update.remove);
+            }
+        }
+    }
+
+    /// Puts an entry as written or read into the view.
+    pub(super) fn upsert(&mut self, e: Entry) {
+        self.index.mark(e.id);
+        self.view.entries.insert(e.id, e);
+        self.view.heads = self.journal.heads_hex();
+    }
+
+    /// Takes an entry out of the view (deleted: its words go).
+    pub(super) fn unlist(&mut self, id: &EntryId) {
+        self.index.mark(*id);
+        self.view.entries.remove(id);
+    }
+
+    /// How many documents the start read again, for tests.
+    pub fn reread_at_start(&self) -> usize {
+        self.index.reread_at_start
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! The index across restarts: a clean start re-reads no document, a
+//! document committed behind the index's back is read again (and only it),
+//! and a delete leaves the index.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use hearth_ipc::{AddEntry, DeleteEntry, Init, Log, LogQuery, Request, Response};
+use hearth_model::{Body, EntryId, NewEntry};
+use hearth_store::index::Index;
+use hearth_store::keyslot::SlotKey;
+use hearth_store::{DocSet, FileKey};
+
+use super::StartIndex;
+use crate::core::{Core, Input, Output};
+use crate::couple_journal::CoupleJournal;
+use crate::identity::{Identity, IdentityFile};
+
+const AT: &str = "2026-11-25T21:30:00+01:00";
+
+fn at() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(AT).unwrap()
+}
+
+fn identity_file(home: &Path) -> IdentityFile {
+    IdentityFile {
+        path: home.join("identity"),
+        key: FileKey::for_tests(3),
+    }
+}
+
+fn open_set(home: &Path) -> DocSet {
+    DocSet::open(home, FileKey::for_tests(3), SlotKey::for_tests(4))
+        .unwrap()
+        .0
+}
+
+fn journal(set: DocSet, identity: &Identity) -> CoupleJournal {
+    let partner = identity
+        .partner
+        .as_ref()
+        .and_then(|p| p.as_str().parse().ok());
+    CoupleJournal::open(set, &identity.secret(), partner).unwrap()
+}
+
+/// A core as the daemon starts one: the index read first, then the
+/// journal. Returns the loading core too, to ask it before the load.
+fn start(home: &Path) -> (Core, Option<CoupleJournal>, bool) {
+    let file = identity_file(home);
+    let identity = file.load_or_create().unwrap();
+    let set = open_set(home);
+    let start = StartIndex::read(home, FileKey::for_tests(3), &set).expect("index opens");
+    let current = start.current;
+    let mut core = Core::new(identity.clone(), file, "test".into(), Some(7));
+    core.indexed(start);
+    (core, Some(journal(set, &identity)), current)
+}
+
+fn ask(core: &mut Core, req: Request) -> Response {
+    match core.batch(vec![(Input::Request(req), ())]).pop() {
+        Some((Output::Response(r), ())) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn add(core: &mut Core, text: &str) -> EntryId {
+    let r = ask(
+        core,
+        Request::Add(AddEntry {
+            entry: NewEntry {
+                body: Body::Note { text: text.into() },
+                tags: BTreeSet::new(),
+                starred: false,
+                tender: None,
+            },
+            at: at(),
+            private: false,
+        }),
+    );
+    match r {
+        Response::Entry { entry, .. } => entry.id,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn log() -> Request {
+    Request::Log(Log {
+        query: LogQuery::default(),
+        at: at(),
+    })
+}
+
+fn texts(r: Response) -> BTreeSet<String> {
+    match r {
+        Response::Entries(list) => list
+            .entries
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::Note { text } => Some(text),
+                _ => None,
+            })
+            .collect(),
+        r => panic!("{r:?}"),
+    }
+}
+
+fn set(words: &[&str]) -> BTreeSet<String> {
+    words.iter().map(ToString::to_string).collect()
+}
+
+/// A home set up as Ana, with `notes` written through the core.
+fn home_with(notes: &[&str]) -> (tempfile::TempDir, Vec<EntryId>) {
+    let home = tempfile::tempdir().unwrap();
+    let (core, j, _) = start(home.path());
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    let r = ask(
+        &mut core,
+        Request::Init(Init {
+            name: "Ana".into(),
+            device_name: "laptop".into(),
+            day_start_hour: None,
+            at: at(),
+        }),
+    );
+    assert!(matches!(r, Response::Inited { .. }), "{r:?}");
+    let ids = notes.iter().map(|n| add(&mut core, n)).collect();
+    (home, ids)
+}
+
+fn reread(core: &Core) -> usize {
+    match core {
+        Core::Ready(r) => r.reread_at_start(),
+        Core::Loading(_) => panic!("not ready"),
+    }
+}
+
+#[test]
+fn a_clean_start_answers_from_the_index_before_the_load_and_rereads_no_document() {
+    let (home, _) = home_with(&["one", "two", "three"]);
+    let (mut core, j, current) = start(home.path());
+    assert!(current, "every stamp should match after clean commits");
+    assert!(core.can_take(&Input::Request(log())));
+    assert_eq!(texts(ask(&mut core, log())), set(&["one", "two", "three"]));
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(reread(&core), 0);
+    assert_eq!(texts(ask(&mut core, log())), set(&["one", "two", "three"]));
+}
+
+#[test]
+fn a_document_committed_behind_the_index_is_read_again_and_only_it() {
+    let (home, _) = home_with(&["one", "two"]);
+    // A commit the index never saw, as a crash between the two would leave.
+    {
+        let identity = identity_file(home.path()).load_or_create().unwrap();
+        let mut j = journal(open_set(home.path()), &identity);
+        let new = NewEntry {
+            body: Body::Note {
+                text: "behind".into(),
+            },
+            tags: BTreeSet::new(),
+            starred: false,
+            tender: None,
+        };
+        let id = EntryId::from_parts(at().timestamp_millis() as u64 + 1, 99);
+        j.add_entry(at(), &new, id, false, &mut rand::random::<u128>)
+            .unwrap();
+        j.commit().unwrap();
+    }
+    let (core, j, current) = start(home.path());
+    assert!(!current, "the moved document's stamp should differ");
+    // Not current: reads wait for the documents rather than miss "behind".
+    assert!(!core.can_take(&Input::Request(log())));
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(reread(&core), 1, "only Ana's document of 2026 moved");
+    assert_eq!(texts(ask(&mut core, log())), set(&["one", "two", "behind"]));
+    // And the index has caught up: the next start re-reads nothing.
+    drop(core);
+    let (core, j, current) = start(home.path());
+    assert!(current);
+    assert_eq!(reread(&core.loaded(j.unwrap()).unwrap()), 0);
+}
+
+#[test]
+fn a_deleted_entry_leaves_the_index() {
+    let (home, ids) = home_with(&["kept", "gone"]);
+    let (core, j, _) = start(home.path());
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    let r = ask(
+        &mut core,
+        Request::Delete(DeleteEntry {
+            id: ids[1].to_string(),
+            at: at(),
+        }),
+    );
+    assert!(matches!(r, Response::Entry { .. }), "{r:?}");
+    drop(core);
+    let _lock = open_set(home.path());
+    let indexed = Index::open(home.path(), FileKey::for_tests(3))
+        .unwrap()
+        .read()
+        .unwrap();
+    assert!(indexed.view.entries.contains_key(&ids[0]));
+    assert!(!indexed.view.entries.contains_key(&ids[1]));
+}
