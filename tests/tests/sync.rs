@@ -816,6 +816,10 @@ fn init_again_changes_nothing_and_rename_is_mine_only() {
         ben.ok(&["peers", "list", "--json"])
             .contains("\"partner\": \"Ana\"")
     });
+    // Nothing in flight either way, so only the init could move the heads.
+    ben.wait_for(CONVERGE, "both devices to hold the same heads", || {
+        ben.heads() == ana.heads()
+    });
     let heads = ben.heads();
     let out = ben.ok(&["init", "--name", "Ana", "--device", "tablet"]);
     assert!(

@@ -36,7 +36,7 @@ impl StartIndex {
     /// cannot be opened: the start then reads every entry.
     pub fn read(data: &Path, key: FileKey, set: &DocSet) -> Option<StartIndex> {
         let read = Index::open(data, key).and_then(|index| index.read().map(|ix| (index, ix)));
-        let (index, indexed) = match read {
+        let (index, mut indexed) = match read {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "the index is not usable; reading every entry instead");
@@ -49,6 +49,15 @@ impl StartIndex {
             && docs
                 .iter()
                 .all(|d| indexed.stamps.get(&d.to_string()).map(|(s, _)| s) == Some(&set.stamp(d)));
+        // What status shows before the load: the committed heads, which
+        // are the documents' heads once loaded.
+        let mut heads: Vec<String> = docs
+            .iter()
+            .flat_map(|d| set.committed_heads(d).unwrap_or_default())
+            .map(|h| h.to_string())
+            .collect();
+        heads.sort();
+        indexed.view.heads = heads;
         Some(StartIndex {
             index,
             indexed,

@@ -261,7 +261,9 @@ impl Core {
                 Input::Request(Request::Status | Request::Log(_) | Request::Show(_)) => {
                     l.cached().is_some()
                 }
-                Input::Request(_) | Input::Peers(_) => false,
+                // A pairing that just succeeded waits for the documents
+                // rather than fail: its peer will not try again.
+                Input::Request(_) | Input::Peers(_) | Input::Trust { .. } => false,
                 // Peers are told "still loading"; their sessions retry.
                 _ => true,
             },

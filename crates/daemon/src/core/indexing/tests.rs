@@ -141,7 +141,15 @@ fn a_clean_start_answers_from_the_index_before_the_load_and_rereads_no_document(
     assert!(current, "every stamp should match after clean commits");
     assert!(core.can_take(&Input::Request(log())));
     assert_eq!(texts(ask(&mut core, log())), set(&["one", "two", "three"]));
+    let loading_heads = match ask(&mut core, Request::Status) {
+        Response::Status(s) => s.heads,
+        r => panic!("{r:?}"),
+    };
     let mut core = core.loaded(j.unwrap()).unwrap();
+    match ask(&mut core, Request::Status) {
+        Response::Status(s) => assert_eq!(s.heads, loading_heads, "status while loading"),
+        r => panic!("{r:?}"),
+    }
     assert_eq!(reread(&core), 0);
     assert_eq!(texts(ask(&mut core, log())), set(&["one", "two", "three"]));
 }
