@@ -655,6 +655,14 @@ pub struct EditArgs {
     /// Unmark tender.
     #[arg(long)]
     pub not_tender: bool,
+    /// Move the entry to your private entries, which only your own devices
+    /// hold. Your partner's devices forget its words, as after a delete,
+    /// and the entry gets a new id.
+    #[arg(long, conflicts_with = "shared")]
+    pub private: bool,
+    /// Move a private entry back to the shared journal (it gets a new id).
+    #[arg(long)]
+    pub shared: bool,
     /// Add a tag (repeatable).
     #[arg(long = "tag")]
     pub add_tags: Vec<String>,

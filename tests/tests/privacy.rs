@@ -217,3 +217,71 @@ fn a_private_entry_stays_on_its_authors_devices() {
     assert!(!read_disk(&ben).reads("MARKER-PRIVATE"));
     assert!(read_disk(&ana).reads("MARKER-PRIVATE"));
 }
+
+/// The id of the one entry of `env` whose text holds `marker`.
+fn id_of(env: &TestEnv, marker: &str) -> String {
+    let hits: Vec<String> = env
+        .entries()
+        .iter()
+        .filter(|e| e["text"].as_str().is_some_and(|t| t.contains(marker)))
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hits.len(), 1, "{marker}: {hits:?}");
+    hits[0].clone()
+}
+
+#[test]
+fn an_entry_moved_to_private_is_forgotten_by_the_partner_and_comes_back_when_shared() {
+    let (ana, ben) = pair();
+    ana.ok(&["note", "MARKER-MOVED-4e1 shared at first"]);
+    ana.ok(&["note", "MARKER-STAYS-8b2 shared all along"]);
+    wait_texts(&ben, "both notes on ben", |t| t.len() == 2);
+    let shared_id = id_of(&ana, "MARKER-MOVED");
+
+    let out = ana.ok(&["edit", &shared_id, "--private"]);
+    assert!(out.contains("Moved note to your private entries"), "{out}");
+    let private_id = id_of(&ana, "MARKER-MOVED");
+    assert_ne!(private_id, shared_id, "a move gives a new id");
+    let mine = ana.ok(&["log", "--private", "--json"]);
+    assert!(
+        mine.contains("MARKER-MOVED") && !mine.contains("MARKER-STAYS"),
+        "{mine}"
+    );
+    // The old id is gone for its author too, as after a delete.
+    ana.fails(&["show", &shared_id], 1);
+    wait_texts(&ben, "the moved note gone from ben", |t| {
+        t.len() == 1 && t.iter().all(|x| x.contains("MARKER-STAYS"))
+    });
+    assert!(
+        !ben.ok(&["log", "--json", "--deleted"])
+            .contains("MARKER-MOVED")
+    );
+    for env in [&ana, &ben] {
+        env.ok(&["daemon", "stop"]);
+    }
+    assert!(
+        !read_disk(&ben).reads("MARKER-MOVED"),
+        "ben's disk keeps no key that opens the moved words"
+    );
+    assert!(read_disk(&ana).reads("MARKER-MOVED"));
+
+    // Shared again: Ben reads it once more, under a third id.
+    let out = ana.ok(&["edit", &private_id, "--shared"]);
+    assert!(out.contains("back to the shared journal"), "{out}");
+    wait_texts(&ben, "the note shared again on ben", |t| {
+        t.iter().any(|x| x.contains("MARKER-MOVED"))
+    });
+    let again = id_of(&ben, "MARKER-MOVED");
+    assert!(again != shared_id && again != private_id);
+    assert_eq!(id_of(&ana, "MARKER-MOVED"), again);
+    assert!(
+        !ana.ok(&["log", "--private", "--json"])
+            .contains("MARKER-MOVED")
+    );
+    // Nobody moves the partner's words.
+    let err = ben.fails(&["edit", &again, "--private"], 1);
+    assert!(
+        err.contains("not yours") || err.contains("your partner"),
+        "{err}"
+    );
+}

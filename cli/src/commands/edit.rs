@@ -255,6 +255,8 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
         || a.unstar
         || a.tender
         || a.not_tender
+        || a.private
+        || a.shared
         || !a.add_tags.is_empty()
         || !a.remove_tags.is_empty();
     let mut patch = EntryPatch::default();
@@ -269,6 +271,13 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
         patch.tender = if a.tender {
             Some(true)
         } else if a.not_tender {
+            Some(false)
+        } else {
+            None
+        };
+        patch.private = if a.private {
+            Some(true)
+        } else if a.shared {
             Some(false)
         } else {
             None
@@ -298,8 +307,9 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
         patch.body = Some(body);
     }
     let at = input::now()?;
+    let before = entry;
     match ctx.call(Request::Edit(hearth_ipc::EditEntry {
-        id: entry.id.key(),
+        id: before.id.key(),
         patch,
         at,
     }))? {
@@ -312,11 +322,20 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
             if a.json {
                 render::print_json(&render::entry_json(&entry, &names)?)
             } else {
-                println!(
-                    "Updated {} {}",
-                    entry.kind(),
-                    render::accent(&entry.id.key()[..short_len.clamp(1, 26)])
-                );
+                let short = render::accent(&entry.id.key()[..short_len.clamp(1, 26)]);
+                if entry.id == before.id {
+                    println!("Updated {} {short}", entry.kind());
+                } else if entry.private {
+                    println!(
+                        "Moved {} to your private entries; its id is now {short}",
+                        entry.kind()
+                    );
+                } else {
+                    println!(
+                        "Moved {} back to the shared journal; its id is now {short}",
+                        entry.kind()
+                    );
+                }
                 Ok(())
             }
         }

@@ -540,6 +540,8 @@ fn replace_answer(
         } else {
             None
         },
+        // An answer is never private (the daemon refuses the flag on it).
+        private: None,
     };
     let at = input::now()?;
     match ctx.call(Request::Edit(hearth_ipc::EditEntry {

@@ -509,6 +509,11 @@ pub struct EntryPatch {
     pub starred: Option<bool>,
     #[serde(default)]
     pub tender: Option<bool>,
+    /// Move the entry to my private entries (`true`) or back to the shared
+    /// ones (`false`). A move gives the entry a new id: the document it
+    /// leaves keeps the old id's tombstone, as a delete does.
+    #[serde(default)]
+    pub private: Option<bool>,
 }
 
 /// The first line of `s` that says something, trimmed: what a one-line

@@ -179,8 +179,29 @@ impl Ready {
     pub(super) fn edit(&mut self, r: EditEntry) -> Handled {
         self.ctx(r.at)?;
         let id = self.view.resolve(&r.id)?;
+        let mut patch = r.patch;
+        let private = patch.private.take();
         let mut draws = self.draws();
-        let e = self.journal.edit_entry(r.at, &id, &r.patch, &mut draws)?;
+        let mut e = if patch == hearth_model::EntryPatch::default() {
+            // Only a move: `move_entry` checks the entry is mine.
+            self.view
+                .entries
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| hearth_model::ModelError::NoSuchEntry(id.key()))?
+        } else {
+            self.journal.edit_entry(r.at, &id, &patch, &mut draws)?
+        };
+        if let Some(private) = private
+            && private != e.private
+        {
+            // The same place in the order: the old id's time, new bits.
+            let new_id = EntryId::from_parts(id.0.timestamp_ms(), self.random());
+            e = self
+                .journal
+                .move_entry(r.at, &id, private, new_id, &mut draws)?;
+            self.unlist(&id);
+        }
         self.upsert(e.clone());
         Ok(entry_reply(&self.view, e))
     }

@@ -210,6 +210,39 @@ impl CoupleJournal {
         Ok(entry)
     }
 
+    /// Moves an entry of mine to my private entries or back to the shared
+    /// ones, as `new_id`; the old id's keys are forgotten once committed.
+    pub fn move_entry(
+        &mut self,
+        at: DateTime<FixedOffset>,
+        id: &EntryId,
+        private: bool,
+        new_id: EntryId,
+        random: &mut impl FnMut() -> u128,
+    ) -> Result<Entry, ModelError> {
+        let (doc, entry) = self.own_entry(id)?;
+        if self.resolved_at(&doc, id).is_some() {
+            return Err(ModelError::Refused(
+                "a settled repair cannot move: its settlement names it where it is".into(),
+            ));
+        }
+        if entry.private == private {
+            return Ok(entry);
+        }
+        if self.homes.contains_key(&new_id) {
+            return Err(ModelError::Id(format!("{new_id} already exists")));
+        }
+        let w = self.writer(at)?;
+        let fresh = Self::fresh(random);
+        let (to, moved, replaced) =
+            book::move_entry(&mut self.docs(), &w, &doc, id, new_id, private, fresh)
+                .map_err(model_of)?;
+        self.to_forget
+            .extend(replaced.into_iter().map(|v| (doc, v)));
+        self.homes.insert(new_id, to);
+        Ok(moved)
+    }
+
     /// Deletes an entry of mine. Returns it as it was, marked deleted: the
     /// last time its words are shown. Its keys go once committed.
     pub fn delete_entry(

@@ -327,6 +327,59 @@ pub fn edit_entry(
     ))
 }
 
+/// Moves one of the writer's entries between their shared and private
+/// documents of its year: a tombstone where it was, and the same content
+/// under `new_id` and a fresh key where it goes (a key of audience `mine`
+/// in the private document). Returns the new document, the entry as it
+/// now reads, and the versions to forget in the old one once committed.
+///
+/// The id changes because the old one is a tombstone in the document the
+/// entry left, on every device that holds it: an id lives in one document.
+pub fn move_entry(
+    docs: &mut impl Docs,
+    w: &Writer,
+    from: &PartnerDoc,
+    id: &EntryId,
+    new_id: EntryId,
+    private: bool,
+    fresh: Fresh,
+) -> Result<(PartnerDoc, Entry, Vec<VersionRef>), BookError> {
+    let mut entry = own_readable(docs, w, from, id)?;
+    if private && matches!(entry.body, Body::Answer { .. }) {
+        return Err(ModelError::Schema(
+            "an answer cannot be private: it opens to your partner once you have both answered"
+                .into(),
+        )
+        .into());
+    }
+    let to = doc_for(w.partner, entry.day, private);
+    if to == *from {
+        return Ok((to, entry, Vec::new()));
+    }
+    let target = docs.partner_doc(&to).map_err(BookError::Storage)?;
+    if entries::read(target, &to, &new_id, |_| None)?.is_some() {
+        return Err(ModelError::Id(format!("{new_id} already exists")).into());
+    }
+    entry.id = new_id;
+    entry.private = private;
+    entries::write_version(target, &to, &new_id, entry.day, &content_of(&entry), &fresh)?;
+    docs.put_key(
+        &to,
+        version_ref(&new_id, fresh.version),
+        audience_for(&entry.body, private),
+        fresh.key,
+    )
+    .map_err(BookError::Storage)?;
+    let left = docs.partner_doc(from).map_err(BookError::Storage)?;
+    let versions = entries::delete(left, id)?;
+    entry.conflicts.clear();
+    Ok((
+        to,
+        entry,
+        versions.into_iter().map(|v| version_ref(id, v)).collect(),
+    ))
+}
+
 fn live_version(
     docs: &mut impl Docs,
     doc: &PartnerDoc,

@@ -343,3 +343,60 @@ fn a_sealed_answer_is_released_once_the_partner_has_answered_the_same_prompt() {
     let mine2 = doc_for(wa.partner, now().date_naive(), false);
     assert_eq!(release_answers(&mut ana2, &[mine2], &[theirs]).unwrap(), []);
 }
+
+#[test]
+fn a_move_to_private_and_back_leaves_tombstones_and_keys_only_where_it_lives() {
+    let mut mem = Mem::default();
+    let w = writer(1);
+    let (shared, _) = add_entry(&mut mem, &w, &note("words"), id(1), false, fresh(1)).unwrap();
+    let (private, moved, forget) =
+        move_entry(&mut mem, &w, &shared, &id(1), id(2), true, fresh(2)).unwrap();
+    assert_eq!(private.kind, DocKind::Private);
+    assert_eq!(
+        (private.partner, private.year),
+        (shared.partner, shared.year)
+    );
+    assert_eq!((moved.id, moved.private), (id(2), true));
+    assert_eq!(
+        moved.body,
+        Body::Note {
+            text: "words".into()
+        }
+    );
+    // The shared document keeps a tombstone of the old id; its key goes.
+    assert!(matches!(
+        find(&mut mem, &shared, &id(1)).unwrap(),
+        Some(Found::Deleted { .. })
+    ));
+    assert_eq!(forget, [(id(1).0.0, [1; 16])]);
+    assert_eq!(mem.keys[&(private, (id(2).0.0, [2; 16]))].0, Audience::Mine);
+    let read = readable(find(&mut mem, &private, &id(2)).unwrap());
+    assert!(read.private);
+    // Back to shared, under a third id: the second one is a tombstone now.
+    let (back, again, _) =
+        move_entry(&mut mem, &w, &private, &id(2), id(3), false, fresh(3)).unwrap();
+    assert_eq!(back, shared);
+    assert!(!again.private);
+    assert_eq!(
+        mem.keys[&(shared, (id(3).0.0, [3; 16]))].0,
+        Audience::Couple
+    );
+    assert!(matches!(
+        find(&mut mem, &private, &id(2)).unwrap(),
+        Some(Found::Deleted { .. })
+    ));
+    // Nobody moves the other partner's words, and an answer stays shared.
+    assert!(move_entry(&mut mem, &writer(2), &shared, &id(3), id(4), true, fresh(4)).is_err());
+    let answer = NewEntry {
+        body: Body::Answer {
+            prompt: "p1".into(),
+            text: "mine".into(),
+        },
+        tags: Default::default(),
+        starred: false,
+        tender: None,
+    };
+    add_entry(&mut mem, &w, &answer, id(5), false, fresh(5)).unwrap();
+    let err = move_entry(&mut mem, &w, &shared, &id(5), id(6), true, fresh(6)).unwrap_err();
+    assert!(err.to_string().contains("cannot be private"), "{err}");
+}
