@@ -144,6 +144,7 @@ fn requests() -> Vec<Request> {
                 tags: Some(["a".to_string()].into()),
                 starred: Some(false),
                 tender: None,
+                private: Some(true),
             },
             at,
         }),
