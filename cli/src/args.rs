@@ -786,6 +786,17 @@ pub enum PeersCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Changes to the couple's devices you have not seen yet: a device
+    /// added, approved or removed. On a terminal, every command prints
+    /// these on its own after its output.
+    Notices {
+        /// Show the ones seen before too (this marks none as seen).
+        #[arg(long)]
+        all: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

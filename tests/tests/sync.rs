@@ -858,3 +858,101 @@ fn init_again_changes_nothing_and_rename_is_mine_only() {
     let s: serde_json::Value = serde_json::from_str(&desktop.ok(&["status", "--json"])).unwrap();
     assert_eq!(s["me"][1], "Ana", "{s}");
 }
+
+/// `hearth peers notices --json` (with `--all`: seen ones too), as lines.
+fn notices(env: &TestEnv, all: bool) -> Vec<String> {
+    let mut args = vec!["peers", "notices", "--json"];
+    if all {
+        args.push("--all");
+    }
+    serde_json::from_str(&env.ok(&args)).unwrap()
+}
+
+#[test]
+fn device_list_changes_show_once_as_notices_on_the_other_devices() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    let ana2 = second_device(&ana, "Ana", "desktop");
+    // `--all` marks nothing seen, so waiting with it leaves the notice new;
+    // it waits for the desktop's name, which follows its certificate.
+    ben.wait_for(CONVERGE, "ben to be told of ana's new device", || {
+        notices(&ben, true)
+            .iter()
+            .any(|l| l.contains("a device 'desktop'"))
+    });
+    let new = notices(&ben, false);
+    let added = new.iter().find(|l| l.contains("'desktop'")).unwrap();
+    assert!(
+        added.starts_with("Ana added a device 'desktop' on ")
+            && added.ends_with("; approve it with `hearth peers approve desktop`"),
+        "{new:?}"
+    );
+    // Seen once, not again; `--all` still lists it.
+    assert!(notices(&ben, false).is_empty());
+    assert!(notices(&ben, true).iter().any(|l| l == added));
+    // Ana's laptop added it itself: nothing to tell it about that.
+    assert!(
+        notices(&ana, true)
+            .iter()
+            .all(|l| !l.contains("added a device"))
+    );
+
+    approve(&ben, &ana2);
+    ana2.wait_for(CONVERGE, "the desktop to hear of ben's approval", || {
+        notices(&ana2, true)
+            .iter()
+            .any(|l| l.starts_with("Ben approved this device on "))
+    });
+    // What came before the desktop joined is not news to it.
+    assert!(notices(&ana2, true).iter().all(|l| !l.contains("'phone'")));
+    ana.ok(&["peers", "remove", &ana2.device_id()]);
+    ben.wait_for(CONVERGE, "ben to hear of the removal", || {
+        notices(&ben, true)
+            .iter()
+            .any(|l| l.starts_with("Ana removed 'desktop' on "))
+    });
+    // Ben approved the desktop himself: only the removal is news to him,
+    // and any command at a terminal says it, once, after its output.
+    let told = stderr_at_a_terminal(&ben, &["log", "-n", "1"]);
+    let lines: Vec<&str> = told.lines().filter(|l| l.contains("hearth:")).collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains("Ana removed 'desktop' on "),
+        "{told:?}"
+    );
+    assert!(notices(&ben, false).is_empty());
+    assert!(!stderr_at_a_terminal(&ben, &["log", "-n", "1"]).contains("removed"));
+    let text = ben.ok(&["peers", "notices"]);
+    assert!(text.contains("Nothing new"), "{text}");
+}
+
+/// What `args` print on stderr when stderr is a terminal.
+fn stderr_at_a_terminal(env: &TestEnv, args: &[&str]) -> String {
+    use std::io::Read;
+    let (mut master, slave) = crate::common::pty();
+    let mut cmd = env.std_cmd();
+    cmd.args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(slave));
+    let status = cmd.status().unwrap();
+    drop(cmd);
+    assert!(status.success(), "{args:?}");
+    // Every end of the terminal's other side is closed now: the read ends
+    // once what was written is taken.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(out);
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the terminal's output");
+    String::from_utf8_lossy(&out).into_owned()
+}

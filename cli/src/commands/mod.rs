@@ -120,34 +120,74 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<()> {
         paths,
         client: None,
     };
-    match cli.command {
-        Command::Init(a) => init(&mut ctx, a, settings),
-        Command::Rename(a) => rename(&mut ctx, a),
-        Command::Checkin(a) => write::checkin(&mut ctx, a),
-        Command::Highlow(a) => write::highlow(&mut ctx, a),
-        Command::Thanks(a) => write::thanks(&mut ctx, a),
-        Command::Note(a) => write::note(&mut ctx, a),
-        Command::Repair(c) => write::repair(&mut ctx, c),
-        Command::Ritual(c) => rituals::ritual(&mut ctx, c),
-        Command::Due(a) => rituals::due(&mut ctx, a.json),
-        Command::Prompt(a) => rituals::prompt(&mut ctx, a),
-        Command::Log(a) => review::log(&mut ctx, a),
-        Command::Tags(a) => review::tags(&mut ctx, a.json),
-        Command::Show(a) => review::show(&mut ctx, a),
-        Command::Edit(a) => edit::edit(&mut ctx, a),
-        Command::Delete(a) => edit::delete(&mut ctx, a),
-        Command::Today(a) => review::today(&mut ctx, a.json),
-        Command::Review(a) => insight::review(&mut ctx, a),
-        Command::Mood(a) => insight::mood(&mut ctx, a),
-        Command::Onthisday(a) => insight::on_this_day(&mut ctx, a),
-        Command::Export(a) => transfer::export(&mut ctx, a),
-        Command::Import(a) => transfer::import(&mut ctx, a),
-        Command::Status(a) => status(&mut ctx, a),
-        Command::Unlock => keys::unlock(&mut ctx),
-        Command::Passphrase(crate::args::PassphraseCommand::Change) => keys::change(&mut ctx),
-        Command::Pair(c) => peers::pair(&mut ctx, c),
-        Command::Peers(c) => peers::peers(&mut ctx, c),
-        Command::Sync(a) => peers::sync(&mut ctx, a),
+    let tells = tells_notices(&cli.command);
+    let result = dispatch(&mut ctx, cli.command, settings);
+    if result.is_ok() && tells {
+        print_notices(&mut ctx);
+    }
+    result
+}
+
+/// Whether a command is followed by the device-list notices: not the one
+/// that lists them, nor those that stop or bypass the daemon.
+fn tells_notices(c: &Command) -> bool {
+    !matches!(
+        c,
+        Command::Peers(crate::args::PeersCommand::Notices { .. })
+            | Command::Daemon(_)
+            | Command::Completions { .. }
+            | Command::Man(_)
+            | Command::Config(_)
+            | Command::Demo(_)
+            | Command::Unlock
+    )
+}
+
+/// After a command that reached the daemon, on a terminal: each change to
+/// the couple's devices not yet seen, one line on stderr. Never an error:
+/// the command itself is done.
+fn print_notices(ctx: &mut Ctx) {
+    use std::io::IsTerminal;
+    if ctx.client.is_none() || !std::io::stderr().is_terminal() {
+        return;
+    }
+    if let Ok(lines) = peers::notices(ctx, false) {
+        for line in lines {
+            eprintln!("{} {line}", render::dim("hearth:"));
+        }
+    }
+}
+
+fn dispatch(ctx: &mut Ctx, command: Command, settings: &Settings) -> Result<()> {
+    let ctx = &mut *ctx;
+    match command {
+        Command::Init(a) => init(ctx, a, settings),
+        Command::Rename(a) => rename(ctx, a),
+        Command::Checkin(a) => write::checkin(ctx, a),
+        Command::Highlow(a) => write::highlow(ctx, a),
+        Command::Thanks(a) => write::thanks(ctx, a),
+        Command::Note(a) => write::note(ctx, a),
+        Command::Repair(c) => write::repair(ctx, c),
+        Command::Ritual(c) => rituals::ritual(ctx, c),
+        Command::Due(a) => rituals::due(ctx, a.json),
+        Command::Prompt(a) => rituals::prompt(ctx, a),
+        Command::Log(a) => review::log(ctx, a),
+        Command::Tags(a) => review::tags(ctx, a.json),
+        Command::Show(a) => review::show(ctx, a),
+        Command::Edit(a) => edit::edit(ctx, a),
+        Command::Delete(a) => edit::delete(ctx, a),
+        Command::Today(a) => review::today(ctx, a.json),
+        Command::Review(a) => insight::review(ctx, a),
+        Command::Mood(a) => insight::mood(ctx, a),
+        Command::Onthisday(a) => insight::on_this_day(ctx, a),
+        Command::Export(a) => transfer::export(ctx, a),
+        Command::Import(a) => transfer::import(ctx, a),
+        Command::Status(a) => status(ctx, a),
+        Command::Unlock => keys::unlock(ctx),
+        Command::Passphrase(crate::args::PassphraseCommand::Change) => keys::change(ctx),
+        Command::Pair(c) => peers::pair(ctx, c),
+        Command::Peers(c) => peers::peers(ctx, c),
+        Command::Sync(a) => peers::sync(ctx, a),
         Command::Daemon(c) => daemon(&ctx.paths, c, settings),
         Command::Completions { shell } => crate::complete::registration(shell),
         Command::Config(a) => config(settings, a),

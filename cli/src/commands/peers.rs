@@ -188,6 +188,19 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
                 r => Err(unexpected(r)),
             }
         }
+        PeersCommand::Notices { all, json } => {
+            let lines = notices(ctx, all)?;
+            if json {
+                return render::print_json(&lines);
+            }
+            if lines.is_empty() && !all {
+                println!("Nothing new about your devices.");
+            }
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(())
+        }
         PeersCommand::List(a) => {
             let list = match ctx.call(Request::Peers)? {
                 Response::Peers(l) => l,
@@ -286,4 +299,13 @@ pub fn sync(ctx: &mut Ctx, a: SyncArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The device-list changes not seen here yet (all of them with `all`);
+/// asking counts them as seen.
+pub fn notices(ctx: &mut Ctx, all: bool) -> Result<Vec<String>> {
+    match ctx.call(Request::Notices(hearth_ipc::NoticesQuery { all }))? {
+        Response::Notices { lines } => Ok(lines),
+        r => Err(unexpected(r)),
+    }
 }

@@ -12,4 +12,4 @@ pub use paths::Paths;
 
 /// Bumped whenever a message changes shape. The CLI refuses to talk to a
 /// daemon that speaks another version and says how to fix it.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;

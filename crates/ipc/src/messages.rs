@@ -91,6 +91,10 @@ pub enum Request {
     /// devices sync with it (docs/SCHEMA.md, "Trust").
     PeersApprove(PeersApprove),
     Peers,
+    /// Changes to the couple's device list not yet shown on this device,
+    /// which count as seen from now on; with `all`, every one, seen or not,
+    /// and nothing is marked.
+    Notices(NoticesQuery),
     /// Syncs with every trusted device now and reports.
     Sync(SyncNow),
     /// Stops the daemon after answering.
@@ -316,6 +320,13 @@ pub struct PeersRemove {
 }
 
 /// Approves a device of the other partner.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticesQuery {
+    /// Seen ones too.
+    #[serde(default)]
+    pub all: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeersApprove {
     pub id: String,
@@ -492,6 +503,10 @@ pub enum Response {
         safety: String,
     },
     Peers(PeerList),
+    /// One line each, oldest first.
+    Notices {
+        lines: Vec<String>,
+    },
     Synced {
         devices: Vec<SyncOutcome>,
     },

@@ -16,7 +16,7 @@
 //! truncated after a batch that removed any, so a forgotten entry leaves
 //! nothing behind here either.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,8 @@ pub struct Indexed {
     /// Per document, the stamp its rows reflect and how many of its
     /// entries this device could not read (sealed or malformed).
     pub stamps: BTreeMap<String, (String, usize)>,
+    /// The device-list notices shown on this device (record keys, hex).
+    pub seen: BTreeSet<String>,
 }
 
 /// One catch-up of the index, written in one transaction.
@@ -219,6 +221,13 @@ impl Index {
             }
         }
         out.view.malformed = out.stamps.values().map(|(_, n)| n).sum();
+        if let Some(sealed) = meta("seen")? {
+            // Losing this only shows some notices again.
+            out.seen = seal::open(&self.key, Role::IndexRow, "seen", &sealed)
+                .ok()
+                .and_then(|p| serde_json::from_slice(&p).ok())
+                .unwrap_or_default();
+        }
         Ok(out)
     }
 
@@ -285,6 +294,25 @@ impl Index {
                 .map_err(&err)?;
         }
         Ok(())
+    }
+}
+
+impl Index {
+    /// Remembers which device-list notices this device has shown.
+    pub fn write_seen(&self, seen: &BTreeSet<String>) -> Result<(), StoreError> {
+        let sealed = seal::seal(
+            &self.key,
+            Role::IndexRow,
+            "seen",
+            &serde_json::to_vec(seen).expect("strings always serialize"),
+        );
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('seen', ?1)",
+                [&sealed],
+            )
+            .map(|_| ())
+            .map_err(sql(&self.path))
     }
 }
 

@@ -78,11 +78,32 @@ pub struct IndexState {
     unread: BTreeMap<PartnerDoc, usize>,
     /// Documents re-read at the start, for status and tests.
     pub reread_at_start: usize,
+    /// Device-list notices shown here (record keys, hex).
+    seen: BTreeSet<String>,
 }
 
 impl IndexState {
     pub fn mark(&mut self, id: EntryId) {
         self.dirty.insert(id);
+    }
+
+    pub fn was_seen(&self, key: &str) -> bool {
+        self.seen.contains(key)
+    }
+
+    /// Remembers notices as shown. Without an index they are remembered
+    /// until the daemon stops.
+    pub fn see(&mut self, keys: impl IntoIterator<Item = String>) {
+        let before = self.seen.len();
+        self.seen.extend(keys);
+        if self.seen.len() == before {
+            return;
+        }
+        if let Some(index) = &self.index
+            && let Err(e) = index.write_seen(&self.seen)
+        {
+            tracing::warn!(error = %e, "could not remember the notices shown");
+        }
     }
 }
 
@@ -117,11 +138,15 @@ impl Ready {
     /// whose stamps moved read again; or, without an index or when the
     /// couple document moved (names, settled repairs), read whole.
     pub(super) fn start_view(&mut self, start: Option<StartIndex>) {
-        let Some(StartIndex { index, indexed, .. }) = start else {
+        let Some(StartIndex {
+            index, mut indexed, ..
+        }) = start
+        else {
             self.rebuild_view();
             return;
         };
         self.index.index = Some(index);
+        self.index.seen = std::mem::take(&mut indexed.seen);
         let now = self.journal.stamps();
         let moved: Vec<DocId> = now
             .iter()
@@ -137,6 +162,7 @@ impl Ready {
             view,
             homes,
             stamps,
+            ..
         } = indexed;
         self.view = view;
         self.index.written = stamps;

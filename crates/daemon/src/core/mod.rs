@@ -493,6 +493,7 @@ impl Ready {
             Request::PeersRemove(r) => self.peers_remove(r),
             Request::PeersApprove(r) => self.peers_approve(r),
             Request::Peers => Ok(self.peer_list(&[])),
+            Request::Notices(q) => Ok(self.notices(&q)),
             Request::PairInvite(_)
             | Request::PairWait
             | Request::PairJoin(_)

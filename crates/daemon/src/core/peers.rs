@@ -8,12 +8,37 @@ use std::net::SocketAddr;
 use hearth_ipc::{PeerInfo, PeerList, PeersAdd, PeersApprove, PeersRemove, Response};
 use hearth_model::DeviceId;
 use hearth_model::records::ids::DeviceKey;
+use hearth_model::records::manifest::DocId;
 use hearth_model::records::trust::DeviceStatus;
 use hearth_sync::{EndpointId, Hello, PeerStatus, SyncError, TrustedSet};
 
 use super::{Handled, Ready, Refusal};
 
 impl Ready {
+    /// The device-list changes not shown here yet, which count as shown
+    /// from now on; or all of them, which changes nothing.
+    pub(super) fn notices(&mut self, q: &hearth_ipc::NoticesQuery) -> Response {
+        let Some(couple) = self.journal.document(&DocId::Couple) else {
+            return Response::Notices { lines: Vec::new() };
+        };
+        let all = hearth_model::records::notices::device_notices(
+            self.journal.trust(),
+            &self.journal.device(),
+            &hearth_model::records::history::DocHistory::new(couple),
+        );
+        let shown: Vec<_> = all
+            .into_iter()
+            .filter(|n| q.all || !self.index.was_seen(&n.key.to_hex()))
+            .collect();
+        // `all` is a look back, and leaves the new ones new.
+        if !q.all {
+            self.index.see(shown.iter().map(|n| n.key.to_hex()));
+        }
+        Response::Notices {
+            lines: shown.into_iter().map(|n| n.text).collect(),
+        }
+    }
+
     pub(super) fn peers_add(&mut self, r: PeersAdd) -> Handled {
         let peer: EndpointId = r.id.trim().parse().map_err(|_| {
             Refusal::bad(format!(

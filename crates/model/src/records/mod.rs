@@ -22,6 +22,7 @@ pub mod history;
 pub mod ids;
 pub mod keys;
 pub mod manifest;
+pub mod notices;
 pub mod partner_log;
 pub mod read;
 pub mod receive;

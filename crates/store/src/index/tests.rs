@@ -72,12 +72,16 @@ fn what_is_written_reads_back_after_a_reopen() {
 
     let ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
     let got = ix.read().unwrap();
+    assert!(got.seen.is_empty());
     assert_eq!(got.view.entries.len(), 2);
     assert_eq!(got.view.entries[&entries[1].id], entries[1]);
     assert_eq!(got.homes[&entries[0].id], "doc-2023");
     assert_eq!(got.stamps["doc-2023"], ("h1/10".to_string(), 2));
     assert_eq!(got.view.partners.values().next().unwrap(), "Ana");
     assert_eq!(got.view.malformed, 2);
+    let seen: std::collections::BTreeSet<String> = ["ab".to_string()].into();
+    ix.write_seen(&seen).unwrap();
+    assert_eq!(ix.read().unwrap().seen, seen);
 }
 
 #[test]
