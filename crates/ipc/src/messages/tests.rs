@@ -115,6 +115,7 @@ fn request_index(r: &Request) -> usize {
         Request::Shutdown => 33,
         Request::Unlock(_) => 34,
         Request::PeersApprove(_) => 35,
+        Request::Notices(_) => 36,
     }
 }
 
@@ -260,6 +261,7 @@ fn requests() -> Vec<Request> {
             id: "ab".into(),
             at,
         }),
+        Request::Notices(NoticesQuery { all: true }),
     ]
 }
 
@@ -287,6 +289,7 @@ fn response_index(r: &Response) -> usize {
         Response::Synced { .. } => 19,
         Response::Ok => 20,
         Response::Error(_) => 21,
+        Response::Notices { .. } => 22,
     }
 }
 
@@ -460,6 +463,9 @@ fn responses() -> Vec<Response> {
             kind: ErrorKind::NotFound,
             message: "no".into(),
         }),
+        Response::Notices {
+            lines: vec!["Ana added a device 'phone' on 7 Dec 2026".into()],
+        },
     ]
 }
 
