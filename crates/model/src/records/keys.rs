@@ -13,7 +13,7 @@ use ulid::Ulid;
 
 use super::audience::{Item, may_send};
 use super::content::{VersionKey, open_version, version_of};
-use super::entries::entries_map;
+use super::entries::{Content, entries_map};
 use super::forget::{VersionId, live_versions};
 use super::heads::{DocKind, PartnerDoc};
 use super::ids::DeviceKey;
@@ -70,6 +70,11 @@ pub enum KeyRefusal {
     NotAllowed { doc: PartnerDoc },
     #[error("keys of a private document in a key frame to another partner's device")]
     Private,
+    /// The key opens a version whose content a local write would refuse
+    /// (text over the limits, a bad shape): refused like a forgery, since
+    /// only its key lets anyone check it.
+    #[error("a key of {doc} opens content no write may make: {why}")]
+    Malformed { doc: PartnerDoc, why: String },
 }
 
 /// Whether `device` may hold a key of `doc` with `audience`.
@@ -198,9 +203,15 @@ pub fn take(
             }
             continue;
         };
-        if open_version(&key, &name, &entry, &sealed).is_err() {
+        let Ok(plain) = open_version(&key, &name, &entry, &sealed) else {
             taken.dropped += 1;
             continue;
+        };
+        let checked = serde_json::from_slice::<Content>(&plain)
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map_err(|e| e.to_string()));
+        if let Err(why) = checked {
+            return Err(KeyRefusal::Malformed { doc: gift.doc, why });
         }
         taken.keep.push((version, audience, key));
     }

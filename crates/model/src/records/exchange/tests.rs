@@ -689,6 +689,56 @@ fn a_key_ben_may_not_hold_ends_the_session_and_a_bad_key_is_dropped() {
 }
 
 #[test]
+fn a_key_that_opens_content_no_write_may_make_is_refused_like_a_forgery() {
+    let (mut ana, _, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    let doc = DocId::Partner(a);
+    // Ana's device, modified, seals a note over the text limit straight
+    // into her document: `write_version` would refuse it.
+    let huge = content(
+        &ana.device,
+        1_796_600_000_000,
+        note(&"x".repeat(crate::entry::MAX_TEXT + 1)),
+    );
+    let key = VersionKey([4; 32]);
+    let sealed = crate::records::content::seal_version(
+        &key,
+        &a.to_string(),
+        &entry(4),
+        [4; 16],
+        [4; 24],
+        &serde_json::to_vec(&huge).unwrap(),
+    )
+    .unwrap();
+    {
+        use automerge::{ObjType, ScalarValue};
+        let am = ana.doc(doc);
+        let entries_obj = entries::entries_map(am).unwrap();
+        let mut tx = am.transaction();
+        let m = tx
+            .put_object(&entries_obj, entry(4).key(), ObjType::Map)
+            .unwrap();
+        tx.put(&m, "day", "2026-12-07").unwrap();
+        tx.put(&m, "b", ScalarValue::Bytes(sealed)).unwrap();
+        tx.commit();
+    }
+    ana.keys
+        .insert((doc, vref(4, 4)), (Audience::Couple, key.clone()));
+    ana.sign(a);
+    // The ciphertext itself cannot be checked, so the document syncs.
+    session(&mut ana, &mut ben, &[doc]).unwrap();
+    let am = ben.docs[&doc].clone();
+    let gift = KeyGift {
+        doc: a,
+        keys: vec![(vref(4, 4), Audience::Couple, key)],
+    };
+    assert!(matches!(
+        keys::take(&ben.trust(), &ben.device.key, gift, &am),
+        Err(KeyRefusal::Malformed { doc: d, .. }) if d == a
+    ));
+}
+
+#[test]
 fn a_key_for_a_replaced_or_deleted_version_is_kept_as_forgotten() {
     let (mut ana, mut phone, mut ben) = couple();
     let a = shared(ana.device.root_partner());
