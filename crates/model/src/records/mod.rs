@@ -28,6 +28,7 @@ pub mod read;
 pub mod receive;
 pub mod record;
 pub mod release;
+pub mod removal;
 pub mod session_frame;
 pub mod settle;
 pub mod trust;
