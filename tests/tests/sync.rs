@@ -514,7 +514,7 @@ fn a_wrong_secret_is_refused_and_burns_the_invite() {
 }
 
 #[test]
-fn a_removed_device_stops_receiving() {
+fn a_removed_device_is_told_and_stops_receiving() {
     let ana = TestEnv::named("Ana", "laptop");
     let ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
@@ -522,9 +522,29 @@ fn a_removed_device_stops_receiving() {
     converged(&[&ana, &ben], 1);
     ana.ok(&["peers", "remove", &ben.device_id()[..12]]);
     ana.ok(&["note", "after removal"]);
-    std::thread::sleep(Duration::from_secs(2));
+    // Ben's phone dials again, is let in once, and gets the proof.
+    let status =
+        || -> serde_json::Value { serde_json::from_str(&ben.ok(&["status", "--json"])).unwrap() };
+    ben.wait_for(CONVERGE, "the phone to be told it was removed", || {
+        status()["removed"].is_string()
+    });
+    let told = status()["removed"].as_str().unwrap().to_string();
+    assert!(
+        told.starts_with("this device was removed by Ana on ")
+            && told.ends_with("; it no longer syncs"),
+        "{told}"
+    );
+    assert!(ben.ok(&["status"]).contains(&told));
+    let err = ben.fails(&["sync"], 1);
+    assert!(err.contains(&told), "{err}");
     assert!(!ben.texts().contains("after removal"));
     assert!(ben.texts().contains("before"), "it keeps what it had");
+    // For good: a restart does not bring it back.
+    ben.ok(&["daemon", "restart"]);
+    assert_eq!(status()["removed"].as_str(), Some(told.as_str()));
+    ana.ok(&["note", "after the restart"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!ben.texts().contains("after the restart"));
 }
 
 mod hostile {

@@ -363,7 +363,9 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
             writeln!(out, "{:<12}{}", "fingerprint", k.fingerprint())?;
         }
     }
-    if let Some(e) = &s.sync_error {
+    if let Some(r) = &s.removed {
+        writeln!(out, "{:<12}{} {r}", "sync", render::accent("off:"))?;
+    } else if let Some(e) = &s.sync_error {
         writeln!(out, "{:<12}{} {e}", "sync", render::accent("off:"))?;
     }
     for (device, n) in &s.refused {

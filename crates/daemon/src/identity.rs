@@ -32,6 +32,18 @@ pub struct Identity {
     /// "Trust"). Hex device ids.
     #[serde(default)]
     pub paired: Vec<String>,
+    /// Set once a device of the couple proved that it removed this one:
+    /// who, and when (their clock, ms since the epoch). It never syncs
+    /// again, and keeps what it holds.
+    #[serde(default)]
+    pub removed: Option<RemovedBy>,
+}
+
+/// Who removed this device, as its own records name them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedBy {
+    pub by: String,
+    pub at: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +113,7 @@ impl IdentityFile {
                     partner: None,
                     port: None,
                     paired: Vec::new(),
+                    removed: None,
                 };
                 self.save(&id)?;
                 Ok(id)

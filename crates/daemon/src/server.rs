@@ -78,6 +78,7 @@ enum Reply {
     Generated(oneshot::Sender<Vec<Vec<u8>>>),
     Received(oneshot::Sender<Result<hearth_sync::Received, SyncError>>),
     Trusted(oneshot::Sender<Result<(), SyncError>>),
+    RemovalProof(oneshot::Sender<Vec<u8>>),
     Nobody,
 }
 
@@ -96,6 +97,9 @@ impl Reply {
             (Reply::Trusted(tx), Output::Trusted(r)) => {
                 let _ = tx.send(r);
             }
+            (Reply::RemovalProof(tx), Output::RemovalProof(p)) => {
+                let _ = tx.send(p);
+            }
             // Dropping a sender tells its waiter there is no answer.
             _ => {}
         }
@@ -113,7 +117,7 @@ impl Reply {
             Reply::Trusted(tx) => {
                 let _ = tx.send(Err(SyncError::Storage(why.to_string())));
             }
-            Reply::Generated(_) | Reply::Nobody => {}
+            Reply::Generated(_) | Reply::RemovalProof(_) | Reply::Nobody => {}
         }
     }
 }
@@ -146,6 +150,10 @@ fn from_doc(d: DocRequest) -> (Input, Reply) {
             (Input::Trust { peer, addrs }, Reply::Trusted(reply))
         }
         DocRequest::Heard { peer, hello } => (Input::Heard { peer, hello }, Reply::Nobody),
+        DocRequest::RemovalProof { peer, reply } => {
+            (Input::RemovalProof { peer }, Reply::RemovalProof(reply))
+        }
+        DocRequest::Removed { peer, proof } => (Input::Removed { peer, proof }, Reply::Nobody),
     }
 }
 
@@ -242,9 +250,11 @@ async fn run_unlocked(
     core.set_network(mode, relay);
     let (changed_tx, changed_rx) = watch::channel(0u64);
     let (trusted_tx, trusted_rx) = watch::channel(TrustedSet::new());
+    let (removed_tx, removed_rx) = watch::channel(hearth_sync::RemovedSet::new());
     core.set_link(SyncLink {
         changed: changed_tx,
         trusted: trusted_tx,
+        removed: removed_tx,
     });
 
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
@@ -298,7 +308,7 @@ async fn run_unlocked(
         }
     });
     let spawned = match node_cfg {
-        Ok(cfg) => SyncNode::spawn(cfg, docs_tx, trusted_rx, changed_rx).await,
+        Ok(cfg) => SyncNode::spawn(cfg, docs_tx, trusted_rx, removed_rx, changed_rx).await,
         Err(e) => Err(e),
     };
     let node = match spawned {
@@ -618,6 +628,12 @@ async fn network(shared: &Shared, req: Request) -> Response {
             "a pairing request reached the wrong handler",
         ),
         Request::Sync(hearth_ipc::SyncNow { timeout_secs }) => {
+            // A removed device has nobody to sync with, and says why.
+            if let Response::Status(s) = ask_core(shared, Input::Request(Request::Status)).await
+                && let Some(removed) = s.removed
+            {
+                return error(ErrorKind::BadRequest, removed);
+            }
             let reports = node
                 .sync_now(Duration::from_secs(timeout_secs.clamp(1, 600)))
                 .await;

@@ -143,6 +143,7 @@ fn locked_status(paths: &Paths) -> Response {
         quarantined: Vec::new(),
         malformed: 0,
         sync_error: None,
+        removed: None,
         net: String::new(),
         relay: None,
         locked: true,

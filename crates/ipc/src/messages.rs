@@ -537,6 +537,10 @@ pub struct StatusInfo {
     /// Why sync is off, if it is.
     #[serde(default)]
     pub sync_error: Option<String>,
+    /// "this device was removed by Sam on 1 Dec 2026; it no longer syncs",
+    /// once a device of the couple proved it.
+    #[serde(default)]
+    pub removed: Option<String>,
     /// The network mode the daemon runs in: `default`, `local` or `test`.
     #[serde(default)]
     pub net: String,

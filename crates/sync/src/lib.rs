@@ -17,6 +17,7 @@ mod node;
 mod pair_proto;
 mod pairing;
 mod presets;
+mod removal;
 mod session;
 mod ticket;
 mod wire;
@@ -28,6 +29,7 @@ pub use hello::{Hello, MAX_ADDRS, MAX_KNOWN};
 pub use iroh::{EndpointId, SecretKey};
 pub use node::{InviteOutcome, NodeConfig, PeerStatus, SyncNode, SyncReport, TestHooks};
 pub use pairing::{CONFIRM_TIMEOUT, PairError, Paired, Proposal};
+pub use removal::TELL_EVERY;
 pub use ticket::{Ticket, TicketError};
 pub use wire::{MAX_FRAME, WireError, decode_message};
 
@@ -98,6 +100,15 @@ pub enum DocRequest {
     End { session: u64 },
     /// A peer's hello: where it listens, and where it reached others.
     Heard { peer: EndpointId, hello: Hello },
+    /// A removed device came in to be told: the proof of its removal
+    /// (`hearth_model::records::removal::proof_for`), empty when none.
+    RemovalProof {
+        peer: EndpointId,
+        reply: tokio::sync::oneshot::Sender<Vec<u8>>,
+    },
+    /// A device we dialed says we were removed, with this proof. The owner
+    /// checks it against its own records before it believes a word.
+    Removed { peer: EndpointId, proof: Vec<u8> },
     /// Pairing succeeded: trust this device from now on.
     Trust {
         peer: EndpointId,
@@ -125,6 +136,9 @@ pub struct Received {
 
 /// Trusted devices and where they were last seen.
 pub type TrustedSet = std::collections::BTreeMap<EndpointId, Vec<SocketAddr>>;
+
+/// Devices the couple removed for good.
+pub type RemovedSet = std::collections::BTreeSet<EndpointId>;
 
 /// A new device key (the device id is its public half).
 pub fn new_secret_key() -> [u8; 32] {

@@ -27,7 +27,7 @@ use crate::pairing::{self, PairError, Proposal};
 use crate::session::SyncProto;
 use crate::ticket::Ticket;
 use crate::wire::{MAX_FRAME, MIN_FRAME};
-use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, SyncError, TrustedSet};
+use crate::{ALPN_PAIR, ALPN_SYNC, DocRequest, NetMode, RemovedSet, SyncError, TrustedSet};
 
 /// How long a dial, or one pairing exchange, may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,6 +175,11 @@ pub(crate) struct Inner {
     /// To the document's owner.
     pub docs: mpsc::UnboundedSender<DocRequest>,
     pub trusted: watch::Receiver<TrustedSet>,
+    /// Devices the couple removed: each may connect once in a while, to be
+    /// told so (`crate::removal`).
+    pub removed: watch::Receiver<RemovedSet>,
+    /// When each removed device was last let in to be told.
+    pub told_removed: Mutex<HashMap<EndpointId, Instant>>,
     /// The owner's change counter, bumped on every stored change.
     pub changed: watch::Receiver<u64>,
     pub peers: Mutex<HashMap<EndpointId, PeerState>>,
@@ -193,6 +198,28 @@ pub(crate) struct Inner {
 impl Inner {
     pub fn is_trusted(&self, id: &EndpointId) -> bool {
         self.trusted.borrow().contains_key(id)
+    }
+
+    pub fn is_removed(&self, id: &EndpointId) -> bool {
+        self.removed.borrow().contains(id)
+    }
+
+    /// Whether removed device `id` may come in now to be told: at most once
+    /// per [`crate::removal::TELL_EVERY`]. Counts this time as a telling.
+    pub fn may_tell_removed(&self, id: &EndpointId) -> bool {
+        if !self.is_removed(id) {
+            return false;
+        }
+        let mut told = self.told_removed.lock().expect("told lock");
+        let now = Instant::now();
+        if told
+            .get(id)
+            .is_some_and(|t| now.duration_since(*t) < crate::removal::TELL_EVERY)
+        {
+            return false;
+        }
+        told.insert(*id, now);
+        true
     }
 
     /// Addresses where peers can reach this device, as our hello says.
@@ -271,14 +298,16 @@ impl SyncNode {
         cfg: NodeConfig,
         docs: mpsc::UnboundedSender<DocRequest>,
         trusted: watch::Receiver<TrustedSet>,
+        removed: watch::Receiver<RemovedSet>,
         changed: watch::Receiver<u64>,
     ) -> Result<SyncNode, SyncError> {
-        match Self::bind(&cfg, docs.clone(), trusted.clone(), changed.clone()).await {
+        let links = (trusted, removed, changed);
+        match Self::bind(&cfg, docs.clone(), links.clone()).await {
             Err(e @ SyncError::Bind(_)) if cfg.port != 0 => {
                 // The port we used last time is taken: any port will do, peers
                 // learn the new one from the document.
                 tracing::warn!(port = cfg.port, error = %e, "last sync port unavailable; using another");
-                Self::bind(&NodeConfig { port: 0, ..cfg }, docs, trusted, changed).await
+                Self::bind(&NodeConfig { port: 0, ..cfg }, docs, links).await
             }
             r => r,
         }
@@ -287,8 +316,11 @@ impl SyncNode {
     async fn bind(
         cfg: &NodeConfig,
         docs: mpsc::UnboundedSender<DocRequest>,
-        trusted: watch::Receiver<TrustedSet>,
-        changed: watch::Receiver<u64>,
+        (trusted, removed, changed): (
+            watch::Receiver<TrustedSet>,
+            watch::Receiver<RemovedSet>,
+            watch::Receiver<u64>,
+        ),
     ) -> Result<SyncNode, SyncError> {
         // The gate exists before the endpoint, the state it checks only
         // after: until then it refuses everyone.
@@ -305,6 +337,8 @@ impl SyncNode {
             endpoint: endpoint.clone(),
             docs,
             trusted,
+            removed,
+            told_removed: Mutex::default(),
             changed,
             peers: Mutex::default(),
             invite: Mutex::default(),

@@ -26,7 +26,11 @@ impl ProtocolHandler for SyncProto {
         let peer = conn.remote_id();
         // Checked again here: trust may have changed since the handshake.
         if !self.0.is_trusted(&peer) {
-            conn.close(403u32.into(), b"not trusted");
+            if self.0.is_removed(&peer) {
+                crate::removal::tell(self.0.clone(), conn, peer).await;
+            } else {
+                conn.close(403u32.into(), b"not trusted");
+            }
             return Ok(());
         }
         let reserved = self.0.peer(peer, |p| {
@@ -278,6 +282,12 @@ async fn session_loop(
                     Some(Ok(b)) => b,
                 };
                 inner.peer(peer, |p| p.bytes_received += bytes.len() as u64 + 4);
+                // Instead of a session, a device that removed us says so.
+                if let Some(proof) = crate::removal::proof_in(&bytes) {
+                    let proof = proof.to_vec();
+                    let _ = inner.docs.send(DocRequest::Removed { peer, proof });
+                    return Err(SyncError::Removed);
+                }
                 // The first frame must be a hello; later ones may be too.
                 if !heard || Hello::is_hello(&bytes) {
                     heard = true;

@@ -51,6 +51,7 @@ type Handled = Result<Response, Refusal>;
 pub struct SyncLink {
     pub changed: watch::Sender<u64>,
     pub trusted: watch::Sender<TrustedSet>,
+    pub removed: watch::Sender<hearth_sync::RemovedSet>,
 }
 
 /// What both states share: who this device is, and its links.
@@ -140,6 +141,15 @@ pub enum Input {
         peer: EndpointId,
         addrs: Vec<SocketAddr>,
     },
+    /// A removed device came in to be told: the proof for it.
+    RemovalProof {
+        peer: EndpointId,
+    },
+    /// A device we dialed sent the proof that we were removed.
+    Removed {
+        peer: EndpointId,
+        proof: Vec<u8>,
+    },
     /// A peer's hello: where it and the devices it knows can be reached.
     Heard {
         peer: EndpointId,
@@ -158,6 +168,8 @@ pub enum Output {
     Generated(Vec<Vec<u8>>),
     Received(Result<Received, SyncError>),
     Trusted(Result<(), SyncError>),
+    /// The proof for a removed device; empty when there is none.
+    RemovalProof(Vec<u8>),
     Nothing,
 }
 

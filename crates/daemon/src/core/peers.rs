@@ -307,6 +307,10 @@ impl Ready {
     /// device pending for my partner is not among them: my devices need
     /// nothing from it until approved (docs/SCHEMA.md, "Trust").
     fn trusted_ids(&self) -> BTreeSet<String> {
+        // A removed device trusts nobody again: it keeps what it has.
+        if self.base.identity.removed.is_some() {
+            return BTreeSet::new();
+        }
         let me = self.base.identity.device.as_str();
         let mut ids: BTreeSet<String> = self
             .journal
@@ -349,6 +353,20 @@ impl Ready {
                 false
             } else {
                 *t = trusted;
+                true
+            }
+        });
+        let removed: hearth_sync::RemovedSet = self
+            .journal
+            .removed_devices()
+            .iter()
+            .filter_map(|d| EndpointId::from_bytes(&d.0).ok())
+            .collect();
+        link.removed.send_if_modified(|r| {
+            if *r == removed {
+                false
+            } else {
+                *r = removed;
                 true
             }
         });

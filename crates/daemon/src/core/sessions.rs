@@ -81,6 +81,17 @@ impl Ready {
                 let wrote = r.is_ok();
                 (Output::Trusted(r), wrote)
             }
+            Input::RemovalProof { peer } => (
+                Output::RemovalProof(hearth_model::records::removal::proof_for(
+                    self.journal.trust(),
+                    &key_of(&peer),
+                )),
+                false,
+            ),
+            Input::Removed { peer, proof } => {
+                self.removed_by(peer, &proof);
+                (Output::Nothing, false)
+            }
             _ => (Output::Nothing, false),
         }
     }
@@ -96,6 +107,30 @@ impl Ready {
             self.end(session);
             SyncError::Rejected(e.to_string())
         })
+    }
+
+    /// A device we dialed says we were removed. Believed only if the proof
+    /// holds against our own records; then this device stops syncing for
+    /// good, and says so in `status` and `sync`.
+    fn removed_by(&mut self, peer: EndpointId, proof: &[u8]) {
+        if self.base.identity.removed.is_some() {
+            return;
+        }
+        let me = self.journal.device();
+        let Some(removal) =
+            hearth_model::records::removal::check_proof(self.journal.trust(), &me, proof)
+        else {
+            tracing::warn!(peer = %peer.fmt_short(), "a device said this one was removed, without a proof that holds");
+            *self.sessions.refused.entry(peer).or_default() += 1;
+            return;
+        };
+        tracing::warn!(peer = %peer.fmt_short(), "this device was removed from the couple; it stops syncing");
+        self.base.identity.removed = Some(crate::identity::RemovedBy {
+            by: removal.by,
+            at: removal.at,
+        });
+        self.base.save_identity("the removal of this device");
+        self.publish();
     }
 
     fn end(&mut self, session: u64) {

@@ -188,6 +188,13 @@ pub(super) fn status(
             .unwrap_or_default(),
         malformed: view.malformed,
         sync_error: base.sync_error.clone(),
+        removed: base.identity.removed.as_ref().map(|r| {
+            hearth_model::records::removal::Removal {
+                by: r.by.clone(),
+                at: r.at,
+            }
+            .sentence()
+        }),
         net: base.network.0.clone(),
         relay: base.network.1.clone(),
         locked: false,

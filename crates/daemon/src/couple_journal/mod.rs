@@ -248,6 +248,18 @@ impl CoupleJournal {
         out
     }
 
+    /// Every device the couple removed for good.
+    pub fn removed_devices(&self) -> BTreeSet<DeviceKey> {
+        use hearth_model::records::record::Body;
+        self.trust
+            .counting()
+            .filter_map(|(_, r)| match &r.body {
+                Body::Remove(x) if self.trust.is_removed(&x.subject) => Some(x.subject),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn day_boundary(&self) -> DayBoundary {
         settings(&self.trust)
             .value

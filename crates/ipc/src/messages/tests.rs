@@ -318,6 +318,9 @@ fn responses() -> Vec<Response> {
             quarantined: vec!["x".into()],
             malformed: 1,
             sync_error: Some("off".into()),
+            removed: Some(
+                "this device was removed by Ana on 7 Dec 2026; it no longer syncs".into(),
+            ),
             net: "local".into(),
             relay: Some("https://relay.example".into()),
             locked: true,
