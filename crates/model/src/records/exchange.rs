@@ -382,6 +382,8 @@ impl Exchange {
                 match verdict {
                     Verdict::Wait => Ok(Received::Wait),
                     Verdict::Accept => {
+                        super::shape::check(&p, &ds.fork, &real_heads, &ds.genesis)
+                            .map_err(|why| PartnerRefusal::Shape { doc: p, why })?;
                         let signed = covering(&p, &ds.signed, trust);
                         ds.signed.clear();
                         Ok(Received::Accept {

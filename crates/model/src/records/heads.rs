@@ -201,6 +201,8 @@ pub enum PartnerRefusal {
     },
     #[error("head {head} of {doc} is not covered by heads a device of that partner signed")]
     Uncovered { head: String, doc: PartnerDoc },
+    #[error("changes to {doc} leave what no write makes: {why}")]
+    Shape { doc: PartnerDoc, why: String },
 }
 
 /// What to do with a session's scratch fork of a partner document after a

@@ -31,6 +31,7 @@ pub mod release;
 pub mod removal;
 pub mod session_frame;
 pub mod settle;
+pub mod shape;
 pub mod trust;
 
 #[cfg(test)]
