@@ -10,6 +10,7 @@ mod error;
 mod input;
 mod manual;
 mod pager;
+mod progress;
 mod render;
 mod usage;
 

@@ -946,12 +946,39 @@ fn device_list_changes_show_once_as_notices_on_the_other_devices() {
     assert!(text.contains("Nothing new"), "{text}");
 }
 
+#[test]
+fn sync_progress_is_counted_in_json_and_drawn_on_a_terminal() {
+    let ana = TestEnv::named("Ana", "laptop");
+    let ben = TestEnv::named("Ben", "phone");
+    ana.pair_with(&ben);
+    ana.ok(&["note", "for the count"]);
+    converged(&[&ana, &ben], 1);
+    for env in [&ana, &ben] {
+        env.wait_for(CONVERGE, "every document the same on both", || {
+            let list: serde_json::Value =
+                serde_json::from_str(&env.ok(&["peers", "list", "--json"])).unwrap();
+            let p = &list["peers"][0];
+            // The couple document and Ana's document of the year, at least.
+            p["docs_total"].as_u64().is_some_and(|t| t >= 2) && p["docs_in_sync"] == p["docs_total"]
+        });
+    }
+    let drawn = stderr_at_a_terminal(&ana, &["sync"]);
+    assert!(drawn.contains("documents"), "{drawn:?}");
+    let quiet = ana.run(&["sync"]);
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("documents"),
+        "no bar when stderr is not a terminal"
+    );
+}
+
 /// What `args` print on stderr when stderr is a terminal.
 fn stderr_at_a_terminal(env: &TestEnv, args: &[&str]) -> String {
     use std::io::Read;
     let (mut master, slave) = crate::common::pty();
     let mut cmd = env.std_cmd();
+    // A terminal has a TERM; progress bars stay hidden without one.
     cmd.args(args)
+        .env("TERM", "xterm")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::from(slave));
     let status = cmd.status().unwrap();

@@ -46,7 +46,7 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
             out.flush()?;
             drop(out);
             let proposed = ctx.call(Request::PairWait)?;
-            confirm_and_finish(ctx, proposed, yes)
+            confirm_and_finish(ctx, proposed, yes).map(|_| ())
         }
         PairCommand::Join {
             ticket,
@@ -56,7 +56,11 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
             can_confirm(yes)?;
             super::keys::ensure_storage_key(ctx, no_passphrase)?;
             let proposed = ctx.call(Request::PairJoin(hearth_ipc::PairJoin { ticket }))?;
-            confirm_and_finish(ctx, proposed, yes)?;
+            let peer = confirm_and_finish(ctx, proposed, yes)?;
+            // A long first sync shows its progress on a terminal.
+            if crate::progress::until_in_sync(&ctx.paths, &peer, FIRST_SYNC_WAIT) {
+                println!("First sync done.");
+            }
             println!("Your journals now sync whenever both devices are online.");
             Ok(())
         }
@@ -77,7 +81,11 @@ fn can_confirm(yes: bool) -> Result<()> {
 /// Shows the safety number, asks whether the other screen shows the same,
 /// and waits for the other device's answer. Nothing is trusted on either
 /// device until both have said yes.
-fn confirm_and_finish(ctx: &mut Ctx, proposed: Response, yes: bool) -> Result<()> {
+/// How long `pair join` shows the first sync's progress before it leaves
+/// the rest to the daemon.
+const FIRST_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn confirm_and_finish(ctx: &mut Ctx, proposed: Response, yes: bool) -> Result<String> {
     let (peer, safety) = match proposed {
         Response::PairProposed { peer, safety } => (peer, safety),
         r => return Err(unexpected(r)),
@@ -102,7 +110,7 @@ fn confirm_and_finish(ctx: &mut Ctx, proposed: Response, yes: bool) -> Result<()
     match ctx.call(Request::PairConfirm(hearth_ipc::PairConfirm { yes: true }))? {
         Response::Paired { peer, .. } => {
             println!("Paired with device {}.", short(&peer));
-            Ok(())
+            Ok(peer)
         }
         r => Err(unexpected(r)),
     }
@@ -243,6 +251,11 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
                     Some(n) => format!("{n} changes unsent"),
                     None => "unsent: unknown".to_string(),
                 };
+                if let (true, Some(done), Some(total)) = (p.online, p.docs_in_sync, p.docs_total)
+                    && done < total
+                {
+                    unsent.push_str(&format!(" · syncing: {done} of {total} documents the same"));
+                }
                 if p.refused > 0 {
                     unsent.push_str(&format!(
                         " · {} refused (forged or malformed; see `last_error` in --json)",
@@ -261,9 +274,13 @@ pub fn peers(ctx: &mut Ctx, c: PeersCommand) -> Result<()> {
 }
 
 pub fn sync(ctx: &mut Ctx, a: SyncArgs) -> Result<()> {
-    let reports = match ctx.call(Request::Sync(hearth_ipc::SyncNow {
-        timeout_secs: a.timeout,
-    }))? {
+    let paths = ctx.paths.clone();
+    let answer = crate::progress::during(&paths, || {
+        ctx.call(Request::Sync(hearth_ipc::SyncNow {
+            timeout_secs: a.timeout,
+        }))
+    });
+    let reports = match answer? {
         Response::Synced { devices } => devices,
         r => return Err(unexpected(r)),
     };

@@ -592,6 +592,13 @@ pub struct PeerInfo {
     /// started: forged or malformed changes end that session.
     #[serde(default)]
     pub refused: u64,
+    /// A first sync's progress: of the documents this device or the peer
+    /// holds that both may hold, how many are the same on both. `None`
+    /// until the peer has said what it holds.
+    #[serde(default)]
+    pub docs_in_sync: Option<usize>,
+    #[serde(default)]
+    pub docs_total: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -168,6 +168,9 @@ impl Ready {
             .into_iter()
             .map(|(id, name, partner)| {
                 let now = live.iter().find(|s| s.id == id.as_str());
+                let progress = device_key(&id)
+                    .ok()
+                    .and_then(|k| self.journal.sync_progress(&k));
                 PeerInfo {
                     id: id.to_string(),
                     name,
@@ -188,6 +191,8 @@ impl Ready {
                         .as_str()
                         .parse::<EndpointId>()
                         .map_or(0, |p| self.sessions.refused(&p)),
+                    docs_in_sync: progress.map(|(done, _)| done),
+                    docs_total: progress.map(|(_, total)| total),
                 }
             })
             .collect();

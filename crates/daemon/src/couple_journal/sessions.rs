@@ -503,6 +503,38 @@ impl CoupleJournal {
     }
 
     /// The signed heads this device keeps for `doc`, as records.
+    /// How far this device and `peer` agree, for a first sync's progress:
+    /// of the documents either holds that the peer may hold, how many have
+    /// the same heads on both, by what the peer last said. `None` before
+    /// it said anything.
+    pub fn sync_progress(&self, peer: &DeviceKey) -> Option<(usize, usize)> {
+        let known = self.known.get(peer)?;
+        let mut docs: BTreeSet<DocId> = self
+            .set
+            .documents()
+            .into_iter()
+            .chain(self.set.loaded())
+            .filter(|d| may_hold(&self.trust, peer, d))
+            .collect();
+        docs.extend(known.keys().copied());
+        let same = |d: &DocId| {
+            let ours: BTreeSet<automerge::ChangeHash> = match self.set.doc(d) {
+                Some(am) => am.get_heads().into_iter().collect(),
+                None => self
+                    .set
+                    .committed_heads(d)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            };
+            known
+                .get(d)
+                .is_some_and(|theirs| theirs.iter().copied().collect::<BTreeSet<_>>() == ours)
+        };
+        let done = docs.iter().filter(|d| same(d)).count();
+        Some((done, docs.len()))
+    }
+
     pub fn kept_signed(&self, doc: &DocId) -> Vec<SignedHeads> {
         self.signed_heads(doc)
     }

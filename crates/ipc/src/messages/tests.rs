@@ -450,6 +450,8 @@ fn responses() -> Vec<Response> {
                 bytes_sent: 10,
                 bytes_received: 20,
                 refused: 1,
+                docs_in_sync: Some(7),
+                docs_total: Some(21),
             }],
         }),
         Response::Synced {
