@@ -286,6 +286,7 @@ pub fn write_home(home: &Path, journal: &Journal) {
         partner: Some(PartnerId(a.to_hex())),
         port: None,
         paired: Vec::new(),
+        removed: None,
     };
     hearth_daemon::identity::IdentityFile {
         path: paths.identity(),

@@ -76,6 +76,8 @@ pub struct IndexState {
     dirty: BTreeSet<EntryId>,
     /// Per document, entries this device cannot read.
     unread: BTreeMap<PartnerDoc, usize>,
+    /// A commit happened since the last write: stamps may have moved.
+    committed: bool,
     /// Documents re-read at the start, for status and tests.
     pub reread_at_start: usize,
     /// Device-list notices shown here (record keys, hex).
@@ -85,6 +87,11 @@ pub struct IndexState {
 impl IndexState {
     pub fn mark(&mut self, id: EntryId) {
         self.dirty.insert(id);
+    }
+
+    /// A commit made something durable: the next write compares stamps.
+    pub fn committed(&mut self) {
+        self.committed = true;
     }
 
     pub fn was_seen(&self, key: &str) -> bool {
@@ -146,6 +153,7 @@ impl Ready {
             return;
         };
         self.index.index = Some(index);
+        self.index.committed = true;
         self.index.seen = std::mem::take(&mut indexed.seen);
         let now = self.journal.stamps();
         let moved: Vec<DocId> = now
@@ -206,9 +214,14 @@ impl Ready {
     /// durable. A failure is logged: the stamps stay behind, so the next
     /// start re-reads those documents.
     pub(super) fn write_index(&mut self) {
+        // A batch of reads changed nothing: no stamp is looked at.
+        if !self.index.committed && self.index.dirty.is_empty() {
+            return;
+        }
         let Some(index) = self.index.index.as_mut() else {
             return;
         };
+        self.index.committed = false;
         let mut update = Update::default();
         for id in std::mem::take(&mut self.index.dirty) {
             let home = self.journal.home_of(&id);

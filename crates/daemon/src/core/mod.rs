@@ -598,6 +598,7 @@ impl Ready {
     fn commit(&mut self) -> Result<(), StoreError> {
         match self.journal.commit() {
             Ok(written) => {
+                self.index.committed();
                 self.journal.compact(COMPACT_AFTER_CHUNKS);
                 self.adopt_partner();
                 if !written.is_empty() {

@@ -429,9 +429,10 @@ impl CoupleJournal {
         &self.quarantined
     }
 
-    /// Whether any loaded document has changes not yet committed.
+    /// Whether any loaded document has changes not yet committed, or a
+    /// key file keys not yet synced (a frame that brought only keys).
     pub fn is_dirty(&self) -> bool {
-        self.set.loaded().iter().any(|d| self.set.is_dirty(d))
+        self.set.has_unsynced_keys() || self.set.loaded().iter().any(|d| self.set.is_dirty(d))
     }
 
     /// Chunks on disk since each document's snapshot, summed.

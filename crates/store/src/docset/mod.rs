@@ -421,6 +421,12 @@ impl DocSet {
     }
 
     /// Whether a loaded document has changes no commit has written.
+    /// Whether a key file holds slots written since its last sync: keys a
+    /// peer gave, which the next commit makes durable.
+    pub fn has_unsynced_keys(&self) -> bool {
+        self.key_files.values().any(|k| !k.is_synced())
+    }
+
     pub fn is_dirty(&self, doc: &DocId) -> bool {
         self.loaded
             .get(doc)
