@@ -92,13 +92,17 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let (home_a, home_b) = (tmp.path().join("a"), tmp.path().join("b"));
     eprintln!("building a {n}-entry journal on device A ...");
-    write_home(&home_a, &build_hearth(n));
+    // The fresh device is Ana's second one, which Ben approved ahead of
+    // time (as `hearth peers approve` would), so it gets both partners'
+    // documents in its first sync.
+    let b_secret = hearth_sync::new_secret_key();
+    write_home_approving(&home_a, &build_hearth(n), &[b_secret]);
     let (pa, pb) = (Paths::under(&home_a), Paths::under(&home_b));
     // The fresh device's key, as `hearth pair join --no-passphrase` makes it.
-    hearth_store::KeyFile::new_plain()
-        .0
-        .write(&pb.data)
-        .unwrap();
+    std::fs::create_dir_all(&pb.data).unwrap();
+    let (b_key_file, b_storage) = hearth_store::KeyFile::new_plain();
+    b_key_file.write(&pb.data).unwrap();
+    write_identity(&pb, &b_storage, b_secret, None, None);
     let _a = start(&home_a);
     let _b = start(&home_b);
     wait_ready(&pa);

@@ -204,6 +204,13 @@ pub fn log_n(n: usize, contains: Option<&str>) -> Request {
 /// into its author's document of its year with its key in this device's
 /// key files, one change per entry, and one snapshot per document.
 pub fn write_home(home: &Path, journal: &Journal) {
+    write_home_approving(home, journal, &[]);
+}
+
+/// [`write_home`], with Ben also approving the devices `approved` ahead of
+/// time: a fresh device of Ana's that pairs with this one then gets Ben's
+/// documents too, at once, as it would once Ben approved it.
+pub fn write_home_approving(home: &Path, journal: &Journal, approved: &[[u8; 32]]) {
     use hearth_model::records::book::{self, Writer};
     use hearth_model::records::content::VersionKey;
     use hearth_model::records::couple_write::{self, Signer};
@@ -239,13 +246,24 @@ pub fn write_home(home: &Path, journal: &Journal) {
     );
     couple_write::approve(couple, &sign(&ana), kb, b).unwrap();
     couple_write::approve(couple, &sign(&ben), ka, a).unwrap();
+    for secret in approved {
+        let device = DeviceKey(
+            ed25519_dalek::SigningKey::from_bytes(secret)
+                .verifying_key()
+                .to_bytes(),
+        );
+        couple_write::approve(couple, &sign(&ben), device, a).unwrap();
+    }
     let (entries, _) = journal.all_entries();
     let mut rng = rand::rng();
+    let ben_actor = ActorId::from(kb.0.as_slice());
     for (i, e) in entries.iter().enumerate() {
-        let (partner, device) = if e.author.as_str() == "ana" {
-            (a, ka)
+        // Each partner's documents are written by that partner's device,
+        // as a peer checks.
+        let (partner, device, actor) = if e.author.as_str() == "ana" {
+            (a, ka, &actor)
         } else {
-            (b, kb)
+            (b, kb, &ben_actor)
         };
         let w = Writer {
             partner,
@@ -274,16 +292,54 @@ pub fn write_home(home: &Path, journal: &Journal) {
             set.commit().unwrap();
         }
     }
+    // Signed heads of every partner document, by its partner's device: a
+    // peer takes a partner's changes only under them.
+    for doc in set.loaded() {
+        let DocId::Partner(p) = doc else { continue };
+        let (signer, key) = if p.partner == a {
+            (ka, &ana)
+        } else {
+            (kb, &ben)
+        };
+        let heads = set.doc(&doc).unwrap().get_heads().into_iter().collect();
+        let counter = set.take_heads_counter();
+        let record = hearth_model::records::heads::HeadsRecord {
+            signer,
+            counter,
+            doc: p,
+            heads,
+        }
+        .sign(key)
+        .unwrap();
+        set.keep_signed_heads(doc, vec![record.to_bytes()]);
+    }
     set.commit().unwrap();
     for doc in set.documents() {
         set.compact(&doc).unwrap();
     }
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    write_identity(
+        &paths,
+        &storage,
+        key,
+        Some("bench"),
+        Some(PartnerId(a.to_hex())),
+    );
+}
+
+/// Writes a device's identity file, sealed with its storage key.
+pub fn write_identity(
+    paths: &Paths,
+    storage: &hearth_store::StorageKey,
+    secret: [u8; 32],
+    name: Option<&str>,
+    partner: Option<PartnerId>,
+) {
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let identity = hearth_daemon::identity::Identity {
         secret_key: hex,
-        device: hearth_model::DeviceId(hearth_sync::device_id(&key).to_string()),
-        device_name: Some("bench".into()),
-        partner: Some(PartnerId(a.to_hex())),
+        device: hearth_model::DeviceId(hearth_sync::device_id(&secret).to_string()),
+        device_name: name.map(str::to_string),
+        partner,
         port: None,
         paired: Vec::new(),
         removed: None,
