@@ -87,10 +87,6 @@ pub(super) struct Session {
     /// Per document, the digest of the key list last offered and the key
     /// file's generation then, so an unchanged list is not offered again.
     offered: BTreeMap<PartnerDoc, ([u8; 32], u64)>,
-    /// Per document, the digest of each span of the key list last offered:
-    /// a list that grew by a new entry's key is offered again only in the
-    /// span that changed, not whole.
-    spans: BTreeMap<PartnerDoc, BTreeMap<(u128, u128), [u8; 32]>>,
     /// Frames owed to the peer: gifts answering its offers.
     owed: Vec<Vec<u8>>,
     /// Documents the peer spoke of, held here or not: each gets an answer,
@@ -105,10 +101,6 @@ pub(super) struct Session {
 /// gift (and the key), rounded up: how many fit one frame.
 const OFFER_ITEM: usize = 40;
 const GIFT_ITEM: usize = 72;
-
-/// The most keys in one span of an offer: small enough that a new entry's
-/// key costs one span of the list, not the list.
-const SPAN_KEYS: usize = 256;
 
 /// Room in a frame for its kind, document id and the signed heads that go
 /// with a document's first part (a few hundred bytes each).
@@ -129,7 +121,6 @@ impl CoupleJournal {
                 peer,
                 exchange,
                 offered: BTreeMap::new(),
-                spans: BTreeMap::new(),
                 owed: Vec::new(),
                 spoken: BTreeSet::new(),
                 max_message: max_frame.saturating_sub(FRAME_ROOM).max(1024),
@@ -243,7 +234,7 @@ impl CoupleJournal {
                 &peer,
                 p,
                 live.into_iter().map(|(v, a, _)| (v, a)),
-                (s.max_message / OFFER_ITEM).clamp(1, SPAN_KEYS),
+                s.max_message / OFFER_ITEM,
             );
             let digest = keys_digest(
                 offers
@@ -256,17 +247,9 @@ impl CoupleJournal {
             if unchanged {
                 continue;
             }
-            let sent = s.spans.entry(p).or_default();
-            let mut now = BTreeMap::new();
             for offer in offers {
-                let span = (offer.from, offer.to);
-                let d = keys_digest(offer.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
-                now.insert(span, d);
-                if sent.get(&span) != Some(&d) {
-                    out.push(SessionFrame::Offer(offer).encode()?);
-                }
+                out.push(SessionFrame::Offer(offer).encode()?);
             }
-            *sent = now;
         }
         Ok(out)
     }
@@ -378,11 +361,7 @@ impl CoupleJournal {
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
-            // Only the spans the peer's offer covers: its gift answers those.
             s.offered.remove(&offer.doc);
-            if let Some(spans) = s.spans.get_mut(&offer.doc) {
-                spans.retain(|(from, to), _| *to < offer.from || *from > offer.to);
-            }
         }
         let s = self
             .sessions
