@@ -181,13 +181,7 @@ impl Ready {
         }
         // Entries of documents that moved, or that the journal no longer
         // has, are read again (or dropped).
-        let gone: BTreeSet<String> = self
-            .index
-            .written
-            .keys()
-            .filter(|d| d.parse().is_ok_and(|d: DocId| !now.contains_key(&d)))
-            .cloned()
-            .collect();
+        let gone = gone(&self.index.written, &now);
         let stale: BTreeSet<String> = moved.iter().map(ToString::to_string).collect();
         for (id, doc) in &homes {
             if stale.contains(doc) || gone.contains(doc) {
@@ -243,13 +237,7 @@ impl Ready {
                 update.stamps.push((key, stamp.clone(), unread));
             }
         }
-        update.drop_docs = self
-            .index
-            .written
-            .keys()
-            .filter(|d| d.parse().is_ok_and(|d: DocId| !now.contains_key(&d)))
-            .cloned()
-            .collect();
+        update.drop_docs = gone(&self.index.written, &now).into_iter().collect();
         if update.is_empty() {
             return;
         }
@@ -290,6 +278,23 @@ impl Ready {
     pub fn reread_at_start(&self) -> usize {
         self.index.reread_at_start
     }
+}
+
+/// The documents the index reflects that the journal no longer has (or
+/// whose ids no longer read as any).
+fn gone(
+    written: &BTreeMap<String, (String, usize)>,
+    now: &BTreeMap<DocId, String>,
+) -> BTreeSet<String> {
+    written
+        .keys()
+        .filter(|d| {
+            d.parse::<DocId>()
+                .ok()
+                .is_none_or(|d| !now.contains_key(&d))
+        })
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -353,29 +353,28 @@ impl Ready {
             .iter()
             .filter_map(|id| Some((id.parse().ok()?, book.addrs(id))))
             .collect();
-        link.trusted.send_if_modified(|t| {
-            if *t == trusted {
-                false
-            } else {
-                *t = trusted;
-                true
-            }
-        });
+        send_if_changed(&link.trusted, trusted);
         let removed: hearth_sync::RemovedSet = self
             .journal
             .removed_devices()
             .iter()
             .filter_map(|d| EndpointId::from_bytes(&d.0).ok())
             .collect();
-        link.removed.send_if_modified(|r| {
-            if *r == removed {
-                false
-            } else {
-                *r = removed;
-                true
-            }
-        });
+        send_if_changed(&link.removed, removed);
     }
+}
+
+/// Publishes `value` only if it differs: the sync layer's watchers wake
+/// for real changes only.
+fn send_if_changed<T: PartialEq>(tx: &tokio::sync::watch::Sender<T>, value: T) {
+    tx.send_if_modified(|t| {
+        if *t == value {
+            false
+        } else {
+            *t = value;
+            true
+        }
+    });
 }
 
 /// A device id's key.
