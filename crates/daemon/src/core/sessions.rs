@@ -34,12 +34,12 @@ impl Sessions {
     }
 }
 
-/// What a loading daemon says to the sync layer.
+/// What a loading daemon says to the sync layer. (A pairing's trust
+/// waits for the load instead: see `Core::can_take`.)
 pub fn while_loading(input: Input) -> Output {
     match input {
         Input::Generate { .. } => Output::Generated(Vec::new()),
         Input::Receive { .. } => Output::Received(Err(SyncError::Loading)),
-        Input::Trust { .. } => Output::Trusted(Err(SyncError::Loading)),
         _ => Output::Nothing,
     }
 }
