@@ -874,7 +874,14 @@ fn init_again_changes_nothing_and_rename_is_mine_only() {
             .ok(&["peers", "list", "--json"])
             .contains("\"partner\": \"Ana\"")
     });
-    desktop.ok(&["init", "--name", "ana", "--device", "desktop"]);
+    // The laptop makes the desktop Ana's once their couple documents agree;
+    // until then `init` says to try again in a moment.
+    desktop.wait_for(CONVERGE, "the desktop to be made ana's", || {
+        desktop
+            .run(&["init", "--name", "ana", "--device", "desktop"])
+            .status
+            .success()
+    });
     let s: serde_json::Value = serde_json::from_str(&desktop.ok(&["status", "--json"])).unwrap();
     assert_eq!(s["me"][1], "Ana", "{s}");
 }
