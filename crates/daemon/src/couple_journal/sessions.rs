@@ -87,6 +87,10 @@ pub(super) struct Session {
     /// Per document, the digest of the key list last offered and the key
     /// file's generation then, so an unchanged list is not offered again.
     offered: BTreeMap<PartnerDoc, ([u8; 32], u64)>,
+    /// Per document, the digest of each window of the key list last
+    /// offered: a new entry's key changes one window, and only that one is
+    /// offered again.
+    windows: BTreeMap<PartnerDoc, BTreeMap<(u128, u128), [u8; 32]>>,
     /// Frames owed to the peer: gifts answering its offers.
     owed: Vec<Vec<u8>>,
     /// Documents the peer spoke of, held here or not: each gets an answer,
@@ -101,6 +105,51 @@ pub(super) struct Session {
 /// gift (and the key), rounded up: how many fit one frame.
 const OFFER_ITEM: usize = 40;
 const GIFT_ITEM: usize = 72;
+
+/// The span of entry time one window of a key offer covers: a week. The
+/// windows' bounds are the same on every device whatever keys it holds, so
+/// a device's windows change only where its keys do.
+const WINDOW_MS: u128 = 7 * 24 * 60 * 60 * 1000;
+
+/// The window of entry-id space holding `entry` (an id's top 48 bits are
+/// its creation time in ms).
+fn window_of(entry: u128) -> (u128, u128) {
+    let start = (entry >> 80) / WINDOW_MS * WINDOW_MS;
+    let end = start + WINDOW_MS;
+    let hi = if end >= 1 << 48 {
+        u128::MAX
+    } else {
+        (end << 80) - 1
+    };
+    (start << 80, hi)
+}
+
+/// `peer`'s offers of `keys` (this device's, of `doc`), window by window,
+/// each window split further when it holds more than `per_offer` keys.
+fn windowed_offers(
+    trust: &hearth_model::records::trust::TrustView,
+    peer: &DeviceKey,
+    doc: PartnerDoc,
+    keys: impl IntoIterator<Item = (keys::VersionRef, keys::Audience)>,
+    per_offer: usize,
+) -> Vec<KeyOffer> {
+    let mut by_window: BTreeMap<(u128, u128), Vec<_>> = BTreeMap::new();
+    for (v, a) in keys {
+        by_window.entry(window_of(v.0)).or_default().push((v, a));
+    }
+    let mut out = Vec::new();
+    for ((lo, hi), in_window) in by_window {
+        let mut offers = keys::offer(trust, peer, doc, in_window, per_offer);
+        if let Some(first) = offers.first_mut() {
+            first.from = lo;
+        }
+        if let Some(last) = offers.last_mut() {
+            last.to = hi;
+        }
+        out.extend(offers);
+    }
+    out
+}
 
 /// Room in a frame for its kind, document id and the signed heads that go
 /// with a document's first part (a few hundred bytes each).
@@ -121,6 +170,7 @@ impl CoupleJournal {
                 peer,
                 exchange,
                 offered: BTreeMap::new(),
+                windows: BTreeMap::new(),
                 owed: Vec::new(),
                 spoken: BTreeSet::new(),
                 max_message: max_frame.saturating_sub(FRAME_ROOM).max(1024),
@@ -229,7 +279,7 @@ impl CoupleJournal {
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
-            let offers = keys::offer(
+            let offers = windowed_offers(
                 &self.trust,
                 &peer,
                 p,
@@ -247,9 +297,17 @@ impl CoupleJournal {
             if unchanged {
                 continue;
             }
+            let sent = s.windows.entry(p).or_default();
+            let mut now = BTreeMap::new();
             for offer in offers {
-                out.push(SessionFrame::Offer(offer).encode()?);
+                let span = (offer.from, offer.to);
+                let d = keys_digest(offer.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
+                if sent.get(&span) != Some(&d) {
+                    out.push(SessionFrame::Offer(offer).encode()?);
+                }
+                now.insert(span, d);
             }
+            *sent = now;
         }
         Ok(out)
     }
@@ -342,6 +400,11 @@ impl CoupleJournal {
         } else {
             Vec::new()
         };
+        let in_range: Vec<(keys::VersionRef, keys::Audience)> = mine
+            .iter()
+            .filter(|(v, _, _)| (offer.from..=offer.to).contains(&v.0))
+            .map(|(v, a, _)| (*v, *a))
+            .collect();
         let gift = keys::gift(&self.trust, &peer, &offer, mine);
         // The peer holds keys this device lacks (one released since this
         // device's last offer, say): offer again, so the peer's gift follows.
@@ -357,11 +420,28 @@ impl CoupleJournal {
             })
         };
         if lacking {
+            // What this device holds in the same range, so the peer's gift
+            // for it follows; the rest of the list is not sent again.
             let s = self
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
-            s.offered.remove(&offer.doc);
+            let mut counter = keys::offer(
+                &self.trust,
+                &peer,
+                offer.doc,
+                in_range,
+                (s.max_message / OFFER_ITEM).max(1),
+            );
+            if let Some(first) = counter.first_mut() {
+                first.from = offer.from;
+            }
+            if let Some(last) = counter.last_mut() {
+                last.to = offer.to;
+            }
+            for c in counter {
+                s.owed.push(SessionFrame::Offer(c).encode()?);
+            }
         }
         let s = self
             .sessions

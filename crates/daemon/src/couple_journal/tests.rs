@@ -282,6 +282,78 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// Moves frames both ways in an open session until both are quiet;
+    /// returns the bytes that went, both ways.
+    fn settle(&mut self, session: u64) -> usize {
+        let (mut bytes, mut quiet) = (0, 0);
+        for _ in 0..60 {
+            let to_b = self.a.session_generate(session).unwrap();
+            for f in &to_b {
+                self.b.session_receive(session, f).unwrap();
+            }
+            let to_a = self.b.session_generate(session).unwrap();
+            for f in &to_a {
+                self.a.session_receive(session, f).unwrap();
+            }
+            self.a.commit().unwrap();
+            self.b.commit().unwrap();
+            bytes += to_a.iter().chain(&to_b).map(Vec::len).sum::<usize>();
+            quiet = if to_a.is_empty() && to_b.is_empty() {
+                quiet + 1
+            } else {
+                0
+            };
+            if quiet == 2 {
+                return bytes;
+            }
+        }
+        panic!("the session did not settle");
+    }
+}
+
+#[test]
+fn a_new_entry_re_offers_one_window_of_keys_not_the_whole_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    // Ids an hour apart, as a journal written over three months has them.
+    let hourly = |n: u64| EntryId::from_parts(1_790_000_000_000 + n * 3_600_000, u128::from(n));
+    for n in 0..2_000u64 {
+        p.a.add_entry(
+            now(),
+            &note(&format!("entry {n}")),
+            hourly(n),
+            false,
+            &mut rng,
+        )
+        .unwrap();
+    }
+    p.a.commit().unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    let first = p.settle(2);
+    assert!(matches!(
+        p.b.entry(&hourly(1_999)).unwrap(),
+        Some(Found::Readable(_))
+    ));
+    p.a.add_entry(now(), &note("one more"), hourly(2_000), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    let one = p.settle(2);
+    assert!(matches!(
+        p.b.entry(&hourly(2_000)).unwrap(),
+        Some(Found::Readable(_))
+    ));
+    // 2,000 keys offered whole are 80 KB each way; one window is a week's.
+    assert!(
+        one < 40_000,
+        "one entry cost {one} bytes (the first sync {first})"
+    );
+}
+
 fn two_partners(dir: &Path) -> Pair {
     let (sa, _) = DocSet::open(
         &dir.join("ana"),
