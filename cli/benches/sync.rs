@@ -155,6 +155,15 @@ fn main() {
     std::thread::sleep(Duration::from_millis(300));
     let after = peer_bytes(&pa);
     let one_entry = (after.0 - before.0) + (after.1 - before.1);
+    // And a second one: the first can carry what a session sends once
+    // (each side's whole key list after its first sync).
+    note(&pa, "and one more after it");
+    until(Duration::from_secs(30), || {
+        visible(&pb, "and one more after it")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let again = peer_bytes(&pa);
+    let second_entry = (again.0 - after.0) + (again.1 - after.1);
 
     // Propagation.
     let mut prop: Vec<f64> = (0..60)
@@ -278,6 +287,7 @@ fn main() {
         first_bytes as f64 / 1024.0
     );
     println!("| bytes on the wire for one new entry (both ways) | {one_entry} B | ≤ 4 KB |");
+    println!("| the same for the next new entry | {second_entry} B | ≤ 4 KB |");
     println!("| `log -n 20` on A over IPC, B quiet, p50 / p99 | {q50:.1} / {q99:.1} ms | |");
     println!(
         "| the same while B floods A ({arrived} entries arrived in {flood_secs:.1} s), p50 / p99 | {f50:.1} / {f99:.1} ms (p99 ratio {:.2}) | p99 ≤ 100 ms |",

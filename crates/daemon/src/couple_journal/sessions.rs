@@ -298,16 +298,29 @@ impl CoupleJournal {
                 continue;
             }
             let sent = s.windows.entry(p).or_default();
+            // The first offer of a session goes whole, in as few frames as
+            // fit: window by window, a first sync would be thousands of
+            // small round trips.
+            let first = sent.is_empty();
             let mut now = BTreeMap::new();
+            let mut whole = Vec::new();
             for offer in offers {
                 let span = (offer.from, offer.to);
                 let d = keys_digest(offer.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
-                if sent.get(&span) != Some(&d) {
+                if first {
+                    whole.extend(offer.have.iter().copied());
+                } else if sent.get(&span) != Some(&d) {
                     out.push(SessionFrame::Offer(offer).encode()?);
                 }
                 now.insert(span, d);
             }
             *sent = now;
+            if first {
+                let per_offer = (s.max_message / OFFER_ITEM).max(1);
+                for offer in keys::offer(&self.trust, &peer, p, whole, per_offer) {
+                    out.push(SessionFrame::Offer(offer).encode()?);
+                }
+            }
         }
         Ok(out)
     }
