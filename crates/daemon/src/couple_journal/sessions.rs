@@ -137,18 +137,29 @@ fn windowed_offers(
     for (v, a) in keys {
         by_window.entry(window_of(v.0)).or_default().push((v, a));
     }
-    let mut out = Vec::new();
-    for ((lo, hi), in_window) in by_window {
-        let mut offers = keys::offer(trust, peer, doc, in_window, per_offer);
-        if let Some(first) = offers.first_mut() {
-            first.from = lo;
-        }
-        if let Some(last) = offers.last_mut() {
-            last.to = hi;
-        }
-        out.extend(offers);
+    by_window
+        .into_iter()
+        .flat_map(|(range, in_window)| offers_within(trust, peer, doc, in_window, per_offer, range))
+        .collect()
+}
+
+/// Offers of `keys` that together cover exactly `lo..=hi` of entry-id space.
+fn offers_within(
+    trust: &hearth_model::records::trust::TrustView,
+    peer: &DeviceKey,
+    doc: PartnerDoc,
+    keys: Vec<(keys::VersionRef, keys::Audience)>,
+    per_offer: usize,
+    (lo, hi): (u128, u128),
+) -> Vec<KeyOffer> {
+    let mut offers = keys::offer(trust, peer, doc, keys, per_offer.max(1));
+    if let Some(first) = offers.first_mut() {
+        first.from = lo;
     }
-    out
+    if let Some(last) = offers.last_mut() {
+        last.to = hi;
+    }
+    offers
 }
 
 /// Room in a frame for its kind, document id and the signed heads that go
@@ -439,19 +450,14 @@ impl CoupleJournal {
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
-            let mut counter = keys::offer(
+            let counter = offers_within(
                 &self.trust,
                 &peer,
                 offer.doc,
                 in_range,
-                (s.max_message / OFFER_ITEM).max(1),
+                s.max_message / OFFER_ITEM,
+                (offer.from, offer.to),
             );
-            if let Some(first) = counter.first_mut() {
-                first.from = offer.from;
-            }
-            if let Some(last) = counter.last_mut() {
-                last.to = offer.to;
-            }
             for c in counter {
                 s.owed.push(SessionFrame::Offer(c).encode()?);
             }
