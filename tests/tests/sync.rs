@@ -1010,3 +1010,64 @@ fn stderr_at_a_terminal(env: &TestEnv, args: &[&str]) -> String {
         .expect("the terminal's output");
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Notes written over the socket as fast as the daemon acknowledges them.
+fn write_flat_out(env: &TestEnv, who: &str, count: usize) {
+    use hearth_ipc::frame::{read_sync, write_sync};
+    use hearth_ipc::{AddEntry, Envelope, PROTOCOL_VERSION, Request, Response};
+    let mut s = std::os::unix::net::UnixStream::connect(env.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    for i in 0..count {
+        let request = Request::Add(AddEntry {
+            entry: hearth_model::NewEntry {
+                body: hearth_model::Body::Note {
+                    text: format!("{who} {i}"),
+                },
+                tags: Default::default(),
+                starred: false,
+                tender: None,
+            },
+            at: chrono::Local::now().fixed_offset(),
+            private: false,
+        });
+        write_sync(
+            &mut s,
+            &Envelope {
+                protocol: PROTOCOL_VERSION,
+                request,
+            },
+        )
+        .unwrap();
+        match read_sync::<Response>(&mut s, 1 << 20).unwrap() {
+            Response::Entry { .. } => {}
+            r => panic!("{r:?}"),
+        }
+    }
+}
+
+/// A device that writes without pause while it syncs sends only what its
+/// signed heads cover: its peer never takes it for a forger. (Frames used
+/// to be made before the batch's commit signed the heads, and a peer
+/// refused them as uncovered and dropped the session.)
+#[test]
+fn a_device_writing_without_pause_is_never_refused_by_its_peers() {
+    let laptop = TestEnv::named("Ana", "laptop");
+    let phone = second_device(&laptop, "Ana", "phone");
+    std::thread::scope(|s| {
+        for who in ["left", "right"] {
+            let phone = &phone;
+            s.spawn(move || write_flat_out(phone, who, 150));
+        }
+    });
+    converged(&[&laptop, &phone], 300);
+    let peers = peers_json(&laptop);
+    let phone_row = peers["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == phone.device_id())
+        .cloned()
+        .unwrap_or_else(|| panic!("the phone in {peers}"));
+    assert_eq!(phone_row["refused"], 0, "{phone_row}");
+    assert_eq!(laptop.log_lines("refused a peer's frame"), 0);
+}

@@ -306,33 +306,33 @@ impl Core {
     /// an answer (a reply channel; nothing in tests).
     pub fn batch<T>(&mut self, work: Vec<(Input, T)>) -> Vec<(Output, T)> {
         let mut out: Vec<(Output, T, bool)> = Vec::with_capacity(work.len());
-        let mut replies = Vec::new();
+        // Frames for peers, generated once the batch is committed: the
+        // commit signs my documents' heads, and a peer accepts only changes
+        // that signed heads cover. Frames made before it would carry this
+        // batch's changes unsigned, and while writes kept coming the peer
+        // would hold every one of them back.
+        let mut to_generate = Vec::new();
         for (input, t) in work {
-            if let Input::Receive { session, .. } = &input {
-                replies.push((out.len(), *session));
+            match &input {
+                Input::Receive { session, .. } => to_generate.push((out.len(), *session)),
+                Input::Generate { session } if matches!(self, Core::Ready(_)) => {
+                    to_generate.push((out.len(), *session));
+                    out.push((Output::Generated(Vec::new()), t, false));
+                    continue;
+                }
+                _ => {}
             }
             let (o, wrote) = self.take(input);
             out.push((o, t, wrote));
         }
-        // A peer's reply is generated once the whole batch is applied, so it
-        // carries every change the batch made, not only those before it.
-        if let Core::Ready(r) = self {
-            for (i, session) in replies {
-                if let Output::Received(Ok(received)) = &mut out[i].0 {
-                    match r.generate(session) {
-                        Ok(reply) => received.reply = reply,
-                        Err(e) => out[i].0 = Output::Received(Err(e)),
-                    }
-                }
-            }
-        }
-        if let Core::Ready(r) = self
-            && r.journal.is_dirty()
-            && let Err(e) = r.commit()
-        {
+        let committed = match self {
+            Core::Ready(r) if r.journal.is_dirty() => r.commit(),
+            _ => Ok(()),
+        };
+        if let Err(e) = &committed {
             for (o, _, wrote) in &mut out {
                 if *wrote {
-                    *o = not_saved(o, &e);
+                    *o = not_saved(o, e);
                 }
             }
         }
@@ -341,6 +341,22 @@ impl Core {
             && !r.journal.is_dirty()
         {
             r.write_index();
+        }
+        // What failed to commit is not sent: the next wake-up after a
+        // commit that holds carries it.
+        if let Core::Ready(r) = self
+            && committed.is_ok()
+        {
+            for (i, session) in to_generate {
+                match &mut out[i].0 {
+                    Output::Received(Ok(received)) => match r.generate(session) {
+                        Ok(reply) => received.reply = reply,
+                        Err(e) => out[i].0 = Output::Received(Err(e)),
+                    },
+                    Output::Generated(frames) => *frames = r.generate(session).unwrap_or_default(),
+                    _ => {}
+                }
+            }
         }
         // Each reply says everything up to the change counter as it stands
         // after this batch's commit, so its session can skip the wake-ups
