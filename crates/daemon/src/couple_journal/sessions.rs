@@ -10,10 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hearth_model::records::book::Docs;
+use hearth_model::records::content::VersionKey;
 use hearth_model::records::exchange::{Exchange, Received, Refused, genesis_of, may_hold};
 use hearth_model::records::heads::{DocKind, PartnerDoc, SignedHeads};
 use hearth_model::records::ids::DeviceKey;
-use hearth_model::records::keys::{self, KeyOffer, KeyRefusal};
+use hearth_model::records::keys::{self, KeyGift, KeyOffer, KeyRefusal};
 use hearth_model::records::manifest::{DocId, keys_digest};
 use hearth_model::records::session_frame::{FrameError, SessionFrame};
 use hearth_model::records::settle::{Settle, settle};
@@ -93,6 +94,12 @@ pub(super) struct Session {
     windows: BTreeMap<PartnerDoc, BTreeMap<(u128, u128), [u8; 32]>>,
     /// Frames owed to the peer: gifts answering its offers.
     owed: Vec<Vec<u8>>,
+    /// Per document, the key files' generation up to which stored keys
+    /// went with the changes (`pushes`); what came before the session is
+    /// the first offer's to send.
+    pushed: BTreeMap<PartnerDoc, u64>,
+    /// The key files' generation when the session began.
+    began: u64,
     /// Documents the peer spoke of, held here or not: each gets an answer,
     /// or Automerge's sync of a document this device lacks would stall.
     spoken: BTreeSet<DocId>,
@@ -183,6 +190,8 @@ impl CoupleJournal {
                 offered: BTreeMap::new(),
                 windows: BTreeMap::new(),
                 owed: Vec::new(),
+                pushed: BTreeMap::new(),
+                began: hearth_store::docset::last_generation(),
                 spoken: BTreeSet::new(),
                 max_message: max_frame.saturating_sub(FRAME_ROOM).max(1024),
             },
@@ -245,6 +254,9 @@ impl CoupleJournal {
             for frame in frames {
                 out.push(SessionFrame::Doc(frame).encode()?);
             }
+            if let DocId::Partner(p) = doc {
+                out.extend(self.pushes(session, p)?);
+            }
         }
         let s = self
             .sessions
@@ -252,6 +264,59 @@ impl CoupleJournal {
             .ok_or(SessionError::NoSession)?;
         out.append(&mut s.owed);
         out.extend(self.offers(session)?);
+        Ok(out)
+    }
+
+    /// Gifts of the keys of `doc` stored since the last push that the peer
+    /// may hold, sent unasked right after the changes that need them (or
+    /// once the peer is known to hold the document as it is here): a new
+    /// entry is readable on the peer from the message that carries it,
+    /// rather than after an offer, its answer and a gift. A key whose
+    /// version has not reached the peer is dropped there and comes again
+    /// through the offers.
+    fn pushes(&mut self, session: u64, doc: PartnerDoc) -> Result<Vec<Vec<u8>>, SessionError> {
+        let id = DocId::Partner(doc);
+        let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
+        let since = s.pushed.get(&doc).copied().unwrap_or(s.began);
+        let (peer, per_gift) = (s.peer, (s.max_message / GIFT_ITEM).max(1));
+        let arrived = s.exchange.carried_changes(&id)
+            || self
+                .set
+                .doc(&id)
+                .is_some_and(|real| s.exchange.in_sync(&id, real));
+        if !arrived || !may_hold(&self.trust, &peer, &id) {
+            return Ok(Vec::new());
+        }
+        let kf = self
+            .set
+            .key_file(id)
+            .map_err(|e| SessionError::Storage(e.to_string()))?;
+        if kf.generation() <= since {
+            return Ok(Vec::new());
+        }
+        let fresh: Vec<_> = kf
+            .stored_since(since)
+            .filter_map(|v| match kf.state(v) {
+                Some(hearth_store::docset::KeyState::Live(a))
+                    if keys::may_hold_key(&self.trust, &peer, &doc, a) =>
+                {
+                    Some((v, a, VersionKey(*kf.key(v)?)))
+                }
+                _ => None,
+            })
+            .collect();
+        let now = kf.generation();
+        let mut out = Vec::new();
+        for part in fresh.chunks(per_gift) {
+            let gift = KeyGift {
+                doc,
+                keys: part.to_vec(),
+            };
+            out.push(SessionFrame::Gift(gift).encode()?);
+        }
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.pushed.insert(doc, now);
+        }
         Ok(out)
     }
 

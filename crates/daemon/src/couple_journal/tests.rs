@@ -6,6 +6,7 @@ use hearth_model::records::book::Found;
 use hearth_model::records::heads::DocKind;
 use hearth_model::records::keys::Audience;
 use hearth_model::records::manifest::DocId;
+use hearth_model::records::session_frame::SessionFrame;
 use hearth_model::records::trust::DeviceStatus;
 use hearth_model::ritual::{Cadence, Owner, Ritual, RitualChange};
 use hearth_model::{Body, EntryId, EntryPatch, NewEntry};
@@ -557,5 +558,70 @@ fn a_fresh_device_paired_with_mine_becomes_mine_and_reads_my_entries() {
             text: "before the tablet".into()
         },
         "private entries too"
+    );
+}
+
+#[test]
+fn a_new_entry_is_readable_on_the_peer_from_the_message_that_carries_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    p.settle(2);
+    let mut rng = counter();
+    p.a.add_entry(now(), &note("arrives readable"), id(1), false, &mut rng)
+        .unwrap();
+    let answer = NewEntry {
+        body: Body::Answer {
+            prompt: "p-3".into(),
+            text: "sealed for now".into(),
+        },
+        ..note("")
+    };
+    p.a.add_entry(now(), &answer, id(2), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    // Automerge's sync says the new heads first and sends the changes once
+    // the peer has said what it has. From the message that brings them,
+    // the entry reads on Ben's device: no key offer went before it.
+    let mut offers_to_b = 0;
+    for _ in 0..4 {
+        for frame in p.a.session_generate(2).unwrap() {
+            offers_to_b += usize::from(matches!(
+                SessionFrame::decode(&frame),
+                Ok(SessionFrame::Offer(_))
+            ));
+            p.b.session_receive(2, &frame).unwrap();
+        }
+        p.b.commit().unwrap();
+        if p.b.entry(&id(1)).unwrap().is_some() {
+            break;
+        }
+        for frame in p.b.session_generate(2).unwrap() {
+            p.a.session_receive(2, &frame).unwrap();
+        }
+        p.a.commit().unwrap();
+    }
+    assert_eq!(offers_to_b, 0);
+    assert_eq!(
+        readable(p.b.entry(&id(1)).unwrap()).body,
+        Body::Note {
+            text: "arrives readable".into()
+        }
+    );
+    // A key only Ana's devices may hold goes with nothing.
+    assert!(
+        matches!(p.b.entry(&id(2)).unwrap(), Some(Found::Sealed { .. })),
+        "the answer stays sealed"
+    );
+    // Nothing more to push until another key is stored.
+    let again = p.a.session_generate(2).unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|f| !matches!(SessionFrame::decode(f), Ok(SessionFrame::Gift(_)))),
+        "a key goes once"
     );
 }

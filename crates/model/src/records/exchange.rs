@@ -110,6 +110,13 @@ struct DocSync {
     genesis: ChangeHash,
     /// Signed heads the peer sent in this session, verified.
     signed: Vec<SignedHeads>,
+    /// Nothing moved since the last message was generated: neither the
+    /// document nor the sync state. Automerge would answer `None` again,
+    /// after working through the document to find that out, which at a
+    /// year's size is most of what a wake-up costs.
+    quiet: bool,
+    /// The last message generated carried changes.
+    carried: bool,
 }
 
 impl DocSync {
@@ -121,6 +128,8 @@ impl DocSync {
             real_seen: real.get_heads(),
             genesis,
             signed: Vec::new(),
+            quiet: false,
+            carried: false,
         }
     }
 
@@ -128,6 +137,7 @@ impl DocSync {
     fn catch_up(&mut self, real: &Automerge) {
         let heads = real.get_heads();
         if heads != self.real_seen {
+            self.quiet = false;
             let new: Vec<Change> = real.get_changes(&self.real_seen);
             // Changes the real document holds were checked or made here.
             self.fork
@@ -234,10 +244,18 @@ impl Exchange {
             return Ok(Vec::new());
         }
         let ds = self.doc_sync(doc, real);
+        ds.carried = false;
+        if ds.quiet {
+            return Ok(Vec::new());
+        }
+        ds.quiet = true;
         let fork = &ds.fork;
         let state = &mut ds.state;
         let message = match catch_unwind(AssertUnwindSafe(|| fork.generate_sync_message(state))) {
-            Ok(Some(message)) => message,
+            Ok(Some(message)) => {
+                ds.carried = !message.changes.is_empty();
+                message
+            }
             Ok(None) => return Ok(Vec::new()),
             Err(_) => {
                 return Err(Refused::Malformed {
@@ -267,6 +285,12 @@ impl Exchange {
             first.signed = signed;
         }
         Ok(frames)
+    }
+
+    /// Whether the frames `outgoing` made last for `doc` carry changes:
+    /// what needs a new key has reached the peer once they are read.
+    pub fn carried_changes(&self, doc: &DocId) -> bool {
+        self.docs.get(doc).is_some_and(|d| d.carried)
     }
 
     /// The heads the peer last said it has for `doc`.
@@ -342,6 +366,7 @@ impl Exchange {
         let message = Message::decode(&frame.message).map_err(|e| malformed(e.to_string()))?;
         let announced = message.heads.clone();
         let ds = self.doc_sync(doc, real);
+        ds.quiet = false;
         let (fork, state) = (&mut ds.fork, &mut ds.state);
         match catch_unwind(AssertUnwindSafe(|| {
             fork.receive_sync_message(state, message)

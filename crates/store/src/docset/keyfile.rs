@@ -7,7 +7,7 @@
 //! made durable by [`KeyFile::sync`], which the store's commit calls before
 //! its manifest; a forget is synced at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -50,7 +50,15 @@ pub struct KeyFile {
     /// Moves with every slot written, so a reader can tell the keys
     /// changed without reading them.
     generation: u64,
+    /// The versions whose keys were stored lately, with the generation
+    /// each made: what a sync session sends along with the changes that
+    /// need them, so the peer reads a new entry without a round of offers.
+    recent: VecDeque<(u64, VersionRef)>,
 }
+
+/// How many recent puts a key file remembers. A session further behind
+/// than that gets the rest through key offers.
+const RECENT: usize = 1024;
 
 fn header() -> [u8; KEY_FILE_HEADER] {
     let mut h = [0u8; KEY_FILE_HEADER];
@@ -100,6 +108,7 @@ impl KeyFile {
             by_version: HashMap::new(),
             unsynced: false,
             generation: next_generation(),
+            recent: VecDeque::new(),
         };
         if !created {
             kf.read_all()?;
@@ -213,17 +222,21 @@ impl KeyFile {
             (Some(index), Some(KeyState::Live(_))) => (index, *self.key(version).expect("live")),
             _ => (self.free_index(), key),
         };
-        let (entry, version) = version;
+        let (entry, v) = version;
         self.write_slot(
             index,
             Slot::Key {
                 audience,
                 entry,
-                version,
+                version: v,
                 key,
             },
         )?;
         self.unsynced = true;
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.generation, version));
         Ok(true)
     }
 
@@ -262,11 +275,28 @@ impl KeyFile {
     pub fn generation(&self) -> u64 {
         self.generation
     }
+
+    /// The versions whose keys were stored (or widened) at a generation
+    /// after `after`, oldest first, as far back as this file remembers.
+    /// Some may have been forgotten since: look each up.
+    pub fn stored_since(&self, after: u64) -> impl Iterator<Item = VersionRef> + '_ {
+        self.recent
+            .iter()
+            .filter(move |(g, _)| *g > after)
+            .map(|(_, v)| *v)
+    }
 }
+
+/// The newest generation any key file of this process has had: a session
+/// that has sent every key stored up to it remembers it.
+pub fn last_generation() -> u64 {
+    NEXT.load(std::sync::atomic::Ordering::Relaxed) - 1
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A number no key file of this process has had before.
 fn next_generation() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 

@@ -27,7 +27,7 @@ use automerge::{ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, Read
 use hearth_model::records::manifest::DocId;
 
 pub use book_docs::StoreDocs;
-pub use keyfile::{KeyFile, KeyState, VersionRef};
+pub use keyfile::{KeyFile, KeyState, VersionRef, last_generation};
 use manifest::{Manifest, Row};
 use names::{DocFile, Kind};
 
