@@ -72,6 +72,7 @@ fn visible(paths: &Paths, text: &str) -> bool {
     matches!(call(paths, Request::Log(hearth_ipc::Log { query: q, at: chrono::Local::now().fixed_offset() })), Some(Response::Entries(l)) if !l.entries.is_empty())
 }
 
+#[track_caller]
 fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let t = Instant::now();
     while !f() {

@@ -46,6 +46,9 @@ pub enum SyncError {
     /// The peer left the trusted set during the session.
     #[error("device removed from the couple's devices")]
     Removed,
+    /// The peer left more of our frames unread than a session may queue.
+    #[error("the peer stopped reading ({0} bytes queued for it)")]
+    PeerNotReading(usize),
     /// A dial got no answer within the connect timeout.
     #[error("connect timed out")]
     ConnectTimeout,

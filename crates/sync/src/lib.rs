@@ -14,6 +14,7 @@ mod hello;
 mod inflate;
 mod netchange;
 mod node;
+mod outbox;
 mod pair_proto;
 mod pairing;
 mod presets;

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::hello::{Hello, MAX_ADDRS};
 use crate::node::Inner;
+use crate::outbox::{Outbox, Overfull};
 use crate::wire::{self, WireError};
 use crate::{DocRequest, Received, SyncError};
 
@@ -111,7 +112,7 @@ pub(crate) fn superseded(live: &[(u64, EndpointId)], preferred: EndpointId) -> V
 pub(crate) async fn run_session(
     inner: Arc<Inner>,
     conn: Connection,
-    mut send: SendStream,
+    send: SendStream,
     recv: RecvStream,
     peer: EndpointId,
     dialer: EndpointId,
@@ -160,7 +161,7 @@ pub(crate) async fn run_session(
     if first {
         crate::dialer::paths_back(&inner, Some(peer));
     }
-    let result = session_loop(&inner, session, peer, &mut send, recv, &stop).await;
+    let result = session_loop(&inner, session, peer, send, recv, &stop).await;
     match &result {
         Ok(()) => tracing::info!("session ended"),
         Err(e) => tracing::warn!(error = %e, "session dropped"),
@@ -224,7 +225,7 @@ async fn session_loop(
     inner: &Arc<Inner>,
     session: u64,
     peer: EndpointId,
-    send: &mut SendStream,
+    send: SendStream,
     recv: RecvStream,
     stop: &Notify,
 ) -> Result<(), SyncError> {
@@ -246,16 +247,17 @@ async fn session_loop(
         }
     });
     let _stop_reader = AbortOnDrop(reader);
-    let write = async |send: &mut SendStream, m: Vec<u8>| -> Result<(), SyncError> {
-        wire::write_frame(send, &m).await?;
-        inner.peer(peer, |p| p.bytes_sent += m.len() as u64 + 4);
-        Ok(())
+    // And written in another, so that reading never waits on a write.
+    let mut outbox = {
+        let inner = inner.clone();
+        Outbox::start(send, max_frame, move |n| {
+            inner.peer(peer, |p| p.bytes_sent += n as u64);
+        })
     };
-    let write_all = async |send: &mut SendStream, frames: Vec<Vec<u8>>| {
-        for m in frames {
-            write(send, m).await?;
-        }
-        Ok::<(), SyncError>(())
+    let queue = |outbox: &Outbox, frames: Vec<Vec<u8>>| {
+        outbox
+            .push(frames)
+            .map_err(|Overfull(n)| SyncError::PeerNotReading(n))
     };
     // The document version our last message accounted for: a wake-up for
     // it or an older one has nothing to add. The owner bumps the counter
@@ -263,17 +265,26 @@ async fn session_loop(
     // reply already, so this is what keeps our own receives from costing a
     // second round trip.
     let mut said = *changed.borrow_and_update();
+    // A change we have not generated for yet, because the peer had not read
+    // what we queued before it.
+    let mut owed = false;
     // The hello goes first, then our heads straight away: the first sync
     // message is how the other side learns what we have.
     let mut hello = hello_for(inner, peer);
-    write(send, hello.encode()).await?;
-    write_all(send, generate(inner, session).await?).await?;
+    queue(&outbox, vec![hello.encode()])?;
+    queue(&outbox, generate(inner, session).await?)?;
     let mut heard = false;
     loop {
         tokio::select! {
             () = stop.notified() => {
                 tracing::info!("another session with this device carries on; ending this one");
                 return Ok(());
+            }
+            e = &mut outbox.failed => {
+                return Err(match e {
+                    Ok(e) => e.into(),
+                    Err(_) => SyncError::Stopping,
+                });
             }
             frame = frames.recv() => {
                 let bytes = match frame {
@@ -306,7 +317,12 @@ async fn session_loop(
                     }
                 });
                 said = said.max(got.version);
-                write_all(send, got.reply).await?;
+                queue(&outbox, got.reply)?;
+            }
+            () = outbox.drained.notified(), if owed => {
+                owed = false;
+                said = *changed.borrow_and_update();
+                queue(&outbox, generate(inner, session).await?)?;
             }
             r = changed.changed() => {
                 r.map_err(|_| SyncError::Stopping)?;
@@ -314,8 +330,12 @@ async fn session_loop(
                 if version <= said {
                     continue;
                 }
+                if outbox.backed_up() {
+                    owed = true;
+                    continue;
+                }
                 said = version;
-                write_all(send, generate(inner, session).await?).await?;
+                queue(&outbox, generate(inner, session).await?)?;
             }
             r = trusted.changed() => {
                 r.map_err(|_| SyncError::Stopping)?;
@@ -327,7 +347,7 @@ async fn session_loop(
                 let now = hello_for(inner, peer);
                 if now != hello {
                     hello = now;
-                    write(send, hello.encode()).await?;
+                    queue(&outbox, vec![hello.encode()])?;
                 }
             }
         }
@@ -352,7 +372,7 @@ fn hello_for(inner: &Inner, peer: EndpointId) -> Hello {
 }
 
 /// Aborts a task when the owner goes away.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -100,12 +100,37 @@ pub(super) struct Session {
     pushed: BTreeMap<PartnerDoc, u64>,
     /// The key files' generation when the session began.
     began: u64,
+    /// Keys the peer gave lately, which are not pushed back to it.
+    given: Given,
     /// Documents the peer spoke of, held here or not: each gets an answer,
     /// or Automerge's sync of a document this device lacks would stall.
     spoken: BTreeSet<DocId>,
     /// The largest Automerge message that fits one frame to this peer,
     /// with room for the frame's own fields.
     max_message: usize,
+}
+
+/// The versions whose keys a session's peer gave lately: pushing them back
+/// would only echo them. Forgetting them all when it grows large costs an
+/// echo at worst.
+#[derive(Default)]
+struct Given(std::collections::HashSet<keys::VersionRef>);
+
+impl Given {
+    const MAX: usize = 4096;
+
+    fn note(&mut self, versions: impl Iterator<Item = keys::VersionRef>) {
+        for v in versions {
+            if self.0.len() >= Self::MAX {
+                self.0.clear();
+            }
+            self.0.insert(v);
+        }
+    }
+
+    fn contains(&self, v: &keys::VersionRef) -> bool {
+        self.0.contains(v)
+    }
 }
 
 /// The bytes of one key in an offer (entry, version, audience), and in a
@@ -192,6 +217,7 @@ impl CoupleJournal {
                 owed: Vec::new(),
                 pushed: BTreeMap::new(),
                 began: hearth_store::docset::last_generation(),
+                given: Given::default(),
                 spoken: BTreeSet::new(),
                 max_message: max_frame.saturating_sub(FRAME_ROOM).max(1024),
             },
@@ -294,8 +320,14 @@ impl CoupleJournal {
         if kf.generation() <= since {
             return Ok(Vec::new());
         }
+        let given = &self
+            .sessions
+            .get(&session)
+            .ok_or(SessionError::NoSession)?
+            .given;
         let fresh: Vec<_> = kf
             .stored_since(since)
+            .filter(|v| !given.contains(v))
             .filter_map(|v| match kf.state(v) {
                 Some(hearth_store::docset::KeyState::Live(a))
                     if keys::may_hold_key(&self.trust, &peer, &doc, a) =>
@@ -439,12 +471,29 @@ impl CoupleJournal {
             }
             SessionFrame::Gift(gift) => {
                 let doc = gift.doc;
-                let real = self
+                // Borrowed, not cloned: a gift comes with every new entry.
+                let genesis;
+                let real = match self.set.doc(&DocId::Partner(doc)) {
+                    Some(real) => real,
+                    None => {
+                        genesis = genesis_of(&DocId::Partner(doc));
+                        &genesis
+                    }
+                };
+                let mut taken = keys::take(&self.trust, &self.device, gift, real)?;
+                let kf = self
                     .set
-                    .doc(&DocId::Partner(doc))
-                    .cloned()
-                    .unwrap_or_else(|| genesis_of(&DocId::Partner(doc)));
-                let taken = keys::take(&self.trust, &self.device, gift, &real)?;
+                    .key_file(DocId::Partner(doc))
+                    .map_err(|e| SessionError::Storage(e.to_string()))?;
+                // Keys held already (a push and a gift crossing) change
+                // nothing, and wake nothing.
+                taken.keep.retain(|(v, a, _)| kf.would_change(*v, *a));
+                let before = kf.generation();
+                let s = self
+                    .sessions
+                    .get_mut(&session)
+                    .ok_or(SessionError::NoSession)?;
+                s.given.note(taken.keep.iter().map(|(v, _, _)| *v));
                 let mut docs = self.docs();
                 for (v, a, k) in &taken.keep {
                     docs.put_key(&doc, *v, *a, k.clone())
@@ -452,6 +501,21 @@ impl CoupleJournal {
                 }
                 for v in &taken.forget {
                     docs.forget_key(&doc, *v).map_err(SessionError::Storage)?;
+                }
+                // Keys from the peer itself are no news to offer it: the
+                // offer made before them still stands, or a flood of pushes
+                // would call for an offer, and a gift answering it, each.
+                let after = self
+                    .set
+                    .key_file(DocId::Partner(doc))
+                    .map_err(|e| SessionError::Storage(e.to_string()))?
+                    .generation();
+                if taken.forget.is_empty()
+                    && let Some(s) = self.sessions.get_mut(&session)
+                    && let Some((_, offered)) = s.offered.get_mut(&doc)
+                    && *offered == before
+                {
+                    *offered = after;
                 }
                 let mut applied = Applied::default();
                 if !taken.keep.is_empty() {

@@ -213,11 +213,10 @@ impl KeyFile {
         audience: Audience,
         key: [u8; 32],
     ) -> Result<bool, StoreError> {
+        if !self.would_change(version, audience) {
+            return Ok(false);
+        }
         let (index, key) = match (self.by_version.get(&version).copied(), self.state(version)) {
-            (_, Some(KeyState::Forgotten)) => return Ok(false),
-            (_, Some(KeyState::Live(a))) if a == audience || a == Audience::Couple => {
-                return Ok(false);
-            }
             // Widening keeps the key it has: a version has one key.
             (Some(index), Some(KeyState::Live(_))) => (index, *self.key(version).expect("live")),
             _ => (self.free_index(), key),
@@ -238,6 +237,17 @@ impl KeyFile {
         }
         self.recent.push_back((self.generation, version));
         Ok(true)
+    }
+
+    /// Whether [`KeyFile::put`] of `version` for `audience` would change
+    /// the file: not for a forgotten version, nor for a key already held
+    /// for that audience or a wider one.
+    pub fn would_change(&self, version: VersionRef, audience: Audience) -> bool {
+        match self.state(version) {
+            Some(KeyState::Forgotten) => false,
+            Some(KeyState::Live(a)) => a != audience && a != Audience::Couple,
+            None => true,
+        }
     }
 
     /// Forgets a version for good: its slot (or a new one, so that a key

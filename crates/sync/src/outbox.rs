@@ -1,0 +1,103 @@
+//! A session's outgoing frames, written by a task of their own.
+//!
+//! Both sides of a session read and write one stream. If each side wrote
+//! its replies before reading again, two devices with a lot to say (a
+//! flood of notes one way, the key gifts it calls for the other way) could
+//! fill both streams' flow-control windows and wait on each other for ever.
+//! So the session loop only queues frames here and keeps reading; the
+//! queue is bounded in bytes, and a peer that stops reading long enough to
+//! fill it ends the session.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use iroh::endpoint::SendStream;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::wire::{self, WireError};
+
+/// Queued bytes past which the session generates nothing new of its own
+/// (it still answers what arrives) until the queue drains below it.
+const SOFT_LIMIT: usize = 1 << 20;
+
+/// Queued bytes past which the peer is taken not to be reading at all: one
+/// frame of the largest size, and room for the answers around it.
+fn hard_limit(max_frame: usize) -> usize {
+    max_frame.saturating_add(16 << 20)
+}
+
+pub(crate) struct Outbox {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    /// Signalled each time the queue drops below the soft limit.
+    pub drained: Arc<Notify>,
+    /// The writer's error, once it has stopped.
+    pub failed: oneshot::Receiver<WireError>,
+    soft: usize,
+    hard: usize,
+    _writer: crate::session::AbortOnDrop,
+}
+
+/// The queue went over its hard limit: the peer has not read for too long.
+#[derive(Debug)]
+pub(crate) struct Overfull(pub usize);
+
+impl Outbox {
+    /// Starts the writer on `send`. `sent` is told each frame's size on the
+    /// wire once it is written.
+    pub fn start(
+        mut send: SendStream,
+        max_frame: usize,
+        sent: impl Fn(usize) + Send + 'static,
+    ) -> Outbox {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let drained = Arc::new(Notify::new());
+        let (fail_tx, failed) = oneshot::channel();
+        let soft = SOFT_LIMIT;
+        let writer = {
+            let (queued, drained) = (queued.clone(), drained.clone());
+            tokio::spawn(async move {
+                while let Some(frame) = rx.recv().await {
+                    if let Err(e) = wire::write_frame(&mut send, &frame).await {
+                        let _ = fail_tx.send(e);
+                        return;
+                    }
+                    sent(frame.len() + 4);
+                    let before = queued.fetch_sub(frame.len(), Ordering::Relaxed);
+                    if before >= soft && before - frame.len() < soft {
+                        drained.notify_one();
+                    }
+                }
+            })
+        };
+        Outbox {
+            tx,
+            queued,
+            drained,
+            failed,
+            soft,
+            hard: hard_limit(max_frame),
+            _writer: crate::session::AbortOnDrop(writer),
+        }
+    }
+
+    /// Queues frames to be written in order.
+    pub fn push(&self, frames: impl IntoIterator<Item = Vec<u8>>) -> Result<(), Overfull> {
+        for frame in frames {
+            let now = self.queued.fetch_add(frame.len(), Ordering::Relaxed) + frame.len();
+            // A closed writer has reported its error on `failed` already.
+            let _ = self.tx.send(frame);
+            if now > self.hard {
+                return Err(Overfull(now));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the queue is over the soft limit: new frames of our own
+    /// wait until it drains.
+    pub fn backed_up(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) >= self.soft
+    }
+}

@@ -1,0 +1,108 @@
+//! Two devices that both have megabytes to send at the same moment: each
+//! must go on reading while its own frames wait to be written. A session
+//! that wrote everything before reading again filled both directions'
+//! flow-control windows and waited on the other side for ever.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hearth_sync::{DocRequest, NetMode, NodeConfig, Received, SyncNode, TestHooks, TrustedSet};
+use tokio::sync::{mpsc, watch};
+
+/// Frames each side sends at the start of its session, and their size:
+/// far more than a QUIC stream's receive window holds.
+const FRAMES: usize = 24;
+const FRAME: usize = 1 << 20;
+
+/// A document owner that answers the first message of every session with
+/// `FRAMES` large frames, answers each frame it receives with nothing, and
+/// counts the bytes that reach it.
+fn owner(mut requests: mpsc::UnboundedReceiver<DocRequest>, received: Arc<AtomicUsize>) {
+    tokio::spawn(async move {
+        while let Some(request) = requests.recv().await {
+            match request {
+                DocRequest::Generate { reply, .. } => {
+                    // Neither a hello (`H`...) nor a removal proof.
+                    let _ = reply.send(vec![vec![b'x'; FRAME]; FRAMES]);
+                }
+                DocRequest::Receive { frame, reply, .. } => {
+                    received.fetch_add(frame.len(), Ordering::Relaxed);
+                    let _ = reply.send(Ok(Received {
+                        reply: Vec::new(),
+                        in_sync: false,
+                        version: 0,
+                    }));
+                }
+                DocRequest::Trust { reply, .. } => {
+                    let _ = reply.send(Ok(()));
+                }
+                DocRequest::RemovalProof { reply, .. } => {
+                    let _ = reply.send(Vec::new());
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+struct Device {
+    node: SyncNode,
+    trusted: watch::Sender<TrustedSet>,
+    received: Arc<AtomicUsize>,
+    // Kept so the node's watches stay open.
+    _removed: watch::Sender<hearth_sync::RemovedSet>,
+    _changed: watch::Sender<u64>,
+}
+
+async fn device() -> Device {
+    let (docs, requests) = mpsc::unbounded_channel();
+    let received = Arc::new(AtomicUsize::new(0));
+    owner(requests, received.clone());
+    let (trusted, trusted_rx) = watch::channel(TrustedSet::new());
+    let (removed, removed_rx) = watch::channel(Default::default());
+    let (changed, changed_rx) = watch::channel(0);
+    let cfg = NodeConfig {
+        secret_key: hearth_sync::new_secret_key(),
+        mode: NetMode::Test,
+        relay: None,
+        mdns: false,
+        port: 0,
+        test: TestHooks::default(),
+    };
+    let node = SyncNode::spawn(cfg, docs, trusted_rx, removed_rx, changed_rx)
+        .await
+        .expect("a test endpoint binds on loopback");
+    Device {
+        node,
+        trusted,
+        received,
+        _removed: removed,
+        _changed: changed,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_sending_megabytes_at_once_both_get_everything() {
+    let (a, b) = (device().await, device().await);
+    // B knows A but has no address for it, so only A dials: one session.
+    b.trusted
+        .send(TrustedSet::from([(a.node.id(), Vec::new())]))
+        .unwrap();
+    a.trusted
+        .send(TrustedSet::from([(b.node.id(), b.node.direct_addrs())]))
+        .unwrap();
+    let whole = FRAMES * FRAME;
+    let started = Instant::now();
+    while a.received.load(Ordering::Relaxed) < whole || b.received.load(Ordering::Relaxed) < whole {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "stalled: A got {} and B got {} of {whole} bytes",
+            a.received.load(Ordering::Relaxed),
+            b.received.load(Ordering::Relaxed),
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.node.shutdown().await;
+    b.node.shutdown().await;
+}
