@@ -20,8 +20,8 @@ use crate::wire::{self, WireError};
 /// (it still answers what arrives) until the queue drains below it.
 const SOFT_LIMIT: usize = 1 << 20;
 
-/// Queued bytes past which the peer is taken not to be reading at all: one
-/// frame of the largest size, and room for the answers around it.
+/// Queued bytes past which more answers for a peer mean it is not reading
+/// at all: one frame of the largest size, and room for answers around it.
 fn hard_limit(max_frame: usize) -> usize {
     max_frame.saturating_add(16 << 20)
 }
@@ -82,13 +82,17 @@ impl Outbox {
         }
     }
 
-    /// Queues frames to be written in order.
+    /// Queues frames to be written in order. What goes onto a queue below
+    /// the soft limit is never refused (a first sync's message can be tens
+    /// of megabytes, all at once); what piles up on a backed-up queue, the
+    /// answers to a peer that sends but does not read, is bounded.
     pub fn push(&self, frames: impl IntoIterator<Item = Vec<u8>>) -> Result<(), Overfull> {
+        let backed_up = self.backed_up();
         for frame in frames {
             let now = self.queued.fetch_add(frame.len(), Ordering::Relaxed) + frame.len();
             // A closed writer has reported its error on `failed` already.
             let _ = self.tx.send(frame);
-            if now > self.hard {
+            if backed_up && now > self.hard {
                 return Err(Overfull(now));
             }
         }

@@ -1,7 +1,9 @@
-//! Two devices that both have megabytes to send at the same moment: each
-//! must go on reading while its own frames wait to be written. A session
-//! that wrote everything before reading again filled both directions'
-//! flow-control windows and waited on the other side for ever.
+//! Sessions under heavy two-way traffic. Two devices that both have
+//! megabytes to send at the same moment must each go on reading while
+//! their own frames wait to be written (a session that wrote everything
+//! before reading again filled both directions' flow-control windows and
+//! waited on the other side for ever); and a peer that sends without ever
+//! reading is let go once the answers queued for it reach a bound.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -105,4 +107,97 @@ async fn two_devices_sending_megabytes_at_once_both_get_everything() {
     }
     a.node.shutdown().await;
     b.node.shutdown().await;
+}
+
+/// A trusted peer that sends frame after frame and never reads what comes
+/// back: the answers queue up to a bound, then the session ends, rather
+/// than the daemon holding answers for it without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_sends_and_never_reads_is_let_go() {
+    let (docs, mut requests) = mpsc::unbounded_channel();
+    // Every frame received is answered with a megabyte.
+    tokio::spawn(async move {
+        while let Some(request) = requests.recv().await {
+            match request {
+                DocRequest::Generate { reply, .. } => {
+                    let _ = reply.send(Vec::new());
+                }
+                DocRequest::Receive { reply, .. } => {
+                    let _ = reply.send(Ok(Received {
+                        reply: vec![vec![b'x'; FRAME]],
+                        in_sync: false,
+                        version: 0,
+                    }));
+                }
+                _ => {}
+            }
+        }
+    });
+    let peer = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .clear_ip_transports()
+        .bind_addr((std::net::Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .bind()
+        .await
+        .unwrap();
+    let (_trusted, trusted_rx) = watch::channel(TrustedSet::from([(peer.id(), Vec::new())]));
+    let (_removed, removed_rx) = watch::channel(Default::default());
+    let (_changed, changed_rx) = watch::channel(0);
+    let cfg = NodeConfig {
+        secret_key: hearth_sync::new_secret_key(),
+        mode: NetMode::Test,
+        relay: None,
+        mdns: false,
+        port: 0,
+        test: TestHooks {
+            max_frame: Some(2 * FRAME),
+            ..TestHooks::default()
+        },
+    };
+    let node = SyncNode::spawn(cfg, docs, trusted_rx, removed_rx, changed_rx)
+        .await
+        .unwrap();
+    let addr = iroh::EndpointAddr::new(node.id())
+        .with_ip_addr(std::net::SocketAddr::from(([127, 0, 0, 1], node.port())));
+    let conn = peer.connect(addr, hearth_sync::ALPN_SYNC).await.unwrap();
+    let (mut send, _recv_never_read) = conn.open_bi().await.unwrap();
+    let frame = |bytes: &[u8]| {
+        let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(bytes);
+        out
+    };
+    send.write_all(&frame(&hearth_sync::Hello::default().encode()))
+        .await
+        .unwrap();
+    // Far more answers than the bound, if the session let them pile up.
+    let writes = async {
+        for _ in 0..400 {
+            if send.write_all(&frame(b"x")).await.is_err() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::select! {
+            () = writes => unreachable!(),
+            why = conn.closed() => why,
+        }
+    })
+    .await
+    .expect("the session holds answers for a peer that never reads without end");
+    match closed {
+        iroh::endpoint::ConnectionError::ApplicationClosed(c) => {
+            assert_eq!(c.error_code, 400u32.into(), "{c:?}")
+        }
+        other => panic!("closed for another reason: {other:?}"),
+    }
+    let status = node.peer_status();
+    let error = status
+        .iter()
+        .find_map(|p| p.last_error.clone())
+        .unwrap_or_default();
+    assert!(error.contains("stopped reading"), "{status:?}");
+    node.shutdown().await;
+    peer.close().await;
 }
