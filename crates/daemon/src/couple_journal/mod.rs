@@ -19,7 +19,8 @@ mod sessions;
 
 pub use sessions::{Applied, SessionError};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use automerge::{ActorId, Automerge, ChangeHash};
@@ -69,7 +70,15 @@ pub struct CoupleJournal {
     known: BTreeMap<DeviceKey, BTreeMap<DocId, Vec<ChangeHash>>>,
     /// Files set aside at open, as status shows them.
     quarantined: Vec<String>,
+    /// Signed-heads records already verified, by their bytes: every frame
+    /// for a partner document reads them, and a signature check each time
+    /// was a good part of what a frame cost.
+    verified: RefCell<HashMap<Vec<u8>, SignedHeads>>,
 }
+
+/// How many verified records [`CoupleJournal::verified`] holds before it
+/// starts again; a device keeps one per signer and document.
+const VERIFIED_MAX: usize = 4096;
 
 fn model(e: impl std::fmt::Display) -> ModelError {
     ModelError::Schema(e.to_string())
@@ -110,6 +119,7 @@ impl CoupleJournal {
             to_forget: Vec::new(),
             sessions: BTreeMap::new(),
             known: BTreeMap::new(),
+            verified: RefCell::new(HashMap::new()),
             quarantined: quarantined
                 .iter()
                 .map(ToString::to_string)
@@ -530,10 +540,8 @@ impl CoupleJournal {
     /// Keeps `record` as the newest signed heads of its signer for `doc`.
     fn keep_signed(&mut self, doc: DocId, record: SignedHeads) {
         let mut kept: Vec<SignedHeads> = self
-            .set
             .signed_heads(&doc)
-            .iter()
-            .filter_map(|b| SignedHeads::verify(b).ok())
+            .into_iter()
             .filter(|s| s.record.signer != record.record.signer)
             .collect();
         kept.push(record);
@@ -543,10 +551,21 @@ impl CoupleJournal {
 
     /// The signed heads kept for `doc`.
     pub fn signed_heads(&self, doc: &DocId) -> Vec<SignedHeads> {
+        let mut verified = self.verified.borrow_mut();
         self.set
             .signed_heads(doc)
-            .iter()
-            .filter_map(|b| SignedHeads::verify(b).ok())
+            .into_iter()
+            .filter_map(|bytes| {
+                if let Some(s) = verified.get(&bytes) {
+                    return Some(s.clone());
+                }
+                let s = SignedHeads::verify(&bytes).ok()?;
+                if verified.len() >= VERIFIED_MAX {
+                    verified.clear();
+                }
+                verified.insert(bytes, s.clone());
+                Some(s)
+            })
             .collect()
     }
 
