@@ -144,10 +144,6 @@ impl Index {
         seal::seal(&self.key, Role::IndexRow, &row_name(id), plain)
     }
 
-    fn open_row(&self, id: &EntryId, bytes: &[u8]) -> Option<Vec<u8>> {
-        seal::open(&self.key, Role::IndexRow, &row_name(id), bytes).ok()
-    }
-
     /// Everything the index holds. A row that does not open (damaged, or
     /// not this journal's) empties the index and comes back as nothing, so
     /// the start reads every document.
@@ -158,29 +154,30 @@ impl Index {
             .conn
             .prepare("SELECT id, doc, row FROM entries")
             .map_err(&err)?;
-        let mut rows = stmt.query([]).map_err(&err)?;
+        let mut rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&err)?;
         let mut bad = false;
-        while let Some(r) = rows.next().map_err(&err)? {
-            let (id, doc, row): (String, String, Vec<u8>) = (
-                r.get(0).map_err(&err)?,
-                r.get(1).map_err(&err)?,
-                r.get(2).map_err(&err)?,
-            );
-            let entry = id.parse::<EntryId>().ok().and_then(|id| {
-                let plain = self.open_row(&id, &row)?;
-                serde_json::from_slice::<Entry>(&plain)
-                    .ok()
-                    .filter(|e| e.id == id)
-            });
-            match entry {
-                Some(e) => {
-                    out.homes.insert(e.id, doc);
-                    out.view.entries.insert(e.id, e);
-                }
-                None => {
-                    bad = true;
-                    break;
-                }
+        // Opening and parsing rows is most of a start, so it is shared among
+        // the cores, a block of rows at a time to keep memory flat.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        loop {
+            let block: Vec<(String, String, Vec<u8>)> = rows
+                .by_ref()
+                .take(ROWS_PER_BLOCK)
+                .collect::<Result<_, _>>()
+                .map_err(&err)?;
+            if block.is_empty() {
+                break;
+            }
+            let opened = open_rows(&self.key, &block, threads);
+            if opened.len() != block.len() || opened.iter().any(Option::is_none) {
+                bad = true;
+                break;
+            }
+            for ((_, doc, _), e) in block.into_iter().zip(opened.into_iter().flatten()) {
+                out.homes.insert(e.id, doc);
+                out.view.entries.insert(e.id, e);
             }
         }
         drop(rows);
@@ -314,6 +311,38 @@ impl Index {
             .map(|_| ())
             .map_err(sql(&self.path))
     }
+}
+
+/// Rows read from SQLite before they are opened, on as many threads.
+const ROWS_PER_BLOCK: usize = 4096;
+
+/// Opens `(id, doc, sealed row)` rows into entries, split over `threads`;
+/// `None` for a row that does not open or parse as its own entry.
+fn open_rows(
+    key: &FileKey,
+    rows: &[(String, String, Vec<u8>)],
+    threads: usize,
+) -> Vec<Option<Entry>> {
+    let open = |(id, _, row): &(String, String, Vec<u8>)| {
+        let id = id.parse::<EntryId>().ok()?;
+        let plain = seal::open(key, Role::IndexRow, &row_name(&id), row).ok()?;
+        serde_json::from_slice::<Entry>(&plain)
+            .ok()
+            .filter(|e| e.id == id)
+    };
+    let per = rows.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = rows
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(open).collect::<Vec<_>>()))
+            .collect();
+        // A thread that panicked leaves its rows out: the caller sees too
+        // few and rebuilds the index.
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// The name an entry's row is sealed under: a row cannot be moved to

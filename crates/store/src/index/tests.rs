@@ -193,3 +193,36 @@ fn a_symlink_in_place_of_the_index_is_refused() {
     assert!(Index::open(dir.path(), FileKey::for_tests(KEY)).is_err());
     assert_eq!(std::fs::read(&elsewhere).unwrap(), b"");
 }
+
+#[test]
+fn an_index_of_many_blocks_reads_back_whole_and_one_bad_row_late_empties_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let n = ROWS_PER_BLOCK as u64 * 2 + 17;
+    let entries: Vec<Entry> = (1..=n).map(|i| note(i, &format!("note {i}"))).collect();
+    ix.write(&update(&entries, "h/1")).unwrap();
+    let got = ix.read().unwrap();
+    assert_eq!(got.view.entries.len(), entries.len());
+    assert!(
+        entries
+            .iter()
+            .all(|e| got.view.entries.get(&e.id) == Some(e))
+    );
+    assert_eq!(got.homes.len(), entries.len());
+    // The last row SQLite returns, damaged: every block before it opened,
+    // and still nothing of them is kept.
+    let last: String = ix
+        .conn
+        .query_row(
+            "SELECT id FROM entries ORDER BY rowid DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    ix.conn
+        .execute("UPDATE entries SET row = X'00' WHERE id = ?1", [last])
+        .unwrap();
+    let got = ix.read().unwrap();
+    assert!(got.view.entries.is_empty() && got.homes.is_empty());
+    assert!(got.stamps.is_empty(), "a stamp kept would skip the re-read");
+}
