@@ -133,6 +133,20 @@ impl Given {
     }
 }
 
+/// This device's `doc`, or its genesis when it holds none (kept in
+/// `slot`). Borrowed, never cloned: a year's document is megabytes, and
+/// this runs for every frame.
+fn held_or_genesis<'a>(
+    set: &'a hearth_store::DocSet,
+    doc: &DocId,
+    slot: &'a mut Option<automerge::Automerge>,
+) -> &'a automerge::Automerge {
+    match set.doc(doc) {
+        Some(real) => real,
+        None => slot.insert(genesis_of(doc)),
+    }
+}
+
 /// The bytes of one key in an offer (entry, version, audience), and in a
 /// gift (and the key), rounded up: how many fit one frame.
 const OFFER_ITEM: usize = 40;
@@ -248,16 +262,8 @@ impl CoupleJournal {
         let mut out = Vec::new();
         for doc in docs {
             let kept = self.signed_heads(&doc);
-            // Borrowed, never cloned: a year's document is megabytes, and
-            // this runs for every frame.
-            let genesis;
-            let real = match self.set.doc(&doc) {
-                Some(real) => real,
-                None => {
-                    genesis = genesis_of(&doc);
-                    &genesis
-                }
-            };
+            let mut genesis = None;
+            let real = held_or_genesis(&self.set, &doc, &mut genesis);
             let couple = self
                 .set
                 .doc(&DocId::Couple)
@@ -471,15 +477,8 @@ impl CoupleJournal {
             }
             SessionFrame::Gift(gift) => {
                 let doc = gift.doc;
-                // Borrowed, not cloned: a gift comes with every new entry.
-                let genesis;
-                let real = match self.set.doc(&DocId::Partner(doc)) {
-                    Some(real) => real,
-                    None => {
-                        genesis = genesis_of(&DocId::Partner(doc));
-                        &genesis
-                    }
-                };
+                let mut genesis = None;
+                let real = held_or_genesis(&self.set, &DocId::Partner(doc), &mut genesis);
                 let mut taken = keys::take(&self.trust, &self.device, gift, real)?;
                 let kf = self
                     .set
@@ -622,14 +621,8 @@ impl CoupleJournal {
             })
         })?;
         let kept = self.signed_heads(&doc);
-        let genesis;
-        let real = match self.set.doc(&doc) {
-            Some(real) => real,
-            None => {
-                genesis = genesis_of(&doc);
-                &genesis
-            }
-        };
+        let mut genesis = None;
+        let real = held_or_genesis(&self.set, &doc, &mut genesis);
         let s = self
             .sessions
             .get_mut(&session)

@@ -625,3 +625,47 @@ fn a_new_entry_is_readable_on_the_peer_from_the_message_that_carries_it() {
         "a key goes once"
     );
 }
+
+#[test]
+fn a_key_the_peer_pushed_is_neither_pushed_back_nor_offered_to_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    // Ana's document exists on both devices before the session, so the
+    // session's first offers of it go before the new key exists.
+    let mut rng = counter();
+    p.a.add_entry(now(), &note("older"), id(9), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(1, true).unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    p.settle(2);
+    p.a.add_entry(now(), &note("pushed once"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    let of_it = |v: &hearth_model::records::keys::VersionRef| v.0 == id(1).0.0;
+    // Ben's device answers every round; none of its frames hands the key
+    // back or offers it to Ana's device, which made it.
+    let mut echoed = 0;
+    for _ in 0..6 {
+        for frame in p.a.session_generate(2).unwrap() {
+            p.b.session_receive(2, &frame).unwrap();
+        }
+        p.b.commit().unwrap();
+        for frame in p.b.session_generate(2).unwrap() {
+            echoed += match SessionFrame::decode(&frame) {
+                Ok(SessionFrame::Gift(g)) => g.keys.iter().filter(|(v, _, _)| of_it(v)).count(),
+                Ok(SessionFrame::Offer(o)) => o.have.iter().filter(|(v, _)| of_it(v)).count(),
+                _ => 0,
+            };
+            p.a.session_receive(2, &frame).unwrap();
+        }
+        p.a.commit().unwrap();
+    }
+    assert!(
+        matches!(p.b.entry(&id(1)).unwrap(), Some(Found::Readable(_))),
+        "the entry reached Ben's device"
+    );
+    assert_eq!(echoed, 0, "the key went back to the device that made it");
+}
