@@ -20,8 +20,9 @@ use crate::wire::{self, WireError};
 /// (it still answers what arrives) until the queue drains below it.
 const SOFT_LIMIT: usize = 1 << 20;
 
-/// Queued bytes past which more answers for a peer mean it is not reading
-/// at all: one frame of the largest size, and room for answers around it.
+/// Bytes piled onto a backed-up queue past which the peer is taken not to
+/// be reading at all: one frame of the largest size, and room for answers
+/// around it.
 fn hard_limit(max_frame: usize) -> usize {
     max_frame.saturating_add(16 << 20)
 }
@@ -35,6 +36,10 @@ pub(crate) struct Outbox {
     pub failed: oneshot::Receiver<WireError>,
     soft: usize,
     hard: usize,
+    /// Bytes queued while the queue was backed up, since it last was not:
+    /// what the hard limit bounds. A burst onto a queue that was not backed
+    /// up (a first sync's documents) never counts, however large.
+    piled: AtomicUsize,
     _writer: crate::session::AbortOnDrop,
 }
 
@@ -78,6 +83,7 @@ impl Outbox {
             failed,
             soft,
             hard: hard_limit(max_frame),
+            piled: AtomicUsize::new(0),
             _writer: crate::session::AbortOnDrop(writer),
         }
     }
@@ -88,12 +94,19 @@ impl Outbox {
     /// answers to a peer that sends but does not read, is bounded.
     pub fn push(&self, frames: impl IntoIterator<Item = Vec<u8>>) -> Result<(), Overfull> {
         let backed_up = self.backed_up();
+        if !backed_up {
+            self.piled.store(0, Ordering::Relaxed);
+        }
         for frame in frames {
-            let now = self.queued.fetch_add(frame.len(), Ordering::Relaxed) + frame.len();
+            let len = frame.len();
+            self.queued.fetch_add(len, Ordering::Relaxed);
             // A closed writer has reported its error on `failed` already.
             let _ = self.tx.send(frame);
-            if backed_up && now > self.hard {
-                return Err(Overfull(now));
+            if backed_up {
+                let piled = self.piled.fetch_add(len, Ordering::Relaxed) + len;
+                if piled > self.hard {
+                    return Err(Overfull(piled));
+                }
             }
         }
         Ok(())

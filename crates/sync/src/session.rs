@@ -320,6 +320,11 @@ async fn session_loop(
                 queue(&outbox, got.reply)?;
             }
             () = outbox.drained.notified(), if owed => {
+                // A permit stored by an earlier drain can wake this while
+                // the queue is full again: wait for the next one then.
+                if outbox.backed_up() {
+                    continue;
+                }
                 owed = false;
                 said = *changed.borrow_and_update();
                 queue(&outbox, generate(inner, session).await?)?;

@@ -617,10 +617,12 @@ impl Ready {
                 self.index.committed();
                 self.journal.compact(COMPACT_AFTER_CHUNKS);
                 self.adopt_partner();
-                if !written.is_empty() {
+                if !written.docs.is_empty() {
                     self.view.heads = self.journal.heads_hex();
                     self.view.partners = self.journal.partners();
                     self.adopt_held_addresses();
+                }
+                if !written.docs.is_empty() || written.keys {
                     self.publish();
                 }
                 Ok(())

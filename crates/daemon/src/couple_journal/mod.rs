@@ -80,6 +80,16 @@ pub struct CoupleJournal {
 /// starts again; a device keeps one per signer and document.
 const VERIFIED_MAX: usize = 4096;
 
+/// What a commit made durable.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// The documents written.
+    pub docs: Vec<DocId>,
+    /// Whether keys were stored (a peer's gift, an answer released): the
+    /// other sessions have keys to push even when no document moved.
+    pub keys: bool,
+}
+
 fn model(e: impl std::fmt::Display) -> ModelError {
     ModelError::Schema(e.to_string())
 }
@@ -494,7 +504,7 @@ impl CoupleJournal {
     /// Signs my partner's documents that moved, makes every change, key and
     /// signature durable at once, then forgets what edits and deletes
     /// replaced. Only after it returns may anything be acknowledged.
-    pub fn commit(&mut self) -> Result<Vec<DocId>, StoreError> {
+    pub fn commit(&mut self) -> Result<Committed, StoreError> {
         // An answer of mine to a prompt my partner answered already opens
         // as soon as it is written, not at the next message from them.
         if let Err(e) = self.release_answers() {
@@ -528,13 +538,14 @@ impl CoupleJournal {
                 self.keep_signed(doc, record);
             }
         }
-        let written = self.set.commit()?;
+        let keys = self.set.keys_pending();
+        let docs = self.set.commit()?;
         for (doc, version) in std::mem::take(&mut self.to_forget) {
             if let Err(e) = self.docs().forget_key(&doc, version) {
                 tracing::error!(%doc, error = %e, "could not forget a replaced key; it is forgotten at the next start");
             }
         }
-        Ok(written)
+        Ok(Committed { docs, keys })
     }
 
     /// Keeps `record` as the newest signed heads of its signer for `doc`.

@@ -479,7 +479,20 @@ impl CoupleJournal {
                 let doc = gift.doc;
                 let mut genesis = None;
                 let real = held_or_genesis(&self.set, &DocId::Partner(doc), &mut genesis);
+                // A gift for a document the peer may not hold is a violation,
+                // as its frames would be.
+                if !may_hold(&self.trust, &peer, &DocId::Partner(doc)) {
+                    return Err(Refused::NotAllowed {
+                        device: peer.to_hex(),
+                        doc: DocId::Partner(doc),
+                    }
+                    .into());
+                }
                 let mut taken = keys::take(&self.trust, &self.device, gift, real)?;
+                // Nothing to store: no key file is opened (or made) for it.
+                if taken.keep.is_empty() && taken.forget.is_empty() {
+                    return Ok(Applied::default());
+                }
                 let kf = self
                     .set
                     .key_file(DocId::Partner(doc))

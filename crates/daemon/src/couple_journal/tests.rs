@@ -3,8 +3,10 @@
 use std::path::Path;
 
 use hearth_model::records::book::Found;
+use hearth_model::records::exchange::Refused;
 use hearth_model::records::heads::DocKind;
-use hearth_model::records::keys::Audience;
+use hearth_model::records::heads::PartnerDoc;
+use hearth_model::records::keys::{Audience, KeyGift};
 use hearth_model::records::manifest::DocId;
 use hearth_model::records::session_frame::SessionFrame;
 use hearth_model::records::trust::DeviceStatus;
@@ -72,7 +74,7 @@ fn a_founded_journal_keeps_its_entries_names_and_signed_heads_across_a_reopen() 
         .unwrap();
     assert_eq!(e.author.as_str(), me.to_hex());
     let written = j.commit().unwrap();
-    assert_eq!(written.len(), 2, "the couple document and this year's");
+    assert_eq!(written.docs.len(), 2, "the couple document and this year's");
     drop(j);
 
     let mut j = open(tmp.path(), Some(me));
@@ -668,4 +670,67 @@ fn a_key_the_peer_pushed_is_neither_pushed_back_nor_offered_to_it() {
         "the entry reached Ben's device"
     );
     assert_eq!(echoed, 0, "the key went back to the device that made it");
+}
+
+#[test]
+fn an_empty_gift_makes_no_key_file_and_a_gift_of_a_document_the_peer_may_not_hold_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    p.settle(2);
+    fn files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    files(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+    let before = files(&tmp.path().join("ana"));
+    let (ana, ben) = (p.a.partner().unwrap(), p.b.partner().unwrap());
+    // Ben's device names document after document of Ben's, with no key in
+    // any: Ana's device stores nothing, so makes no file for them.
+    for year in 1990..2030 {
+        let gift = SessionFrame::Gift(KeyGift {
+            doc: PartnerDoc {
+                kind: DocKind::Partner,
+                partner: ben,
+                year,
+            },
+            keys: Vec::new(),
+        })
+        .encode()
+        .unwrap();
+        p.a.session_receive(2, &gift).unwrap();
+    }
+    p.a.commit().unwrap();
+    assert_eq!(
+        files(&tmp.path().join("ana")),
+        before,
+        "empty gifts made files"
+    );
+    // Ana's private documents are hers alone: even an empty gift of one
+    // from Ben's device ends the session.
+    let gift = SessionFrame::Gift(KeyGift {
+        doc: PartnerDoc {
+            kind: DocKind::Private,
+            partner: ana,
+            year: 2026,
+        },
+        keys: Vec::new(),
+    })
+    .encode()
+    .unwrap();
+    assert!(matches!(
+        p.a.session_receive(2, &gift),
+        Err(SessionError::Refused(Refused::NotAllowed { .. }))
+    ));
 }

@@ -237,6 +237,10 @@ impl Exchange {
         trust: &TrustView,
         max_message: usize,
     ) -> Result<Vec<Frame>, Refused> {
+        // Whatever returns early below sends no changes.
+        if let Some(ds) = self.docs.get_mut(&doc) {
+            ds.carried = false;
+        }
         if !self.sendable(&doc, trust) {
             return Ok(Vec::new());
         }
@@ -244,7 +248,6 @@ impl Exchange {
             return Ok(Vec::new());
         }
         let ds = self.doc_sync(doc, real);
-        ds.carried = false;
         if ds.quiet {
             return Ok(Vec::new());
         }

@@ -248,6 +248,11 @@ impl DocSet {
         format!("{}/{keys}", heads.join(","))
     }
 
+    /// Whether a key was stored or forgotten since the last commit.
+    pub fn keys_pending(&self) -> bool {
+        self.key_files.values().any(|kf| !kf.is_synced())
+    }
+
     /// The signed-heads records committed for `doc`.
     pub fn signed_heads(&self, doc: &DocId) -> Vec<Vec<u8>> {
         self.manifest
