@@ -7,14 +7,18 @@
 //! (committed heads and key-file length, [`crate::DocSet::stamp`]) its
 //! entries reflect, and a document whose stamp differs is read again from
 //! the journal. So the index need not be durable (`synchronous = NORMAL`),
-//! and anything wrong with it (a newer format, a row that does not decrypt)
-//! costs a rebuild, never an entry.
+//! and anything wrong with it (a newer format, a page that does not
+//! decrypt) costs a rebuild, never an entry.
 //!
-//! SQLite holds the rows; each entry is sealed with the journal's file key
-//! (role `IndexRow`, the entry id as its name), so the file holds no word in
-//! the clear. `secure_delete` zeroes a removed row's pages, and the WAL is
-//! truncated after a batch that removed any, so a forgotten entry leaves
-//! nothing behind here either.
+//! SQLite holds *pages*: the entries whose ids fall in one week (by the
+//! id's time), as one JSON list sealed with the journal's file key (role
+//! `IndexRow`, the page's number as its name), so the file holds no word in
+//! the clear. A week rather than an entry per sealed unit: a start opens
+//! every page, and sealing cost per unit, not per byte, at a few hundred
+//! bytes an entry (BENCHMARKS.md, "What encryption at rest costs"). A write
+//! rewrites the pages its entries are in. `secure_delete` zeroes replaced
+//! pages, and the WAL is truncated after a write that removed or changed an
+//! entry, so a forgotten entry leaves nothing behind here either.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
@@ -32,7 +36,21 @@ pub const FILE_NAME: &str = "index.db";
 
 /// Bumped when the tables or the row format change: an index of another
 /// format is emptied and rebuilt.
-const FORMAT: i64 = 1;
+const FORMAT: i64 = 2;
+
+/// How much entry time one page holds: a week, in milliseconds.
+const PAGE_SPAN_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Pages read from SQLite before they are opened, on as many threads.
+const PAGES_PER_BLOCK: usize = 32;
+
+/// The page an entry is kept in.
+fn page_of(id: &EntryId) -> i64 {
+    (id.0.timestamp_ms() / PAGE_SPAN_MS) as i64
+}
+
+/// What a page holds: each entry with the document it came from.
+type Page = BTreeMap<EntryId, (String, Entry)>;
 
 /// What the index holds, read back at a start.
 #[derive(Debug, Default)]
@@ -108,9 +126,7 @@ impl Index {
              CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS docs (
                  doc TEXT PRIMARY KEY, stamp TEXT NOT NULL, unread INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS entries (
-                 id TEXT PRIMARY KEY, doc TEXT NOT NULL, row BLOB NOT NULL);
-             CREATE INDEX IF NOT EXISTS entries_by_doc ON entries (doc);",
+             CREATE TABLE IF NOT EXISTS pages (page INTEGER PRIMARY KEY, body BLOB NOT NULL);",
         )
         .map_err(sql(&path))?;
         let index = Index { conn, key, path };
@@ -132,7 +148,8 @@ impl Index {
         self.conn
             .execute_batch(&format!(
                 "BEGIN;
-                 DELETE FROM entries; DELETE FROM docs; DELETE FROM meta;
+                 DROP TABLE IF EXISTS entries;
+                 DELETE FROM pages; DELETE FROM docs; DELETE FROM meta;
                  INSERT INTO meta VALUES ('format', {FORMAT});
                  COMMIT;
                  PRAGMA wal_checkpoint(TRUNCATE);"
@@ -140,8 +157,10 @@ impl Index {
             .map_err(sql(&self.path))
     }
 
-    fn seal_row(&self, id: &EntryId, plain: &[u8]) -> Vec<u8> {
-        seal::seal(&self.key, Role::IndexRow, &row_name(id), plain)
+    fn seal_page(&self, page: i64, rows: &Page) -> Vec<u8> {
+        let list: Vec<(&String, &Entry)> = rows.values().map(|(d, e)| (d, e)).collect();
+        let plain = serde_json::to_vec(&list).expect("entries always serialize");
+        seal::seal(&self.key, Role::IndexRow, &page_name(page), &plain)
     }
 
     /// Everything the index holds. A row that does not open (damaged, or
@@ -152,38 +171,38 @@ impl Index {
         let mut out = Indexed::default();
         let mut stmt = self
             .conn
-            .prepare("SELECT id, doc, row FROM entries")
+            .prepare("SELECT page, body FROM pages")
             .map_err(&err)?;
         let mut rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(&err)?;
         let mut bad = false;
-        // Opening and parsing rows is most of a start, so it is shared among
-        // the cores, a block of rows at a time to keep memory flat.
+        // Opening and parsing pages is most of a start, so it is shared
+        // among the cores, a block of pages at a time to keep memory flat.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         loop {
-            let block: Vec<(String, String, Vec<u8>)> = rows
+            let block: Vec<(i64, Vec<u8>)> = rows
                 .by_ref()
-                .take(ROWS_PER_BLOCK)
+                .take(PAGES_PER_BLOCK)
                 .collect::<Result<_, _>>()
                 .map_err(&err)?;
             if block.is_empty() {
                 break;
             }
-            let opened = open_rows(&self.key, &block, threads);
-            if opened.len() != block.len() || opened.iter().any(Option::is_none) {
+            let opened = open_pages(&self.key, block, threads);
+            let Some(pages) = opened else {
                 bad = true;
                 break;
-            }
-            for ((_, doc, _), e) in block.into_iter().zip(opened.into_iter().flatten()) {
-                out.homes.insert(e.id, doc);
-                out.view.entries.insert(e.id, e);
+            };
+            for (id, (doc, e)) in pages.into_iter().flatten() {
+                out.homes.insert(id, doc);
+                out.view.entries.insert(id, e);
             }
         }
         drop(rows);
         drop(stmt);
         if bad {
-            tracing::warn!("the index holds a row that does not open; rebuilding it");
+            tracing::warn!("the index holds a page that does not open; rebuilding it");
             self.clear()?;
             return Ok(Indexed::default());
         }
@@ -228,43 +247,92 @@ impl Index {
         Ok(out)
     }
 
-    /// Writes `update` in one transaction. After a batch that removed
-    /// entries the WAL is checkpointed and truncated, so the removed rows'
-    /// old pages do not linger in it.
+    /// Writes `update` in one transaction, rewriting the pages its entries
+    /// are in. After a write that removed or changed an entry the WAL is
+    /// checkpointed and truncated, so the old pages do not linger in it. A
+    /// page that does not open empties the index: the next start reads
+    /// every document.
     pub fn write(&mut self, update: &Update) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = sql(&path);
-        let sealed: Vec<(String, String, Vec<u8>)> = update
+        let mut touched: BTreeSet<i64> = update
             .upsert
             .iter()
-            .map(|(doc, e)| {
-                let plain = serde_json::to_vec(e).expect("an entry always serializes");
-                (e.id.to_string(), doc.clone(), self.seal_row(&e.id, &plain))
-            })
+            .map(|(_, e)| page_of(&e.id))
+            .chain(update.remove.iter().map(page_of))
             .collect();
+        if !update.drop_docs.is_empty() {
+            // Which pages hold a dropped document's entries is in the pages.
+            let mut stmt = self.conn.prepare("SELECT page FROM pages").map_err(&err)?;
+            let all: Vec<i64> = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(&err)?
+                .collect::<Result<_, _>>()
+                .map_err(&err)?;
+            touched.extend(all);
+        }
         let partners = seal::seal(
             &self.key,
             Role::IndexRow,
             "partners",
             &serde_json::to_vec(&update.partners).expect("names always serialize"),
         );
+        let mut forgot = false;
+        let mut damaged = false;
+        let mut rewritten: Vec<(i64, Option<Vec<u8>>)> = Vec::new();
+        for page in touched {
+            let body: Option<Vec<u8>> = self
+                .conn
+                .query_row("SELECT body FROM pages WHERE page = ?1", [page], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(&err)?;
+            let mut rows = match body {
+                None => Page::new(),
+                Some(body) => match open_page(&self.key, page, body) {
+                    Some(rows) => rows,
+                    None => {
+                        damaged = true;
+                        break;
+                    }
+                },
+            };
+            let before = rows.len();
+            for (doc, e) in update.upsert.iter().filter(|(_, e)| page_of(&e.id) == page) {
+                if let Some((_, old)) = rows.insert(e.id, (doc.clone(), e.clone()))
+                    && old != *e
+                {
+                    forgot = true;
+                }
+            }
+            for id in update.remove.iter().filter(|id| page_of(id) == page) {
+                forgot |= rows.remove(id).is_some();
+            }
+            rows.retain(|_, (doc, _)| !update.drop_docs.contains(doc));
+            forgot |= rows.len() < before;
+            let sealed = (!rows.is_empty()).then(|| self.seal_page(page, &rows));
+            rewritten.push((page, sealed));
+        }
+        if damaged {
+            tracing::warn!("the index holds a page that does not open; rebuilding it");
+            return self.clear();
+        }
         let tx = self.conn.transaction().map_err(&err)?;
         {
             let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO entries (id, doc, row) VALUES (?1, ?2, ?3)")
+                .prepare_cached("INSERT OR REPLACE INTO pages (page, body) VALUES (?1, ?2)")
                 .map_err(&err)?;
-            for (id, doc, row) in &sealed {
-                put.execute(params![id, doc, row]).map_err(&err)?;
-            }
             let mut del = tx
-                .prepare_cached("DELETE FROM entries WHERE id = ?1")
+                .prepare_cached("DELETE FROM pages WHERE page = ?1")
                 .map_err(&err)?;
-            for id in &update.remove {
-                del.execute([id.to_string()]).map_err(&err)?;
+            for (page, sealed) in &rewritten {
+                match sealed {
+                    Some(body) => put.execute(params![page, body]).map_err(&err)?,
+                    None => del.execute([page]).map_err(&err)?,
+                };
             }
             for doc in &update.drop_docs {
-                tx.execute("DELETE FROM entries WHERE doc = ?1", [doc])
-                    .map_err(&err)?;
                 tx.execute("DELETE FROM docs WHERE doc = ?1", [doc])
                     .map_err(&err)?;
             }
@@ -285,7 +353,7 @@ impl Index {
             .map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
-        if !update.remove.is_empty() || !update.drop_docs.is_empty() {
+        if forgot || !update.drop_docs.is_empty() {
             self.conn
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
                 .map_err(&err)?;
@@ -313,42 +381,61 @@ impl Index {
     }
 }
 
-/// Rows read from SQLite before they are opened, on as many threads.
-const ROWS_PER_BLOCK: usize = 4096;
-
-/// Opens `(id, doc, sealed row)` rows into entries, split over `threads`;
-/// `None` for a row that does not open or parse as its own entry.
-fn open_rows(
-    key: &FileKey,
-    rows: &[(String, String, Vec<u8>)],
-    threads: usize,
-) -> Vec<Option<Entry>> {
-    let open = |(id, _, row): &(String, String, Vec<u8>)| {
-        let id = id.parse::<EntryId>().ok()?;
-        let plain = seal::open(key, Role::IndexRow, &row_name(&id), row).ok()?;
-        serde_json::from_slice::<Entry>(&plain)
-            .ok()
-            .filter(|e| e.id == id)
-    };
-    let per = rows.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = rows
-            .chunks(per)
-            .map(|part| scope.spawn(move || part.iter().map(open).collect::<Vec<_>>()))
-            .collect();
-        // A thread that panicked leaves its rows out: the caller sees too
-        // few and rebuilds the index.
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().unwrap_or_default())
-            .collect()
-    })
+/// Opens one page: `None` if it does not open under its own number, does
+/// not parse, or holds an entry that belongs in another page.
+fn open_page(key: &FileKey, page: i64, body: Vec<u8>) -> Option<Page> {
+    let plain = seal::open_owned(key, Role::IndexRow, &page_name(page), body).ok()?;
+    let list: Vec<(String, Entry)> = serde_json::from_slice(&plain).ok()?;
+    let mut rows = Page::new();
+    for (doc, e) in list {
+        if page_of(&e.id) != page || rows.insert(e.id, (doc, e)).is_some() {
+            return None;
+        }
+    }
+    Some(rows)
 }
 
-/// The name an entry's row is sealed under: a row cannot be moved to
-/// another entry's id unseen.
-fn row_name(id: &EntryId) -> String {
-    format!("{FILE_NAME}/{id}")
+/// Opens a block of pages, split over `threads`; `None` if any does not.
+fn open_pages(key: &FileKey, block: Vec<(i64, Vec<u8>)>, threads: usize) -> Option<Vec<Page>> {
+    let n = block.len();
+    let per = n.div_ceil(threads.max(1)).max(1);
+    let mut parts: Vec<Vec<(i64, Vec<u8>)>> = Vec::new();
+    let mut rest = block.into_iter();
+    loop {
+        let part: Vec<_> = rest.by_ref().take(per).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let opened: Vec<Option<Page>> = std::thread::scope(|scope| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(page, body)| open_page(key, page, body))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A thread that panicked leaves its pages out: too few come back,
+        // and the caller rebuilds the index.
+        running
+            .into_iter()
+            .flat_map(|r| r.join().unwrap_or_default())
+            .collect()
+    });
+    if opened.len() != n {
+        return None;
+    }
+    opened.into_iter().collect()
+}
+
+/// The name a page is sealed under: a page cannot be moved to another
+/// week's number unseen.
+fn page_name(page: i64) -> String {
+    format!("{FILE_NAME}/page/{page}")
 }
 
 #[cfg(test)]

@@ -107,24 +107,29 @@ fn the_files_are_owner_only_and_hold_no_word_in_the_clear() {
     );
 }
 
+/// The sealed page that holds `id`, as it is in the database now.
+fn sealed_page_of(ix: &Index, id: &EntryId) -> Vec<u8> {
+    ix.conn
+        .query_row(
+            "SELECT body FROM pages WHERE page = ?1",
+            [page_of(id)],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 #[test]
-fn a_removed_row_leaves_no_byte_of_it_in_the_files() {
+fn a_removed_entry_leaves_no_byte_of_its_page_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let (gone, kept) = (note(1, "to be forgotten"), note(2, "kept"));
+    assert_eq!(page_of(&gone.id), page_of(&kept.id), "one page for both");
     let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
     ix.write(&update(&[gone.clone(), kept.clone()], "h/1"))
         .unwrap();
     ix.conn
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
-    let sealed: Vec<u8> = ix
-        .conn
-        .query_row(
-            "SELECT row FROM entries WHERE id = ?1",
-            [gone.id.to_string()],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let sealed = sealed_page_of(&ix, &gone.id);
     // The ciphertext is on disk now (this is what the check below looks
     // for, so it must be able to find it).
     let tail = &sealed[sealed.len() - 32..];
@@ -145,16 +150,46 @@ fn a_removed_row_leaves_no_byte_of_it_in_the_files() {
 }
 
 #[test]
-fn a_row_that_does_not_open_empties_the_index_so_the_start_reads_every_document() {
+fn an_edited_entry_leaves_no_byte_of_its_old_page_in_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
-    let (a, b) = (note(1, "a"), note(2, "b"));
+    let before = note(1, "the first words");
+    ix.write(&update(std::slice::from_ref(&before), "h/1"))
+        .unwrap();
+    ix.conn
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let sealed = sealed_page_of(&ix, &before.id);
+    let tail = &sealed[sealed.len() - 32..];
+    assert!(contains(&all_bytes(dir.path()), tail));
+    let after = Entry {
+        body: Body::Note {
+            text: "other words".into(),
+        },
+        ..before.clone()
+    };
+    ix.write(&update(&[after.clone()], "h/2")).unwrap();
+    assert!(!contains(&all_bytes(dir.path()), tail));
+    assert_eq!(ix.read().unwrap().view.entries[&after.id], after);
+}
+
+#[test]
+fn a_page_that_does_not_open_empties_the_index_so_the_start_reads_every_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    // Two entries a fortnight apart: two pages.
+    let a = note(1, "a");
+    let b = Entry {
+        id: EntryId::from_parts(1_700_000_000_000 + 2 * PAGE_SPAN_MS, 3),
+        ..note(2, "b")
+    };
+    assert_ne!(page_of(&a.id), page_of(&b.id));
     ix.write(&update(&[a.clone(), b.clone()], "h/1")).unwrap();
-    // A row moved to another entry's id does not open under that name.
+    // A page moved to another week's number does not open under it.
     ix.conn
         .execute(
-            "UPDATE entries SET row = (SELECT row FROM entries WHERE id = ?1) WHERE id = ?2",
-            [a.id.to_string(), b.id.to_string()],
+            "UPDATE pages SET body = (SELECT body FROM pages WHERE page = ?1) WHERE page = ?2",
+            [page_of(&a.id), page_of(&b.id)],
         )
         .unwrap();
     let got = ix.read().unwrap();
@@ -195,12 +230,23 @@ fn a_symlink_in_place_of_the_index_is_refused() {
 }
 
 #[test]
-fn an_index_of_many_blocks_reads_back_whole_and_one_bad_row_late_empties_it() {
+fn an_index_of_many_blocks_reads_back_whole_and_one_bad_page_late_empties_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
-    let n = ROWS_PER_BLOCK as u64 * 2 + 17;
-    let entries: Vec<Entry> = (1..=n).map(|i| note(i, &format!("note {i}"))).collect();
+    // Three entries a day for more than two blocks of weekly pages.
+    let days = (PAGES_PER_BLOCK as u64 * 2 + 3) * 7;
+    let entries: Vec<Entry> = (0..days * 3)
+        .map(|i| Entry {
+            id: EntryId::from_parts(1_700_000_000_000 + i * 8 * 60 * 60 * 1000, u128::from(i)),
+            ..note(i, &format!("note {i}"))
+        })
+        .collect();
     ix.write(&update(&entries, "h/1")).unwrap();
+    let pages: i64 = ix
+        .conn
+        .query_row("SELECT count(*) FROM pages", [], |r| r.get(0))
+        .unwrap();
+    assert!(pages as usize > PAGES_PER_BLOCK * 2, "{pages} pages");
     let got = ix.read().unwrap();
     assert_eq!(got.view.entries.len(), entries.len());
     assert!(
@@ -209,18 +255,13 @@ fn an_index_of_many_blocks_reads_back_whole_and_one_bad_row_late_empties_it() {
             .all(|e| got.view.entries.get(&e.id) == Some(e))
     );
     assert_eq!(got.homes.len(), entries.len());
-    // The last row SQLite returns, damaged: every block before it opened,
+    // The last page SQLite returns, damaged: every block before it opened,
     // and still nothing of them is kept.
-    let last: String = ix
-        .conn
-        .query_row(
-            "SELECT id FROM entries ORDER BY rowid DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
     ix.conn
-        .execute("UPDATE entries SET row = X'00' WHERE id = ?1", [last])
+        .execute(
+            "UPDATE pages SET body = X'00' WHERE page = (SELECT max(page) FROM pages)",
+            [],
+        )
         .unwrap();
     let got = ix.read().unwrap();
     assert!(got.view.entries.is_empty() && got.homes.is_empty());
