@@ -88,6 +88,17 @@ impl Update {
     }
 }
 
+/// What [`Index::write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrote {
+    Done,
+    /// A page it had to rewrite did not open, so it emptied the index
+    /// instead: nothing more should be written to it until a start has
+    /// rebuilt it from the documents, or it would hold some entries of a
+    /// document under a stamp that claims all of them.
+    Emptied,
+}
+
 pub struct Index {
     conn: Connection,
     key: FileKey,
@@ -252,7 +263,7 @@ impl Index {
     /// checkpointed and truncated, so the old pages do not linger in it. A
     /// page that does not open empties the index: the next start reads
     /// every document.
-    pub fn write(&mut self, update: &Update) -> Result<(), StoreError> {
+    pub fn write(&mut self, update: &Update) -> Result<Wrote, StoreError> {
         let path = self.path.clone();
         let err = sql(&path);
         let mut touched: BTreeSet<i64> = update
@@ -315,8 +326,11 @@ impl Index {
             rewritten.push((page, sealed));
         }
         if damaged {
-            tracing::warn!("the index holds a page that does not open; rebuilding it");
-            return self.clear();
+            tracing::warn!(
+                "the index holds a page that does not open; emptied for the next start to rebuild"
+            );
+            self.clear()?;
+            return Ok(Wrote::Emptied);
         }
         let tx = self.conn.transaction().map_err(&err)?;
         {
@@ -358,7 +372,7 @@ impl Index {
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
                 .map_err(&err)?;
         }
-        Ok(())
+        Ok(Wrote::Done)
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::Path;
 use hearth_model::records::heads::PartnerDoc;
 use hearth_model::records::manifest::DocId;
 use hearth_model::{Entry, EntryId, View};
-use hearth_store::index::{Index, Indexed, Update};
+use hearth_store::index::{Index, Indexed, Update, Wrote};
 use hearth_store::{DocSet, FileKey};
 
 use super::Ready;
@@ -243,7 +243,11 @@ impl Ready {
         }
         update.partners = self.view.partners.clone();
         match index.write(&update) {
-            Ok(()) => {
+            Ok(Wrote::Emptied) => {
+                self.index.index = None;
+                self.index.written.clear();
+            }
+            Ok(Wrote::Done) => {
                 for d in &update.drop_docs {
                     self.index.written.remove(d);
                 }

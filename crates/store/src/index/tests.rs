@@ -267,3 +267,22 @@ fn an_index_of_many_blocks_reads_back_whole_and_one_bad_page_late_empties_it() {
     assert!(got.view.entries.is_empty() && got.homes.is_empty());
     assert!(got.stamps.is_empty(), "a stamp kept would skip the re-read");
 }
+
+#[test]
+fn a_write_that_meets_a_page_that_does_not_open_empties_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let (a, b) = (note(1, "a"), note(2, "b"));
+    assert_eq!(
+        ix.write(&update(std::slice::from_ref(&a), "h/1")).unwrap(),
+        Wrote::Done
+    );
+    ix.conn
+        .execute("UPDATE pages SET body = X'00'", [])
+        .unwrap();
+    // Writing into the damaged page: an index holding b alone under a
+    // stamp that claims a too would hide a from the next start.
+    assert_eq!(ix.write(&update(&[b], "h/2")).unwrap(), Wrote::Emptied);
+    let got = ix.read().unwrap();
+    assert!(got.view.entries.is_empty() && got.stamps.is_empty());
+}
