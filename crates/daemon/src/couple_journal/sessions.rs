@@ -110,26 +110,30 @@ pub(super) struct Session {
     max_message: usize,
 }
 
-/// The versions whose keys a session's peer gave lately: pushing them back
-/// would only echo them. Forgetting them all when it grows large costs an
+/// The keys a session's peer gave lately, with the audience it gave them
+/// for: pushing them back would only echo them, unless the audience has
+/// widened here since. Forgetting them all when it grows large costs an
 /// echo at worst.
 #[derive(Default)]
-struct Given(std::collections::HashSet<keys::VersionRef>);
+struct Given(std::collections::HashMap<keys::VersionRef, keys::Audience>);
 
 impl Given {
     const MAX: usize = 4096;
 
-    fn note(&mut self, versions: impl Iterator<Item = keys::VersionRef>) {
-        for v in versions {
+    fn note(&mut self, keys: impl Iterator<Item = (keys::VersionRef, keys::Audience)>) {
+        for (v, a) in keys {
             if self.0.len() >= Self::MAX {
                 self.0.clear();
             }
-            self.0.insert(v);
+            self.0.insert(v, a);
         }
     }
 
-    fn contains(&self, v: &keys::VersionRef) -> bool {
-        self.0.contains(v)
+    /// Whether the peer gave `v` for `audience` or a wider one.
+    fn holds(&self, v: &keys::VersionRef, audience: keys::Audience) -> bool {
+        self.0
+            .get(v)
+            .is_some_and(|a| *a == audience || *a == keys::Audience::Couple)
     }
 }
 
@@ -333,10 +337,9 @@ impl CoupleJournal {
             .given;
         let fresh: Vec<_> = kf
             .stored_since(since)
-            .filter(|v| !given.contains(v))
             .filter_map(|v| match kf.state(v) {
                 Some(hearth_store::docset::KeyState::Live(a))
-                    if keys::may_hold_key(&self.trust, &peer, &doc, a) =>
+                    if !given.holds(&v, a) && keys::may_hold_key(&self.trust, &peer, &doc, a) =>
                 {
                     Some((v, a, VersionKey(*kf.key(v)?)))
                 }
@@ -493,6 +496,12 @@ impl CoupleJournal {
                 if taken.keep.is_empty() && taken.forget.is_empty() {
                     return Ok(Applied::default());
                 }
+                // Every key in it is one the peer holds, stored here or not.
+                self.sessions
+                    .get_mut(&session)
+                    .ok_or(SessionError::NoSession)?
+                    .given
+                    .note(taken.keep.iter().map(|(v, a, _)| (*v, *a)));
                 let kf = self
                     .set
                     .key_file(DocId::Partner(doc))
@@ -501,11 +510,6 @@ impl CoupleJournal {
                 // nothing, and wake nothing.
                 taken.keep.retain(|(v, a, _)| kf.would_change(*v, *a));
                 let before = kf.generation();
-                let s = self
-                    .sessions
-                    .get_mut(&session)
-                    .ok_or(SessionError::NoSession)?;
-                s.given.note(taken.keep.iter().map(|(v, _, _)| *v));
                 let mut docs = self.docs();
                 for (v, a, k) in &taken.keep {
                     docs.put_key(&doc, *v, *a, k.clone())
