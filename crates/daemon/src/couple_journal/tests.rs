@@ -734,3 +734,41 @@ fn an_empty_gift_makes_no_key_file_and_a_gift_of_a_document_the_peer_may_not_hol
         Err(SessionError::Refused(Refused::NotAllowed { .. }))
     ));
 }
+
+#[test]
+fn a_commit_that_stored_only_keys_says_so_so_other_sessions_wake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    p.settle(2);
+    let mut rng = counter();
+    p.a.add_entry(now(), &note("its key comes alone"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    // Ben's device commits after every frame, so the gift that follows the
+    // changes is committed on its own.
+    let mut after_gift = None;
+    for _ in 0..4 {
+        for frame in p.a.session_generate(2).unwrap() {
+            let gift = matches!(SessionFrame::decode(&frame), Ok(SessionFrame::Gift(_)));
+            p.b.session_receive(2, &frame).unwrap();
+            let committed = p.b.commit().unwrap();
+            if gift {
+                after_gift = Some(committed);
+            }
+        }
+        if after_gift.is_some() {
+            break;
+        }
+        for frame in p.b.session_generate(2).unwrap() {
+            p.a.session_receive(2, &frame).unwrap();
+        }
+        p.a.commit().unwrap();
+    }
+    let committed = after_gift.expect("Ana's device pushed the key");
+    assert!(committed.docs.is_empty() && committed.keys, "{committed:?}");
+    assert!(!p.b.commit().unwrap().keys, "nothing more was stored");
+}
