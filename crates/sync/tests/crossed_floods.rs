@@ -94,7 +94,7 @@ async fn device() -> Device {
             ..TestHooks::default()
         },
     };
-    assert!(FRAMES * FRAME > 2 * FRAME + (16 << 20));
+    const { assert!(FRAMES * FRAME > 2 * FRAME + (16 << 20)) };
     let node = SyncNode::spawn(cfg, docs, trusted_rx, removed_rx, changed_rx)
         .await
         .expect("a test endpoint binds on loopback");

@@ -168,7 +168,8 @@ fn an_edited_entry_leaves_no_byte_of_its_old_page_in_the_files() {
         },
         ..before.clone()
     };
-    ix.write(&update(&[after.clone()], "h/2")).unwrap();
+    ix.write(&update(std::slice::from_ref(&after), "h/2"))
+        .unwrap();
     assert!(!contains(&all_bytes(dir.path()), tail));
     assert_eq!(ix.read().unwrap().view.entries[&after.id], after);
 }
