@@ -174,9 +174,9 @@ impl Index {
         seal::seal(&self.key, Role::IndexRow, &page_name(page), &plain)
     }
 
-    /// Everything the index holds. A row that does not open (damaged, or
-    /// not this journal's) empties the index and comes back as nothing, so
-    /// the start reads every document.
+    /// Everything the index holds. A page that does not open (damaged,
+    /// moved, or not this journal's) empties the index and comes back as
+    /// nothing, so the start reads every document.
     pub fn read(&self) -> Result<Indexed, StoreError> {
         let err = sql(&self.path);
         let mut out = Indexed::default();

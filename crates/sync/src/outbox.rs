@@ -34,7 +34,6 @@ pub(crate) struct Outbox {
     pub drained: Arc<Notify>,
     /// The writer's error, once it has stopped.
     pub failed: oneshot::Receiver<WireError>,
-    soft: usize,
     hard: usize,
     /// Bytes queued while the queue was backed up, since it last was not:
     /// what the hard limit bounds. A burst onto a queue that was not backed
@@ -59,7 +58,6 @@ impl Outbox {
         let queued = Arc::new(AtomicUsize::new(0));
         let drained = Arc::new(Notify::new());
         let (fail_tx, failed) = oneshot::channel();
-        let soft = SOFT_LIMIT;
         let writer = {
             let (queued, drained) = (queued.clone(), drained.clone());
             tokio::spawn(async move {
@@ -70,7 +68,7 @@ impl Outbox {
                     }
                     sent(frame.len() + 4);
                     let before = queued.fetch_sub(frame.len(), Ordering::Relaxed);
-                    if before >= soft && before - frame.len() < soft {
+                    if before >= SOFT_LIMIT && before - frame.len() < SOFT_LIMIT {
                         drained.notify_one();
                     }
                 }
@@ -81,7 +79,6 @@ impl Outbox {
             queued,
             drained,
             failed,
-            soft,
             hard: hard_limit(max_frame),
             piled: AtomicUsize::new(0),
             _writer: crate::session::AbortOnDrop(writer),
@@ -115,6 +112,6 @@ impl Outbox {
     /// Whether the queue is over the soft limit: new frames of our own
     /// wait until it drains.
     pub fn backed_up(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) >= self.soft
+        self.queued.load(Ordering::Relaxed) >= SOFT_LIMIT
     }
 }
