@@ -62,6 +62,22 @@ fn owner(
     });
 }
 
+/// A test-mode node (loopback, no relays) whose frame cap is two frames:
+/// what may pile up for a peer that does not read is 18 MiB.
+fn config() -> NodeConfig {
+    NodeConfig {
+        secret_key: hearth_sync::new_secret_key(),
+        mode: NetMode::Test,
+        relay: None,
+        mdns: false,
+        port: 0,
+        test: TestHooks {
+            max_frame: Some(2 * FRAME),
+            ..TestHooks::default()
+        },
+    }
+}
+
 struct Device {
     node: SyncNode,
     trusted: watch::Sender<TrustedSet>,
@@ -80,22 +96,10 @@ async fn device() -> Device {
     let (trusted, trusted_rx) = watch::channel(TrustedSet::new());
     let (removed, removed_rx) = watch::channel(Default::default());
     let (changed, changed_rx) = watch::channel(0);
-    let cfg = NodeConfig {
-        secret_key: hearth_sync::new_secret_key(),
-        mode: NetMode::Test,
-        relay: None,
-        mdns: false,
-        port: 0,
-        // A frame cap small enough that each side's first burst is larger
-        // than what may pile up for a peer that does not read: a burst onto
-        // an empty queue must never count as that.
-        test: TestHooks {
-            max_frame: Some(2 * FRAME),
-            ..TestHooks::default()
-        },
-    };
+    // Each side's first burst is larger than what may pile up for a peer
+    // that does not read: a burst onto an empty queue must never count.
     const { assert!(FRAMES * FRAME > 2 * FRAME + (16 << 20)) };
-    let node = SyncNode::spawn(cfg, docs, trusted_rx, removed_rx, changed_rx)
+    let node = SyncNode::spawn(config(), docs, trusted_rx, removed_rx, changed_rx)
         .await
         .expect("a test endpoint binds on loopback");
     Device {
@@ -175,18 +179,7 @@ async fn a_peer_that_sends_and_never_reads_is_let_go() {
     let (_trusted, trusted_rx) = watch::channel(TrustedSet::from([(peer.id(), Vec::new())]));
     let (_removed, removed_rx) = watch::channel(Default::default());
     let (_changed, changed_rx) = watch::channel(0);
-    let cfg = NodeConfig {
-        secret_key: hearth_sync::new_secret_key(),
-        mode: NetMode::Test,
-        relay: None,
-        mdns: false,
-        port: 0,
-        test: TestHooks {
-            max_frame: Some(2 * FRAME),
-            ..TestHooks::default()
-        },
-    };
-    let node = SyncNode::spawn(cfg, docs, trusted_rx, removed_rx, changed_rx)
+    let node = SyncNode::spawn(config(), docs, trusted_rx, removed_rx, changed_rx)
         .await
         .unwrap();
     let addr = iroh::EndpointAddr::new(node.id())

@@ -286,6 +286,16 @@ impl Pair {
 }
 
 impl Pair {
+    /// Opens session 2 on both devices (after a first sync has paired
+    /// them) and lets it settle, so a test starts from two quiet devices
+    /// with a session open.
+    fn open_second_session(&mut self) {
+        let (ka, kb) = (self.a.device(), self.b.device());
+        self.a.session_start(2, kb, false, usize::MAX);
+        self.b.session_start(2, ka, false, usize::MAX);
+        self.settle(2);
+    }
+
     /// Moves frames both ways in an open session until both are quiet;
     /// returns the bytes that went, both ways.
     fn settle(&mut self, session: u64) -> usize {
@@ -568,10 +578,7 @@ fn a_new_entry_is_readable_on_the_peer_from_the_message_that_carries_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut p = two_partners(tmp.path());
     p.sync(1, true).unwrap();
-    let (ka, kb) = (p.a.device(), p.b.device());
-    p.a.session_start(2, kb, false, usize::MAX);
-    p.b.session_start(2, ka, false, usize::MAX);
-    p.settle(2);
+    p.open_second_session();
     let mut rng = counter();
     p.a.add_entry(now(), &note("arrives readable"), id(1), false, &mut rng)
         .unwrap();
@@ -639,10 +646,7 @@ fn a_key_the_peer_pushed_is_neither_pushed_back_nor_offered_to_it() {
         .unwrap();
     p.a.commit().unwrap();
     p.sync(1, true).unwrap();
-    let (ka, kb) = (p.a.device(), p.b.device());
-    p.a.session_start(2, kb, false, usize::MAX);
-    p.b.session_start(2, ka, false, usize::MAX);
-    p.settle(2);
+    p.open_second_session();
     p.a.add_entry(now(), &note("pushed once"), id(1), false, &mut rng)
         .unwrap();
     p.a.commit().unwrap();
@@ -677,10 +681,7 @@ fn an_empty_gift_makes_no_key_file_and_a_gift_of_a_document_the_peer_may_not_hol
     let tmp = tempfile::tempdir().unwrap();
     let mut p = two_partners(tmp.path());
     p.sync(1, true).unwrap();
-    let (ka, kb) = (p.a.device(), p.b.device());
-    p.a.session_start(2, kb, false, usize::MAX);
-    p.b.session_start(2, ka, false, usize::MAX);
-    p.settle(2);
+    p.open_second_session();
     fn files(dir: &Path) -> usize {
         std::fs::read_dir(dir)
             .unwrap()
@@ -740,10 +741,7 @@ fn a_commit_that_stored_only_keys_says_so_so_other_sessions_wake() {
     let tmp = tempfile::tempdir().unwrap();
     let mut p = two_partners(tmp.path());
     p.sync(1, true).unwrap();
-    let (ka, kb) = (p.a.device(), p.b.device());
-    p.a.session_start(2, kb, false, usize::MAX);
-    p.b.session_start(2, ka, false, usize::MAX);
-    p.settle(2);
+    p.open_second_session();
     let mut rng = counter();
     p.a.add_entry(now(), &note("its key comes alone"), id(1), false, &mut rng)
         .unwrap();
