@@ -770,3 +770,100 @@ fn a_commit_that_stored_only_keys_says_so_so_other_sessions_wake() {
     assert!(committed.docs.is_empty() && committed.keys, "{committed:?}");
     assert!(!p.b.commit().unwrap().keys, "nothing more was stored");
 }
+
+#[test]
+fn devices_that_agree_exchange_their_manifests_and_nothing_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    for n in 1..=3 {
+        p.a.add_entry(now(), &note("held by both"), id(n), false, &mut rng)
+            .unwrap();
+    }
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    assert!(p.b.entry(&id(3)).unwrap().is_some());
+
+    // A new session between the two: each side's manifest says it holds
+    // what the other holds, so no document is synced and no key offered.
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(3, kb, false, usize::MAX);
+    p.b.session_start(3, ka, false, usize::MAX);
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        for f in p.a.session_generate(3).unwrap() {
+            kinds.push(SessionFrame::decode(&f).unwrap());
+            p.b.session_receive(3, &f).unwrap();
+        }
+        for f in p.b.session_generate(3).unwrap() {
+            kinds.push(SessionFrame::decode(&f).unwrap());
+            p.a.session_receive(3, &f).unwrap();
+        }
+    }
+    assert!(!kinds.is_empty());
+    assert!(
+        kinds
+            .iter()
+            .all(|f| matches!(f, SessionFrame::Manifest { .. })),
+        "only manifest rows went: {kinds:?}"
+    );
+    assert_eq!((p.a.sync_states(3), p.b.sync_states(3)), (0, 0));
+    assert!(p.a.session_in_sync(3) && p.b.session_in_sync(3));
+
+    // A write moves one document, which alone is synced, and arrives.
+    p.a.add_entry(now(), &note("after the manifests"), id(4), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.settle(3);
+    assert_eq!(
+        readable(p.b.entry(&id(4)).unwrap()).body,
+        Body::Note {
+            text: "after the manifests".into()
+        }
+    );
+    assert_eq!(p.a.sync_states(3), 1, "this year's document only");
+}
+
+#[test]
+fn a_past_years_sync_state_is_let_go_once_it_settles_and_comes_back_when_it_moves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    let last_year = at("2025-05-01T20:00:00+01:00");
+    let old = EntryId::from_parts(1_746_100_000_000, 1);
+    p.a.add_entry(last_year, &note("a year ago"), old, false, &mut rng)
+        .unwrap();
+    p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    p.settle(2);
+    assert!(matches!(p.b.entry(&old).unwrap(), Some(Found::Readable(_))));
+    // Both documents went, but only this year's keeps a sync state; last
+    // year's, a whole second copy of the document, is let go. (The couple
+    // document was the same on both, by the manifests.)
+    assert_eq!(p.a.sync_states(2), 1);
+    assert!(p.a.session_in_sync(2));
+
+    // An edit of last year's entry starts a sync state for it again.
+    let patch = EntryPatch {
+        body: Some(Body::Note {
+            text: "a year ago, edited".into(),
+        }),
+        ..EntryPatch::default()
+    };
+    p.a.edit_entry(now(), &old, &patch, &mut rng).unwrap();
+    p.a.commit().unwrap();
+    p.settle(2);
+    assert_eq!(
+        readable(p.b.entry(&old).unwrap()).body,
+        Body::Note {
+            text: "a year ago, edited".into()
+        }
+    );
+    assert_eq!(p.a.sync_states(2), 1, "let go again once settled");
+}
