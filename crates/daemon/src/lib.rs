@@ -11,6 +11,7 @@ pub mod core;
 pub(crate) mod couple_journal;
 pub mod identity;
 pub mod logging;
+mod memory;
 pub mod server;
 mod unlock;
 

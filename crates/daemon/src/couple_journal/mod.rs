@@ -3,9 +3,8 @@
 //! device's signing key, and the model's rules, behind methods shaped like
 //! those of schema 1's `Journal`, so the switch changes the core little.
 //!
-//! Not used by the daemon yet (SCHEMA.md, "Order of implementation", step
-//! 4). Everything is loaded at open for now; the index (step 5) will let
-//! it load only this year.
+//! Only the couple document and each partner's newest year stay in memory
+//! (`residency.rs`); any other year is loaded when something needs it.
 //!
 //! Writes go to the documents in memory; [`CoupleJournal::commit`] signs the
 //! new heads of this partner's documents, makes everything durable at
@@ -14,8 +13,11 @@
 
 mod entries;
 mod prompts;
+mod residency;
 mod rituals;
 mod sessions;
+
+pub use residency::IDLE;
 
 pub use sessions::{Applied, SessionError};
 
@@ -70,6 +72,8 @@ pub struct CoupleJournal {
     known: BTreeMap<DeviceKey, BTreeMap<DocId, Vec<ChangeHash>>>,
     /// Files set aside at open, as status shows them.
     quarantined: Vec<String>,
+    /// What is kept of each partner document not in memory.
+    summaries: BTreeMap<PartnerDoc, residency::Summary>,
     /// Signed-heads records already verified, by their bytes: every frame
     /// for a partner document reads them, and a signature check each time
     /// was a good part of what a frame cost.
@@ -100,8 +104,9 @@ fn ms(t: DateTime<FixedOffset>) -> i64 {
 }
 
 impl CoupleJournal {
-    /// Takes the opened store and loads every document the manifest names,
-    /// the couple document first (its genesis when new).
+    /// Takes the opened store, loads the couple document (its genesis when
+    /// new) and each partner's newest year, and reads every other
+    /// document once for what is kept of it (`residency.rs`).
     pub fn open(
         mut set: DocSet,
         secret: &[u8; 32],
@@ -113,11 +118,9 @@ impl CoupleJournal {
         let now = Instant::now();
         let mut quarantined = Vec::new();
         let mut missing = Vec::new();
-        for doc in std::iter::once(DocId::Couple).chain(set.documents()) {
-            let report = set.load(doc, &actor, now, || genesis_of(&doc))?;
-            quarantined.extend(report.quarantined);
-            missing.extend(report.missing);
-        }
+        let report = set.load(DocId::Couple, &actor, now, || genesis_of(&DocId::Couple))?;
+        quarantined.extend(report.quarantined);
+        missing.extend(report.missing);
         let mut j = CoupleJournal {
             trust: couple_write::trust_of(set.doc(&DocId::Couple).expect("loaded")),
             set,
@@ -130,6 +133,7 @@ impl CoupleJournal {
             sessions: BTreeMap::new(),
             known: BTreeMap::new(),
             verified: RefCell::new(HashMap::new()),
+            summaries: BTreeMap::new(),
             quarantined: quarantined
                 .iter()
                 .map(ToString::to_string)
@@ -141,13 +145,26 @@ impl CoupleJournal {
                 }))
                 .collect(),
         };
+        for doc in j.set.documents() {
+            if j.is_active(&doc) {
+                j.ensure_loaded(&doc)?;
+            }
+        }
         j.index_homes();
+        j.sweep()?;
         Ok(j)
     }
 
+    /// Reads again where the entries of the documents in memory live; the
+    /// homes in the others, stored and not in memory, cannot have moved.
     fn index_homes(&mut self) {
-        self.homes.clear();
-        for doc in self.set.loaded() {
+        let loaded: BTreeSet<DocId> = self.set.loaded().into_iter().collect();
+        let stored: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        self.homes.retain(|_, d| {
+            let d = DocId::Partner(*d);
+            !loaded.contains(&d) && stored.contains(&d)
+        });
+        for doc in loaded {
             let DocId::Partner(p) = doc else { continue };
             let Some(am) = self.set.doc(&doc) else {
                 continue;
@@ -420,6 +437,8 @@ impl CoupleJournal {
             if !hearth_model::records::exchange::may_hold(&self.trust, peer, &doc) {
                 continue;
             }
+            // A document not in memory is counted once something loads it:
+            // counting its changes would mean loading it for a status line.
             let Some(am) = self.set.doc(&doc) else {
                 continue;
             };
@@ -476,15 +495,17 @@ impl CoupleJournal {
         }
     }
 
-    /// The heads of every loaded document, as lowercase hex: what `status`
-    /// shows, and what tells two devices they agree.
+    /// The heads of every document held, in memory or not, as lowercase
+    /// hex: what `status` shows, and what tells two devices they agree.
     pub fn heads_hex(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .set
-            .loaded()
+        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        docs.extend(self.set.loaded());
+        let mut out: Vec<String> = docs
             .iter()
-            .filter_map(|d| self.set.doc(d))
-            .flat_map(|am| am.get_heads())
+            .flat_map(|d| match self.set.doc(d) {
+                Some(am) => am.get_heads(),
+                None => self.set.committed_heads(d).unwrap_or_default(),
+            })
             .map(|h| h.to_string())
             .collect();
         out.sort();
@@ -600,11 +621,12 @@ impl CoupleJournal {
         Utc::now().fixed_offset()
     }
 
-    /// The shared and private documents of `partner` this device holds.
+    /// The shared and private documents of `partner` this device holds,
+    /// in memory or not.
     fn docs_of(&self, partner: PartnerCode) -> Vec<PartnerDoc> {
-        self.set
-            .loaded()
-            .into_iter()
+        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        docs.extend(self.set.loaded());
+        docs.into_iter()
             .filter_map(|d| match d {
                 DocId::Partner(p) if p.partner == partner => Some(p),
                 _ => None,

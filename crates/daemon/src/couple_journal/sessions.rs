@@ -143,6 +143,14 @@ impl OfferPlan {
     }
 }
 
+impl Session {
+    /// Whether this session keeps a sync state for `doc`, which needs the
+    /// document in memory.
+    pub(super) fn keeps_state(&self, doc: &DocId) -> bool {
+        self.exchange.keeps_state(doc)
+    }
+}
+
 /// The keys a session's peer gave lately, with the audience it gave them
 /// for: pushing them back would only echo them, unless the audience has
 /// widened here since. Forgetting them all when it grows large costs an
@@ -302,26 +310,7 @@ impl CoupleJournal {
         }
     }
 
-    /// Whether a session's sync state for `doc` may be let go once it
-    /// settles: documents of past years, which change rarely. The couple
-    /// document and each partner's newest year keep theirs, since a new
-    /// sync state costs a copy of the document.
-    fn is_old(&self, doc: &DocId) -> bool {
-        let DocId::Partner(p) = doc else {
-            return false;
-        };
-        let newest = self
-            .held_docs()
-            .iter()
-            .filter_map(|d| match d {
-                DocId::Partner(q) if q.partner == p.partner => Some(q.year),
-                _ => None,
-            })
-            .max();
-        newest.is_some_and(|y| p.year < y)
-    }
-
-    /// The heads frames a session starts with: one per document this device
+    /// The manifest a session starts with: a row per document this device
     /// holds that the peer may hold too. A document both hold at the same
     /// heads then costs neither side anything.
     fn announce(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SessionError> {
@@ -400,7 +389,12 @@ impl CoupleJournal {
                 }
                 continue;
             }
-            let old = self.is_old(&doc);
+            // A past year's sync state is let go once it settles: a new
+            // one costs a copy of the document, which only a rare change
+            // to that year pays for.
+            let old = !self.is_active(&doc);
+            self.ensure_loaded(&doc)
+                .map_err(|e| SessionError::Storage(e.to_string()))?;
             let kept = self.signed_heads(&doc);
             let mut genesis = None;
             let real = held_or_genesis(&self.set, &doc, &mut genesis);
@@ -692,6 +686,8 @@ impl CoupleJournal {
             }
             SessionFrame::Gift(gift) => {
                 let doc = gift.doc;
+                self.ensure_loaded(&DocId::Partner(doc))
+                    .map_err(|e| SessionError::Storage(e.to_string()))?;
                 let mut genesis = None;
                 let real = held_or_genesis(&self.set, &DocId::Partner(doc), &mut genesis);
                 // A gift for a document the peer may not hold is a violation,
@@ -849,6 +845,8 @@ impl CoupleJournal {
                 why: e.to_string(),
             })
         })?;
+        self.ensure_loaded(&doc)
+            .map_err(|e| SessionError::Storage(e.to_string()))?;
         let kept = self.signed_heads(&doc);
         let mut genesis = None;
         let real = held_or_genesis(&self.set, &doc, &mut genesis);

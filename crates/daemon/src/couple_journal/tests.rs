@@ -867,3 +867,120 @@ fn a_past_years_sync_state_is_let_go_once_it_settles_and_comes_back_when_it_move
     );
     assert_eq!(p.a.sync_states(2), 1, "let go again once settled");
 }
+
+#[test]
+fn only_the_newest_year_stays_in_memory_and_past_years_answer_from_what_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    let me = j.found("laptop", "Ana", now()).unwrap();
+    let mut rng = counter();
+    let in_2024 = EntryId::from_parts(1_715_000_000_000, 1);
+    let in_2025 = EntryId::from_parts(1_746_100_000_000, 2);
+    j.add_entry(
+        at("2024-05-06T20:00:00+01:00"),
+        &note("two years back"),
+        in_2024,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    j.add_entry(
+        at("2025-05-01T20:00:00+01:00"),
+        &note("last year"),
+        in_2025,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    j.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    let ritual = Ritual {
+        id: String::new(),
+        name: "Sunday walk".into(),
+        kind: "custom".into(),
+        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
+        owner: Owner::Partner(PartnerId(me.to_hex())),
+        fulfilled_by: None,
+        created: now(),
+        archived: None,
+    };
+    let walk = j.add_ritual(now(), &ritual).unwrap();
+    let last_year = "2025-05-04".parse().unwrap();
+    j.mark_done(at("2025-05-04T20:00:00+01:00"), &walk, last_year, None)
+        .unwrap();
+    j.commit().unwrap();
+    drop(j);
+
+    let mut j = open(tmp.path(), Some(me));
+    assert_eq!(j.loaded_count(), 2, "the couple document and this year's");
+    // Last year's log line and where its entries live are known without it.
+    assert!(j.logged(&walk.id, last_year, None));
+    assert_eq!(j.ritual_log().len(), 1);
+    assert!(j.has_entry(&in_2025));
+    assert_eq!(j.loaded_count(), 2);
+    // Reading an entry of a past year loads that year, and only that one.
+    assert_eq!(
+        readable(j.entry(&in_2024).unwrap()).body,
+        Body::Note {
+            text: "two years back".into()
+        }
+    );
+    assert_eq!(j.loaded_count(), 3);
+    // Once idle it goes again; this year's never does.
+    assert_eq!(j.unload_idle(Instant::now(), std::time::Duration::ZERO), 1);
+    assert_eq!(j.loaded_count(), 2);
+    assert!(j.logged(&walk.id, last_year, None));
+    assert!(matches!(
+        j.entry(&in_2025).unwrap(),
+        Some(Found::Readable(_))
+    ));
+}
+
+#[test]
+fn an_answer_in_a_past_year_not_in_memory_opens_when_the_partner_answers_now() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    let answer = |text: &str| NewEntry {
+        body: Body::Answer {
+            prompt: "p-7".into(),
+            text: text.into(),
+        },
+        ..note("")
+    };
+    let last_year = EntryId::from_parts(1_746_100_000_000, 2);
+    p.a.add_entry(
+        at("2025-05-01T20:00:00+01:00"),
+        &answer("asked a year ago"),
+        last_year,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    assert!(matches!(
+        p.b.entry(&last_year).unwrap(),
+        Some(Found::Sealed { .. })
+    ));
+    // Ana's past year leaves memory; her answer's marker stays known.
+    assert!(p.a.unload_idle(Instant::now(), std::time::Duration::ZERO) >= 1);
+    assert_eq!(p.a.loaded_count(), 2);
+
+    let mut rng_b = counter();
+    p.b.add_entry(now(), &answer("and mine now"), id(10), false, &mut rng_b)
+        .unwrap();
+    p.b.commit().unwrap();
+    p.sync(3, false).unwrap();
+    p.sync(4, false).unwrap();
+    assert_eq!(
+        readable(p.b.entry(&last_year).unwrap()).body,
+        Body::Answer {
+            prompt: "p-7".into(),
+            text: "asked a year ago".into()
+        }
+    );
+}

@@ -267,6 +267,11 @@ impl Exchange {
         settled
     }
 
+    /// Whether this session keeps a sync state (and a fork) for `doc`.
+    pub fn keeps_state(&self, doc: &DocId) -> bool {
+        self.docs.contains_key(doc)
+    }
+
     /// How many documents keep a sync state (and a fork) in this session.
     pub fn states(&self) -> usize {
         self.docs.len()

@@ -663,6 +663,21 @@ impl DocSet {
         sync_dir(&self.docs_dir)
     }
 
+    /// Drops `doc` from memory, with its key file, if it has no uncommitted
+    /// change and its key file nothing unsynced. Returns whether it did.
+    pub fn unload(&mut self, doc: &DocId) -> bool {
+        let clean = self
+            .loaded
+            .get(doc)
+            .is_some_and(|l| l.doc.get_heads() == l.saved)
+            && self.key_files.get(doc).is_none_or(KeyFile::is_synced);
+        if clean {
+            self.loaded.remove(doc);
+            self.key_files.remove(doc);
+        }
+        clean
+    }
+
     /// Drops from memory every document, and its key file, that has no
     /// uncommitted change, was last used before `now - idle`, and that
     /// `keep` does not hold on to. Returns the documents dropped.
@@ -687,6 +702,11 @@ impl DocSet {
             self.loaded.remove(d);
             self.key_files.remove(d);
         }
+        // Key files read for a document not in memory (a session's key
+        // offers read every one) go too, once synced.
+        let loaded = &self.loaded;
+        self.key_files
+            .retain(|d, kf| loaded.contains_key(d) || keep(d) || !kf.is_synced());
         drop
     }
 }

@@ -1,0 +1,179 @@
+//! Which documents are in memory (issue 11.1; docs/ARCHITECTURE.md,
+//! "What is in memory"). The couple document and each partner's newest year
+//! stay loaded: that is where writing happens. Any other document is loaded
+//! when a write, a read of its entries or a peer needs it, and dropped again
+//! once nobody has used it for a while.
+//!
+//! A document not in memory still answers the few questions the journal
+//! asks of every year: where each entry lives (`homes`), the ritual log and
+//! the answer markers. Those are read once, when the document is read at
+//! open or dropped, and kept here as its summary: a few bytes per line,
+//! against the kilobytes per entry of a loaded document.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use hearth_model::EntryId;
+use hearth_model::records::book;
+use hearth_model::records::exchange::genesis_of;
+use hearth_model::records::heads::PartnerDoc;
+use hearth_model::records::manifest::DocId;
+use hearth_model::records::partner_log::{self, LogLine};
+use hearth_store::StoreError;
+
+use super::{CoupleJournal, entry_ids};
+
+/// What the journal keeps of a partner document that is not in memory.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Summary {
+    pub rituals: Vec<LogLine>,
+    pub markers: BTreeMap<String, BTreeSet<EntryId>>,
+}
+
+impl Summary {
+    fn of(am: &automerge::Automerge) -> Summary {
+        Summary {
+            rituals: partner_log::ritual_log(am).0,
+            markers: book::markers_of(am).unwrap_or_default(),
+        }
+    }
+}
+
+/// How long a document nobody uses stays in memory.
+pub const IDLE: Duration = Duration::from_secs(5 * 60);
+
+impl CoupleJournal {
+    /// Whether `doc` is one the journal keeps in memory: the couple
+    /// document, and the newest year held of each partner's documents of
+    /// each kind.
+    pub(super) fn is_active(&self, doc: &DocId) -> bool {
+        let DocId::Partner(p) = doc else {
+            return true;
+        };
+        self.set
+            .documents()
+            .iter()
+            .chain(self.set.loaded().iter())
+            .filter_map(|d| match d {
+                DocId::Partner(q) if q.partner == p.partner && q.kind == p.kind => Some(q.year),
+                _ => None,
+            })
+            .max()
+            .is_none_or(|newest| p.year >= newest)
+    }
+
+    /// Loads `doc` if this device holds it and it is not in memory yet.
+    pub(super) fn ensure_loaded(&mut self, doc: &DocId) -> Result<(), StoreError> {
+        if self.set.is_loaded(doc) || self.set.committed_heads(doc).is_none() {
+            return Ok(());
+        }
+        let report = self
+            .set
+            .load(*doc, &self.actor, Instant::now(), || genesis_of(doc))?;
+        self.note_load(report);
+        if let DocId::Partner(p) = doc {
+            self.summaries.remove(p);
+        }
+        Ok(())
+    }
+
+    fn note_load(&mut self, report: hearth_store::docset::LoadReport) {
+        self.quarantined
+            .extend(report.quarantined.iter().map(ToString::to_string));
+        self.quarantined.extend(report.missing.iter().map(|p| {
+            format!(
+                "{}: missing; its changes can come back from a peer",
+                p.display()
+            )
+        }));
+    }
+
+    /// Reads every held document that is not in memory once, for its
+    /// entries' homes and its summary, and drops it again unless it is
+    /// active. One document at a time: memory holds the active set and
+    /// the one being read, not the journal.
+    pub(super) fn sweep(&mut self) -> Result<(), StoreError> {
+        for doc in self.set.documents() {
+            let DocId::Partner(p) = doc else { continue };
+            if self.set.is_loaded(&doc) {
+                continue;
+            }
+            let report = self
+                .set
+                .load(doc, &self.actor, Instant::now(), || genesis_of(&doc))?;
+            self.note_load(report);
+            let am = self.set.doc(&doc).expect("just loaded");
+            for id in entry_ids(am) {
+                self.homes.insert(id, p);
+            }
+            if !self.is_active(&doc) {
+                self.summaries.insert(p, Summary::of(am));
+                self.set.unload(&doc);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops from memory each document that is not active, has nothing
+    /// uncommitted, no sync session keeps a state for, and nobody used
+    /// since `now - idle`; keeps its summary. Returns how many it dropped.
+    pub fn unload_idle(&mut self, now: Instant, idle: Duration) -> usize {
+        let keep: BTreeSet<DocId> = self
+            .set
+            .loaded()
+            .into_iter()
+            .filter(|d| self.is_active(d) || self.sessions.values().any(|s| s.keeps_state(d)))
+            .collect();
+        // The summaries are read before anything is dropped.
+        let candidates: Vec<DocId> = self
+            .set
+            .loaded()
+            .into_iter()
+            .filter(|d| !keep.contains(d))
+            .collect();
+        let mut summaries = Vec::new();
+        for doc in &candidates {
+            if let (DocId::Partner(p), Some(am)) = (doc, self.set.doc(doc)) {
+                summaries.push((*p, Summary::of(am)));
+            }
+        }
+        let dropped = self.set.unload_idle(now, idle, |d| keep.contains(d));
+        for (p, summary) in summaries {
+            if dropped.contains(&DocId::Partner(p)) {
+                self.summaries.insert(p, summary);
+            }
+        }
+        dropped.len()
+    }
+
+    /// The ritual log lines of partner document `doc`: from the document
+    /// when it is in memory, else from its summary.
+    pub(super) fn log_lines(&self, doc: &PartnerDoc) -> Vec<LogLine> {
+        match self.set.doc(&DocId::Partner(*doc)) {
+            Some(am) => partner_log::ritual_log(am).0,
+            None => self
+                .summaries
+                .get(doc)
+                .map(|s| s.rituals.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The live answer markers of partner document `doc`, as
+    /// [`CoupleJournal::log_lines`] reads them.
+    pub(super) fn markers(&self, doc: &PartnerDoc) -> BTreeMap<String, BTreeSet<EntryId>> {
+        match self.set.doc(&DocId::Partner(*doc)) {
+            Some(am) => book::markers_of(am).unwrap_or_default(),
+            None => self
+                .summaries
+                .get(doc)
+                .map(|s| s.markers.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The documents in memory, for status and tests.
+    pub fn loaded_count(&self) -> usize {
+        self.set.loaded().len()
+    }
+}
