@@ -566,6 +566,9 @@ impl CoupleJournal {
                 tracing::error!(%doc, error = %e, "could not forget a replaced key; it is forgotten at the next start");
             }
         }
+        // A past year written to (an edit, a peer's changes) has nothing
+        // left to hold it in memory once durable, unless a session syncs it.
+        self.drop_past_unused();
         Ok(Committed { docs, keys })
     }
 

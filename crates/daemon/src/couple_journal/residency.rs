@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use hearth_model::EntryId;
 use hearth_model::records::book;
 use hearth_model::records::exchange::genesis_of;
-use hearth_model::records::heads::PartnerDoc;
+use hearth_model::records::heads::{DocKind, PartnerDoc};
 use hearth_model::records::manifest::DocId;
 use hearth_model::records::partner_log::{self, LogLine};
 use hearth_store::StoreError;
@@ -39,6 +39,34 @@ impl Summary {
     }
 }
 
+/// The newest year held of each partner's documents of each kind, worked
+/// out once for a pass over many documents.
+pub(super) struct Newest(BTreeMap<(hearth_model::records::ids::PartnerCode, DocKind), u16>);
+
+impl Newest {
+    pub(super) fn of(j: &CoupleJournal) -> Newest {
+        let mut newest = BTreeMap::new();
+        for d in j.set.documents().into_iter().chain(j.set.loaded()) {
+            if let DocId::Partner(p) = d {
+                let y = newest.entry((p.partner, p.kind)).or_insert(p.year);
+                *y = (*y).max(p.year);
+            }
+        }
+        Newest(newest)
+    }
+
+    /// Whether `doc` is the couple document or a newest year.
+    pub(super) fn holds(&self, doc: &DocId) -> bool {
+        match doc {
+            DocId::Couple => true,
+            DocId::Partner(p) => self
+                .0
+                .get(&(p.partner, p.kind))
+                .is_none_or(|newest| p.year >= *newest),
+        }
+    }
+}
+
 /// How long a document nobody uses stays in memory.
 pub const IDLE: Duration = Duration::from_secs(5 * 60);
 
@@ -47,19 +75,38 @@ impl CoupleJournal {
     /// document, and the newest year held of each partner's documents of
     /// each kind.
     pub(super) fn is_active(&self, doc: &DocId) -> bool {
-        let DocId::Partner(p) = doc else {
-            return true;
+        Newest::of(self).holds(doc)
+    }
+
+    /// [`CoupleJournal::drop_if_unused`] for every past year in memory.
+    pub(super) fn drop_past_unused(&mut self) {
+        let newest = Newest::of(self);
+        let past: Vec<DocId> = self
+            .set
+            .loaded()
+            .into_iter()
+            .filter(|d| !newest.holds(d))
+            .collect();
+        for doc in past {
+            self.drop_if_unused(&doc);
+        }
+    }
+
+    /// Drops `doc` from memory, keeping its summary, when it is a past
+    /// year that nothing holds on to: no change to commit, no session's
+    /// sync state. A session that just settled a past year calls this, so
+    /// a first sync holds one past year at a time, not the journal.
+    pub(super) fn drop_if_unused(&mut self, doc: &DocId) {
+        let DocId::Partner(p) = doc else { return };
+        if self.is_active(doc) || self.sessions.values().any(|s| s.keeps_state(doc)) {
+            return;
+        }
+        let Some(summary) = self.set.doc(doc).map(Summary::of) else {
+            return;
         };
-        self.set
-            .documents()
-            .iter()
-            .chain(self.set.loaded().iter())
-            .filter_map(|d| match d {
-                DocId::Partner(q) if q.partner == p.partner && q.kind == p.kind => Some(q.year),
-                _ => None,
-            })
-            .max()
-            .is_none_or(|newest| p.year >= newest)
+        if self.set.unload(doc) {
+            self.summaries.insert(*p, summary);
+        }
     }
 
     /// Loads `doc` if this device holds it and it is not in memory yet.
@@ -118,11 +165,12 @@ impl CoupleJournal {
     /// uncommitted, no sync session keeps a state for, and nobody used
     /// since `now - idle`; keeps its summary. Returns how many it dropped.
     pub fn unload_idle(&mut self, now: Instant, idle: Duration) -> usize {
+        let newest = Newest::of(self);
         let keep: BTreeSet<DocId> = self
             .set
             .loaded()
             .into_iter()
-            .filter(|d| self.is_active(d) || self.sessions.values().any(|s| s.keeps_state(d)))
+            .filter(|d| newest.holds(d) || self.sessions.values().any(|s| s.keeps_state(d)))
             .collect();
         // The summaries are read before anything is dropped.
         let candidates: Vec<DocId> = self

@@ -365,6 +365,7 @@ impl CoupleJournal {
             .collect();
         docs.extend(lacking);
         let mut out = self.announce(session)?;
+        let newest = super::residency::Newest::of(self);
         if !self
             .sessions
             .get(&session)
@@ -391,8 +392,17 @@ impl CoupleJournal {
             }
             // A past year's sync state is let go once it settles: a new
             // one costs a copy of the document, which only a rare change
-            // to that year pays for.
-            let old = !self.is_active(&doc);
+            // to that year pays for. And past years go one at a time, so a
+            // first sync holds one of them in memory, not the journal.
+            let old = !newest.holds(&doc);
+            let exchange = &self
+                .sessions
+                .get(&session)
+                .ok_or(SessionError::NoSession)?
+                .exchange;
+            if old && !exchange.keeps_state(&doc) && exchange.stateful().any(|d| !newest.holds(d)) {
+                continue;
+            }
             self.ensure_loaded(&doc)
                 .map_err(|e| SessionError::Storage(e.to_string()))?;
             let kept = self.signed_heads(&doc);
@@ -417,11 +427,12 @@ impl CoupleJournal {
                     "a message over the frame cap goes in parts"
                 );
             }
-            if frames.is_empty() && old {
-                s.exchange.let_go(&doc, real);
-            }
+            let settled = frames.is_empty() && old && s.exchange.let_go(&doc, real);
             for frame in frames {
                 out.push(SessionFrame::Doc(frame).encode()?);
+            }
+            if settled {
+                self.drop_if_unused(&doc);
             }
             if let DocId::Partner(p) = doc {
                 out.extend(self.pushes(session, p)?);

@@ -272,6 +272,11 @@ impl Exchange {
         self.docs.contains_key(doc)
     }
 
+    /// The documents this session keeps a sync state for.
+    pub fn stateful(&self) -> impl Iterator<Item = &DocId> {
+        self.docs.keys()
+    }
+
     /// How many documents keep a sync state (and a fork) in this session.
     pub fn states(&self) -> usize {
         self.docs.len()
