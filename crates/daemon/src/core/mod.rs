@@ -299,13 +299,11 @@ impl Core {
         ready.write_index();
         // Past years the start read again (moved since the index last
         // caught up, or every one without an index) leave memory now.
-        if ready
+        ready
             .journal
-            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO)
-            > 0
-        {
-            crate::memory::give_back();
-        }
+            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
+        // The index's pages, read and parsed, are gone too.
+        crate::memory::give_back();
         ready.publish();
         Ok(Core::Ready(Box::new(ready)))
     }

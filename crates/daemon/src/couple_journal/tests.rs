@@ -1001,7 +1001,11 @@ fn a_first_sync_holds_one_past_year_at_a_time() {
     p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
         .unwrap();
     p.a.commit().unwrap();
-    assert_eq!(p.a.loaded_count(), 2, "past years leave memory once durable");
+    assert_eq!(
+        p.a.loaded_count(),
+        2,
+        "past years leave memory once durable"
+    );
 
     let (ka, kb) = (p.a.device(), p.b.device());
     p.a.session_start(2, kb, false, usize::MAX);
