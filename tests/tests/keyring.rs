@@ -255,3 +255,26 @@ fn a_keyring_secret_that_is_not_a_key_is_one_line_and_opens_nothing() {
         env.daemon_pid().is_none()
     });
 }
+
+#[test]
+fn a_keyring_that_hangs_leaves_the_daemon_locked_not_stuck() {
+    let keyring = FakeKeyring::start();
+    let address = keyring.address();
+    let bus = on_bus(&address);
+    let env = TestEnv::new();
+    init_in(&keyring, &env);
+    env.ok_with(&bus, &["note", "before the keyring hung"]);
+    env.ok_with(&bus, &["daemon", "stop"]);
+
+    keyring.hang(true);
+    let said = env.ok_with(&bus, &["daemon", "start"]);
+    assert!(
+        said.contains("locked: the OS keyring did not answer within 10 seconds"),
+        "{said}"
+    );
+    keyring.hang(false);
+    let out = env.ok_with(&bus, &["unlock"]);
+    assert!(out.contains("Unlocked"), "{out}");
+    let log = env.ok_with(&bus, &["log"]);
+    assert!(log.contains("before the keyring hung"), "{log}");
+}

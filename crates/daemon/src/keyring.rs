@@ -12,7 +12,7 @@ use std::time::Duration;
 use hearth_store::{KeyError, StorageKey};
 
 /// A keyring that hangs leaves the daemon locked, not stuck.
-const READ_TIMEOUT: Duration = Duration::from_secs(20);
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Storing may show a prompt to unlock the keyring; someone is at the
 /// terminal then (`hearth init --keyring`).
 const STORE_TIMEOUT: Duration = Duration::from_secs(120);

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
@@ -69,7 +70,7 @@ fn secret_of(store: &Store, item: &str) -> fdo::Result<Secret> {
     ))
 }
 
-struct Service(Shared);
+struct Service(Shared, Arc<AtomicBool>);
 
 #[interface(name = "org.freedesktop.Secret.Service")]
 impl Service {
@@ -89,10 +90,13 @@ impl Service {
     }
 
     #[zbus(out_args("unlocked", "locked"))]
-    fn search_items(
+    async fn search_items(
         &self,
         attributes: HashMap<String, String>,
     ) -> (Vec<OwnedObjectPath>, Vec<OwnedObjectPath>) {
+        while self.1.load(Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         (matching(&self.0.lock().unwrap(), &attributes), Vec::new())
     }
 
@@ -231,6 +235,9 @@ impl ItemObject {
 pub struct FakeKeyring {
     dir: tempfile::TempDir,
     pub store: Shared,
+    /// Set, searches do not answer: a keyring stuck, say, on a prompt
+    /// nobody sees.
+    hang: Arc<AtomicBool>,
     bus: Option<Child>,
     conn: Option<zbus::Connection>,
     rt: tokio::runtime::Runtime,
@@ -259,6 +266,7 @@ impl FakeKeyring {
         let mut k = FakeKeyring {
             dir,
             store: Shared::default(),
+            hang: Arc::default(),
             bus: None,
             conn: None,
             rt,
@@ -327,10 +335,11 @@ impl FakeKeyring {
     fn serve(&mut self) {
         let address = self.address();
         let store = self.store.clone();
+        let hang = self.hang.clone();
         let conn = self.rt.block_on(async move {
             zbus::connection::Builder::address(address.as_str())?
                 .name(NAME)?
-                .serve_at(SERVICE, Service(store.clone()))?
+                .serve_at(SERVICE, Service(store.clone(), hang))?
                 .serve_at(COLLECTION, Collection(store.clone()))?
                 .build()
                 .await
@@ -369,6 +378,11 @@ impl FakeKeyring {
     pub fn restart(&mut self) {
         self.start_bus();
         self.serve();
+    }
+
+    /// Searches stop answering, or answer again.
+    pub fn hang(&self, on: bool) {
+        self.hang.store(on, Ordering::Relaxed);
     }
 
     /// The items filed under these attributes.
