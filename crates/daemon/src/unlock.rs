@@ -115,12 +115,11 @@ impl Locked {
             return keyring::storage_key(service, account).await.map_err(|e| {
                 let why = e.to_string();
                 tracing::info!("still locked: {why}");
-                let kind = match e {
-                    KeyringError::NotAKey(_) => ErrorKind::Storage,
-                    _ => ErrorKind::Locked,
-                };
                 *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
-                error(kind, locked_by_keyring(&why))
+                match e {
+                    KeyringError::NotAKey(_) => error(ErrorKind::Storage, why),
+                    _ => error(ErrorKind::Locked, locked_by_keyring(&why)),
+                }
             });
         }
         match WrapKey::from_hex(&u.key)
