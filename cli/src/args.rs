@@ -210,8 +210,40 @@ pub struct InitArgs {
     /// Keep the journal's key in a plain file beside it instead of locking
     /// it with a passphrase. Anyone who has the disk can then read the
     /// journal.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "keyring")]
     pub no_passphrase: bool,
+    /// Keep the journal's key in the OS keyring (Secret Service on Linux,
+    /// the Keychain on macOS) instead of locking it with a passphrase: the
+    /// daemon opens the journal while you are logged in, without asking.
+    #[arg(long)]
+    pub keyring: bool,
+}
+
+impl InitArgs {
+    pub fn key_choice(&self) -> KeyChoice {
+        KeyChoice::from_flags(self.no_passphrase, self.keyring)
+    }
+}
+
+/// Where a new journal keeps its storage key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChoice {
+    /// Wrapped by a passphrase: the default.
+    Passphrase,
+    /// In the OS keyring: `--keyring`.
+    Keyring,
+    /// In the clear: `--no-passphrase`.
+    Plain,
+}
+
+impl KeyChoice {
+    pub fn from_flags(no_passphrase: bool, keyring: bool) -> KeyChoice {
+        match (no_passphrase, keyring) {
+            (true, _) => KeyChoice::Plain,
+            (false, true) => KeyChoice::Keyring,
+            (false, false) => KeyChoice::Passphrase,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -740,8 +772,12 @@ pub enum PairCommand {
         ticket: String,
         /// On a new device: keep the journal's key in a plain file instead
         /// of locking it with a passphrase (see `hearth init --help`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "keyring")]
         no_passphrase: bool,
+        /// On a new device: keep the journal's key in the OS keyring (see
+        /// `hearth init --help`).
+        #[arg(long)]
+        keyring: bool,
         /// Confirm the safety number without asking, for scripts: only
         /// where you have compared it some other way.
         #[arg(long)]
@@ -754,7 +790,8 @@ pub enum PassphraseCommand {
     /// Lock the journal with a new passphrase [the old one from
     /// $HEARTH_PASSPHRASE, the new one from $HEARTH_NEW_PASSPHRASE, or asked].
     /// Only the key file is rewritten. On a journal made with
-    /// --no-passphrase, this sets one.
+    /// --no-passphrase, this sets one; a journal made with --keyring has
+    /// none to change.
     Change,
 }
 

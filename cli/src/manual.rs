@@ -71,7 +71,7 @@ fn main_page(out: &mut dyn Write) -> std::io::Result<()> {
         ),
         (
             "<data>/storage-key",
-            "The journal's key, locked by the passphrase (argon2id), or in the clear for a journal made with --no-passphrase.",
+            "The journal's key, locked by the passphrase (argon2id); or where the OS keyring keeps it, for a journal made with --keyring; or in the clear, for one made with --no-passphrase.",
         ),
         ("<data>/logs/", "The daemon's daily logs, 14 kept."),
         (

@@ -19,7 +19,7 @@ const MARKERS: &[&str] = &[
     "vantablue",      // a tag
 ];
 
-fn all_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
@@ -36,7 +36,7 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every marker found in any file under the data directory, with where.
-fn markers_on_disk(env: &TestEnv) -> Vec<String> {
+pub(crate) fn markers_on_disk(env: &TestEnv) -> Vec<String> {
     let mut found = Vec::new();
     for path in all_files(&env.home().join("data")) {
         let Ok(bytes) = std::fs::read(&path) else {
@@ -53,7 +53,7 @@ fn markers_on_disk(env: &TestEnv) -> Vec<String> {
     found
 }
 
-fn write_markers(env: &TestEnv) {
+pub(crate) fn write_markers(env: &TestEnv) {
     env.ok(&["note", "zephyrmoth at dusk #vantablue"]);
     env.ok(&["highlow", "--high", "brinkwater", "--low", "lowtidecarp"]);
     env.ok(&["thanks", "--to", "Mirabeltown", "the ochrekettle"]);

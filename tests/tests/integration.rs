@@ -11,6 +11,8 @@ mod daemon;
 mod everyday;
 mod faults;
 mod journal;
+#[cfg(target_os = "linux")]
+mod keyring;
 mod link;
 mod local_safety;
 mod pairing;

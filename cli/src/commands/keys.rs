@@ -1,6 +1,9 @@
-//! The passphrase: choosing one for a new journal, `hearth unlock`, and
-//! `hearth passphrase change`. The CLI runs argon2id itself and hands the
-//! daemon only the derived key, over the owner-checked socket.
+//! The storage key's places: choosing a passphrase (or the OS keyring) for
+//! a new journal, `hearth unlock`, and `hearth passphrase change`. The CLI
+//! runs argon2id itself and hands the daemon only the derived key, over the
+//! owner-checked socket. A journal in the OS keyring needs nothing from
+//! here: the daemon reads the keyring itself, and `hearth unlock` only asks
+//! it to try again.
 //!
 //! Scripts pass the passphrase in `HEARTH_PASSPHRASE` (and a new one in
 //! `HEARTH_NEW_PASSPHRASE`), as restic and borg do; on a terminal it is
@@ -11,7 +14,8 @@ use hearth_store::{KeyError, KeyFile, WrapKey};
 use zeroize::Zeroizing;
 
 use super::{Ctx, unexpected};
-use crate::error::{CliError, Result};
+use crate::args::KeyChoice;
+use crate::error::{CliError, Kind, Result};
 use crate::input;
 
 const PASSPHRASE_VAR: &str = "HEARTH_PASSPHRASE";
@@ -35,6 +39,7 @@ fn key_error(e: KeyError) -> CliError {
     match e {
         KeyError::WrongPassphrase => CliError::user("wrong passphrase; nothing changed"),
         KeyError::EmptyPassphrase => CliError::user("the passphrase is empty; nothing changed"),
+        KeyError::NotAKey(_) => CliError::storage(e.to_string()),
         KeyError::Invalid(..) => CliError::storage(e.to_string()),
         KeyError::Store(e) => CliError::storage(e.to_string()),
     }
@@ -129,11 +134,11 @@ pub fn check_env_passphrase(paths: &Paths) -> Result<()> {
 }
 
 /// Makes the storage key of a new journal, unless there is one: wrapped by
-/// a passphrase, or in a plain key file with `--no-passphrase`. A daemon
-/// started from here is unlocked by this CLI, from `HEARTH_PASSPHRASE` or
-/// from a passphrase typed on the terminal, so setting up never stops at
-/// "locked".
-pub fn ensure_storage_key(ctx: &mut Ctx, no_passphrase: bool) -> Result<()> {
+/// a passphrase, in the OS keyring with `--keyring`, or in a plain key file
+/// with `--no-passphrase`. A daemon started from here is unlocked by this
+/// CLI, from `HEARTH_PASSPHRASE` or from a passphrase typed on the
+/// terminal, so setting up never stops at "locked".
+pub fn ensure_storage_key(ctx: &mut Ctx, choice: KeyChoice) -> Result<()> {
     let paths = ctx.paths.clone();
     if read_key_file(&paths)?.is_some() {
         return Ok(());
@@ -144,8 +149,10 @@ pub fn ensure_storage_key(ctx: &mut Ctx, no_passphrase: bool) -> Result<()> {
             paths.data.display()
         )));
     }
-    if no_passphrase {
-        return KeyFile::new_plain().0.write(&paths.data).map_err(key_error);
+    match choice {
+        KeyChoice::Plain => return KeyFile::new_plain().0.write(&paths.data).map_err(key_error),
+        KeyChoice::Keyring => return new_keyring_key(&paths),
+        KeyChoice::Passphrase => {}
     }
     let (passphrase, typed) = new_passphrase(PASSPHRASE_VAR, "a new journal needs a passphrase")?;
     let file = KeyFile::new_passphrase(&passphrase).map_err(key_error)?.0;
@@ -155,6 +162,54 @@ pub fn ensure_storage_key(ctx: &mut Ctx, no_passphrase: bool) -> Result<()> {
         send_wrap_key(ctx, &kdf.derive(&passphrase).map_err(key_error)?)?;
     }
     Ok(())
+}
+
+/// A new key in the OS keyring, then the key file that says so: a keyring
+/// that does not answer leaves nothing written.
+fn new_keyring_key(paths: &Paths) -> Result<()> {
+    let (file, key) = KeyFile::new_keyring();
+    let (service, account) = file.keyring().expect("a keyring key file");
+    let label = format!("hearth: the journal in {}", paths.data.display());
+    let stored = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(hearth_daemon::keyring::store(
+            service, account, &label, &key,
+        ));
+    if let Err(e) = stored {
+        return Err(CliError::user(format!(
+            "{e}; nothing written (without --keyring, a passphrase locks the journal)"
+        )));
+    }
+    file.write(&paths.data).map_err(key_error)
+}
+
+fn is_keyring_journal(paths: &Paths) -> Result<bool> {
+    Ok(read_key_file(paths)?.is_some_and(|f| f.keyring().is_some()))
+}
+
+/// Asks a locked daemon to read the OS keyring again. Its refusal is a
+/// `Locked` error that says what the keyring answered.
+fn ask_keyring_again(ctx: &mut Ctx) -> Result<()> {
+    match ctx.call_once(Request::Unlock(Unlock { key: String::new() })) {
+        Ok(Response::Ok) => {}
+        Ok(r) => return Err(unexpected(r)),
+        Err(e) => return Err(explain_locked(&ctx.paths, e)),
+    }
+    // The locked daemon closes the connection that unlocked it.
+    ctx.disconnect();
+    Ok(())
+}
+
+/// A "locked" error of a journal in the OS keyring points at the keyring,
+/// not at a passphrase it does not have.
+pub fn explain_locked(paths: &Paths, e: CliError) -> CliError {
+    match e.kind() == Kind::Locked && is_keyring_journal(paths).unwrap_or(false) {
+        true => e.with_hint(
+            "this journal's key is in the OS keyring; `hearth unlock` asks the keyring again",
+        ),
+        false => e,
+    }
 }
 
 /// Hands the daemon the key derived from the passphrase.
@@ -198,7 +253,10 @@ fn send_unlock(ctx: &mut Ctx) -> Result<bool> {
 
 /// `hearth unlock`.
 pub fn unlock(ctx: &mut Ctx) -> Result<()> {
-    if send_unlock(ctx)? {
+    if is_keyring_journal(&ctx.paths)? {
+        ask_keyring_again(ctx)?;
+        println!("Unlocked: the daemon read the key from the OS keyring.");
+    } else if send_unlock(ctx)? {
         println!("Unlocked. The daemon keeps the key until it stops.");
     } else {
         println!(
@@ -209,8 +267,16 @@ pub fn unlock(ctx: &mut Ctx) -> Result<()> {
 }
 
 /// Unlocks a locked daemon from `HEARTH_PASSPHRASE`, when set, so scripts
-/// never have to run `hearth unlock` first. True if it did.
+/// never have to run `hearth unlock` first; a journal in the OS keyring is
+/// unlocked if the keyring answers now. True if it did.
 pub fn unlock_from_env(ctx: &mut Ctx) -> Result<bool> {
+    if is_keyring_journal(&ctx.paths)? {
+        return match ask_keyring_again(ctx) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == Kind::Locked => Ok(false),
+            Err(e) => Err(e),
+        };
+    }
     if from_env(PASSPHRASE_VAR).is_none() {
         return Ok(false);
     }
@@ -226,6 +292,11 @@ pub fn change(ctx: &mut Ctx) -> Result<()> {
             ctx.paths.data.display()
         )));
     };
+    if file.keyring().is_some() {
+        return Err(CliError::user(
+            "this journal keeps its key in the OS keyring (it was made with --keyring); it has no passphrase to change",
+        ));
+    }
     let key = match file.kdf() {
         Some(_) => file.unlock(&current_passphrase()?).map_err(key_error)?,
         None => file

@@ -37,9 +37,10 @@ impl Ctx {
     /// crosses the socket.
     pub fn call(&mut self, req: Request) -> Result<Response> {
         match self.call_once(req.clone()) {
-            Err(e) if e.kind() == Kind::Locked && keys::unlock_from_env(self)? => {
-                self.call_once(req)
-            }
+            Err(e) if e.kind() == Kind::Locked => match keys::unlock_from_env(self)? {
+                true => self.call_once(req),
+                false => Err(keys::explain_locked(&self.paths, e)),
+            },
             // Locked, the daemon answers status with almost nothing; with
             // the passphrase at hand, open it and ask again.
             Ok(Response::Status(s)) if s.locked && keys::unlock_from_env(self)? => {
@@ -224,6 +225,7 @@ fn host_name() -> String {
 }
 
 fn init(ctx: &mut Ctx, a: InitArgs, settings: &Settings) -> Result<()> {
+    let key_choice = a.key_choice();
     let name = match a.name {
         Some(n) => n,
         None if !input::stdin_is_piped() => {
@@ -245,7 +247,7 @@ fn init(ctx: &mut Ctx, a: InitArgs, settings: &Settings) -> Result<()> {
         return Err(CliError::user("the name is empty; nothing written"));
     }
     let at = input::now()?;
-    keys::ensure_storage_key(ctx, a.no_passphrase)?;
+    keys::ensure_storage_key(ctx, key_choice)?;
     match ctx.call(Request::Init(hearth_ipc::Init {
         name,
         device_name: a.device.unwrap_or_else(host_name),
@@ -336,9 +338,13 @@ fn status(ctx: &mut Ctx, a: JsonArg) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     if s.locked {
+        let why = match &s.locked_reason {
+            Some(why) => format!("{why}; once it answers, run `hearth unlock`"),
+            None => "run `hearth unlock`".to_string(),
+        };
         writeln!(
             out,
-            "{:<12}{} run `hearth unlock` (pid {}, {})",
+            "{:<12}{} {why} (pid {}, {})",
             "journal",
             render::accent("locked:"),
             s.pid,
@@ -499,11 +505,11 @@ fn unlock_started(
     }
 }
 
-fn locked_note(s: &hearth_ipc::StatusInfo) -> &'static str {
-    if s.locked {
-        "; the journal is locked: run `hearth unlock`"
-    } else {
-        ""
+fn locked_note(s: &hearth_ipc::StatusInfo) -> String {
+    match (s.locked, &s.locked_reason) {
+        (false, _) => String::new(),
+        (true, Some(why)) => format!("; the journal is locked: {why}"),
+        (true, None) => "; the journal is locked: run `hearth unlock`".to_string(),
     }
 }
 

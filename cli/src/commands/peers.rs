@@ -51,10 +51,12 @@ pub fn pair(ctx: &mut Ctx, c: PairCommand) -> Result<()> {
         PairCommand::Join {
             ticket,
             no_passphrase,
+            keyring,
             yes,
         } => {
             can_confirm(yes)?;
-            super::keys::ensure_storage_key(ctx, no_passphrase)?;
+            let choice = crate::args::KeyChoice::from_flags(no_passphrase, keyring);
+            super::keys::ensure_storage_key(ctx, choice)?;
             let proposed = ctx.call(Request::PairJoin(hearth_ipc::PairJoin { ticket }))?;
             let peer = confirm_and_finish(ctx, proposed, yes)?;
             // A long first sync shows its progress on a terminal.

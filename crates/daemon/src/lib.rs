@@ -10,6 +10,7 @@ pub(crate) mod addresses;
 pub mod core;
 pub(crate) mod couple_journal;
 pub mod identity;
+pub mod keyring;
 pub mod logging;
 mod memory;
 pub mod server;

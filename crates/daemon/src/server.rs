@@ -62,6 +62,8 @@ pub enum DaemonError {
     WrongPassphrase,
     #[error("the storage key: {0}")]
     Key(#[from] hearth_store::KeyError),
+    #[error(transparent)]
+    Keyring(crate::keyring::KeyringError),
 }
 
 enum Msg {

@@ -1,10 +1,16 @@
 //! Getting the storage key before anything of the journal is read
 //! (docs/SCHEMA.md, "The storage key"): from the key file of a journal made
-//! with `--no-passphrase`, from `HEARTH_PASSPHRASE`, or, locked, from
-//! `hearth unlock`. Locked, the daemon answers `status`, `unlock` and
-//! `shutdown`, and tells every other request to run `hearth unlock`.
+//! with `--no-passphrase`, from the OS keyring for one made with
+//! `--keyring`, from `HEARTH_PASSPHRASE`, or, locked, from `hearth unlock`.
+//! Locked, the daemon answers `status`, `unlock` and `shutdown`, and tells
+//! every other request to run `hearth unlock`.
+//!
+//! A keyring that does not answer, or lacks the item, leaves the daemon
+//! locked with the reason, since it may answer later (a daemon can start
+//! before the desktop's keyring); `hearth unlock` asks it again. An item
+//! that is not a key stops the daemon: waiting will not mend it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hearth_ipc::frame::{read_async_raw, write_async};
 use hearth_ipc::{
@@ -14,6 +20,7 @@ use hearth_store::{KeyError, KeyFile, StorageKey, WrapKey};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
+use crate::keyring::{self, KeyringError};
 use crate::server::{DaemonError, error, incompatible, is_shutdown};
 
 /// What the locked phase ended with.
@@ -35,15 +42,26 @@ pub async fn storage_key(
     if let Some(key) = file.plain_key()? {
         return Ok(Some(key));
     }
-    if let Ok(passphrase) = std::env::var("HEARTH_PASSPHRASE") {
+    let mut reason = None;
+    if let Some((service, account)) = file.keyring() {
+        match keyring::storage_key(service, account).await {
+            Ok(key) => return Ok(Some(key)),
+            Err(e) if e.may_pass() => reason = Some(e.to_string()),
+            Err(e) => return Err(DaemonError::Keyring(e)),
+        }
+    } else if let Ok(passphrase) = std::env::var("HEARTH_PASSPHRASE") {
         return match file.unlock(&passphrase) {
             Ok(key) => Ok(Some(key)),
             Err(KeyError::WrongPassphrase) => Err(DaemonError::WrongPassphrase),
             Err(e) => Err(e.into()),
         };
     }
-    tracing::info!("locked: waiting for `hearth unlock`");
+    match &reason {
+        Some(why) => tracing::info!("locked: {why}"),
+        None => tracing::info!("locked: waiting for `hearth unlock`"),
+    }
     let file = Arc::new(file);
+    let reason = Arc::new(Mutex::new(reason));
     let (tx, mut rx) = mpsc::channel::<Opened>(1);
     let signal =
         |kind| tokio::signal::unix::signal(kind).map_err(|e| DaemonError::Io(paths.socket(), e));
@@ -66,10 +84,54 @@ pub async fn storage_key(
             _ = sigint.recv() => return Ok(None),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_locked(stream, file.clone(), paths.clone(), tx.clone()));
+                    let locked = Locked { file: file.clone(), reason: reason.clone() };
+                    tokio::spawn(serve_locked(stream, locked, paths.clone(), tx.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
+        }
+    }
+}
+
+/// What every connection of the locked phase shares.
+struct Locked {
+    file: Arc<KeyFile>,
+    /// What the OS keyring last answered, for a keyring journal.
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Locked {
+    fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// `hearth unlock`: the passphrase's wrap key, or, for a keyring
+    /// journal, the keyring asked again.
+    async fn unlock(&self, u: &hearth_ipc::Unlock) -> Result<StorageKey, Response> {
+        if let Some((service, account)) = self.file.keyring() {
+            return keyring::storage_key(service, account).await.map_err(|e| {
+                let why = e.to_string();
+                tracing::info!("still locked: {why}");
+                *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+                match e {
+                    KeyringError::NotAKey(_) => error(ErrorKind::Storage, why),
+                    _ => error(ErrorKind::Locked, locked_by_keyring(&why)),
+                }
+            });
+        }
+        match WrapKey::from_hex(&u.key)
+            .ok_or(KeyError::WrongPassphrase)
+            .and_then(|k| self.file.unwrap_with(&k))
+        {
+            Ok(key) => Ok(key),
+            Err(KeyError::WrongPassphrase) => Err(error(
+                ErrorKind::BadRequest,
+                "wrong passphrase; still locked",
+            )),
+            Err(e) => Err(error(ErrorKind::Storage, e.to_string())),
         }
     }
 }
@@ -78,7 +140,7 @@ pub async fn storage_key(
 /// after the reply, so the CLI's next request reaches the open daemon.
 async fn serve_locked(
     mut stream: UnixStream,
-    file: Arc<KeyFile>,
+    state: Locked,
     paths: Paths,
     opened: mpsc::Sender<Opened>,
 ) {
@@ -92,21 +154,14 @@ async fn serve_locked(
                 (incompatible(u64::from(env.protocol)), None)
             }
             Ok(env) => match env.request {
-                Request::Status => (locked_status(&paths), None),
-                Request::Unlock(u) => match WrapKey::from_hex(&u.key)
-                    .ok_or(KeyError::WrongPassphrase)
-                    .and_then(|k| file.unwrap_with(&k))
-                {
+                Request::Status => (locked_status(&paths, state.reason()), None),
+                Request::Unlock(u) => match state.unlock(&u).await {
                     Ok(key) => (Response::Ok, Some(Opened::Key(key))),
-                    Err(KeyError::WrongPassphrase) => (
-                        error(ErrorKind::BadRequest, "wrong passphrase; still locked"),
-                        None,
-                    ),
-                    Err(e) => (error(ErrorKind::Storage, e.to_string()), None),
+                    Err(reply) => (reply, None),
                 },
-                _ => (locked(), None),
+                _ => (locked(state.reason()), None),
             },
-            Err(_) => (locked(), None),
+            Err(_) => (locked(state.reason()), None),
         };
         // The outcome is handed over before the reply goes out, so the
         // locked phase has ended by the time the CLI can act on the reply.
@@ -119,15 +174,22 @@ async fn serve_locked(
     }
 }
 
-fn locked() -> Response {
-    error(
-        ErrorKind::Locked,
-        "locked: the journal is encrypted; run `hearth unlock`",
-    )
+fn locked(reason: Option<String>) -> Response {
+    match reason {
+        Some(why) => error(ErrorKind::Locked, locked_by_keyring(&why)),
+        None => error(
+            ErrorKind::Locked,
+            "locked: the journal is encrypted; run `hearth unlock`",
+        ),
+    }
+}
+
+fn locked_by_keyring(why: &str) -> String {
+    format!("locked: {why}; once it answers, run `hearth unlock`")
 }
 
 /// All a locked daemon knows about itself.
-fn locked_status(paths: &Paths) -> Response {
+fn locked_status(paths: &Paths, reason: Option<String>) -> Response {
     Response::Status(Box::new(StatusInfo {
         protocol: PROTOCOL_VERSION,
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -147,6 +209,7 @@ fn locked_status(paths: &Paths) -> Response {
         net: String::new(),
         relay: None,
         locked: true,
+        locked_reason: reason,
         refused: Default::default(),
     }))
 }

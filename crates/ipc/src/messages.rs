@@ -101,13 +101,15 @@ pub enum Request {
     Shutdown,
     /// Opens a locked daemon: the key argon2id derived from the passphrase
     /// (the CLI runs the KDF, so the passphrase never reaches the daemon).
+    /// For a journal whose key is in the OS keyring, the key is empty and
+    /// the daemon asks the keyring again.
     Unlock(Unlock),
 }
 
 /// `hearth unlock`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unlock {
-    /// The derived wrap key, hex.
+    /// The derived wrap key, hex; empty to ask the OS keyring again.
     pub key: String,
 }
 
@@ -552,6 +554,10 @@ pub struct StatusInfo {
     /// locked status is known.
     #[serde(default)]
     pub locked: bool,
+    /// Why a locked daemon waits, when it is not for a passphrase: what the
+    /// OS keyring answered. One line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_reason: Option<String>,
     /// Devices whose frames were refused since the daemon started (forged
     /// or malformed changes, keys they may not send), by device id, with
     /// how many times.

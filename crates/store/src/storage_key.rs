@@ -5,6 +5,8 @@
 //! - `passphrase`: wrapped with XChaCha20-Poly1305 under a key that
 //!   argon2id derives from the passphrase; the KDF's parameters are in the
 //!   file so they can be raised later;
+//! - `keyring`: in the OS keyring, under the service and account the file
+//!   names (the daemon crate reads and writes the keyring itself);
 //! - `plain`: in the file itself, for `--no-passphrase`. That protects
 //!   nothing from someone who has the disk, and the docs say so.
 //!
@@ -23,6 +25,10 @@ use crate::seal::FileKey;
 
 pub const FILE_NAME: &str = "storage-key";
 
+/// The service every keyring item of hearth is filed under; the account
+/// tells one data directory's from another's.
+pub const KEYRING_SERVICE: &str = "hearth";
+
 /// RFC 9106's second recommended parameter set: argon2id, 64 MiB, three
 /// passes, one lane.
 const M_KIB: u32 = 64 * 1024;
@@ -37,6 +43,10 @@ pub enum KeyError {
     Invalid(String, String),
     #[error("the passphrase is empty")]
     EmptyPassphrase,
+    #[error(
+        "the OS keyring's secret for this journal is {0} bytes, not a 32-byte storage key; nothing was opened"
+    )]
+    NotAKey(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -48,6 +58,19 @@ pub struct StorageKey([u8; 32]);
 impl StorageKey {
     fn random() -> StorageKey {
         StorageKey(rand::random())
+    }
+
+    /// The key as the OS keyring holds it: its 32 bytes.
+    pub fn from_secret(secret: &[u8]) -> Result<StorageKey, KeyError> {
+        let key: [u8; 32] = secret
+            .try_into()
+            .map_err(|_| KeyError::NotAKey(secret.len()))?;
+        Ok(StorageKey(key))
+    }
+
+    /// The 32 bytes to hand the OS keyring, and nothing else.
+    pub fn secret(&self) -> &[u8] {
+        &self.0
     }
 
     /// The key sealed files are encrypted with: HKDF-SHA256 of the storage
@@ -155,6 +178,12 @@ pub enum KeyFile {
         /// The storage key and its tag, hex.
         wrapped: String,
     },
+    Keyring {
+        service: String,
+        /// The data directory's id: random, so two journals on one machine
+        /// have two items.
+        account: String,
+    },
     Plain {
         key: String,
     },
@@ -168,6 +197,25 @@ impl KeyFile {
             key: hex::encode(key.0),
         };
         (file, key)
+    }
+
+    /// A new storage key, for the OS keyring, and a new account to file
+    /// it under.
+    pub fn new_keyring() -> (KeyFile, StorageKey) {
+        let file = KeyFile::Keyring {
+            service: KEYRING_SERVICE.into(),
+            account: hex::encode(rand::random::<[u8; 16]>()),
+        };
+        (file, StorageKey::random())
+    }
+
+    /// Where the OS keyring keeps the key: service and account, or None
+    /// when this journal keeps it elsewhere.
+    pub fn keyring(&self) -> Option<(&str, &str)> {
+        match self {
+            KeyFile::Keyring { service, account } => Some((service, account)),
+            _ => None,
+        }
     }
 
     /// A new storage key, wrapped under `passphrase`.
@@ -213,7 +261,7 @@ impl KeyFile {
     pub fn kdf(&self) -> Option<&Kdf> {
         match self {
             KeyFile::Passphrase { kdf, .. } => Some(kdf),
-            KeyFile::Plain { .. } => None,
+            KeyFile::Keyring { .. } | KeyFile::Plain { .. } => None,
         }
     }
 
@@ -227,7 +275,7 @@ impl KeyFile {
                 })?;
                 Ok(Some(StorageKey(out)))
             }
-            KeyFile::Passphrase { .. } => Ok(None),
+            KeyFile::Passphrase { .. } | KeyFile::Keyring { .. } => Ok(None),
         }
     }
 
@@ -270,9 +318,13 @@ impl KeyFile {
     /// Derives from `passphrase` and unwraps: what a daemon started with
     /// `HEARTH_PASSPHRASE` does for itself.
     pub fn unlock(&self, passphrase: &str) -> Result<StorageKey, KeyError> {
-        match self.kdf() {
-            Some(kdf) => self.unwrap_with(&kdf.derive(passphrase)?),
-            None => self.plain_key().map(|k| k.expect("plain")),
+        match self {
+            KeyFile::Passphrase { kdf, .. } => self.unwrap_with(&kdf.derive(passphrase)?),
+            KeyFile::Plain { .. } => self.plain_key().map(|k| k.expect("plain")),
+            KeyFile::Keyring { .. } => Err(KeyError::Invalid(
+                FILE_NAME.into(),
+                "this journal keeps its key in the OS keyring, not under a passphrase".into(),
+            )),
         }
     }
 
@@ -366,5 +418,37 @@ mod tests {
         let back = KeyFile::read(dir.path()).unwrap().unwrap();
         assert_eq!(back.plain_key().unwrap().unwrap().0, pkey.0);
         assert!(back.kdf().is_none());
+    }
+
+    #[test]
+    fn a_keyring_file_names_where_the_key_is_and_holds_nothing_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, key) = KeyFile::new_keyring();
+        file.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(!text.contains(&hex::encode(key.0)), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["mode"], "keyring");
+        assert_eq!(json["service"], "hearth");
+        assert_eq!(json["account"].as_str().unwrap().len(), 32);
+        let back = KeyFile::read(dir.path()).unwrap().unwrap();
+        assert_eq!(back, file);
+        assert!(back.kdf().is_none());
+        assert!(back.plain_key().unwrap().is_none());
+        assert!(matches!(back.unlock("pw"), Err(KeyError::Invalid(..))));
+        // Two journals, two accounts.
+        assert_ne!(KeyFile::new_keyring().0, file);
+    }
+
+    #[test]
+    fn only_32_bytes_from_the_keyring_make_a_key() {
+        let (_, key) = KeyFile::new_keyring();
+        assert_eq!(StorageKey::from_secret(key.secret()).unwrap().0, key.0);
+        for len in [0, 31, 33, 64] {
+            assert!(matches!(
+                StorageKey::from_secret(&vec![7; len]),
+                Err(KeyError::NotAKey(n)) if n == len
+            ));
+        }
     }
 }

@@ -10,6 +10,8 @@ use assert_cmd::Command;
 
 pub mod netns;
 pub mod proxy;
+#[cfg(target_os = "linux")]
+pub mod secret_service;
 
 /// The default pinned time: a Wednesday evening in UTC+1.
 pub const NOW: &str = "2026-11-25T21:30:00+01:00";

@@ -198,6 +198,7 @@ pub(super) fn status(
         net: base.network.0.clone(),
         relay: base.network.1.clone(),
         locked: false,
+        locked_reason: None,
         refused: Default::default(),
     }))
 }

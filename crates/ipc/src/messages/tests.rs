@@ -324,6 +324,7 @@ fn responses() -> Vec<Response> {
             net: "local".into(),
             relay: Some("https://relay.example".into()),
             locked: true,
+            locked_reason: None,
             refused: Default::default(),
         })),
         Response::Inited {
