@@ -1048,3 +1048,4 @@ fn a_first_sync_holds_one_past_year_at_a_time() {
     assert!(most_a <= 3, "Ana held {most_a} documents at once");
     assert!(most_b <= 3, "Ben held {most_b} documents at once");
 }
+
