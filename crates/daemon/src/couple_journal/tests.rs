@@ -781,6 +781,8 @@ fn devices_that_agree_exchange_their_manifests_and_nothing_more() {
         p.a.add_entry(now(), &note("held by both"), id(n), false, &mut rng)
             .unwrap();
     }
+    p.a.add_entry(now(), &note("mine alone"), id(5), true, &mut rng)
+        .unwrap();
     p.a.commit().unwrap();
     p.sync(2, false).unwrap();
     assert!(p.b.entry(&id(3)).unwrap().is_some());
@@ -807,6 +809,20 @@ fn devices_that_agree_exchange_their_manifests_and_nothing_more() {
             .iter()
             .all(|f| matches!(f, SessionFrame::Manifest { .. })),
         "only manifest rows went: {kinds:?}"
+    );
+    // Ana's private document is not even named to Ben's device.
+    assert!(
+        !kinds.iter().any(|f| matches!(
+            f,
+            SessionFrame::Manifest {
+                doc: DocId::Partner(PartnerDoc {
+                    kind: DocKind::Private,
+                    ..
+                }),
+                ..
+            }
+        )),
+        "a private document's row went to the other partner"
     );
     assert_eq!((p.a.sync_states(3), p.b.sync_states(3)), (0, 0));
     assert!(p.a.session_in_sync(3) && p.b.session_in_sync(3));
@@ -1048,4 +1064,3 @@ fn a_first_sync_holds_one_past_year_at_a_time() {
     assert!(most_a <= 3, "Ana held {most_a} documents at once");
     assert!(most_b <= 3, "Ben held {most_b} documents at once");
 }
-
