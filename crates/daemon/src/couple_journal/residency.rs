@@ -172,52 +172,51 @@ impl CoupleJournal {
             .into_iter()
             .filter(|d| newest.holds(d) || self.sessions.values().any(|s| s.keeps_state(d)))
             .collect();
-        // The summaries are read before anything is dropped.
-        let candidates: Vec<DocId> = self
-            .set
-            .loaded()
-            .into_iter()
-            .filter(|d| !keep.contains(d))
-            .collect();
         let mut summaries = Vec::new();
-        for doc in &candidates {
-            if let (DocId::Partner(p), Some(am)) = (doc, self.set.doc(doc)) {
-                summaries.push((*p, Summary::of(am)));
-            }
-        }
-        let dropped = self.set.unload_idle(now, idle, |d| keep.contains(d));
-        for (p, summary) in summaries {
-            if dropped.contains(&DocId::Partner(p)) {
-                self.summaries.insert(p, summary);
-            }
-        }
+        let dropped = self.set.unload_idle(
+            now,
+            idle,
+            |d| keep.contains(d),
+            |d, am| {
+                if let DocId::Partner(p) = d {
+                    summaries.push((*p, Summary::of(am)));
+                }
+            },
+        );
+        self.summaries.extend(summaries);
         dropped.len()
     }
 
-    /// The ritual log lines of partner document `doc`: from the document
-    /// when it is in memory, else from its summary.
-    pub(super) fn log_lines(&self, doc: &PartnerDoc) -> Vec<LogLine> {
+    /// What `read` says of partner document `doc` in memory, or, when it
+    /// is not, what `kept` says of its summary.
+    fn live_or_kept<T: Default>(
+        &self,
+        doc: &PartnerDoc,
+        read: impl FnOnce(&automerge::Automerge) -> T,
+        kept: impl FnOnce(&Summary) -> T,
+    ) -> T {
         match self.set.doc(&DocId::Partner(*doc)) {
-            Some(am) => partner_log::ritual_log(am).0,
-            None => self
-                .summaries
-                .get(doc)
-                .map(|s| s.rituals.clone())
-                .unwrap_or_default(),
+            Some(am) => read(am),
+            None => self.summaries.get(doc).map(kept).unwrap_or_default(),
         }
     }
 
-    /// The live answer markers of partner document `doc`, as
-    /// [`CoupleJournal::log_lines`] reads them.
+    /// The ritual log lines of partner document `doc`.
+    pub(super) fn log_lines(&self, doc: &PartnerDoc) -> Vec<LogLine> {
+        self.live_or_kept(
+            doc,
+            |am| partner_log::ritual_log(am).0,
+            |s| s.rituals.clone(),
+        )
+    }
+
+    /// The live answer markers of partner document `doc`.
     pub(super) fn markers(&self, doc: &PartnerDoc) -> BTreeMap<String, BTreeSet<EntryId>> {
-        match self.set.doc(&DocId::Partner(*doc)) {
-            Some(am) => book::markers_of(am).unwrap_or_default(),
-            None => self
-                .summaries
-                .get(doc)
-                .map(|s| s.markers.clone())
-                .unwrap_or_default(),
-        }
+        self.live_or_kept(
+            doc,
+            |am| book::markers_of(am).unwrap_or_default(),
+            |s| s.markers.clone(),
+        )
     }
 
     /// The documents in memory, for status and tests.

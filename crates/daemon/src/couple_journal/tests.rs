@@ -55,6 +55,20 @@ fn id(n: u128) -> EntryId {
     EntryId::from_parts(1_796_600_000_000, n)
 }
 
+/// A weekly ritual of `me`'s, as the ritual tests write it.
+fn sunday_walk(me: PartnerCode) -> Ritual {
+    Ritual {
+        id: String::new(),
+        name: "Sunday walk".into(),
+        kind: "custom".into(),
+        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
+        owner: Owner::Partner(PartnerId(me.to_hex())),
+        fulfilled_by: None,
+        created: now(),
+        archived: None,
+    }
+}
+
 fn readable(found: Option<Found>) -> hearth_model::Entry {
     match found {
         Some(Found::Readable(e)) => *e,
@@ -190,16 +204,7 @@ fn rituals_prompts_and_skips_read_back_in_schema_1_shapes() {
     let tmp = tempfile::tempdir().unwrap();
     let mut j = open(tmp.path(), None);
     let me = j.found("laptop", "Ana", now()).unwrap();
-    let ritual = Ritual {
-        id: String::new(),
-        name: "Sunday walk".into(),
-        kind: "custom".into(),
-        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
-        owner: Owner::Partner(PartnerId(me.to_hex())),
-        fulfilled_by: None,
-        created: now(),
-        archived: None,
-    };
+    let ritual = sunday_walk(me);
     let made = j.add_ritual(now(), &ritual).unwrap();
     assert_eq!(made.name, "Sunday walk");
     assert_eq!(made.id.len(), 32, "the record's key");
@@ -910,16 +915,7 @@ fn only_the_newest_year_stays_in_memory_and_past_years_answer_from_what_is_kept(
     .unwrap();
     j.add_entry(now(), &note("this year"), id(1), false, &mut rng)
         .unwrap();
-    let ritual = Ritual {
-        id: String::new(),
-        name: "Sunday walk".into(),
-        kind: "custom".into(),
-        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
-        owner: Owner::Partner(PartnerId(me.to_hex())),
-        fulfilled_by: None,
-        created: now(),
-        archived: None,
-    };
+    let ritual = sunday_walk(me);
     let walk = j.add_ritual(now(), &ritual).unwrap();
     let last_year = "2025-05-04".parse().unwrap();
     j.mark_done(at("2025-05-04T20:00:00+01:00"), &walk, last_year, None)

@@ -680,12 +680,14 @@ impl DocSet {
 
     /// Drops from memory every document, and its key file, that has no
     /// uncommitted change, was last used before `now - idle`, and that
-    /// `keep` does not hold on to. Returns the documents dropped.
+    /// `keep` does not hold on to; `last_look` sees each one just before it
+    /// goes. Returns the documents dropped.
     pub fn unload_idle(
         &mut self,
         now: Instant,
         idle: Duration,
         keep: impl Fn(&DocId) -> bool,
+        mut last_look: impl FnMut(&DocId, &Automerge),
     ) -> Vec<DocId> {
         let drop: Vec<DocId> = self
             .loaded
@@ -699,7 +701,9 @@ impl DocSet {
             .map(|(d, _)| *d)
             .collect();
         for d in &drop {
-            self.loaded.remove(d);
+            if let Some(l) = self.loaded.remove(d) {
+                last_look(d, &l.doc);
+            }
             self.key_files.remove(d);
         }
         // Key files read for a document not in memory (a session's key
