@@ -98,7 +98,12 @@ impl CoupleJournal {
     /// a first sync holds one past year at a time, not the journal.
     pub(super) fn drop_if_unused(&mut self, doc: &DocId) {
         let DocId::Partner(p) = doc else { return };
-        if self.is_active(doc) || self.sessions.values().any(|s| s.keeps_state(doc)) {
+        // Checked first: reading the summary of a year's document costs
+        // as much as a write, and this runs after every commit.
+        if self.is_active(doc)
+            || self.sessions.values().any(|s| s.keeps_state(doc))
+            || !self.set.can_unload(doc)
+        {
             return;
         }
         let Some(summary) = self.set.doc(doc).map(Summary::of) else {

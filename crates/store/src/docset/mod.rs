@@ -663,14 +663,19 @@ impl DocSet {
         sync_dir(&self.docs_dir)
     }
 
+    /// Whether `doc` is in memory with no uncommitted change and its key
+    /// file nothing unsynced: whether [`DocSet::unload`] would drop it.
+    pub fn can_unload(&self, doc: &DocId) -> bool {
+        self.loaded
+            .get(doc)
+            .is_some_and(|l| l.doc.get_heads() == l.saved)
+            && self.key_files.get(doc).is_none_or(KeyFile::is_synced)
+    }
+
     /// Drops `doc` from memory, with its key file, if it has no uncommitted
     /// change and its key file nothing unsynced. Returns whether it did.
     pub fn unload(&mut self, doc: &DocId) -> bool {
-        let clean = self
-            .loaded
-            .get(doc)
-            .is_some_and(|l| l.doc.get_heads() == l.saved)
-            && self.key_files.get(doc).is_none_or(KeyFile::is_synced);
+        let clean = self.can_unload(doc);
         if clean {
             self.loaded.remove(doc);
             self.key_files.remove(doc);
