@@ -12,7 +12,6 @@ pub(crate) mod couple_journal;
 pub mod identity;
 pub mod keyring;
 pub mod logging;
-mod memory;
 pub mod server;
 mod unlock;
 

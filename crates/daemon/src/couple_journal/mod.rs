@@ -3,8 +3,9 @@
 //! device's signing key, and the model's rules, behind methods shaped like
 //! those of schema 1's `Journal`, so the switch changes the core little.
 //!
-//! Only the couple document and each partner's newest year stay in memory
-//! (`residency.rs`); any other year is loaded when something needs it.
+//! Not used by the daemon yet (SCHEMA.md, "Order of implementation", step
+//! 4). Everything is loaded at open for now; the index (step 5) will let
+//! it load only this year.
 //!
 //! Writes go to the documents in memory; [`CoupleJournal::commit`] signs the
 //! new heads of this partner's documents, makes everything durable at
@@ -13,11 +14,8 @@
 
 mod entries;
 mod prompts;
-mod residency;
 mod rituals;
 mod sessions;
-
-pub use residency::IDLE;
 
 pub use sessions::{Applied, SessionError};
 
@@ -72,8 +70,6 @@ pub struct CoupleJournal {
     known: BTreeMap<DeviceKey, BTreeMap<DocId, Vec<ChangeHash>>>,
     /// Files set aside at open, as status shows them.
     quarantined: Vec<String>,
-    /// What is kept of each partner document not in memory.
-    summaries: BTreeMap<PartnerDoc, residency::Summary>,
     /// Signed-heads records already verified, by their bytes: every frame
     /// for a partner document reads them, and a signature check each time
     /// was a good part of what a frame cost.
@@ -104,9 +100,8 @@ fn ms(t: DateTime<FixedOffset>) -> i64 {
 }
 
 impl CoupleJournal {
-    /// Takes the opened store, loads the couple document (its genesis when
-    /// new) and each partner's newest year, and reads every other
-    /// document once for what is kept of it (`residency.rs`).
+    /// Takes the opened store and loads every document the manifest names,
+    /// the couple document first (its genesis when new).
     pub fn open(
         mut set: DocSet,
         secret: &[u8; 32],
@@ -118,9 +113,11 @@ impl CoupleJournal {
         let now = Instant::now();
         let mut quarantined = Vec::new();
         let mut missing = Vec::new();
-        let report = set.load(DocId::Couple, &actor, now, || genesis_of(&DocId::Couple))?;
-        quarantined.extend(report.quarantined);
-        missing.extend(report.missing);
+        for doc in std::iter::once(DocId::Couple).chain(set.documents()) {
+            let report = set.load(doc, &actor, now, || genesis_of(&doc))?;
+            quarantined.extend(report.quarantined);
+            missing.extend(report.missing);
+        }
         let mut j = CoupleJournal {
             trust: couple_write::trust_of(set.doc(&DocId::Couple).expect("loaded")),
             set,
@@ -133,7 +130,6 @@ impl CoupleJournal {
             sessions: BTreeMap::new(),
             known: BTreeMap::new(),
             verified: RefCell::new(HashMap::new()),
-            summaries: BTreeMap::new(),
             quarantined: quarantined
                 .iter()
                 .map(ToString::to_string)
@@ -145,26 +141,13 @@ impl CoupleJournal {
                 }))
                 .collect(),
         };
-        for doc in j.set.documents() {
-            if j.is_active(&doc) {
-                j.ensure_loaded(&doc)?;
-            }
-        }
         j.index_homes();
-        j.sweep()?;
         Ok(j)
     }
 
-    /// Reads again where the entries of the documents in memory live; the
-    /// homes in the others, stored and not in memory, cannot have moved.
     fn index_homes(&mut self) {
-        let loaded: BTreeSet<DocId> = self.set.loaded().into_iter().collect();
-        let stored: BTreeSet<DocId> = self.set.documents().into_iter().collect();
-        self.homes.retain(|_, d| {
-            let d = DocId::Partner(*d);
-            !loaded.contains(&d) && stored.contains(&d)
-        });
-        for doc in loaded {
+        self.homes.clear();
+        for doc in self.set.loaded() {
             let DocId::Partner(p) = doc else { continue };
             let Some(am) = self.set.doc(&doc) else {
                 continue;
@@ -437,8 +420,6 @@ impl CoupleJournal {
             if !hearth_model::records::exchange::may_hold(&self.trust, peer, &doc) {
                 continue;
             }
-            // A document not in memory is counted once something loads it:
-            // counting its changes would mean loading it for a status line.
             let Some(am) = self.set.doc(&doc) else {
                 continue;
             };
@@ -495,17 +476,15 @@ impl CoupleJournal {
         }
     }
 
-    /// The heads of every document held, in memory or not, as lowercase
-    /// hex: what `status` shows, and what tells two devices they agree.
+    /// The heads of every loaded document, as lowercase hex: what `status`
+    /// shows, and what tells two devices they agree.
     pub fn heads_hex(&self) -> Vec<String> {
-        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
-        docs.extend(self.set.loaded());
-        let mut out: Vec<String> = docs
+        let mut out: Vec<String> = self
+            .set
+            .loaded()
             .iter()
-            .flat_map(|d| match self.set.doc(d) {
-                Some(am) => am.get_heads(),
-                None => self.set.committed_heads(d).unwrap_or_default(),
-            })
+            .filter_map(|d| self.set.doc(d))
+            .flat_map(|am| am.get_heads())
             .map(|h| h.to_string())
             .collect();
         out.sort();
@@ -566,9 +545,6 @@ impl CoupleJournal {
                 tracing::error!(%doc, error = %e, "could not forget a replaced key; it is forgotten at the next start");
             }
         }
-        // A past year written to (an edit, a peer's changes) has nothing
-        // left to hold it in memory once durable, unless a session syncs it.
-        self.drop_past_unused();
         Ok(Committed { docs, keys })
     }
 
@@ -624,12 +600,11 @@ impl CoupleJournal {
         Utc::now().fixed_offset()
     }
 
-    /// The shared and private documents of `partner` this device holds,
-    /// in memory or not.
+    /// The shared and private documents of `partner` this device holds.
     fn docs_of(&self, partner: PartnerCode) -> Vec<PartnerDoc> {
-        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
-        docs.extend(self.set.loaded());
-        docs.into_iter()
+        self.set
+            .loaded()
+            .into_iter()
             .filter_map(|d| match d {
                 DocId::Partner(p) if p.partner == partner => Some(p),
                 _ => None,

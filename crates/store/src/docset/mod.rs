@@ -663,36 +663,14 @@ impl DocSet {
         sync_dir(&self.docs_dir)
     }
 
-    /// Whether `doc` is in memory with no uncommitted change and its key
-    /// file nothing unsynced: whether [`DocSet::unload`] would drop it.
-    pub fn can_unload(&self, doc: &DocId) -> bool {
-        self.loaded
-            .get(doc)
-            .is_some_and(|l| l.doc.get_heads() == l.saved)
-            && self.key_files.get(doc).is_none_or(KeyFile::is_synced)
-    }
-
-    /// Drops `doc` from memory, with its key file, if it has no uncommitted
-    /// change and its key file nothing unsynced. Returns whether it did.
-    pub fn unload(&mut self, doc: &DocId) -> bool {
-        let clean = self.can_unload(doc);
-        if clean {
-            self.loaded.remove(doc);
-            self.key_files.remove(doc);
-        }
-        clean
-    }
-
     /// Drops from memory every document, and its key file, that has no
     /// uncommitted change, was last used before `now - idle`, and that
-    /// `keep` does not hold on to; `last_look` sees each one just before it
-    /// goes. Returns the documents dropped.
+    /// `keep` does not hold on to. Returns the documents dropped.
     pub fn unload_idle(
         &mut self,
         now: Instant,
         idle: Duration,
         keep: impl Fn(&DocId) -> bool,
-        mut last_look: impl FnMut(&DocId, &Automerge),
     ) -> Vec<DocId> {
         let drop: Vec<DocId> = self
             .loaded
@@ -706,16 +684,9 @@ impl DocSet {
             .map(|(d, _)| *d)
             .collect();
         for d in &drop {
-            if let Some(l) = self.loaded.remove(d) {
-                last_look(d, &l.doc);
-            }
+            self.loaded.remove(d);
             self.key_files.remove(d);
         }
-        // Key files read for a document not in memory (a session's key
-        // offers read every one) go too, once synced.
-        let loaded = &self.loaded;
-        self.key_files
-            .retain(|d, kf| loaded.contains_key(d) || keep(d) || !kf.is_synced());
         drop
     }
 }
