@@ -543,6 +543,7 @@ fn reads_ahead_of_a_write_are_answered_without_waiting_for_its_commit() {
 
 #[test]
 fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_peers() {
+    use automerge::sync::SyncDoc;
     use hearth_model::records::exchange::{Frame, genesis_of};
     use hearth_model::records::manifest::DocId;
     use hearth_model::records::session_frame::SessionFrame;
@@ -578,7 +579,10 @@ fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_
     // way, so nothing is founded.
     let (kind, why) = refused(&init(&mut rig));
     assert_eq!(kind, ErrorKind::BadRequest);
-    assert!(why.contains("not synced with the device it paired with"), "{why}");
+    assert!(
+        why.contains("not synced with the device it paired with"),
+        "{why}"
+    );
     assert!(rig.journal().partners().is_empty());
 
     // The peer, as new as this device, says what it holds of the couple
