@@ -43,10 +43,15 @@ pub fn build_hearth(n: usize) -> Journal {
     let ben = PartnerId("ben".into());
     j.set_partner(&ana, "Ana", start).unwrap();
     j.set_partner(&ben, "Ben", start).unwrap();
+    // Whatever the size, ten calendar years (2016 to 2025): at 200,000
+    // entries a fixed step would run decades past today, and every write
+    // of the run would land in a past year.
+    const DECADE_S: i64 = 10 * 365 * 24 * 60 * 60;
+    let step = DECADE_S / n.max(1) as i64;
     let mut last = None;
     for i in 0..n {
         let who = if i % 2 == 0 { &ana } else { &ben };
-        let now = start + Days::minutes(i as i64 * 105);
+        let now = start + Days::seconds(i as i64 * step);
         let ctx = WriteCtx {
             author: who.clone(),
             device: DeviceId(format!("{who}-laptop")),

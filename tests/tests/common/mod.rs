@@ -365,11 +365,35 @@ impl TestEnv {
     }
 }
 
+impl TestEnv {
+    /// When a test fails and `HEARTH_TEST_KEEP_LOGS` names a directory, the
+    /// daemon's logs are copied there before the home goes: a failure seen
+    /// once in many full runs can then be read afterwards.
+    fn keep_logs_of_a_failure(&self) {
+        let Some(keep) = std::env::var_os("HEARTH_TEST_KEEP_LOGS") else {
+            return;
+        };
+        if !std::thread::panicking() {
+            return;
+        }
+        let home = self.home().file_name().unwrap_or_default().to_owned();
+        let to = Path::new(&keep).join(home);
+        let Ok(files) = std::fs::read_dir(self.home().join("data/logs")) else {
+            return;
+        };
+        let _ = std::fs::create_dir_all(&to);
+        for f in files.flatten() {
+            let _ = std::fs::copy(f.path(), to.join(f.file_name()));
+        }
+    }
+}
+
 impl Drop for TestEnv {
     /// Stops the test's daemon with signals alone, so cleanup works even
     /// when the test failed before the binary could be built.
     fn drop(&mut self) {
         use rustix::process::{Pid, Signal, kill_process, test_kill_process};
+        self.keep_logs_of_a_failure();
         let Some(pid) = self.daemon_pid().and_then(Pid::from_raw) else {
             return;
         };

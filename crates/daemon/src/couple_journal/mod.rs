@@ -74,6 +74,9 @@ pub struct CoupleJournal {
     quarantined: Vec<String>,
     /// What is kept of each partner document not in memory.
     summaries: BTreeMap<PartnerDoc, residency::Summary>,
+    /// Past years a session let go while they still had changes to
+    /// commit: they leave memory once the commit holds.
+    drop_after_commit: BTreeSet<DocId>,
     /// Signed-heads records already verified, by their bytes: every frame
     /// for a partner document reads them, and a signature check each time
     /// was a good part of what a frame cost.
@@ -134,6 +137,7 @@ impl CoupleJournal {
             known: BTreeMap::new(),
             verified: RefCell::new(HashMap::new()),
             summaries: BTreeMap::new(),
+            drop_after_commit: BTreeSet::new(),
             quarantined: quarantined
                 .iter()
                 .map(ToString::to_string)
@@ -566,9 +570,12 @@ impl CoupleJournal {
                 tracing::error!(%doc, error = %e, "could not forget a replaced key; it is forgotten at the next start");
             }
         }
-        // A past year written to (an edit, a peer's changes) has nothing
-        // left to hold it in memory once durable, unless a session syncs it.
-        self.drop_past_unused();
+        // A past year a session let go before its changes were durable
+        // leaves memory now. One a request wrote to stays until it idles:
+        // a backfill of last year writes there again and again.
+        for doc in std::mem::take(&mut self.drop_after_commit) {
+            self.drop_if_unused(&doc);
+        }
         Ok(Committed { docs, keys })
     }
 

@@ -78,32 +78,20 @@ impl CoupleJournal {
         Newest::of(self).holds(doc)
     }
 
-    /// [`CoupleJournal::drop_if_unused`] for every past year in memory.
-    pub(super) fn drop_past_unused(&mut self) {
-        let newest = Newest::of(self);
-        let past: Vec<DocId> = self
-            .set
-            .loaded()
-            .into_iter()
-            .filter(|d| !newest.holds(d))
-            .collect();
-        for doc in past {
-            self.drop_if_unused(&doc);
-        }
-    }
-
     /// Drops `doc` from memory, keeping its summary, when it is a past
     /// year that nothing holds on to: no change to commit, no session's
     /// sync state. A session that just settled a past year calls this, so
-    /// a first sync holds one past year at a time, not the journal.
+    /// a first sync holds one past year at a time, not the journal. One
+    /// with changes to commit goes after the commit.
     pub(super) fn drop_if_unused(&mut self, doc: &DocId) {
         let DocId::Partner(p) = doc else { return };
         // Checked first: reading the summary of a year's document costs
-        // as much as a write, and this runs after every commit.
-        if self.is_active(doc)
-            || self.sessions.values().any(|s| s.keeps_state(doc))
-            || !self.set.can_unload(doc)
-        {
+        // as much as a write.
+        if self.is_active(doc) || self.sessions.values().any(|s| s.keeps_state(doc)) {
+            return;
+        }
+        if !self.set.can_unload(doc) {
+            self.drop_after_commit.insert(*doc);
             return;
         }
         let Some(summary) = self.set.doc(doc).map(Summary::of) else {

@@ -118,6 +118,9 @@ pub(super) struct Session {
     /// its manifest row: when the peer's row has the same keys digest, that
     /// offer counts as made, and never goes.
     planned: BTreeMap<PartnerDoc, OfferPlan>,
+    /// Documents whose keys the peer's row showed different: the first
+    /// offer goes whole, not as a digest.
+    whole_due: BTreeSet<PartnerDoc>,
 }
 
 /// The key offer a session would make for one document: the offers,
@@ -282,6 +285,7 @@ impl CoupleJournal {
                 announced: false,
                 heard: false,
                 planned: BTreeMap::new(),
+                whole_due: BTreeSet::new(),
             },
         );
     }
@@ -547,7 +551,9 @@ impl CoupleJournal {
     /// The peer's manifest row for `doc` carries the digest of the keys it
     /// would offer this device. The same digest as this device's own offer
     /// means neither lacks a key the other may hold: the offer counts as
-    /// made, window by window, and only later changes are offered.
+    /// made, window by window, and only later changes are offered. A
+    /// different one calls for this device's whole offer, which the peer
+    /// answers with gifts both ways (a counter-offer for what it lacks).
     fn agree_on_keys(
         &mut self,
         session: u64,
@@ -555,15 +561,19 @@ impl CoupleJournal {
         theirs: [u8; 32],
     ) -> Result<(), SessionError> {
         let plan = self.offer_plan(session, doc)?;
-        if plan.digest != theirs {
-            return Ok(());
-        }
         let s = self
             .sessions
             .get_mut(&session)
             .ok_or(SessionError::NoSession)?;
-        s.offered.insert(doc, (plan.digest, plan.generation));
-        s.windows.insert(doc, plan.windows());
+        if plan.digest == theirs {
+            s.whole_due.remove(&doc);
+            s.offered.insert(doc, (plan.digest, plan.generation));
+            s.windows.insert(doc, plan.windows());
+        } else {
+            s.whole_due.insert(doc);
+            s.offered.remove(&doc);
+            s.windows.remove(&doc);
+        }
         Ok(())
     }
 
@@ -573,11 +583,11 @@ impl CoupleJournal {
         let mut out = Vec::new();
         for doc in self.held_docs() {
             let DocId::Partner(p) = doc else { continue };
+            let ours = self.heads_here(&doc).unwrap_or_default();
             let (peer, ready) = {
                 let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
-                let ready = self
-                    .heads_here(&doc)
-                    .is_some_and(|ours| s.exchange.in_sync_at(&doc, &ours))
+                let ready = self.heads_here(&doc).is_some()
+                    && s.exchange.in_sync_at(&doc, &ours)
                     && may_hold(&self.trust, &s.peer, &doc);
                 (s.peer, ready)
             };
@@ -606,12 +616,32 @@ impl CoupleJournal {
             if unchanged {
                 continue;
             }
-            let sent = s.windows.entry(p).or_default();
-            // The first offer of a session goes whole, in as few frames as
-            // fit: window by window, a first sync would be thousands of
-            // small round trips.
-            let first = sent.is_empty();
             let now = plan.windows();
+            let first = s.windows.get(&p).is_none_or(BTreeMap::is_empty);
+            // The first offer of a session starts as a digest, in a
+            // manifest row: a year both hold with the same keys (one that
+            // settled during the session, say) then costs 32 bytes, not
+            // its whole key list. The peer answers a different digest with
+            // its own whole offer.
+            if first && !s.whole_due.remove(&p) {
+                s.windows.insert(p, now);
+                let heads = if ours.len() > hearth_model::records::session_frame::MAX_HEADS {
+                    Vec::new()
+                } else {
+                    ours.iter().map(|h| h.0).collect()
+                };
+                let row = SessionFrame::Manifest {
+                    doc,
+                    heads,
+                    keys: Some(plan.digest),
+                };
+                out.push(row.encode()?);
+                continue;
+            }
+            let sent = s.windows.entry(p).or_default();
+            // A whole offer goes in as few frames as fit: window by window,
+            // a first sync would be thousands of small round trips.
+            let first = sent.is_empty();
             let mut whole = Vec::new();
             for offer in plan.offers {
                 let span = (offer.from, offer.to);

@@ -1013,11 +1013,14 @@ fn a_first_sync_holds_one_past_year_at_a_time() {
     p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
         .unwrap();
     p.a.commit().unwrap();
+    // Past years a request wrote stay while in use (a backfill writes to
+    // the same year again and again), and go once idle.
+    assert_eq!(p.a.loaded_count(), 6);
     assert_eq!(
-        p.a.loaded_count(),
-        2,
-        "past years leave memory once durable"
+        p.a.unload_idle(Instant::now(), std::time::Duration::ZERO),
+        4
     );
+    assert_eq!(p.a.loaded_count(), 2);
 
     let (ka, kb) = (p.a.device(), p.b.device());
     p.a.session_start(2, kb, false, usize::MAX);
@@ -1059,4 +1062,61 @@ fn a_first_sync_holds_one_past_year_at_a_time() {
     // holds Ana's this year and his own couple document the same way.
     assert!(most_a <= 3, "Ana held {most_a} documents at once");
     assert!(most_b <= 3, "Ben held {most_b} documents at once");
+}
+
+#[test]
+fn a_year_that_comes_into_sync_is_offered_as_a_digest_and_no_key_list_goes_when_both_hold_its_keys()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    p.open_second_session();
+    // Written while the session is open, each key goes with its entry; the
+    // year is new to both, so no manifest row spoke for it.
+    let mut rng = counter();
+    let when = at("2025-05-01T20:00:00+01:00");
+    let ids: Vec<EntryId> = (0..300u64)
+        .map(|n| EntryId::from_parts(when.timestamp_millis() as u64 + n * 60_000, n.into()))
+        .collect();
+    for (n, entry) in ids.iter().enumerate() {
+        p.a.add_entry(
+            when,
+            &note(&format!("last year {n}")),
+            *entry,
+            false,
+            &mut rng,
+        )
+        .unwrap();
+    }
+    p.a.commit().unwrap();
+    let mut frames = Vec::new();
+    for _ in 0..20 {
+        for f in p.a.session_generate(2).unwrap() {
+            frames.push(SessionFrame::decode(&f).unwrap());
+            p.b.session_receive(2, &f).unwrap();
+        }
+        for f in p.b.session_generate(2).unwrap() {
+            frames.push(SessionFrame::decode(&f).unwrap());
+            p.a.session_receive(2, &f).unwrap();
+        }
+        p.a.commit().unwrap();
+        p.b.commit().unwrap();
+    }
+    assert_eq!(p.settle(2), 0, "the session was quiet");
+    for entry in &ids {
+        assert!(matches!(
+            p.b.entry(entry).unwrap(),
+            Some(Found::Readable(_))
+        ));
+    }
+    let offers = frames
+        .iter()
+        .filter(|f| matches!(f, SessionFrame::Offer(_)))
+        .count();
+    let rows = frames
+        .iter()
+        .filter(|f| matches!(f, SessionFrame::Manifest { keys: Some(_), .. }))
+        .count();
+    assert!(rows > 0, "the year's keys were offered as a digest");
+    assert_eq!(offers, 0, "no key list went: {rows} digest rows");
 }
