@@ -125,12 +125,14 @@ pub(super) struct Session {
 
 /// The key offer a session would make for one document: the offers,
 /// window by window, the digest of all the keys in them, and the key
-/// file's generation they were read at.
+/// file's generation and the couple document's heads they were read at
+/// (who may hold which key follows the records there).
 #[derive(Clone)]
 struct OfferPlan {
     offers: Vec<KeyOffer>,
     digest: [u8; 32],
     generation: u64,
+    trust: Vec<automerge::ChangeHash>,
 }
 
 impl OfferPlan {
@@ -516,9 +518,11 @@ impl CoupleJournal {
             .key_file(DocId::Partner(doc))
             .map_err(|e| SessionError::Storage(e.to_string()))?
             .generation();
+        let trust = self.couple().get_heads();
         let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
         if let Some(plan) = s.planned.get(&doc)
             && plan.generation == generation
+            && plan.trust == trust
         {
             return Ok(plan.clone());
         }
@@ -541,6 +545,7 @@ impl CoupleJournal {
             offers,
             digest,
             generation,
+            trust,
         };
         if let Some(s) = self.sessions.get_mut(&session) {
             s.planned.insert(doc, plan.clone());
