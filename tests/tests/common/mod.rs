@@ -359,7 +359,11 @@ impl TestEnv {
     pub fn wait_for(&self, limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
         let end = Instant::now() + limit;
         while !f() {
-            assert!(Instant::now() < end, "timed out waiting for {what}");
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}\n{}",
+                self.daemon_tail()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }

@@ -378,6 +378,11 @@ impl CoupleJournal {
             .ok_or(SessionError::NoSession)?
             .heard
         {
+            tracing::debug!(
+                session,
+                rows = out.len(),
+                "waiting for the peer's manifest before syncing"
+            );
             return Ok(out);
         }
         for doc in docs {
@@ -450,6 +455,9 @@ impl CoupleJournal {
             .ok_or(SessionError::NoSession)?;
         out.append(&mut s.owed);
         out.extend(self.offers(session)?);
+        if !out.is_empty() {
+            tracing::debug!(session, frames = out.len(), "frames for the peer");
+        }
         Ok(out)
     }
 
@@ -697,7 +705,9 @@ impl CoupleJournal {
             .get(&session)
             .ok_or(SessionError::NoSession)?
             .peer;
-        match SessionFrame::decode(bytes)? {
+        let frame = SessionFrame::decode(bytes)?;
+        tracing::debug!(session, frame = frame.kind(), "a frame from the peer");
+        match frame {
             SessionFrame::Doc(frame) => self.receive_doc(session, frame),
             SessionFrame::Manifest { doc, heads, keys } => {
                 if doc == DocId::Couple {

@@ -33,8 +33,10 @@ const MAX_SIGNED_LEN: usize = 4096;
 pub enum SessionFrame {
     Doc(Frame),
     /// One row of the sender's manifest: the heads it holds of `doc`, sent
-    /// once per document at a session's start. A document both hold at
-    /// the same heads is not synced at all, so it need not even be loaded.
+    /// once per document at a session's start, and again as the first key
+    /// offer of a document that came into sync since. A document both hold
+    /// at the same heads is not synced at all, so it need not even be
+    /// loaded.
     Manifest {
         doc: DocId,
         heads: Vec<[u8; 32]>,
@@ -45,6 +47,22 @@ pub enum SessionFrame {
     },
     Offer(KeyOffer),
     Gift(KeyGift),
+}
+
+impl SessionFrame {
+    /// What the frame is and which document it is about, for logs: no
+    /// content.
+    pub fn kind(&self) -> String {
+        match self {
+            SessionFrame::Doc(f) => format!("changes of {}", f.doc),
+            SessionFrame::Manifest { doc, keys, .. } => match keys {
+                Some(_) => format!("manifest row of {doc} with its keys digest"),
+                None => format!("manifest row of {doc}"),
+            },
+            SessionFrame::Offer(o) => format!("key offer of {}", DocId::Partner(o.doc)),
+            SessionFrame::Gift(g) => format!("{} keys of {}", g.keys.len(), DocId::Partner(g.doc)),
+        }
+    }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
