@@ -234,8 +234,18 @@ fn a_stopped_device_catches_up_in_both_directions() {
     let ana = TestEnv::named("Ana", "laptop");
     let ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
+    // A first sync: what pairing owes is written and has gone both ways.
+    // (Right after pairing each side may say "nothing unsent" already: it
+    // knows the other's heads from its manifest, and trusts it with none of
+    // its documents yet.)
     ana.wait_for(CONVERGE, "a first sync", || {
-        ana.ok(&["peers", "list"]).contains("nothing unsent")
+        ana.heads() == ben.heads()
+            && [&ana, &ben].iter().all(|e| {
+                let peers = e.ok(&["peers", "list"]);
+                peers.contains("nothing unsent")
+                    && !peers.contains("pending")
+                    && !peers.contains("paired, not synced yet")
+            })
     });
     ben.ok(&["daemon", "stop"]);
     for i in 0..3 {
