@@ -187,3 +187,76 @@ fn exports_in_every_format() {
     );
     assert!(err.contains("cannot write"), "{err}");
 }
+
+#[test]
+fn an_export_of_many_pages_holds_every_entry_once_in_order_in_every_format() {
+    let env = TestEnv::initialised();
+    // More entries than the CLI asks the daemon for at once (1,000), over
+    // a hundred days, so pages end in the middle of a day.
+    let n = 2_300;
+    let entries: Vec<Value> = (0..n)
+        .map(|i| {
+            let at = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+                .unwrap()
+                .and_hms_opt(6, 0, 0)
+                .unwrap()
+                + chrono::Duration::minutes(i * 61);
+            serde_json::json!({
+                "title": format!("Entry number {i}."),
+                "body": "",
+                "date": at.format("%Y-%m-%d").to_string(),
+                "time": at.format("%H:%M").to_string(),
+                "tags": [],
+                "starred": false,
+            })
+        })
+        .collect();
+    let file = write_file(
+        &env,
+        "many.json",
+        &serde_json::json!({ "tags": {}, "entries": entries }).to_string(),
+    );
+    env.ok(&["import", "--format", "jrnl", &file]);
+
+    let j: Value = serde_json::from_str(&env.ok(&["export", "--format", "json"])).unwrap();
+    let got = j["entries"].as_array().unwrap();
+    assert_eq!(got.len(), n as usize);
+    let ids: std::collections::BTreeSet<&str> =
+        got.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), got.len(), "no entry twice");
+    let texts: Vec<&str> = got.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(*t, format!("Entry number {i}."), "oldest first");
+    }
+    assert_eq!(j["format"], "hearth-export");
+    assert_eq!(j["sealed_answers_left_out"], 0);
+
+    let md = env.ok(&["export", "--format", "md"]);
+    assert!(md.contains(&format!("{n} entries.")), "{}", &md[..200]);
+    assert_eq!(md.matches("\n### ").count(), n as usize);
+    // A day's heading once, even where a page ends inside the day.
+    let days: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|e| e["day"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(md.matches("\n## ").count(), days.len());
+
+    let t = env.ok(&["export", "--format", "jrnl"]);
+    let stamped = t.lines().filter(|l| l.starts_with("[2025-")).count();
+    assert_eq!(stamped, n as usize);
+
+    let path = env.home().join("all.json");
+    let out = env.run(&[
+        "export",
+        "--format",
+        "json",
+        "--output",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let bytes = std::fs::read(&path).unwrap();
+    let said = String::from_utf8(out.stderr).unwrap();
+    assert!(said.contains(&format!("({} bytes)", bytes.len())), "{said}");
+    let on_disk: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(on_disk["entries"].as_array().unwrap().len(), n as usize);
+}

@@ -20,6 +20,11 @@ use crate::render;
 /// leaving room for the JSON around each entry.
 const MAX_IMPORT: u64 = 32 * 1024 * 1024;
 
+/// How many entries one export request asks the daemon for: it builds a
+/// page at a time, and this process writes each page out before asking
+/// for the next, so neither holds the whole journal.
+const EXPORT_PAGE: usize = 1_000;
+
 pub fn export(ctx: &mut Ctx, a: ExportArgs) -> Result<()> {
     let at = input::now()?;
     if let Some(path) = &a.output {
@@ -34,49 +39,155 @@ pub fn export(ctx: &mut Ctx, a: ExportArgs) -> Result<()> {
             "the automerge format is binary; give --output FILE or redirect stdout",
         ));
     }
-    let bytes = match a.format {
-        ExportFormat::Automerge => match ctx.call(Request::ExportDocument)? {
-            Response::Document { base64 } => data_encoding::BASE64
-                .decode(base64.as_bytes())
-                .map_err(|e| {
-                    CliError::daemon(format!("the daemon sent a damaged document: {e}"))
-                })?,
-            r => return Err(unexpected(r)),
-        },
-        format => {
-            let data = match ctx.call(Request::Export(hearth_ipc::ExportQuery { at }))? {
+    let format = a.format;
+    let mut write = |out: &mut dyn Write| -> Result<()> {
+        if format == ExportFormat::Automerge {
+            let bytes = match ctx.call(Request::ExportDocument)? {
+                Response::Document { base64 } => data_encoding::BASE64
+                    .decode(base64.as_bytes())
+                    .map_err(|e| {
+                        CliError::daemon(format!("the daemon sent a damaged document: {e}"))
+                    })?,
+                r => return Err(unexpected(r)),
+            };
+            out.write_all(&bytes)?;
+            return Ok(());
+        }
+        let mut w = Streamed::new(format, at);
+        let mut after = None;
+        loop {
+            let query = hearth_ipc::ExportQuery {
+                at,
+                after,
+                limit: Some(EXPORT_PAGE),
+            };
+            let page = match ctx.call(Request::Export(query))? {
                 Response::Export(d) => d,
                 r => return Err(unexpected(r)),
             };
-            match format {
-                ExportFormat::Md => markdown(&data, at).into_bytes(),
-                ExportFormat::Json => {
-                    let mut v = serde_json::to_vec_pretty(&json(&data, at)?)?;
-                    v.push(b'\n');
-                    v
-                }
-                ExportFormat::Jrnl => jrnl_text(&data).into_bytes(),
-                ExportFormat::Automerge => unreachable!("handled above"),
+            w.page(&page, out)?;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return w.end(&page, out),
             }
         }
     };
     match &a.output {
         Some(path) => {
-            write_private(path, &bytes, a.force)?;
-            eprintln!("Wrote {} ({} bytes).", path.display(), bytes.len());
+            let bytes = write_private(path, a.force, &mut write)?;
+            eprintln!("Wrote {} ({bytes} bytes).", path.display());
         }
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&mut out)?;
             out.flush()?;
         }
     }
     Ok(())
 }
 
-/// Writes `bytes` to `path` readable by the owner only, all at once: a
-/// temporary file beside it, synced, then renamed into place.
-fn write_private(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+/// An export in one of the text formats, written page by page as the
+/// daemon sends them.
+struct Streamed {
+    format: ExportFormat,
+    at: DateTime<FixedOffset>,
+    /// Entries written so far.
+    written: usize,
+    /// Whether the format's opening is out.
+    begun: bool,
+    /// The day of the last Markdown entry, for its day headings.
+    day: Option<chrono::NaiveDate>,
+}
+
+impl Streamed {
+    fn new(format: ExportFormat, at: DateTime<FixedOffset>) -> Streamed {
+        Streamed {
+            format,
+            at,
+            written: 0,
+            begun: false,
+            day: None,
+        }
+    }
+
+    /// The format's opening, once, from the first page.
+    fn begin(&mut self, data: &ExportData, out: &mut dyn Write) -> Result<()> {
+        if std::mem::replace(&mut self.begun, true) {
+            return Ok(());
+        }
+        match self.format {
+            ExportFormat::Md => out.write_all(markdown_head(data, self.at).as_bytes())?,
+            ExportFormat::Json => out.write_all(b"{\n  \"entries\": [")?,
+            ExportFormat::Jrnl | ExportFormat::Automerge => {}
+        }
+        Ok(())
+    }
+
+    /// Writes one page's entries.
+    fn page(&mut self, data: &ExportData, out: &mut dyn Write) -> Result<()> {
+        self.begin(data, out)?;
+        for e in &data.entries {
+            match self.format {
+                ExportFormat::Md => {
+                    out.write_all(markdown_entry(e, data, &mut self.day).as_bytes())?
+                }
+                ExportFormat::Json => {
+                    // Each entry pretty on its own, indented to sit in the
+                    // array (a string's newlines are escaped, so every line
+                    // break is the printer's).
+                    let v = serde_json::to_string_pretty(&render::entry_json(e, &data.names)?)?;
+                    if self.written > 0 {
+                        out.write_all(b",")?;
+                    }
+                    for line in v.lines() {
+                        out.write_all(b"\n    ")?;
+                        out.write_all(line.as_bytes())?;
+                    }
+                }
+                ExportFormat::Jrnl => {
+                    out.write_all(jrnl::to_text(&[jrnl_entry(e, data)]).as_bytes())?
+                }
+                ExportFormat::Automerge => unreachable!("not a text format"),
+            }
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Closes the export with what the last page says of the whole.
+    fn end(&mut self, data: &ExportData, out: &mut dyn Write) -> Result<()> {
+        self.begin(data, out)?;
+        match self.format {
+            ExportFormat::Md => out.write_all(markdown_tail(data).as_bytes())?,
+            ExportFormat::Json => {
+                if self.written > 0 {
+                    out.write_all(b"\n  ")?;
+                }
+                // The other fields, pretty as one object, without its
+                // braces.
+                let rest = serde_json::to_string_pretty(&json_rest(data, self.at))?;
+                let inner = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.strip_suffix('}'))
+                    .unwrap_or_default();
+                out.write_all(b"],")?;
+                out.write_all(inner.as_bytes())?;
+                out.write_all(b"}\n")?;
+            }
+            ExportFormat::Jrnl | ExportFormat::Automerge => {}
+        }
+        Ok(())
+    }
+}
+
+/// Writes a file readable by the owner only, all at once as far as anyone
+/// else can see: `write` fills a temporary file beside it, which is
+/// synced, then renamed into place. Returns the file's size.
+fn write_private(
+    path: &Path,
+    force: bool,
+    write: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+) -> Result<u64> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -118,10 +229,14 @@ fn write_private(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
             std::io::Error::from(e.kind())
         ))
     };
-    // NamedTempFile creates the file with mode 0600.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
+    // NamedTempFile creates the file with mode 0600; one that a failure
+    // leaves behind is removed when it drops.
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    let mut buffered = std::io::BufWriter::new(tmp);
+    write(&mut buffered)?;
+    let tmp = buffered.into_inner().map_err(|e| fail(e.into_error()))?;
     tmp.as_file().sync_all().map_err(fail)?;
+    let size = tmp.as_file().metadata().map_err(fail)?.len();
     if force {
         tmp.persist(path).map_err(|e| fail(e.error))?;
     } else {
@@ -130,7 +245,7 @@ fn write_private(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(size)
 }
 
 fn prompt_text(data: &ExportData, id: &str) -> String {
@@ -212,102 +327,99 @@ fn name<'a>(names: &'a BTreeMap<PartnerId, String>, p: &'a PartnerId) -> &'a str
     names.get(p).map_or(p.as_str(), String::as_str)
 }
 
-fn markdown(data: &ExportData, at: DateTime<FixedOffset>) -> String {
-    let mut out = String::new();
+/// The Markdown export's title and count.
+fn markdown_head(data: &ExportData, at: DateTime<FixedOffset>) -> String {
     let couple: Vec<&str> = data.names.values().map(String::as_str).collect();
-    out.push_str(&format!("# {}\n\n", couple.join(" & ")));
-    out.push_str(&format!(
-        "A hearth journal, exported {}. {} entries.\n",
+    format!(
+        "# {}\n\nA hearth journal, exported {}. {} entries.\n",
+        couple.join(" & "),
         at.format("%-d %B %Y"),
-        data.entries.len()
-    ));
-    let mut day = None;
-    for e in &data.entries {
-        if day != Some(e.day) {
-            out.push_str(&format!("\n## {}\n", e.day.format("%A %-d %B %Y")));
-            day = Some(e.day);
-        }
-        let mut marks = String::new();
-        if e.starred {
-            marks.push_str(" ★");
-        }
-        if e.tender {
-            marks.push_str(" (tender)");
-        }
-        out.push_str(&format!(
-            "\n### {} · {} · {}{marks}\n\n",
-            e.created.format("%H:%M"),
-            name(&data.names, &e.author),
-            render::kind_label(e)
-        ));
-        out.push_str(&body_parts(e, data).join("\n\n"));
-        out.push('\n');
-        if !e.tags.is_empty() {
-            let tags: Vec<String> = e.tags.iter().map(|t| format!("`@{t}`")).collect();
-            out.push_str(&format!("\nTags: {}\n", tags.join(" ")));
-        }
+        data.total
+    )
+}
+
+/// One entry in Markdown, after a day heading when `day` moves on.
+fn markdown_entry(e: &Entry, data: &ExportData, day: &mut Option<chrono::NaiveDate>) -> String {
+    let mut out = String::new();
+    if *day != Some(e.day) {
+        out.push_str(&format!("\n## {}\n", e.day.format("%A %-d %B %Y")));
+        *day = Some(e.day);
     }
-    if data.sealed > 0 {
-        out.push_str(&format!(
-            "\n---\n\n{} of your partner's answers are left out: they stay sealed until you answer the same prompts.\n",
-            data.sealed
-        ));
+    let mut marks = String::new();
+    if e.starred {
+        marks.push_str(" ★");
+    }
+    if e.tender {
+        marks.push_str(" (tender)");
+    }
+    out.push_str(&format!(
+        "\n### {} · {} · {}{marks}\n\n",
+        e.created.format("%H:%M"),
+        name(&data.names, &e.author),
+        render::kind_label(e)
+    ));
+    out.push_str(&body_parts(e, data).join("\n\n"));
+    out.push('\n');
+    if !e.tags.is_empty() {
+        let tags: Vec<String> = e.tags.iter().map(|t| format!("`@{t}`")).collect();
+        out.push_str(&format!("\nTags: {}\n", tags.join(" ")));
     }
     out
 }
 
-fn json(data: &ExportData, at: DateTime<FixedOffset>) -> Result<serde_json::Value> {
-    let entries = data
-        .entries
-        .iter()
-        .map(|e| render::entry_json(e, &data.names))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(serde_json::json!({
+/// What the Markdown export says after the last entry.
+fn markdown_tail(data: &ExportData) -> String {
+    if data.sealed == 0 {
+        return String::new();
+    }
+    format!(
+        "\n---\n\n{} of your partner's answers are left out: they stay sealed until you answer the same prompts.\n",
+        data.sealed
+    )
+}
+
+/// The JSON export's fields other than `entries`, which go out one at a
+/// time before them.
+fn json_rest(data: &ExportData, at: DateTime<FixedOffset>) -> serde_json::Value {
+    serde_json::json!({
         "format": "hearth-export",
         "version": 1,
         "exported": at,
         "partners": data.names,
-        "entries": entries,
         "rituals": data.rituals,
         "ritual_log": data.ritual_log,
         "prompts": data.prompts,
         "sealed_answers_left_out": data.sealed,
-    }))
+    })
 }
 
-fn jrnl_text(data: &ExportData) -> String {
-    let out: Vec<JrnlOut> = data
-        .entries
+/// One entry as jrnl keeps it.
+fn jrnl_entry(e: &Entry, data: &ExportData) -> JrnlOut {
+    // jrnl has no authors or kinds: both go at the start of the title, and
+    // tags become @tags in the text.
+    let mut text = format!(
+        "{} ({}): {}",
+        name(&data.names, &e.author),
+        render::kind_label(e),
+        // A blank line inside an entry reads as a gap in jrnl.
+        body_parts(e, data).join("\n")
+    );
+    // Whole tags, as jrnl will read them: `@workout` is not `@work`.
+    let present = hearth_model::entry::parse_tags(&text);
+    let missing: Vec<String> = e
+        .tags
         .iter()
-        .map(|e| {
-            // jrnl has no authors or kinds: both go at the start of the
-            // title, and tags become @tags in the text.
-            let mut text = format!(
-                "{} ({}): {}",
-                name(&data.names, &e.author),
-                render::kind_label(e),
-                // A blank line inside an entry reads as a gap in jrnl.
-                body_parts(e, data).join("\n")
-            );
-            // Whole tags, as jrnl will read them: `@workout` is not `@work`.
-            let present = hearth_model::entry::parse_tags(&text);
-            let missing: Vec<String> = e
-                .tags
-                .iter()
-                .filter(|t| !present.contains(*t))
-                .map(|t| format!("@{t}"))
-                .collect();
-            if !missing.is_empty() {
-                text.push_str(&format!("\n{}", missing.join(" ")));
-            }
-            JrnlOut {
-                at: e.created.naive_local(),
-                text,
-                starred: e.starred,
-            }
-        })
+        .filter(|t| !present.contains(*t))
+        .map(|t| format!("@{t}"))
         .collect();
-    jrnl::to_text(&out)
+    if !missing.is_empty() {
+        text.push_str(&format!("\n{}", missing.join(" ")));
+    }
+    JrnlOut {
+        at: e.created.naive_local(),
+        text,
+        starred: e.starred,
+    }
 }
 
 /// The offset to give a wall-clock time from a file without time zones:

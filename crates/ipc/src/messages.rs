@@ -266,10 +266,16 @@ pub struct OnThisDayQuery {
     pub at: DateTime<FixedOffset>,
 }
 
-/// Everything readable, for `hearth export`.
+/// Everything readable, for `hearth export`, a page at a time: the
+/// entries after `after` (oldest first), at most `limit` of them (all when
+/// `None`). The CLI pages, so neither process holds the whole journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportQuery {
     pub at: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub after: Option<EntryId>,
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 /// Writes many entries, all or nothing: one change per entry, made
@@ -658,6 +664,12 @@ pub struct ExportData {
     pub prompts: Vec<Prompt>,
     /// Answers left out because they are still sealed from me.
     pub sealed: usize,
+    /// How many entries the whole export holds, over every page.
+    #[serde(default)]
+    pub total: usize,
+    /// Where the next page starts (its `after`), when there is one.
+    #[serde(default)]
+    pub next: Option<EntryId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! answers never show; deleted entries never count.
 
 use chrono::Datelike;
-use hearth_ipc::{ExportData, MoodQuery, OnThisDayQuery, Response, ReviewQuery};
+use hearth_ipc::{ExportData, ExportQuery, MoodQuery, OnThisDayQuery, Response, ReviewQuery};
 use hearth_model::insight::{ReviewInput, mood_series, on_this_day, review};
 use hearth_model::{Entry, parse_when};
 
@@ -83,13 +83,40 @@ impl Ready {
         })
     }
 
-    pub(super) fn export(&self) -> Handled {
+    /// One page of `hearth export`: the readable entries after `q.after`,
+    /// oldest first, with the couple's names, rituals and prompts (small)
+    /// on every page. Entries are cloned a page at a time, so the reply's
+    /// size does not grow with the journal.
+    pub(super) fn export(&self, q: ExportQuery) -> Handled {
+        use std::ops::Bound;
         let seal = self.seal();
-        let (sealed, entries): (Vec<&Entry>, Vec<&Entry>) =
-            self.live_entries().partition(|e| seal.hides(e));
+        let (mut sealed, mut total) = (0, 0);
+        for e in self.live_entries() {
+            if seal.hides(e) {
+                sealed += 1;
+            } else {
+                total += 1;
+            }
+        }
+        let from = match q.after {
+            Some(id) => Bound::Excluded(id),
+            None => Bound::Unbounded,
+        };
+        let limit = q.limit.unwrap_or(usize::MAX).max(1);
+        let mut page = self
+            .view
+            .entries
+            .range((from, Bound::Unbounded))
+            .map(|(_, e)| e)
+            .filter(|e| e.deleted.is_none() && !seal.hides(e));
+        let entries: Vec<Entry> = page.by_ref().take(limit).cloned().collect();
+        let next = match page.next() {
+            Some(_) => entries.last().map(|e| e.id),
+            None => None,
+        };
         Ok(Response::Export(Box::new(ExportData {
             names: self.view.partners.clone(),
-            entries: entries.into_iter().cloned().collect(),
+            entries,
             rituals: self.journal.rituals(),
             ritual_log: self.journal.ritual_log(),
             prompts: self
@@ -98,7 +125,9 @@ impl Ready {
                 .into_iter()
                 .filter(|p| p.custom)
                 .collect(),
-            sealed: sealed.len(),
+            sealed,
+            total,
+            next,
         })))
     }
 

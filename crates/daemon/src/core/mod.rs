@@ -532,7 +532,7 @@ impl Ready {
             Request::Review(r) => self.review(r),
             Request::Mood(r) => self.mood(r),
             Request::OnThisDay(r) => self.on_this_day(r),
-            Request::Export(_) => self.export(),
+            Request::Export(q) => self.export(q),
             Request::ExportDocument => self.export_document(),
             Request::PeersAdd(r) => self.peers_add(r),
             Request::PeersRemove(r) => self.peers_remove(r),

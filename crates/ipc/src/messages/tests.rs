@@ -221,7 +221,11 @@ fn requests() -> Vec<Request> {
             include_tender: true,
             at,
         }),
-        Request::Export(ExportQuery { at }),
+        Request::Export(ExportQuery {
+            at,
+            after: None,
+            limit: Some(1_000),
+        }),
         Request::ExportDocument,
         Request::Import(Import {
             entries: vec![ImportItem {
@@ -415,6 +419,8 @@ fn responses() -> Vec<Response> {
             ritual_log: log.clone(),
             prompts: prompts.clone(),
             sealed: 2,
+            total: 3,
+            next: Some(e.id),
         })),
         Response::Document {
             base64: "AAAA".into(),
