@@ -95,6 +95,8 @@ struct Streamed {
     written: usize,
     /// Whether the format's opening is out.
     begun: bool,
+    /// Sealed answers left out, as the first page counted them.
+    sealed: usize,
     /// The day of the last Markdown entry, for its day headings.
     day: Option<chrono::NaiveDate>,
 }
@@ -106,6 +108,7 @@ impl Streamed {
             at,
             written: 0,
             begun: false,
+            sealed: 0,
             day: None,
         }
     }
@@ -115,6 +118,7 @@ impl Streamed {
         if std::mem::replace(&mut self.begun, true) {
             return Ok(());
         }
+        self.sealed = data.sealed;
         match self.format {
             ExportFormat::Md => out.write_all(markdown_head(data, self.at).as_bytes())?,
             ExportFormat::Json => out.write_all(b"{\n  \"entries\": [")?,
@@ -158,14 +162,14 @@ impl Streamed {
     fn end(&mut self, data: &ExportData, out: &mut dyn Write) -> Result<()> {
         self.begin(data, out)?;
         match self.format {
-            ExportFormat::Md => out.write_all(markdown_tail(data).as_bytes())?,
+            ExportFormat::Md => out.write_all(markdown_tail(self.sealed).as_bytes())?,
             ExportFormat::Json => {
                 if self.written > 0 {
                     out.write_all(b"\n  ")?;
                 }
                 // The other fields, pretty as one object, without its
                 // braces.
-                let rest = serde_json::to_string_pretty(&json_rest(data, self.at))?;
+                let rest = serde_json::to_string_pretty(&json_rest(data, self.sealed, self.at))?;
                 let inner = rest
                     .strip_prefix('{')
                     .and_then(|r| r.strip_suffix('}'))
@@ -368,19 +372,18 @@ fn markdown_entry(e: &Entry, data: &ExportData, day: &mut Option<chrono::NaiveDa
 }
 
 /// What the Markdown export says after the last entry.
-fn markdown_tail(data: &ExportData) -> String {
-    if data.sealed == 0 {
+fn markdown_tail(sealed: usize) -> String {
+    if sealed == 0 {
         return String::new();
     }
     format!(
-        "\n---\n\n{} of your partner's answers are left out: they stay sealed until you answer the same prompts.\n",
-        data.sealed
+        "\n---\n\n{sealed} of your partner's answers are left out: they stay sealed until you answer the same prompts.\n"
     )
 }
 
 /// The JSON export's fields other than `entries`, which go out one at a
 /// time before them.
-fn json_rest(data: &ExportData, at: DateTime<FixedOffset>) -> serde_json::Value {
+fn json_rest(data: &ExportData, sealed: usize, at: DateTime<FixedOffset>) -> serde_json::Value {
     serde_json::json!({
         "format": "hearth-export",
         "version": 1,
@@ -389,7 +392,7 @@ fn json_rest(data: &ExportData, at: DateTime<FixedOffset>) -> serde_json::Value 
         "rituals": data.rituals,
         "ritual_log": data.ritual_log,
         "prompts": data.prompts,
-        "sealed_answers_left_out": data.sealed,
+        "sealed_answers_left_out": sealed,
     })
 }
 

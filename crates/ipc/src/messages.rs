@@ -662,9 +662,11 @@ pub struct ExportData {
     pub ritual_log: Vec<RitualDone>,
     /// The couple's own prompts (the built-in deck is in every copy).
     pub prompts: Vec<Prompt>,
-    /// Answers left out because they are still sealed from me.
+    /// Answers left out because they are still sealed from me (on an
+    /// export's first page; 0 on the others).
     pub sealed: usize,
-    /// How many entries the whole export holds, over every page.
+    /// How many entries the whole export holds, over every page (on the
+    /// first page; 0 on the others).
     #[serde(default)]
     pub total: usize,
     /// Where the next page starts (its `after`), when there is one.

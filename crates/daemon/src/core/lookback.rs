@@ -85,17 +85,21 @@ impl Ready {
 
     /// One page of `hearth export`: the readable entries after `q.after`,
     /// oldest first, with the couple's names, rituals and prompts (small)
-    /// on every page. Entries are cloned a page at a time, so the reply's
+    /// on every page, and the whole export's counts on the first. Entries are cloned a page at a time, so the reply's
     /// size does not grow with the journal.
     pub(super) fn export(&self, q: ExportQuery) -> Handled {
         use std::ops::Bound;
         let seal = self.seal();
+        // The counts go with the first page only: counting on every page
+        // would walk the whole journal once a page.
         let (mut sealed, mut total) = (0, 0);
-        for e in self.live_entries() {
-            if seal.hides(e) {
-                sealed += 1;
-            } else {
-                total += 1;
+        if q.after.is_none() {
+            for e in self.live_entries() {
+                if seal.hides(e) {
+                    sealed += 1;
+                } else {
+                    total += 1;
+                }
             }
         }
         let from = match q.after {
