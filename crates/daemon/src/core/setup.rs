@@ -2,7 +2,7 @@
 //! the daemon's status.
 
 use hearth_ipc::{Init, Rename, Response, StatusInfo};
-use hearth_model::{DayBoundary, MAX_NAME, PartnerId, View};
+use hearth_model::{DayBoundary, DeviceId, MAX_NAME, PartnerId, View};
 
 use super::{Base, Handled, Ready, Refusal};
 
@@ -71,6 +71,27 @@ impl Ready {
         }
         let random = self.random();
         let at = r.at;
+        // A device paired with a set-up one is made its partner's by a
+        // certificate, once their couple documents agree. Until they have
+        // agreed once, this device cannot tell whether that is coming, and
+        // founding a partner now would give the couple two of the same
+        // name. (Two devices that were both new found nothing until one is
+        // set up, so once they agree, this one may.)
+        let paired: Vec<_> = self
+            .base
+            .identity
+            .paired
+            .iter()
+            .filter_map(|p| super::peers::device_key(&DeviceId(p.clone())).ok())
+            .collect();
+        if !paired.is_empty()
+            && self.journal.partners().is_empty()
+            && !paired.iter().any(|p| self.journal.couple_agrees_with(p))
+        {
+            return Err(Refusal::bad(
+                "this device has not synced with the device it paired with yet; run `hearth init` again in a moment",
+            ));
+        }
         if self
             .journal
             .partners()

@@ -11,6 +11,8 @@ use hearth_store::{DocSet, FileKey};
 use super::{Core, Input, Output};
 use crate::couple_journal::CoupleJournal;
 use crate::identity::IdentityFile;
+use hearth_model::records::manifest::DocId;
+use hearth_model::records::session_frame::SessionFrame;
 use hearth_sync::SyncError;
 
 const AT: &str = "2026-11-25T21:30:00+01:00";
@@ -539,4 +541,79 @@ fn reads_ahead_of_a_write_are_answered_without_waiting_for_its_commit() {
     rig.core.batch(reads);
     rig.core.batch(rest);
     assert!(rig.stored_texts().contains("later"));
+}
+
+#[test]
+fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_peers() {
+    let home = tempfile::tempdir().unwrap();
+    let file = IdentityFile {
+        path: home.path().join("identity"),
+        key: hearth_store::FileKey::for_tests(3),
+    };
+    let identity = file.load_or_create().unwrap();
+    let journal = open_journal(home.path(), &identity.secret());
+    let core = Core::new(identity, file, "mem".into(), Some(7))
+        .loaded(journal)
+        .unwrap();
+    let mut rig = Rig { core, _home: home };
+    let peer = device(5);
+    let out = rig.core.batch(vec![(
+        Input::Trust {
+            peer,
+            addrs: vec![],
+        },
+        (),
+    )]);
+    assert!(matches!(out[0].0, Output::Trusted(Ok(_))), "{:?}", out[0].0);
+    let init = |rig: &mut Rig| {
+        rig.ask(Request::Init(Init {
+            name: "Ana".into(),
+            device_name: "desktop".into(),
+            day_start_hour: None,
+            at: at(),
+        }))
+    };
+    // Paired, and nothing heard yet: the peer's certificate may be on its
+    // way, so nothing is founded.
+    let (kind, why) = refused(&init(&mut rig));
+    assert_eq!(kind, ErrorKind::BadRequest);
+    assert!(
+        why.contains("not synced with the device it paired with"),
+        "{why}"
+    );
+    assert!(rig.journal().partners().is_empty());
+
+    // The peer says it holds another couple document: still not agreed.
+    let row = |heads: Vec<automerge::ChangeHash>| {
+        SessionFrame::Manifest {
+            doc: DocId::Couple,
+            heads: heads.into_iter().map(|h| h.0).collect(),
+            keys: None,
+        }
+        .encode()
+        .unwrap()
+    };
+    rig.core.batch(vec![(session_start(1, peer), ())]);
+    rig.core.batch(vec![(
+        Input::Receive {
+            session: 1,
+            frame: row(vec![automerge::ChangeHash([9; 32])]),
+        },
+        (),
+    )]);
+    assert!(refused(&init(&mut rig)).1.contains("not synced"));
+
+    // It holds the same one, with no partner in it: two new devices paired,
+    // and this one may found the couple's first partner.
+    let ours = rig.journal().couple_heads();
+    rig.core.batch(vec![(
+        Input::Receive {
+            session: 1,
+            frame: row(ours),
+        },
+        (),
+    )]);
+    let r = init(&mut rig);
+    assert!(matches!(r, Response::Inited { .. }), "{r:?}");
+    assert_eq!(rig.journal().partners().len(), 1);
 }

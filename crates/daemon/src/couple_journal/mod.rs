@@ -467,6 +467,25 @@ impl CoupleJournal {
         Some(n)
     }
 
+    /// The couple document's heads, for tests that play a peer's rows.
+    #[cfg(test)]
+    pub fn couple_heads(&self) -> Vec<ChangeHash> {
+        self.couple().get_heads()
+    }
+
+    /// Whether `peer` last said it holds the couple document exactly as
+    /// this device does: the two have synced it at least once since.
+    pub fn couple_agrees_with(&self, peer: &DeviceKey) -> bool {
+        let Some(theirs) = self.known.get(peer).and_then(|k| k.get(&DocId::Couple)) else {
+            return false;
+        };
+        let mut theirs = theirs.clone();
+        theirs.sort();
+        let mut ours = self.couple().get_heads();
+        ours.sort();
+        !theirs.is_empty() && theirs == ours
+    }
+
     /// Files set aside when the journal opened, one line each.
     pub fn quarantined(&self) -> &[String] {
         &self.quarantined

@@ -715,6 +715,11 @@ impl CoupleJournal {
                         .get_mut(&session)
                         .ok_or(SessionError::NoSession)?
                         .heard = true;
+                    // What a paired peer holds of the couple document is
+                    // worth knowing before the records say who it is: a new
+                    // device waits for it before it may found a partner.
+                    let theirs = heads.iter().copied().map(automerge::ChangeHash).collect();
+                    self.known.entry(peer).or_default().insert(doc, theirs);
                 }
                 // Heads of a document the two may not share are of no use
                 // here. They are dropped rather than refused: while a
