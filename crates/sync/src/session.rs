@@ -12,6 +12,7 @@ use iroh::EndpointId;
 use iroh::endpoint::{Connection, ConnectionError, RecvStream, SendStream};
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::sync::{Notify, mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::hello::{Hello, MAX_ADDRS};
 use crate::node::Inner;
@@ -118,8 +119,24 @@ pub(crate) async fn run_session(
     dialer: EndpointId,
 ) {
     let session = inner.sessions.fetch_add(1, Ordering::Relaxed);
+    // Instrumented, not entered: a span entered across an await stays
+    // entered on whatever the thread runs next, and other sessions' lines
+    // would carry this one's name.
     let span = tracing::info_span!("sync", peer = %peer.fmt_short(), session);
-    let _enter = span.enter();
+    run_session_in_span(inner, conn, send, recv, peer, dialer, session)
+        .instrument(span)
+        .await
+}
+
+async fn run_session_in_span(
+    inner: Arc<Inner>,
+    conn: Connection,
+    send: SendStream,
+    recv: RecvStream,
+    peer: EndpointId,
+    dialer: EndpointId,
+    session: u64,
+) {
     if inner
         .docs
         .send(DocRequest::Start {
