@@ -370,7 +370,14 @@ impl Core {
                         Ok(reply) => received.reply = reply,
                         Err(e) => out[i].0 = Output::Received(Err(e)),
                     },
-                    Output::Generated(frames) => *frames = r.generate(session).unwrap_or_default(),
+                    Output::Generated(frames) => match r.generate(session) {
+                        Ok(made) => *frames = made,
+                        // The core ended that session (or never knew it):
+                        // no answer ends it in the sync layer too, and the
+                        // peer is dialed again, rather than a session that
+                        // looks alive and never sends.
+                        Err(_) => out[i].0 = Output::Nothing,
+                    },
                     _ => {}
                 }
             }

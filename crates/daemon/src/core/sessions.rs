@@ -95,10 +95,11 @@ impl Ready {
     }
 
     /// The next frames for a session. A session the journal cannot serve
-    /// ends, never the daemon.
+    /// ends, never the daemon; one it does not know (started while the
+    /// journal was loading) is no session here.
     pub(super) fn generate(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SyncError> {
         if !self.sessions.live.contains_key(&session) {
-            return Ok(Vec::new());
+            return Err(SyncError::NoSession);
         }
         self.journal.session_generate(session).map_err(|e| {
             tracing::error!(session, error = %e, "generating sync frames failed; ending the session");
