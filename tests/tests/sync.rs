@@ -235,9 +235,8 @@ fn a_stopped_device_catches_up_in_both_directions() {
     let ben = TestEnv::named("Ben", "phone");
     ana.pair_with(&ben);
     // A first sync: what pairing owes is written and has gone both ways.
-    // (Right after pairing each side may say "nothing unsent" already: it
-    // knows the other's heads from its manifest, and trusts it with none of
-    // its documents yet.)
+    // (Right after pairing a side may say "nothing unsent" already: it
+    // trusts the other with none of its documents yet.)
     ana.wait_for(CONVERGE, "a first sync", || {
         ana.heads() == ben.heads()
             && [&ana, &ben].iter().all(|e| {

@@ -85,8 +85,8 @@ impl Ready {
 
     /// One page of `hearth export`: the readable entries after `q.after`,
     /// oldest first, with the couple's names, rituals and prompts (small)
-    /// on every page, and the whole export's counts on the first. Entries are cloned a page at a time, so the reply's
-    /// size does not grow with the journal.
+    /// on every page, and the whole export's counts on the first. Entries
+    /// are cloned a page at a time, so no reply grows with the journal.
     pub(super) fn export(&self, q: ExportQuery) -> Handled {
         use std::ops::Bound;
         let seal = self.seal();
