@@ -431,6 +431,16 @@ impl CoupleJournal {
             let frames = s
                 .exchange
                 .outgoing(doc, real, &kept, couple, &self.trust, max)?;
+            if frames.is_empty() && !s.exchange.in_sync(&doc, real) {
+                tracing::debug!(
+                    session,
+                    %doc,
+                    ours = %short_heads(&real.get_heads()),
+                    theirs = %short_heads(&s.exchange.their_heads(&doc).unwrap_or_default()),
+                    couple_in_sync = s.exchange.couple_in_sync(couple),
+                    "not in sync, and nothing to send for it"
+                );
+            }
             if frames.len() > 1 {
                 tracing::info!(
                     session,
@@ -924,6 +934,17 @@ impl CoupleJournal {
             let peer = s.peer;
             self.known.entry(peer).or_default().insert(doc, theirs);
         }
+        tracing::debug!(
+            session,
+            %doc,
+            outcome = match &received {
+                Received::Nothing => "nothing new",
+                Received::Wait => "waits for signed heads",
+                Received::Accept { .. } => "accepted",
+            },
+            theirs = %short_heads(&s.exchange.their_heads(&doc).unwrap_or_default()),
+            "took a frame of changes"
+        );
         match received {
             Received::Nothing | Received::Wait => {}
             Received::Accept { changes, signed } => {
@@ -1046,6 +1067,16 @@ impl CoupleJournal {
     pub fn kept_signed(&self, doc: &DocId) -> Vec<SignedHeads> {
         self.signed_heads(doc)
     }
+}
+
+/// Heads, shortened for a log line: the first bytes of each, sorted.
+fn short_heads(heads: &[automerge::ChangeHash]) -> String {
+    let mut h: Vec<String> = heads
+        .iter()
+        .map(|h| h.0[..3].iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    h.sort();
+    h.join(",")
 }
 
 /// A device's name until it names itself: the start of its id.
