@@ -31,8 +31,8 @@ fn open_journal(home: &std::path::Path, secret: &[u8; 32]) -> CoupleJournal {
     CoupleJournal::open(set, secret, None).unwrap()
 }
 
-/// A ready core on a real store in a temp dir, set up as "Ana".
-fn rig() -> Rig {
+/// A ready core on a real store in a temp dir, not set up yet.
+fn new_device() -> Rig {
     let home = tempfile::tempdir().unwrap();
     let file = IdentityFile {
         path: home.path().join("identity"),
@@ -43,7 +43,12 @@ fn rig() -> Rig {
     let core = Core::new(identity, file, "mem".into(), Some(7))
         .loaded(journal)
         .unwrap();
-    let mut rig = Rig { core, _home: home };
+    Rig { core, _home: home }
+}
+
+/// A ready core on a real store in a temp dir, set up as "Ana".
+fn rig() -> Rig {
+    let mut rig = new_device();
     let r = rig.ask(Request::Init(Init {
         name: "Ana".into(),
         device_name: "laptop".into(),
@@ -551,17 +556,7 @@ fn reads_ahead_of_a_write_are_answered_without_waiting_for_its_commit() {
 
 #[test]
 fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_peers() {
-    let home = tempfile::tempdir().unwrap();
-    let file = IdentityFile {
-        path: home.path().join("identity"),
-        key: hearth_store::FileKey::for_tests(3),
-    };
-    let identity = file.load_or_create().unwrap();
-    let journal = open_journal(home.path(), &identity.secret());
-    let core = Core::new(identity, file, "mem".into(), Some(7))
-        .loaded(journal)
-        .unwrap();
-    let mut rig = Rig { core, _home: home };
+    let mut rig = new_device();
     let peer = device(5);
     let out = rig.core.batch(vec![(
         Input::Trust {
