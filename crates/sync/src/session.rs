@@ -12,7 +12,6 @@ use iroh::EndpointId;
 use iroh::endpoint::{Connection, ConnectionError, RecvStream, SendStream};
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::sync::{Notify, mpsc, oneshot};
-use tracing::Instrument;
 
 use crate::hello::{Hello, MAX_ADDRS};
 use crate::node::Inner;
@@ -110,6 +109,15 @@ pub(crate) fn superseded(live: &[(u64, EndpointId)], preferred: EndpointId) -> V
 /// One sync session, from either side: registers it with the owner and the
 /// peer's state, runs it, and records how it ended. `dialer` is the device
 /// that opened the connection.
+///
+/// Its span is the future's own (`instrument`), never entered by hand: a
+/// span entered across an await stays entered on whatever the thread runs
+/// next, and other sessions' lines would carry this one's name.
+#[tracing::instrument(
+    name = "sync",
+    skip_all,
+    fields(peer = %peer.fmt_short(), session = tracing::field::Empty)
+)]
 pub(crate) async fn run_session(
     inner: Arc<Inner>,
     conn: Connection,
@@ -119,24 +127,7 @@ pub(crate) async fn run_session(
     dialer: EndpointId,
 ) {
     let session = inner.sessions.fetch_add(1, Ordering::Relaxed);
-    // Instrumented, not entered: a span entered across an await stays
-    // entered on whatever the thread runs next, and other sessions' lines
-    // would carry this one's name.
-    let span = tracing::info_span!("sync", peer = %peer.fmt_short(), session);
-    run_session_in_span(inner, conn, send, recv, peer, dialer, session)
-        .instrument(span)
-        .await
-}
-
-async fn run_session_in_span(
-    inner: Arc<Inner>,
-    conn: Connection,
-    send: SendStream,
-    recv: RecvStream,
-    peer: EndpointId,
-    dialer: EndpointId,
-    session: u64,
-) {
+    tracing::Span::current().record("session", session);
     if inner
         .docs
         .send(DocRequest::Start {
