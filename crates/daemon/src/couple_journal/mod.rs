@@ -50,8 +50,13 @@ pub struct DeviceInfo {
     pub status: DeviceStatus,
 }
 
-/// The heads of every loaded document: what a refused request rolls back to.
-pub type Checkpoint = BTreeMap<DocId, Vec<ChangeHash>>;
+/// What a refused request rolls back to: the heads of every loaded
+/// document, and the signed heads to commit with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    heads: BTreeMap<DocId, Vec<ChangeHash>>,
+    signed: BTreeMap<DocId, Vec<Vec<u8>>>,
+}
 
 pub struct CoupleJournal {
     set: DocSet,
@@ -369,13 +374,18 @@ impl CoupleJournal {
 
     // ----- durability --------------------------------------------------------
 
-    /// The heads of every loaded document.
+    /// The heads of every loaded document, and the signed heads waiting
+    /// for the next commit.
     pub fn checkpoint(&self) -> Checkpoint {
-        self.set
-            .loaded()
-            .into_iter()
-            .filter_map(|d| Some((d, self.set.doc(&d)?.get_heads())))
-            .collect()
+        Checkpoint {
+            heads: self
+                .set
+                .loaded()
+                .into_iter()
+                .filter_map(|d| Some((d, self.set.doc(&d)?.get_heads())))
+                .collect(),
+            signed: self.set.pending_signed_heads().clone(),
+        }
     }
 
     /// Puts every loaded document back to `to` (ancestors of now); a
@@ -384,7 +394,7 @@ impl CoupleJournal {
         let now = Instant::now();
         for doc in self.set.loaded() {
             // Loaded since the checkpoint: as stored, or not at all if new.
-            let heads = match to.get(&doc) {
+            let heads = match to.heads.get(&doc) {
                 Some(h) => h.clone(),
                 None if self.set.drop_uncommitted(&doc) => continue,
                 None => self
@@ -409,6 +419,7 @@ impl CoupleJournal {
                 Err(e) => tracing::error!(%doc, error = %e, "rollback failed"),
             }
         }
+        self.set.restore_pending_signed_heads(to.signed.clone());
         self.to_forget.clear();
         self.trust = couple_write::trust_of(self.couple());
         self.index_homes();
@@ -417,12 +428,15 @@ impl CoupleJournal {
     /// Puts every document back to what is on disk, after a failed commit:
     /// nothing unacknowledged lingers in memory.
     pub fn rollback_uncommitted(&mut self) {
-        let saved: Checkpoint = self
-            .set
-            .loaded()
-            .into_iter()
-            .filter_map(|d| Some((d, self.set.saved_heads(&d)?.to_vec())))
-            .collect();
+        let saved = Checkpoint {
+            heads: self
+                .set
+                .loaded()
+                .into_iter()
+                .filter_map(|d| Some((d, self.set.saved_heads(&d)?.to_vec())))
+                .collect(),
+            signed: BTreeMap::new(),
+        };
         self.rollback_to(&saved);
     }
 
@@ -579,7 +593,7 @@ impl CoupleJournal {
                     path: "docs/manifest".into(),
                     why: format!("signing the heads of {doc}: {e}"),
                 })?;
-                self.keep_signed(doc, record);
+                self.keep_signed(doc, [record]);
             }
         }
         let keys = self.set.keys_pending();
@@ -598,14 +612,36 @@ impl CoupleJournal {
         Ok(Committed { docs, keys })
     }
 
-    /// Keeps `record` as the newest signed heads of its signer for `doc`.
-    fn keep_signed(&mut self, doc: DocId, record: SignedHeads) {
-        let mut kept: Vec<SignedHeads> = self
-            .signed_heads(&doc)
-            .into_iter()
-            .filter(|s| s.record.signer != record.record.signer)
-            .collect();
-        kept.push(record);
+    /// Adds `records` to the signed heads kept for `doc`, then keeps just
+    /// what covers the document's heads here: each record that names one
+    /// of them, less any a later record of the same signer makes needless.
+    ///
+    /// Every head this device holds stays named by a record, so a peer
+    /// this device passes the document on to can check every change of it,
+    /// whoever wrote them. Keeping only each signer's latest record would
+    /// not do: a later record can name heads this device does not hold
+    /// yet, and the heads it does hold would go unsigned for.
+    fn keep_signed(&mut self, doc: DocId, records: impl IntoIterator<Item = SignedHeads>) {
+        let heads: BTreeSet<ChangeHash> = match self.set.doc(&doc) {
+            Some(am) => am.get_heads().into_iter().collect(),
+            None => return,
+        };
+        let mut all = self.signed_heads(&doc);
+        all.extend(records);
+        // Latest first, so a signer's later record is seen before its older.
+        all.sort_by(|a, b| b.record.counter.cmp(&a.record.counter));
+        let mut kept: Vec<SignedHeads> = Vec::new();
+        for record in all {
+            let names: BTreeSet<&ChangeHash> = record.record.heads.intersection(&heads).collect();
+            let needless = names.is_empty()
+                || kept.iter().any(|k| {
+                    k.record.signer == record.record.signer
+                        && names.iter().all(|h| k.record.heads.contains(h))
+                });
+            if !needless {
+                kept.push(record);
+            }
+        }
         self.set
             .keep_signed_heads(doc, kept.iter().map(SignedHeads::to_bytes).collect());
     }
@@ -688,5 +724,7 @@ fn entry_ids(am: &Automerge) -> Vec<EntryId> {
     }
 }
 
+#[cfg(test)]
+mod mesh_tests;
 #[cfg(test)]
 mod tests;

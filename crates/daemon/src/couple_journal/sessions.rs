@@ -961,9 +961,7 @@ impl CoupleJournal {
                     DocId::Couple => BTreeSet::new(),
                     DocId::Partner(_) => touched_entries(am, &before),
                 };
-                for record in signed {
-                    self.keep_signed(doc, record);
-                }
+                self.keep_signed(doc, signed);
                 match doc {
                     DocId::Couple => {
                         self.trust = hearth_model::records::couple_write::trust_of(self.couple());

@@ -24,7 +24,7 @@ fn at(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).unwrap()
 }
 
-fn now() -> DateTime<FixedOffset> {
+pub(super) fn now() -> DateTime<FixedOffset> {
     at("2026-12-07T21:00:00+01:00")
 }
 
@@ -34,7 +34,7 @@ fn open(dir: &Path, partner: Option<PartnerCode>) -> CoupleJournal {
 }
 
 /// A counter standing in for the random number generator.
-fn counter() -> impl FnMut() -> u128 {
+pub(super) fn counter() -> impl FnMut() -> u128 {
     let mut n = 0u128;
     move || {
         n += 1;
@@ -42,7 +42,7 @@ fn counter() -> impl FnMut() -> u128 {
     }
 }
 
-fn note(text: &str) -> NewEntry {
+pub(super) fn note(text: &str) -> NewEntry {
     NewEntry {
         body: Body::Note { text: text.into() },
         tags: Default::default(),

@@ -253,8 +253,13 @@ impl DocSet {
         self.key_files.values().any(|kf| !kf.is_synced())
     }
 
-    /// The signed-heads records committed for `doc`.
+    /// The signed-heads records kept for `doc`: those the next commit
+    /// writes, or else the committed ones. Two frames taken before one
+    /// commit each build on what the other kept.
     pub fn signed_heads(&self, doc: &DocId) -> Vec<Vec<u8>> {
+        if let Some(pending) = self.signed.get(doc) {
+            return pending.clone();
+        }
         self.manifest
             .docs
             .get(&doc.to_string())
@@ -265,6 +270,17 @@ impl DocSet {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every document's signed-heads records waiting for the next commit.
+    pub fn pending_signed_heads(&self) -> &BTreeMap<DocId, Vec<Vec<u8>>> {
+        &self.signed
+    }
+
+    /// Puts back the records waiting for the next commit as they were, for
+    /// a rollback.
+    pub fn restore_pending_signed_heads(&mut self, pending: BTreeMap<DocId, Vec<Vec<u8>>>) {
+        self.signed = pending;
     }
 
     /// Replaces the signed-heads records kept for `doc`, from the next commit.
