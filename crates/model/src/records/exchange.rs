@@ -459,6 +459,7 @@ impl Exchange {
         let announced = message.heads.clone();
         let ds = self.doc_sync(doc, real);
         ds.quiet = false;
+        let told = ds.state.last_sent_heads.clone();
         let (fork, state) = (&mut ds.fork, &mut ds.state);
         match catch_unwind(AssertUnwindSafe(|| {
             fork.receive_sync_message(state, message)
@@ -466,6 +467,15 @@ impl Exchange {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(malformed(e.to_string())),
             Err(_) => return Err(malformed("Automerge panicked reading it".into())),
+        }
+        // Automerge takes a message without changes whose heads are ours
+        // as if we had sent the peer those heads, and then has nothing to
+        // say. The peer cannot know they are ours until we say so: it goes
+        // on taking us for behind, waits, and holds back everything the
+        // couple document gates. What we last sent stays what we sent, so
+        // our next message tells it.
+        if !announced.is_empty() && ds.state.last_sent_heads == announced {
+            ds.state.last_sent_heads = told;
         }
         ds.signed.extend(signed);
         let real_heads = real.get_heads();
