@@ -618,3 +618,50 @@ fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_
     assert!(matches!(r, Response::Inited { .. }), "{r:?}");
     assert_eq!(rig.journal().partners().len(), 1);
 }
+
+#[test]
+fn a_log_in_pages_holds_every_match_once_in_the_order_of_one_reply() {
+    let mut rig = rig();
+    // Written in one instant: the order within it is the ids', which the
+    // page cursor must keep too.
+    for n in 0..7 {
+        assert!(matches!(rig.add(&format!("note {n}")), Response::Entry { .. }));
+    }
+    let whole = rig.texts();
+    assert_eq!(whole.len(), 7);
+    let (mut paged, mut pages, mut after) = (Vec::new(), 0, None);
+    loop {
+        let query = LogQuery {
+            after,
+            page: Some(3),
+            ..LogQuery::default()
+        };
+        let list = match rig.ask(Request::Log(Log { query, at: at() })) {
+            Response::Entries(list) => list,
+            r => panic!("{r:?}"),
+        };
+        pages += 1;
+        assert!(list.entries.len() <= 3);
+        paged.extend(list.entries.iter().filter_map(|e| match &e.body {
+            Body::Note { text } => Some(text.clone()),
+            _ => None,
+        }));
+        match list.next {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+    assert_eq!(pages, 3);
+    let unknown = LogQuery {
+        after: Some(hearth_model::EntryId::from_parts(1_000, 1)),
+        page: Some(3),
+        ..LogQuery::default()
+    };
+    let r = rig.ask(Request::Log(Log {
+        query: unknown,
+        at: at(),
+    }));
+    let (_, msg) = refused(&r);
+    assert!(msg.contains("names no entry"), "{msg}");
+}
