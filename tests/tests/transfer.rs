@@ -223,7 +223,6 @@ fn an_export_of_many_pages_holds_every_entry_once_in_order_in_every_format() {
     let n = 2_300;
     import_many(&env, n);
 
-
     let j: Value = serde_json::from_str(&env.ok(&["export", "--format", "json"])).unwrap();
     let got = j["entries"].as_array().unwrap();
     assert_eq!(got.len(), n as usize);
@@ -279,7 +278,11 @@ fn a_log_of_many_pages_prints_every_entry_once_under_one_heading_a_day() {
         .collect();
     assert_eq!(got.len(), n as usize);
     for (i, e) in got.iter().enumerate() {
-        assert_eq!(e["text"], format!("Entry number {i}."), "oldest first, once each");
+        assert_eq!(
+            e["text"],
+            format!("Entry number {i}."),
+            "oldest first, once each"
+        );
     }
     let days: std::collections::BTreeSet<&str> =
         got.iter().map(|e| e["day"].as_str().unwrap()).collect();

@@ -625,7 +625,10 @@ fn a_log_in_pages_holds_every_match_once_in_the_order_of_one_reply() {
     // Written in one instant: the order within it is the ids', which the
     // page cursor must keep too.
     for n in 0..7 {
-        assert!(matches!(rig.add(&format!("note {n}")), Response::Entry { .. }));
+        assert!(matches!(
+            rig.add(&format!("note {n}")),
+            Response::Entry { .. }
+        ));
     }
     let whole = rig.texts();
     assert_eq!(whole.len(), 7);
