@@ -312,6 +312,38 @@ fn main() {
         })
         .collect();
     let after_export_rss = peak_rss_kib(d.child.id());
+    // Every entry, as `hearth log` asks for them: 2,000 at a time.
+    let mut log_paged: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let mut after = None;
+            loop {
+                let r = call(
+                    &paths,
+                    Request::Log(hearth_ipc::Log {
+                        query: hearth_ipc::LogQuery {
+                            since: Some("20 years ago".into()),
+                            after,
+                            page: Some(2_000),
+                            ..Default::default()
+                        },
+                        at: chrono::Local::now().fixed_offset(),
+                    }),
+                )
+                .unwrap();
+                let Response::Entries(page) = r else {
+                    panic!("{r:?}")
+                };
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            ms(t.elapsed())
+        })
+        .collect();
+    let after_log_rss = peak_rss_kib(d.child.id());
+    // The baseline: every entry in one reply, as `log` answered before.
     let mut log_all = timed(&since("20 years ago"), 5);
     let mut spawn_only: Vec<f64> = (0..30).map(|_| ms(cli(&home, &["--version"]))).collect();
     let steady_rss = peak_rss_kib(d.child.id());
@@ -333,6 +365,7 @@ fn main() {
     let (mood50, _) = p(&mut mood52);
     let (exp50, _) = p(&mut export_all);
     let (la50, _) = p(&mut log_all);
+    let (lp50, _) = p(&mut log_paged);
 
     println!("| what | hearth | naive baseline | ratio (naive / hearth) | target |");
     println!("|---|---|---|---|---|");
@@ -379,7 +412,11 @@ fn main() {
         after_export_rss / 1024
     );
     println!(
-        "| daemon peak RSS after `log` of every entry too (one reply) | {} MB | | | ≤ 64 MB |",
+        "| daemon peak RSS after paged `log`s of every entry too (as the CLI asks) | {} MB | | | ≤ 64 MB |",
+        after_log_rss / 1024
+    );
+    println!(
+        "| daemon peak RSS after `log` of every entry in one reply too (the old way) | {} MB | | | |",
         steady_rss / 1024
     );
     println!(
@@ -413,6 +450,10 @@ fn main() {
     println!(
         "| `export` (every entry, in pages of 1,000) over IPC, p50 (baseline: `log` of every entry, one reply) | {exp50:.0} ms | {la50:.0} ms | {:.1}x | |",
         la50 / exp50
+    );
+    println!(
+        "| `log` of every entry in pages of 2,000 over IPC, p50 (baseline: one reply) | {lp50:.0} ms | {la50:.0} ms | {:.1}x | |",
+        la50 / lp50
     );
     println!();
     println!("entries: {n}");

@@ -146,8 +146,20 @@ fn main() {
     let (sent, received) = peer_bytes(&pa);
     let first_bytes = sent + received;
 
-    // One new entry: bytes both ways, once the first sync has gone quiet.
-    std::thread::sleep(Duration::from_millis(500));
+    // One new entry: bytes both ways, once the first sync has gone quiet:
+    // no byte either way for half a second. Key offers can still be going
+    // after every entry reads on B.
+    let quiet_from = Instant::now();
+    let mut last = peer_bytes(&pa);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = peer_bytes(&pa);
+        if now == last || quiet_from.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        last = now;
+    }
+    let tail = (last.0 + last.1) - first_bytes;
     let before = peer_bytes(&pa);
     note(&pa, "one more entry to measure");
     until(Duration::from_secs(30), || {
@@ -292,6 +304,7 @@ fn main() {
         "| bytes on the wire for that first sync (sync frames, both ways) | {:.0} KB | |",
         first_bytes as f64 / 1024.0
     );
+    println!("| bytes after every entry read on B, until the first sync went quiet | {tail} B | |");
     println!("| bytes on the wire for one new entry (both ways) | {one_entry} B | ≤ 4 KB |");
     println!("| the same for the next new entry | {second_entry} B | ≤ 4 KB |");
     println!("| `log -n 20` on A over IPC, B quiet, p50 / p99 | {q50:.1} / {q99:.1} ms | |");

@@ -123,6 +123,7 @@ pub fn entry_ids(current: &OsStr) -> Vec<CompletionCandidate> {
         limit: Some(500),
         include_deleted: false,
         private: false,
+        ..Default::default()
     };
     match ask(Request::Log(hearth_ipc::Log { query, at: now })) {
         Some(Response::Entries(list)) => candidates(

@@ -270,6 +270,19 @@ pub fn entry_lines(
     names: &BTreeMap<PartnerId, String>,
     short: usize,
 ) -> Result<()> {
+    entry_lines_after(out, entries, names, short, &mut None)
+}
+
+/// [`entry_lines`] for one page of a longer list: `day` is the day the
+/// lines before ended on, so a day that runs across two pages keeps one
+/// heading.
+pub fn entry_lines_after(
+    out: &mut impl Write,
+    entries: &[Entry],
+    names: &BTreeMap<PartnerId, String>,
+    short: usize,
+    day: &mut Option<NaiveDate>,
+) -> Result<()> {
     let name_of = |p: &PartnerId| names.get(p).cloned().unwrap_or_else(|| p.to_string());
     let name_w = entries
         .iter()
@@ -288,14 +301,13 @@ pub fn entry_lines(
         }
     };
     let time_w = entries.iter().map(|e| time(e).len()).max().unwrap_or(0);
-    let mut day: Option<NaiveDate> = None;
     for e in entries {
-        if day != Some(e.day) {
+        if *day != Some(e.day) {
             if day.is_some() {
                 writeln!(out)?;
             }
             writeln!(out, "{}", bold(&e.day.format("%a %-d %b %Y").to_string()))?;
-            day = Some(e.day);
+            *day = Some(e.day);
         }
         let mut summary = e.body.summary();
         if e.deleted.is_some() {

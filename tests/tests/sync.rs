@@ -212,7 +212,16 @@ fn three_devices_learn_each_other_and_converge() {
             .iter()
             .any(|p| p["id"] == desktop.as_str() && !p["addrs"].as_array().unwrap().is_empty())
     });
-    // Ben reaches the desktop directly even with Ana's laptop stopped.
+    // Ben reaches the desktop directly even with Ana's laptop stopped: once
+    // he has a session with it (his dials to it may have backed off while
+    // he did not know where it listens, so that is waited for).
+    ben.wait_for(CONVERGE, "ben to reach the desktop", || {
+        peers_json(&ben)["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == desktop.as_str() && p["online"] == true)
+    });
     ana.ok(&["daemon", "stop"]);
     ben.ok(&["note", "with the laptop off"]);
     ana2.wait_for(CONVERGE, "the desktop to hear from ben", || {

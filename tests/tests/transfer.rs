@@ -188,12 +188,10 @@ fn exports_in_every_format() {
     assert!(err.contains("cannot write"), "{err}");
 }
 
-#[test]
-fn an_export_of_many_pages_holds_every_entry_once_in_order_in_every_format() {
-    let env = TestEnv::initialised();
-    // More entries than the CLI asks the daemon for at once (1,000), over
-    // a hundred days, so pages end in the middle of a day.
-    let n = 2_300;
+/// Imports `n` notes an hour and a minute apart from 2025-01-01, "Entry
+/// number {i}." each: more than one page of an export (1,000) or a log
+/// (2,000) over a hundred days, so pages end in the middle of a day.
+fn import_many(env: &TestEnv, n: i64) {
     let entries: Vec<Value> = (0..n)
         .map(|i| {
             let at = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
@@ -212,11 +210,18 @@ fn an_export_of_many_pages_holds_every_entry_once_in_order_in_every_format() {
         })
         .collect();
     let file = write_file(
-        &env,
+        env,
         "many.json",
         &serde_json::json!({ "tags": {}, "entries": entries }).to_string(),
     );
     env.ok(&["import", "--format", "jrnl", &file]);
+}
+
+#[test]
+fn an_export_of_many_pages_holds_every_entry_once_in_order_in_every_format() {
+    let env = TestEnv::initialised();
+    let n = 2_300;
+    import_many(&env, n);
 
     let j: Value = serde_json::from_str(&env.ok(&["export", "--format", "json"])).unwrap();
     let got = j["entries"].as_array().unwrap();
@@ -259,4 +264,37 @@ fn an_export_of_many_pages_holds_every_entry_once_in_order_in_every_format() {
     assert!(said.contains(&format!("({} bytes)", bytes.len())), "{said}");
     let on_disk: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(on_disk["entries"].as_array().unwrap().len(), n as usize);
+}
+
+#[test]
+fn a_log_of_many_pages_prints_every_entry_once_under_one_heading_a_day() {
+    let env = TestEnv::initialised();
+    let n = 4_100;
+    import_many(&env, n);
+    let got: Vec<Value> = env
+        .ok(&["log", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), n as usize);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(
+            e["text"],
+            format!("Entry number {i}."),
+            "oldest first, once each"
+        );
+    }
+    let days: std::collections::BTreeSet<&str> =
+        got.iter().map(|e| e["day"].as_str().unwrap()).collect();
+    let plain = env.ok(&["log"]);
+    for i in [0, 1_999, 2_000, 3_999, 4_000, n - 1] {
+        assert_eq!(plain.matches(&format!("Entry number {i}.")).count(), 1);
+    }
+    // A day's heading once, even where a page ends inside the day.
+    let headings = plain.lines().filter(|l| l.ends_with(" 2025")).count();
+    assert_eq!(headings, days.len(), "{}", &plain[..300]);
+    // `-n` still answers the newest, in one reply.
+    let last = env.ok(&["log", "-n", "3", "--json"]);
+    assert_eq!(last.lines().count(), 3);
+    assert!(last.contains(&format!("Entry number {}.", n - 1)));
 }

@@ -10,8 +10,11 @@ use crate::error::Result;
 use crate::input;
 use crate::render;
 
+/// Entries a `log` of the whole journal asks the daemon for at once.
+const LOG_PAGE: usize = 2_000;
+
 pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
-    let query = LogQuery {
+    let mut query = LogQuery {
         since: a.since,
         until: a.until,
         kinds: a.kinds,
@@ -23,34 +26,57 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
         limit: a.limit,
         include_deleted: a.deleted,
         private: a.private,
+        after: None,
+        // `-n` bounds the reply already; a whole journal comes in pages,
+        // each printed before the next is asked for.
+        page: a.limit.is_none().then_some(LOG_PAGE),
     };
     let at = input::now()?;
-    let list = match ctx.call(Request::Log(hearth_ipc::Log { query, at }))? {
-        Response::Entries(l) => l,
-        r => return Err(unexpected(r)),
-    };
     let mut out = std::io::stdout().lock();
-    if a.json {
-        // JSON Lines: one entry per line, easy to stream into jq.
-        for e in &list.entries {
-            serde_json::to_writer(&mut out, &render::entry_json(e, &list.names)?)?;
-            writeln!(out)?;
+    let (mut shown, mut sealed, mut day) = (0, 0, None);
+    loop {
+        let list = match ctx.call(Request::Log(hearth_ipc::Log {
+            query: query.clone(),
+            at,
+        }))? {
+            Response::Entries(l) => l,
+            r => return Err(unexpected(r)),
+        };
+        sealed += list.sealed;
+        shown += list.entries.len();
+        if a.json {
+            // JSON Lines: one entry per line, easy to stream into jq.
+            for e in &list.entries {
+                serde_json::to_writer(&mut out, &render::entry_json(e, &list.names)?)?;
+                writeln!(out)?;
+            }
+        } else {
+            render::entry_lines_after(
+                &mut out,
+                &list.entries,
+                &list.names,
+                list.short_len,
+                &mut day,
+            )?;
         }
+        match list.next {
+            Some(last) => query.after = Some(last),
+            None => break,
+        }
+    }
+    if a.json {
         return Ok(());
     }
-    if list.entries.is_empty() {
+    if shown == 0 {
         writeln!(out, "{}", render::dim("No entries match."))?;
-    } else {
-        render::entry_lines(&mut out, &list.entries, &list.names, list.short_len)?;
     }
-    if list.sealed > 0 {
+    if sealed > 0 {
         writeln!(
             out,
             "\n{}",
             render::dim(&format!(
-                "{} of your partner's answers {} sealed until you answer the same prompt.",
-                list.sealed,
-                if list.sealed == 1 { "is" } else { "are" }
+                "{sealed} of your partner's answers {} sealed until you answer the same prompt.",
+                if sealed == 1 { "is" } else { "are" }
             ))
         )?;
     }

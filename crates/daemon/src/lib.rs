@@ -12,6 +12,7 @@ pub(crate) mod couple_journal;
 pub mod identity;
 pub mod keyring;
 pub mod logging;
+mod memory;
 pub mod server;
 mod unlock;
 

@@ -71,6 +71,8 @@ enum Msg {
     /// The index, read before the documents.
     Indexed(Box<crate::core::StartIndex>),
     Loaded(Box<Result<CoupleJournal, StoreError>>),
+    /// Time to drop documents nobody used lately.
+    Tidy,
     Stop,
 }
 
@@ -279,7 +281,10 @@ async fn run_unlocked(
                 if let Some(start) = crate::core::StartIndex::read(&data_dir, index_key, &set) {
                     let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
                 }
-                CoupleJournal::open(set, &secret, partner)
+                let journal = CoupleJournal::open(set, &secret, partner);
+                // The past years read once at open are gone from memory.
+                crate::memory::give_back();
+                journal
             });
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
@@ -297,6 +302,19 @@ async fn run_unlocked(
             let _ = done_tx.send(r);
         })
         .map_err(|e| DaemonError::Io(paths.journal(), e))?;
+
+    // Now and then the core drops the documents nobody used lately.
+    let tidy = tx.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if tidy.send(Msg::Tidy).is_err() {
+                return;
+            }
+        }
+    });
 
     // The sync endpoint. Without it the journal still works locally.
     let (docs_tx, mut docs_rx) = mpsc::unbounded_channel::<DocRequest>();
@@ -701,6 +719,7 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
         for m in batch {
             match m {
                 Msg::Work(input, reply) => work.push((input, reply)),
+                Msg::Tidy => core.tidy(std::time::Instant::now()),
                 Msg::Stop => stop = true,
                 Msg::Indexed(start) => {
                     core.indexed(*start);

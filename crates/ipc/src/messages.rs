@@ -434,6 +434,14 @@ pub struct LogQuery {
     /// Only my private entries.
     #[serde(default)]
     pub private: bool,
+    /// A page of the matches: those after this one, in the order shown.
+    /// The CLI pages a log of the whole journal, so no reply holds it all.
+    #[serde(default)]
+    pub after: Option<EntryId>,
+    /// At most this many matches in the reply (all when `None`); the
+    /// reply's `next` says where the next page starts.
+    #[serde(default)]
+    pub page: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -632,9 +640,14 @@ pub struct EntryList {
     pub me: Option<PartnerId>,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
-    /// Matching answers left out because they are sealed from me.
+    /// Matching answers left out because they are sealed from me; on a
+    /// query's first page only.
     #[serde(default)]
     pub sealed: usize,
+    /// The last entry of this page, when more matches follow: the next
+    /// page's `after`.
+    #[serde(default)]
+    pub next: Option<EntryId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

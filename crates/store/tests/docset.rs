@@ -332,15 +332,21 @@ fn idle_documents_are_dropped_but_never_uncommitted_ones_or_those_kept() {
     }
     let idle = Duration::from_secs(300);
     // Uncommitted (the genesis is not on disk yet): kept however old.
-    assert_eq!(set.unload_idle(t0 + idle * 2, idle, |_| false), []);
+    assert_eq!(
+        set.unload_idle(t0 + idle * 2, idle, |_| false, |_, _| {}),
+        []
+    );
     set.commit().unwrap();
     assert_eq!(
-        set.unload_idle(t0 + idle / 2, idle, |_| false),
+        set.unload_idle(t0 + idle / 2, idle, |_| false, |_, _| {}),
         [],
         "not idle yet"
     );
     let keep_couple = |d: &DocId| *d == DocId::Couple;
-    assert_eq!(set.unload_idle(t0 + idle, idle, keep_couple), [PARTNER]);
+    assert_eq!(
+        set.unload_idle(t0 + idle, idle, keep_couple, |_, _| {}),
+        [PARTNER]
+    );
     assert_eq!(set.loaded(), [DocId::Couple]);
     // Loading again reads it back from disk.
     load(&mut set, PARTNER, t0 + idle);

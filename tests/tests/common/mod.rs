@@ -372,12 +372,13 @@ impl TestEnv {
 impl TestEnv {
     /// When a test fails and `HEARTH_TEST_KEEP_LOGS` names a directory, the
     /// daemon's logs are copied there before the home goes: a failure seen
-    /// once in many full runs can then be read afterwards.
+    /// once in many full runs can then be read afterwards. With
+    /// `HEARTH_TEST_KEEP_ALL_LOGS` set too, every test's are kept.
     fn keep_logs_of_a_failure(&self) {
         let Some(keep) = std::env::var_os("HEARTH_TEST_KEEP_LOGS") else {
             return;
         };
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("HEARTH_TEST_KEEP_ALL_LOGS").is_none() {
             return;
         }
         let home = self.home().file_name().unwrap_or_default().to_owned();

@@ -77,12 +77,36 @@ impl<'a> Reader<'a> {
             private_only: q.private,
         };
         let seal = self.seal();
-        let (sealed, entries): (Vec<_>, Vec<_>) = filter
+        let (sealed, shown): (Vec<_>, Vec<_>) = filter
             .apply(self.view)?
             .into_iter()
             .partition(|e| seal.hides(e));
+        // A page: the matches after `q.after` in the order shown, by its
+        // time and id, so an entry that arrived between pages does not
+        // shift the rest. Entries are cloned a page at a time.
+        let start = match q.after {
+            None => 0,
+            Some(id) => {
+                let Some(e) = self.view.entries.get(&id) else {
+                    return Err(Refusal::bad(format!(
+                        "the log page to continue after names no entry: {id}"
+                    )));
+                };
+                let key = (e.created, e.id);
+                shown.partition_point(|m| (m.created, m.id) <= key)
+            }
+        };
+        let end = q.page.map_or(shown.len(), |p| {
+            start.saturating_add(p.max(1)).min(shown.len())
+        });
+        let entries: Vec<Entry> = shown[start..end].iter().map(|e| (*e).clone()).collect();
+        let next = (end < shown.len())
+            .then(|| entries.last().map(|e| e.id))
+            .flatten();
+        // The sealed count is the whole query's, said once.
+        let sealed = if q.after.is_none() { sealed.len() } else { 0 };
         Ok(Response::Entries(EntryList {
-            entries: entries.into_iter().cloned().collect(),
+            entries,
             names: self.view.partners.clone(),
             short_len: self.view.short_len(8),
             me: self.base.identity.partner.clone(),
@@ -92,10 +116,11 @@ impl<'a> Reader<'a> {
             // tag filter (tags come from the text) it would tell whether a
             // sealed answer contains the word.
             sealed: if filter.contains.is_none() && filter.tags.is_empty() {
-                sealed.len()
+                sealed
             } else {
                 0
             },
+            next,
         }))
     }
 

@@ -297,8 +297,25 @@ impl Core {
         };
         ready.start_view(start);
         ready.write_index();
+        // Past years the start read again (moved since the index last
+        // caught up, or every one without an index) leave memory now.
+        ready
+            .journal
+            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
+        // The index's pages, read and parsed, are gone too.
+        crate::memory::give_back();
         ready.publish();
         Ok(Core::Ready(Box::new(ready)))
+    }
+
+    /// Drops from memory the documents nobody used for
+    /// [`crate::couple_journal::IDLE`]; run now and then by the daemon.
+    pub fn tidy(&mut self, now: std::time::Instant) {
+        if let Core::Ready(r) = self
+            && r.journal.unload_idle(now, crate::couple_journal::IDLE) > 0
+        {
+            crate::memory::give_back();
+        }
     }
 
     /// Handles a batch: applies every input in memory, commits once, then

@@ -11,6 +11,8 @@ use hearth_store::{DocSet, FileKey};
 use super::{Core, Input, Output};
 use crate::couple_journal::CoupleJournal;
 use crate::identity::IdentityFile;
+use hearth_model::records::manifest::DocId;
+use hearth_model::records::session_frame::SessionFrame;
 use hearth_sync::SyncError;
 
 const AT: &str = "2026-11-25T21:30:00+01:00";
@@ -554,10 +556,6 @@ fn reads_ahead_of_a_write_are_answered_without_waiting_for_its_commit() {
 
 #[test]
 fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_peers() {
-    use automerge::sync::SyncDoc;
-    use hearth_model::records::exchange::{Frame, genesis_of};
-    use hearth_model::records::manifest::DocId;
-    use hearth_model::records::session_frame::SessionFrame;
     let mut rig = new_device();
     let peer = device(5);
     let out = rig.core.batch(vec![(
@@ -586,25 +584,87 @@ fn a_paired_device_founds_no_partner_before_its_couple_document_agrees_with_the_
     );
     assert!(rig.journal().partners().is_empty());
 
-    // The peer, as new as this device, says what it holds of the couple
-    // document: the same. Two new devices paired, and this one may found
-    // the couple's first partner.
-    let theirs = genesis_of(&DocId::Couple);
-    let message = theirs
-        .generate_sync_message(&mut automerge::sync::State::new())
+    // The peer says it holds another couple document: still not agreed.
+    let row = |heads: Vec<automerge::ChangeHash>| {
+        SessionFrame::Manifest {
+            doc: DocId::Couple,
+            heads: heads.into_iter().map(|h| h.0).collect(),
+            keys: None,
+        }
+        .encode()
         .unwrap()
-        .encode();
-    let frame = SessionFrame::Doc(Frame {
-        doc: DocId::Couple,
-        signed: Vec::new(),
-        message,
-    })
-    .encode()
-    .unwrap();
+    };
     rig.core.batch(vec![(session_start(1, peer), ())]);
-    rig.core
-        .batch(vec![(Input::Receive { session: 1, frame }, ())]);
+    rig.core.batch(vec![(
+        Input::Receive {
+            session: 1,
+            frame: row(vec![automerge::ChangeHash([9; 32])]),
+        },
+        (),
+    )]);
+    assert!(refused(&init(&mut rig)).1.contains("not synced"));
+
+    // It holds the same one, with no partner in it: two new devices paired,
+    // and this one may found the couple's first partner.
+    let ours = rig.journal().couple_heads();
+    rig.core.batch(vec![(
+        Input::Receive {
+            session: 1,
+            frame: row(ours),
+        },
+        (),
+    )]);
     let r = init(&mut rig);
     assert!(matches!(r, Response::Inited { .. }), "{r:?}");
     assert_eq!(rig.journal().partners().len(), 1);
+}
+
+#[test]
+fn a_log_in_pages_holds_every_match_once_in_the_order_of_one_reply() {
+    let mut rig = rig();
+    // Written in one instant: the order within it is the ids', which the
+    // page cursor must keep too.
+    for n in 0..7 {
+        assert!(matches!(
+            rig.add(&format!("note {n}")),
+            Response::Entry { .. }
+        ));
+    }
+    let whole = rig.texts();
+    assert_eq!(whole.len(), 7);
+    let (mut paged, mut pages, mut after) = (Vec::new(), 0, None);
+    loop {
+        let query = LogQuery {
+            after,
+            page: Some(3),
+            ..LogQuery::default()
+        };
+        let list = match rig.ask(Request::Log(Log { query, at: at() })) {
+            Response::Entries(list) => list,
+            r => panic!("{r:?}"),
+        };
+        pages += 1;
+        assert!(list.entries.len() <= 3);
+        paged.extend(list.entries.iter().filter_map(|e| match &e.body {
+            Body::Note { text } => Some(text.clone()),
+            _ => None,
+        }));
+        match list.next {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+    assert_eq!(pages, 3);
+    let unknown = LogQuery {
+        after: Some(hearth_model::EntryId::from_parts(1_000, 1)),
+        page: Some(3),
+        ..LogQuery::default()
+    };
+    let r = rig.ask(Request::Log(Log {
+        query: unknown,
+        at: at(),
+    }));
+    let (_, msg) = refused(&r);
+    assert!(msg.contains("names no entry"), "{msg}");
 }

@@ -322,10 +322,31 @@ impl CoupleJournal {
         let (Some(me), Some(them)) = (self.partner, self.other()) else {
             return Ok(0);
         };
-        let (mine, theirs) = (self.shared_docs_of(me), self.shared_docs_of(them));
-        Ok(book::release_answers(&mut self.docs(), &mine, &theirs)
-            .map_err(model_of)?
-            .len())
+        // Markers are read from the documents in memory and from what is
+        // kept of the others; only a document with something to release
+        // is loaded.
+        let mut answered_by_them = std::collections::BTreeMap::new();
+        for doc in self.shared_docs_of(them) {
+            answered_by_them.extend(self.markers(&doc));
+        }
+        if answered_by_them.is_empty() {
+            return Ok(0);
+        }
+        let mut released = 0;
+        for doc in self.shared_docs_of(me) {
+            let due = hearth_model::records::release::to_release(
+                &self.markers(&doc),
+                &answered_by_them,
+                &Default::default(),
+            );
+            if due.is_empty() {
+                continue;
+            }
+            released += book::release_entries(&mut self.docs(), &doc, &due)
+                .map_err(model_of)?
+                .len();
+        }
+        Ok(released)
     }
 }
 

@@ -3,9 +3,8 @@
 //! device's signing key, and the model's rules, behind methods shaped like
 //! those of schema 1's `Journal`, so the switch changes the core little.
 //!
-//! Not used by the daemon yet (SCHEMA.md, "Order of implementation", step
-//! 4). Everything is loaded at open for now; the index (step 5) will let
-//! it load only this year.
+//! Only the couple document and each partner's newest year stay in memory
+//! (`residency.rs`); any other year is loaded when something needs it.
 //!
 //! Writes go to the documents in memory; [`CoupleJournal::commit`] signs the
 //! new heads of this partner's documents, makes everything durable at
@@ -14,8 +13,11 @@
 
 mod entries;
 mod prompts;
+mod residency;
 mod rituals;
 mod sessions;
+
+pub use residency::IDLE;
 
 pub use sessions::{Applied, SessionError};
 
@@ -48,8 +50,13 @@ pub struct DeviceInfo {
     pub status: DeviceStatus,
 }
 
-/// The heads of every loaded document: what a refused request rolls back to.
-pub type Checkpoint = BTreeMap<DocId, Vec<ChangeHash>>;
+/// What a refused request rolls back to: the heads of every loaded
+/// document, and the signed heads to commit with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    heads: BTreeMap<DocId, Vec<ChangeHash>>,
+    signed: BTreeMap<DocId, Vec<Vec<u8>>>,
+}
 
 pub struct CoupleJournal {
     set: DocSet,
@@ -70,6 +77,11 @@ pub struct CoupleJournal {
     known: BTreeMap<DeviceKey, BTreeMap<DocId, Vec<ChangeHash>>>,
     /// Files set aside at open, as status shows them.
     quarantined: Vec<String>,
+    /// What is kept of each partner document not in memory.
+    summaries: BTreeMap<PartnerDoc, residency::Summary>,
+    /// Past years a session let go while they still had changes to
+    /// commit: they leave memory once the commit holds.
+    drop_after_commit: BTreeSet<DocId>,
     /// Signed-heads records already verified, by their bytes: every frame
     /// for a partner document reads them, and a signature check each time
     /// was a good part of what a frame cost.
@@ -100,8 +112,9 @@ fn ms(t: DateTime<FixedOffset>) -> i64 {
 }
 
 impl CoupleJournal {
-    /// Takes the opened store and loads every document the manifest names,
-    /// the couple document first (its genesis when new).
+    /// Takes the opened store, loads the couple document (its genesis when
+    /// new) and each partner's newest year, and reads every other
+    /// document once for what is kept of it (`residency.rs`).
     pub fn open(
         mut set: DocSet,
         secret: &[u8; 32],
@@ -113,11 +126,9 @@ impl CoupleJournal {
         let now = Instant::now();
         let mut quarantined = Vec::new();
         let mut missing = Vec::new();
-        for doc in std::iter::once(DocId::Couple).chain(set.documents()) {
-            let report = set.load(doc, &actor, now, || genesis_of(&doc))?;
-            quarantined.extend(report.quarantined);
-            missing.extend(report.missing);
-        }
+        let report = set.load(DocId::Couple, &actor, now, || genesis_of(&DocId::Couple))?;
+        quarantined.extend(report.quarantined);
+        missing.extend(report.missing);
         let mut j = CoupleJournal {
             trust: couple_write::trust_of(set.doc(&DocId::Couple).expect("loaded")),
             set,
@@ -130,6 +141,8 @@ impl CoupleJournal {
             sessions: BTreeMap::new(),
             known: BTreeMap::new(),
             verified: RefCell::new(HashMap::new()),
+            summaries: BTreeMap::new(),
+            drop_after_commit: BTreeSet::new(),
             quarantined: quarantined
                 .iter()
                 .map(ToString::to_string)
@@ -141,13 +154,26 @@ impl CoupleJournal {
                 }))
                 .collect(),
         };
+        for doc in j.set.documents() {
+            if j.is_active(&doc) {
+                j.ensure_loaded(&doc)?;
+            }
+        }
         j.index_homes();
+        j.sweep()?;
         Ok(j)
     }
 
+    /// Reads again where the entries of the documents in memory live; the
+    /// homes in the others, stored and not in memory, cannot have moved.
     fn index_homes(&mut self) {
-        self.homes.clear();
-        for doc in self.set.loaded() {
+        let loaded: BTreeSet<DocId> = self.set.loaded().into_iter().collect();
+        let stored: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        self.homes.retain(|_, d| {
+            let d = DocId::Partner(*d);
+            !loaded.contains(&d) && stored.contains(&d)
+        });
+        for doc in loaded {
             let DocId::Partner(p) = doc else { continue };
             let Some(am) = self.set.doc(&doc) else {
                 continue;
@@ -348,13 +374,18 @@ impl CoupleJournal {
 
     // ----- durability --------------------------------------------------------
 
-    /// The heads of every loaded document.
+    /// The heads of every loaded document, and the signed heads waiting
+    /// for the next commit.
     pub fn checkpoint(&self) -> Checkpoint {
-        self.set
-            .loaded()
-            .into_iter()
-            .filter_map(|d| Some((d, self.set.doc(&d)?.get_heads())))
-            .collect()
+        Checkpoint {
+            heads: self
+                .set
+                .loaded()
+                .into_iter()
+                .filter_map(|d| Some((d, self.set.doc(&d)?.get_heads())))
+                .collect(),
+            signed: self.set.pending_signed_heads().clone(),
+        }
     }
 
     /// Puts every loaded document back to `to` (ancestors of now); a
@@ -363,7 +394,7 @@ impl CoupleJournal {
         let now = Instant::now();
         for doc in self.set.loaded() {
             // Loaded since the checkpoint: as stored, or not at all if new.
-            let heads = match to.get(&doc) {
+            let heads = match to.heads.get(&doc) {
                 Some(h) => h.clone(),
                 None if self.set.drop_uncommitted(&doc) => continue,
                 None => self
@@ -388,6 +419,7 @@ impl CoupleJournal {
                 Err(e) => tracing::error!(%doc, error = %e, "rollback failed"),
             }
         }
+        self.set.restore_pending_signed_heads(to.signed.clone());
         self.to_forget.clear();
         self.trust = couple_write::trust_of(self.couple());
         self.index_homes();
@@ -396,12 +428,15 @@ impl CoupleJournal {
     /// Puts every document back to what is on disk, after a failed commit:
     /// nothing unacknowledged lingers in memory.
     pub fn rollback_uncommitted(&mut self) {
-        let saved: Checkpoint = self
-            .set
-            .loaded()
-            .into_iter()
-            .filter_map(|d| Some((d, self.set.saved_heads(&d)?.to_vec())))
-            .collect();
+        let saved = Checkpoint {
+            heads: self
+                .set
+                .loaded()
+                .into_iter()
+                .filter_map(|d| Some((d, self.set.saved_heads(&d)?.to_vec())))
+                .collect(),
+            signed: BTreeMap::new(),
+        };
         self.rollback_to(&saved);
     }
 
@@ -420,6 +455,8 @@ impl CoupleJournal {
             if !hearth_model::records::exchange::may_hold(&self.trust, peer, &doc) {
                 continue;
             }
+            // A document not in memory is counted once something loads it:
+            // counting its changes would mean loading it for a status line.
             let Some(am) = self.set.doc(&doc) else {
                 continue;
             };
@@ -442,6 +479,12 @@ impl CoupleJournal {
             };
         }
         Some(n)
+    }
+
+    /// The couple document's heads, for tests that play a peer's rows.
+    #[cfg(test)]
+    pub fn couple_heads(&self) -> Vec<ChangeHash> {
+        self.couple().get_heads()
     }
 
     /// Whether `peer` last said it holds the couple document exactly as
@@ -489,15 +532,17 @@ impl CoupleJournal {
         }
     }
 
-    /// The heads of every loaded document, as lowercase hex: what `status`
-    /// shows, and what tells two devices they agree.
+    /// The heads of every document held, in memory or not, as lowercase
+    /// hex: what `status` shows, and what tells two devices they agree.
     pub fn heads_hex(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .set
-            .loaded()
+        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        docs.extend(self.set.loaded());
+        let mut out: Vec<String> = docs
             .iter()
-            .filter_map(|d| self.set.doc(d))
-            .flat_map(|am| am.get_heads())
+            .flat_map(|d| match self.set.doc(d) {
+                Some(am) => am.get_heads(),
+                None => self.set.committed_heads(d).unwrap_or_default(),
+            })
             .map(|h| h.to_string())
             .collect();
         out.sort();
@@ -548,7 +593,7 @@ impl CoupleJournal {
                     path: "docs/manifest".into(),
                     why: format!("signing the heads of {doc}: {e}"),
                 })?;
-                self.keep_signed(doc, record);
+                self.keep_signed(doc, [record]);
             }
         }
         let keys = self.set.keys_pending();
@@ -558,17 +603,45 @@ impl CoupleJournal {
                 tracing::error!(%doc, error = %e, "could not forget a replaced key; it is forgotten at the next start");
             }
         }
+        // A past year a session let go before its changes were durable
+        // leaves memory now. One a request wrote to stays until it idles:
+        // a backfill of last year writes there again and again.
+        for doc in std::mem::take(&mut self.drop_after_commit) {
+            self.drop_if_unused(&doc);
+        }
         Ok(Committed { docs, keys })
     }
 
-    /// Keeps `record` as the newest signed heads of its signer for `doc`.
-    fn keep_signed(&mut self, doc: DocId, record: SignedHeads) {
-        let mut kept: Vec<SignedHeads> = self
-            .signed_heads(&doc)
-            .into_iter()
-            .filter(|s| s.record.signer != record.record.signer)
-            .collect();
-        kept.push(record);
+    /// Adds `records` to the signed heads kept for `doc`, then keeps just
+    /// what covers the document's heads here: each record that names one
+    /// of them, less any a later record of the same signer makes needless.
+    ///
+    /// Every head this device holds stays named by a record, so a peer
+    /// this device passes the document on to can check every change of it,
+    /// whoever wrote them. Keeping only each signer's latest record would
+    /// not do: a later record can name heads this device does not hold
+    /// yet, and the heads it does hold would go unsigned for.
+    fn keep_signed(&mut self, doc: DocId, records: impl IntoIterator<Item = SignedHeads>) {
+        let heads: BTreeSet<ChangeHash> = match self.set.doc(&doc) {
+            Some(am) => am.get_heads().into_iter().collect(),
+            None => return,
+        };
+        let mut all = self.signed_heads(&doc);
+        all.extend(records);
+        // Latest first, so a signer's later record is seen before its older.
+        all.sort_by(|a, b| b.record.counter.cmp(&a.record.counter));
+        let mut kept: Vec<SignedHeads> = Vec::new();
+        for record in all {
+            let names: BTreeSet<&ChangeHash> = record.record.heads.intersection(&heads).collect();
+            let needless = names.is_empty()
+                || kept.iter().any(|k| {
+                    k.record.signer == record.record.signer
+                        && names.iter().all(|h| k.record.heads.contains(h))
+                });
+            if !needless {
+                kept.push(record);
+            }
+        }
         self.set
             .keep_signed_heads(doc, kept.iter().map(SignedHeads::to_bytes).collect());
     }
@@ -613,11 +686,12 @@ impl CoupleJournal {
         Utc::now().fixed_offset()
     }
 
-    /// The shared and private documents of `partner` this device holds.
+    /// The shared and private documents of `partner` this device holds,
+    /// in memory or not.
     fn docs_of(&self, partner: PartnerCode) -> Vec<PartnerDoc> {
-        self.set
-            .loaded()
-            .into_iter()
+        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        docs.extend(self.set.loaded());
+        docs.into_iter()
             .filter_map(|d| match d {
                 DocId::Partner(p) if p.partner == partner => Some(p),
                 _ => None,
@@ -650,5 +724,7 @@ fn entry_ids(am: &Automerge) -> Vec<EntryId> {
     }
 }
 
+#[cfg(test)]
+mod mesh_tests;
 #[cfg(test)]
 mod tests;

@@ -104,20 +104,9 @@ impl CoupleJournal {
         else {
             return false;
         };
-        self.shared_docs_of(code).iter().any(|p| {
-            let Some(am) = self.set.doc(&DocId::Partner(*p)) else {
-                return false;
-            };
-            let map = |name| match am.get(ROOT, name) {
-                Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-                _ => None,
-            };
-            let (Some(answered), Some(entries)) = (map("answered"), map("entries")) else {
-                return false;
-            };
-            hearth_model::records::release::live_markers(am, &answered, &entries)
-                .contains_key(prompt)
-        })
+        self.shared_docs_of(code)
+            .iter()
+            .any(|p| self.markers(p).contains_key(prompt))
     }
 
     /// The couple's id, which seeds the prompt of the day on every device.

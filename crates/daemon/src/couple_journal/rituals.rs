@@ -219,26 +219,31 @@ impl CoupleJournal {
             .partners()
             .into_iter()
             .filter(|p| who.is_none_or(|w| w.as_str() == p.to_hex()))
-            .filter_map(|p| {
-                self.set
-                    .doc(&hearth_model::records::manifest::DocId::Partner(log_doc(
-                        p, occ,
-                    )))
+            .any(|p| {
+                let doc = log_doc(p, occ);
+                match self
+                    .set
+                    .doc(&hearth_model::records::manifest::DocId::Partner(doc))
+                {
+                    Some(am) => partner_log::logged(am, ritual, occ),
+                    None => self
+                        .log_lines(&doc)
+                        .iter()
+                        .any(|l| l.ritual == ritual && l.occurrence == occ),
+                }
             })
-            .any(|am| partner_log::logged(am, ritual, occ))
     }
 
     /// Every log line of every partner document held here.
     pub fn ritual_log(&self) -> Vec<RitualDone> {
         let mut out = Vec::new();
-        for doc in self.set.loaded() {
+        let mut docs: std::collections::BTreeSet<_> = self.set.documents().into_iter().collect();
+        docs.extend(self.set.loaded());
+        for doc in docs {
             let hearth_model::records::manifest::DocId::Partner(p) = doc else {
                 continue;
             };
-            let Some(am) = self.set.doc(&doc) else {
-                continue;
-            };
-            for line in partner_log::ritual_log(am).0 {
+            for line in self.log_lines(&p) {
                 out.push(RitualDone {
                     ritual: line.ritual,
                     occurrence: line.occurrence,

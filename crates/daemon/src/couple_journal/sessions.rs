@@ -108,6 +108,52 @@ pub(super) struct Session {
     /// The largest Automerge message that fits one frame to this peer,
     /// with room for the frame's own fields.
     max_message: usize,
+    /// This device's manifest went out (it goes first, once).
+    announced: bool,
+    /// The peer's manifest row for the couple document arrived. Every
+    /// device sends one first, so until it is here nothing is synced:
+    /// what the manifest shows the same needs no sync at all.
+    heard: bool,
+    /// Per document, what this device would offer the peer, worked out for
+    /// its manifest row: when the peer's row has the same keys digest, that
+    /// offer counts as made, and never goes.
+    planned: BTreeMap<PartnerDoc, OfferPlan>,
+    /// Documents whose keys the peer's row showed different: the first
+    /// offer goes whole, not as a digest.
+    whole_due: BTreeSet<PartnerDoc>,
+}
+
+/// The key offer a session would make for one document: the offers,
+/// window by window, the digest of all the keys in them, and the key
+/// file's generation and the couple document's heads they were read at
+/// (who may hold which key follows the records there).
+#[derive(Clone)]
+struct OfferPlan {
+    offers: Vec<KeyOffer>,
+    digest: [u8; 32],
+    generation: u64,
+    trust: Vec<automerge::ChangeHash>,
+}
+
+impl OfferPlan {
+    /// The digest of each window's offer, as `Session::windows` keeps them.
+    fn windows(&self) -> BTreeMap<(u128, u128), [u8; 32]> {
+        self.offers
+            .iter()
+            .map(|o| {
+                let d = keys_digest(o.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
+                ((o.from, o.to), d)
+            })
+            .collect()
+    }
+}
+
+impl Session {
+    /// Whether this session keeps a sync state for `doc`, which needs the
+    /// document in memory.
+    pub(super) fn keeps_state(&self, doc: &DocId) -> bool {
+        self.exchange.keeps_state(doc)
+    }
 }
 
 /// The keys a session's peer gave lately, with the audience it gave them
@@ -238,6 +284,10 @@ impl CoupleJournal {
                 given: Given::default(),
                 spoken: BTreeSet::new(),
                 max_message: max_frame.saturating_sub(FRAME_ROOM).max(1024),
+                announced: false,
+                heard: false,
+                planned: BTreeMap::new(),
+                whole_due: BTreeSet::new(),
             },
         );
     }
@@ -246,11 +296,63 @@ impl CoupleJournal {
         self.sessions.remove(&session);
     }
 
-    /// The documents this device holds, the couple document first.
+    /// The documents this device holds, loaded or not, the couple
+    /// document first.
     fn held_docs(&self) -> Vec<DocId> {
-        let mut docs: Vec<DocId> = self.set.loaded();
+        let mut docs: BTreeSet<DocId> = self.set.documents().into_iter().collect();
+        docs.extend(self.set.loaded());
+        docs.insert(DocId::Couple);
+        let mut docs: Vec<DocId> = docs.into_iter().collect();
         docs.sort_by_key(|d| *d != DocId::Couple);
         docs
+    }
+
+    /// The heads this device holds of `doc`: the document's own when it
+    /// is loaded, else the last committed; none when it holds nothing.
+    fn heads_here(&self, doc: &DocId) -> Option<Vec<automerge::ChangeHash>> {
+        match self.set.doc(doc) {
+            Some(am) => Some(am.get_heads()),
+            None => self.set.committed_heads(doc),
+        }
+    }
+
+    /// The manifest a session starts with: a row per document this device
+    /// holds that the peer may hold too. A document both hold at the same
+    /// heads then costs neither side anything.
+    fn announce(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SessionError> {
+        let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
+        if s.announced {
+            return Ok(Vec::new());
+        }
+        let peer = s.peer;
+        let mut out = Vec::new();
+        for doc in self.held_docs() {
+            // The couple document's row always goes, even to a device
+            // just paired whose records have not settled: the peer waits
+            // for it.
+            let shared =
+                may_hold(&self.trust, &peer, &doc) && may_hold(&self.trust, &self.device, &doc);
+            if doc != DocId::Couple && !shared {
+                continue;
+            }
+            let heads = self.heads_here(&doc).unwrap_or_default();
+            // Too many heads to list: an empty list, which matches nothing,
+            // so the document is synced as usual.
+            let heads = if heads.len() > hearth_model::records::session_frame::MAX_HEADS {
+                Vec::new()
+            } else {
+                heads.iter().map(|h| h.0).collect()
+            };
+            let keys = match doc {
+                DocId::Couple => None,
+                DocId::Partner(p) => Some(self.offer_plan(session, p)?.digest),
+            };
+            out.push(SessionFrame::Manifest { doc, heads, keys }.encode()?);
+        }
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.announced = true;
+        }
+        Ok(out)
     }
 
     /// Every frame this session has to send now: documents that differ,
@@ -262,9 +364,58 @@ impl CoupleJournal {
             .get(&session)
             .ok_or(SessionError::NoSession)?
             .spoken;
-        docs.extend(spoken.iter().filter(|d| self.set.doc(d).is_none()).copied());
-        let mut out = Vec::new();
+        let lacking: Vec<DocId> = spoken
+            .iter()
+            .filter(|d| !docs.contains(d))
+            .copied()
+            .collect();
+        docs.extend(lacking);
+        let mut out = self.announce(session)?;
+        let newest = super::residency::Newest::of(self);
+        if !self
+            .sessions
+            .get(&session)
+            .ok_or(SessionError::NoSession)?
+            .heard
+        {
+            tracing::debug!(
+                session,
+                rows = out.len(),
+                "waiting for the peer's manifest before syncing"
+            );
+            return Ok(out);
+        }
         for doc in docs {
+            let ours = self.heads_here(&doc).unwrap_or_default();
+            let settled = self
+                .sessions
+                .get(&session)
+                .ok_or(SessionError::NoSession)?
+                .exchange
+                .settled(&doc, &ours);
+            if settled {
+                // Known the same on both sides: not even loaded. Keys
+                // stored since still go.
+                if let DocId::Partner(p) = doc {
+                    out.extend(self.pushes(session, p)?);
+                }
+                continue;
+            }
+            // A past year's sync state is let go once it settles: a new
+            // one costs a copy of the document, which only a rare change
+            // to that year pays for. And past years go one at a time, so a
+            // first sync holds one of them in memory, not the journal.
+            let old = !newest.holds(&doc);
+            let exchange = &self
+                .sessions
+                .get(&session)
+                .ok_or(SessionError::NoSession)?
+                .exchange;
+            if old && !exchange.keeps_state(&doc) && exchange.stateful().any(|d| !newest.holds(d)) {
+                continue;
+            }
+            self.ensure_loaded(&doc)
+                .map_err(|e| SessionError::Storage(e.to_string()))?;
             let kept = self.signed_heads(&doc);
             let mut genesis = None;
             let real = held_or_genesis(&self.set, &doc, &mut genesis);
@@ -280,6 +431,16 @@ impl CoupleJournal {
             let frames = s
                 .exchange
                 .outgoing(doc, real, &kept, couple, &self.trust, max)?;
+            if frames.is_empty() && !s.exchange.in_sync(&doc, real) {
+                tracing::debug!(
+                    session,
+                    %doc,
+                    ours = %short_heads(&real.get_heads()),
+                    theirs = %short_heads(&s.exchange.their_heads(&doc).unwrap_or_default()),
+                    couple_in_sync = s.exchange.couple_in_sync(couple),
+                    "not in sync, and nothing to send for it"
+                );
+            }
             if frames.len() > 1 {
                 tracing::info!(
                     session,
@@ -287,8 +448,12 @@ impl CoupleJournal {
                     "a message over the frame cap goes in parts"
                 );
             }
+            let settled = frames.is_empty() && old && s.exchange.let_go(&doc, real);
             for frame in frames {
                 out.push(SessionFrame::Doc(frame).encode()?);
+            }
+            if settled {
+                self.drop_if_unused(&doc);
             }
             if let DocId::Partner(p) = doc {
                 out.extend(self.pushes(session, p)?);
@@ -300,6 +465,9 @@ impl CoupleJournal {
             .ok_or(SessionError::NoSession)?;
         out.append(&mut s.owed);
         out.extend(self.offers(session)?);
+        if !out.is_empty() {
+            tracing::debug!(session, frames = out.len(), "frames for the peer");
+        }
         Ok(out)
     }
 
@@ -317,9 +485,8 @@ impl CoupleJournal {
         let (peer, per_gift) = (s.peer, (s.max_message / GIFT_ITEM).max(1));
         let arrived = s.exchange.carried_changes(&id)
             || self
-                .set
-                .doc(&id)
-                .is_some_and(|real| s.exchange.in_sync(&id, real));
+                .heads_here(&id)
+                .is_some_and(|ours| s.exchange.in_sync_at(&id, &ours));
         if !arrived || !may_hold(&self.trust, &peer, &id) {
             return Ok(Vec::new());
         }
@@ -361,18 +528,89 @@ impl CoupleJournal {
         Ok(out)
     }
 
+    /// What this session would offer the peer for `doc` now, read again
+    /// only when the key file moved since it was last worked out.
+    fn offer_plan(&mut self, session: u64, doc: PartnerDoc) -> Result<OfferPlan, SessionError> {
+        let generation = self
+            .set
+            .key_file(DocId::Partner(doc))
+            .map_err(|e| SessionError::Storage(e.to_string()))?
+            .generation();
+        let trust = self.couple().get_heads();
+        let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
+        if let Some(plan) = s.planned.get(&doc)
+            && plan.generation == generation
+            && plan.trust == trust
+        {
+            return Ok(plan.clone());
+        }
+        let (peer, per_offer) = (s.peer, s.max_message / OFFER_ITEM);
+        let live = self.live_keys(&doc)?;
+        let offers = windowed_offers(
+            &self.trust,
+            &peer,
+            doc,
+            live.into_iter().map(|(v, a, _)| (v, a)),
+            per_offer,
+        );
+        let digest = keys_digest(
+            offers
+                .iter()
+                .flat_map(|o| &o.have)
+                .map(|((e, v), a)| (*e, *v, *a as u8)),
+        );
+        let plan = OfferPlan {
+            offers,
+            digest,
+            generation,
+            trust,
+        };
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.planned.insert(doc, plan.clone());
+        }
+        Ok(plan)
+    }
+
+    /// The peer's manifest row for `doc` carries the digest of the keys it
+    /// would offer this device. The same digest as this device's own offer
+    /// means neither lacks a key the other may hold: the offer counts as
+    /// made, window by window, and only later changes are offered. A
+    /// different one calls for this device's whole offer, which the peer
+    /// answers with gifts both ways (a counter-offer for what it lacks).
+    fn agree_on_keys(
+        &mut self,
+        session: u64,
+        doc: PartnerDoc,
+        theirs: [u8; 32],
+    ) -> Result<(), SessionError> {
+        let plan = self.offer_plan(session, doc)?;
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(SessionError::NoSession)?;
+        if plan.digest == theirs {
+            s.whole_due.remove(&doc);
+            s.offered.insert(doc, (plan.digest, plan.generation));
+            s.windows.insert(doc, plan.windows());
+        } else {
+            s.whole_due.insert(doc);
+            s.offered.remove(&doc);
+            s.windows.remove(&doc);
+        }
+        Ok(())
+    }
+
     /// Key offers for the documents in sync with the peer whose key list
     /// changed since the last offer.
     fn offers(&mut self, session: u64) -> Result<Vec<Vec<u8>>, SessionError> {
         let mut out = Vec::new();
-        for doc in self.set.loaded() {
+        for doc in self.held_docs() {
             let DocId::Partner(p) = doc else { continue };
+            let ours = self.heads_here(&doc).unwrap_or_default();
             let (peer, ready) = {
                 let s = self.sessions.get(&session).ok_or(SessionError::NoSession)?;
-                let ready = self
-                    .set
-                    .doc(&doc)
-                    .is_some_and(|real| s.exchange.in_sync(&doc, real))
+                let ready = self.heads_here(&doc).is_some()
+                    && s.exchange.in_sync_at(&doc, &ours)
                     && may_hold(&self.trust, &s.peer, &doc);
                 (s.peer, ready)
             };
@@ -391,45 +629,50 @@ impl CoupleJournal {
             if s.offered.get(&p).is_some_and(|(_, g)| *g == generation) {
                 continue;
             }
-            let live = self.live_keys(&p)?;
+            let plan = self.offer_plan(session, p)?;
             let s = self
                 .sessions
                 .get_mut(&session)
                 .ok_or(SessionError::NoSession)?;
-            let offers = windowed_offers(
-                &self.trust,
-                &peer,
-                p,
-                live.into_iter().map(|(v, a, _)| (v, a)),
-                s.max_message / OFFER_ITEM,
-            );
-            let digest = keys_digest(
-                offers
-                    .iter()
-                    .flat_map(|o| &o.have)
-                    .map(|((e, v), a)| (*e, *v, *a as u8)),
-            );
-            let unchanged = s.offered.get(&p).is_some_and(|(d, _)| *d == digest);
-            s.offered.insert(p, (digest, generation));
+            let unchanged = s.offered.get(&p).is_some_and(|(d, _)| *d == plan.digest);
+            s.offered.insert(p, (plan.digest, plan.generation));
             if unchanged {
                 continue;
             }
+            let now = plan.windows();
+            let first = s.windows.get(&p).is_none_or(BTreeMap::is_empty);
+            // The first offer of a session starts as a digest, in a
+            // manifest row: a year both hold with the same keys (one that
+            // settled during the session, say) then costs 32 bytes, not
+            // its whole key list. The peer answers a different digest with
+            // its own whole offer.
+            if first && !s.whole_due.remove(&p) {
+                s.windows.insert(p, now);
+                let heads = if ours.len() > hearth_model::records::session_frame::MAX_HEADS {
+                    Vec::new()
+                } else {
+                    ours.iter().map(|h| h.0).collect()
+                };
+                let row = SessionFrame::Manifest {
+                    doc,
+                    heads,
+                    keys: Some(plan.digest),
+                };
+                out.push(row.encode()?);
+                continue;
+            }
             let sent = s.windows.entry(p).or_default();
-            // The first offer of a session goes whole, in as few frames as
-            // fit: window by window, a first sync would be thousands of
-            // small round trips.
+            // A whole offer goes in as few frames as fit: window by window,
+            // a first sync would be thousands of small round trips.
             let first = sent.is_empty();
-            let mut now = BTreeMap::new();
             let mut whole = Vec::new();
-            for offer in offers {
+            for offer in plan.offers {
                 let span = (offer.from, offer.to);
-                let d = keys_digest(offer.have.iter().map(|((e, v), a)| (*e, *v, *a as u8)));
                 if first {
                     whole.extend(offer.have.iter().copied());
-                } else if sent.get(&span) != Some(&d) {
+                } else if sent.get(&span) != now.get(&span) {
                     out.push(SessionFrame::Offer(offer).encode()?);
                 }
-                now.insert(span, d);
             }
             *sent = now;
             if first {
@@ -472,14 +715,50 @@ impl CoupleJournal {
             .get(&session)
             .ok_or(SessionError::NoSession)?
             .peer;
-        match SessionFrame::decode(bytes)? {
+        let frame = SessionFrame::decode(bytes)?;
+        tracing::debug!(session, frame = frame.kind(), "a frame from the peer");
+        match frame {
             SessionFrame::Doc(frame) => self.receive_doc(session, frame),
+            SessionFrame::Manifest { doc, heads, keys } => {
+                if doc == DocId::Couple {
+                    self.sessions
+                        .get_mut(&session)
+                        .ok_or(SessionError::NoSession)?
+                        .heard = true;
+                    // What a paired peer holds of the couple document is
+                    // worth knowing before the records say who it is: a new
+                    // device waits for it before it may found a partner.
+                    let theirs = heads.iter().copied().map(automerge::ChangeHash).collect();
+                    self.known.entry(peer).or_default().insert(doc, theirs);
+                }
+                // Heads of a document the two may not share are of no use
+                // here. They are dropped rather than refused: while a
+                // pairing settles, the two can disagree for a moment on
+                // who may hold what.
+                if may_hold(&self.trust, &peer, &doc) && may_hold(&self.trust, &self.device, &doc) {
+                    let theirs: Vec<automerge::ChangeHash> =
+                        heads.into_iter().map(automerge::ChangeHash).collect();
+                    let ours = self.heads_here(&doc).unwrap_or_default();
+                    self.sessions
+                        .get_mut(&session)
+                        .ok_or(SessionError::NoSession)?
+                        .exchange
+                        .peer_holds(doc, &theirs, &ours);
+                    self.known.entry(peer).or_default().insert(doc, theirs);
+                    if let (DocId::Partner(p), Some(theirs)) = (doc, keys) {
+                        self.agree_on_keys(session, p, theirs)?;
+                    }
+                }
+                Ok(Applied::default())
+            }
             SessionFrame::Offer(offer) => {
                 self.answer_offer(session, peer, offer)?;
                 Ok(Applied::default())
             }
             SessionFrame::Gift(gift) => {
                 let doc = gift.doc;
+                self.ensure_loaded(&DocId::Partner(doc))
+                    .map_err(|e| SessionError::Storage(e.to_string()))?;
                 let mut genesis = None;
                 let real = held_or_genesis(&self.set, &DocId::Partner(doc), &mut genesis);
                 // A gift for a document the peer may not hold is a violation,
@@ -564,7 +843,7 @@ impl CoupleJournal {
             }
             .into());
         }
-        let mine = if self.set.doc(&doc).is_some() {
+        let mine = if self.heads_here(&doc).is_some() {
             self.live_keys(&offer.doc)?
         } else {
             Vec::new()
@@ -637,6 +916,8 @@ impl CoupleJournal {
                 why: e.to_string(),
             })
         })?;
+        self.ensure_loaded(&doc)
+            .map_err(|e| SessionError::Storage(e.to_string()))?;
         let kept = self.signed_heads(&doc);
         let mut genesis = None;
         let real = held_or_genesis(&self.set, &doc, &mut genesis);
@@ -653,6 +934,17 @@ impl CoupleJournal {
             let peer = s.peer;
             self.known.entry(peer).or_default().insert(doc, theirs);
         }
+        tracing::debug!(
+            session,
+            %doc,
+            outcome = match &received {
+                Received::Nothing => "nothing new",
+                Received::Wait => "waits for signed heads",
+                Received::Accept { .. } => "accepted",
+            },
+            theirs = %short_heads(&s.exchange.their_heads(&doc).unwrap_or_default()),
+            "took a frame of changes"
+        );
         match received {
             Received::Nothing | Received::Wait => {}
             Received::Accept { changes, signed } => {
@@ -669,9 +961,7 @@ impl CoupleJournal {
                     DocId::Couple => BTreeSet::new(),
                     DocId::Partner(_) => touched_entries(am, &before),
                 };
-                for record in signed {
-                    self.keep_signed(doc, record);
-                }
+                self.keep_signed(doc, signed);
                 match doc {
                     DocId::Couple => {
                         self.trust = hearth_model::records::couple_write::trust_of(self.couple());
@@ -731,12 +1021,11 @@ impl CoupleJournal {
         let Some(s) = self.sessions.get(&session) else {
             return false;
         };
-        self.set.loaded().iter().all(|doc| {
+        self.held_docs().iter().all(|doc| {
             !may_hold(&self.trust, &s.peer, doc)
                 || self
-                    .set
-                    .doc(doc)
-                    .is_some_and(|real| s.exchange.in_sync(doc, real))
+                    .heads_here(doc)
+                    .is_some_and(|ours| s.exchange.in_sync_at(doc, &ours))
         })
     }
 
@@ -778,7 +1067,27 @@ impl CoupleJournal {
     }
 }
 
+/// Heads, shortened for a log line: the first bytes of each, sorted.
+fn short_heads(heads: &[automerge::ChangeHash]) -> String {
+    let mut h: Vec<String> = heads
+        .iter()
+        .map(|h| h.0[..3].iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    h.sort();
+    h.join(",")
+}
+
 /// A device's name until it names itself: the start of its id.
 fn short(device: &DeviceKey) -> String {
     format!("device {}", &device.to_hex()[..8])
+}
+
+#[cfg(test)]
+impl CoupleJournal {
+    /// How many documents keep a sync state (and a fork) in `session`.
+    pub(super) fn sync_states(&self, session: u64) -> usize {
+        self.sessions
+            .get(&session)
+            .map_or(0, |s| s.exchange.states())
+    }
 }

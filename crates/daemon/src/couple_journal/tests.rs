@@ -24,7 +24,7 @@ fn at(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).unwrap()
 }
 
-fn now() -> DateTime<FixedOffset> {
+pub(super) fn now() -> DateTime<FixedOffset> {
     at("2026-12-07T21:00:00+01:00")
 }
 
@@ -34,7 +34,7 @@ fn open(dir: &Path, partner: Option<PartnerCode>) -> CoupleJournal {
 }
 
 /// A counter standing in for the random number generator.
-fn counter() -> impl FnMut() -> u128 {
+pub(super) fn counter() -> impl FnMut() -> u128 {
     let mut n = 0u128;
     move || {
         n += 1;
@@ -42,7 +42,7 @@ fn counter() -> impl FnMut() -> u128 {
     }
 }
 
-fn note(text: &str) -> NewEntry {
+pub(super) fn note(text: &str) -> NewEntry {
     NewEntry {
         body: Body::Note { text: text.into() },
         tags: Default::default(),
@@ -53,6 +53,20 @@ fn note(text: &str) -> NewEntry {
 
 fn id(n: u128) -> EntryId {
     EntryId::from_parts(1_796_600_000_000, n)
+}
+
+/// A weekly ritual of `me`'s, as the ritual tests write it.
+fn sunday_walk(me: PartnerCode) -> Ritual {
+    Ritual {
+        id: String::new(),
+        name: "Sunday walk".into(),
+        kind: "custom".into(),
+        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
+        owner: Owner::Partner(PartnerId(me.to_hex())),
+        fulfilled_by: None,
+        created: now(),
+        archived: None,
+    }
 }
 
 fn readable(found: Option<Found>) -> hearth_model::Entry {
@@ -190,16 +204,7 @@ fn rituals_prompts_and_skips_read_back_in_schema_1_shapes() {
     let tmp = tempfile::tempdir().unwrap();
     let mut j = open(tmp.path(), None);
     let me = j.found("laptop", "Ana", now()).unwrap();
-    let ritual = Ritual {
-        id: String::new(),
-        name: "Sunday walk".into(),
-        kind: "custom".into(),
-        cadence: "weekly:sun".parse::<Cadence>().unwrap(),
-        owner: Owner::Partner(PartnerId(me.to_hex())),
-        fulfilled_by: None,
-        created: now(),
-        archived: None,
-    };
+    let ritual = sunday_walk(me);
     let made = j.add_ritual(now(), &ritual).unwrap();
     assert_eq!(made.name, "Sunday walk");
     assert_eq!(made.id.len(), 32, "the record's key");
@@ -769,4 +774,349 @@ fn a_commit_that_stored_only_keys_says_so_so_other_sessions_wake() {
     let committed = after_gift.expect("Ana's device pushed the key");
     assert!(committed.docs.is_empty() && committed.keys, "{committed:?}");
     assert!(!p.b.commit().unwrap().keys, "nothing more was stored");
+}
+
+#[test]
+fn devices_that_agree_exchange_their_manifests_and_nothing_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    for n in 1..=3 {
+        p.a.add_entry(now(), &note("held by both"), id(n), false, &mut rng)
+            .unwrap();
+    }
+    p.a.add_entry(now(), &note("mine alone"), id(5), true, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    assert!(p.b.entry(&id(3)).unwrap().is_some());
+
+    // A new session between the two: each side's manifest says it holds
+    // what the other holds, so no document is synced and no key offered.
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(3, kb, false, usize::MAX);
+    p.b.session_start(3, ka, false, usize::MAX);
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        for f in p.a.session_generate(3).unwrap() {
+            kinds.push(SessionFrame::decode(&f).unwrap());
+            p.b.session_receive(3, &f).unwrap();
+        }
+        for f in p.b.session_generate(3).unwrap() {
+            kinds.push(SessionFrame::decode(&f).unwrap());
+            p.a.session_receive(3, &f).unwrap();
+        }
+    }
+    assert!(!kinds.is_empty());
+    assert!(
+        kinds
+            .iter()
+            .all(|f| matches!(f, SessionFrame::Manifest { .. })),
+        "only manifest rows went: {kinds:?}"
+    );
+    // Ana's private document is not even named to Ben's device.
+    assert!(
+        !kinds.iter().any(|f| matches!(
+            f,
+            SessionFrame::Manifest {
+                doc: DocId::Partner(PartnerDoc {
+                    kind: DocKind::Private,
+                    ..
+                }),
+                ..
+            }
+        )),
+        "a private document's row went to the other partner"
+    );
+    assert_eq!((p.a.sync_states(3), p.b.sync_states(3)), (0, 0));
+    assert!(p.a.session_in_sync(3) && p.b.session_in_sync(3));
+
+    // A write moves one document, which alone is synced, and arrives.
+    p.a.add_entry(now(), &note("after the manifests"), id(4), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.settle(3);
+    assert_eq!(
+        readable(p.b.entry(&id(4)).unwrap()).body,
+        Body::Note {
+            text: "after the manifests".into()
+        }
+    );
+    assert_eq!(p.a.sync_states(3), 1, "this year's document only");
+}
+
+#[test]
+fn a_past_years_sync_state_is_let_go_once_it_settles_and_comes_back_when_it_moves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    let last_year = at("2025-05-01T20:00:00+01:00");
+    let old = EntryId::from_parts(1_746_100_000_000, 1);
+    p.a.add_entry(last_year, &note("a year ago"), old, false, &mut rng)
+        .unwrap();
+    p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    p.settle(2);
+    assert!(matches!(p.b.entry(&old).unwrap(), Some(Found::Readable(_))));
+    // Both documents went, but only this year's keeps a sync state; last
+    // year's, a whole second copy of the document, is let go. (The couple
+    // document was the same on both, by the manifests.)
+    assert_eq!(p.a.sync_states(2), 1);
+    assert!(p.a.session_in_sync(2));
+
+    // An edit of last year's entry starts a sync state for it again.
+    let patch = EntryPatch {
+        body: Some(Body::Note {
+            text: "a year ago, edited".into(),
+        }),
+        ..EntryPatch::default()
+    };
+    p.a.edit_entry(now(), &old, &patch, &mut rng).unwrap();
+    p.a.commit().unwrap();
+    p.settle(2);
+    assert_eq!(
+        readable(p.b.entry(&old).unwrap()).body,
+        Body::Note {
+            text: "a year ago, edited".into()
+        }
+    );
+    assert_eq!(p.a.sync_states(2), 1, "let go again once settled");
+}
+
+#[test]
+fn only_the_newest_year_stays_in_memory_and_past_years_answer_from_what_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    let me = j.found("laptop", "Ana", now()).unwrap();
+    let mut rng = counter();
+    let in_2024 = EntryId::from_parts(1_715_000_000_000, 1);
+    let in_2025 = EntryId::from_parts(1_746_100_000_000, 2);
+    j.add_entry(
+        at("2024-05-06T20:00:00+01:00"),
+        &note("two years back"),
+        in_2024,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    j.add_entry(
+        at("2025-05-01T20:00:00+01:00"),
+        &note("last year"),
+        in_2025,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    j.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    let ritual = sunday_walk(me);
+    let walk = j.add_ritual(now(), &ritual).unwrap();
+    let last_year = "2025-05-04".parse().unwrap();
+    j.mark_done(at("2025-05-04T20:00:00+01:00"), &walk, last_year, None)
+        .unwrap();
+    j.commit().unwrap();
+    drop(j);
+
+    let mut j = open(tmp.path(), Some(me));
+    assert_eq!(j.loaded_count(), 2, "the couple document and this year's");
+    // Last year's log line and where its entries live are known without it.
+    assert!(j.logged(&walk.id, last_year, None));
+    assert_eq!(j.ritual_log().len(), 1);
+    assert!(j.has_entry(&in_2025));
+    assert_eq!(j.loaded_count(), 2);
+    // Reading an entry of a past year loads that year, and only that one.
+    assert_eq!(
+        readable(j.entry(&in_2024).unwrap()).body,
+        Body::Note {
+            text: "two years back".into()
+        }
+    );
+    assert_eq!(j.loaded_count(), 3);
+    // Once idle it goes again; this year's never does.
+    assert_eq!(j.unload_idle(Instant::now(), std::time::Duration::ZERO), 1);
+    assert_eq!(j.loaded_count(), 2);
+    assert!(j.logged(&walk.id, last_year, None));
+    assert!(matches!(
+        j.entry(&in_2025).unwrap(),
+        Some(Found::Readable(_))
+    ));
+}
+
+#[test]
+fn an_answer_in_a_past_year_not_in_memory_opens_when_the_partner_answers_now() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    let answer = |text: &str| NewEntry {
+        body: Body::Answer {
+            prompt: "p-7".into(),
+            text: text.into(),
+        },
+        ..note("")
+    };
+    let last_year = EntryId::from_parts(1_746_100_000_000, 2);
+    p.a.add_entry(
+        at("2025-05-01T20:00:00+01:00"),
+        &answer("asked a year ago"),
+        last_year,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    assert!(matches!(
+        p.b.entry(&last_year).unwrap(),
+        Some(Found::Sealed { .. })
+    ));
+    // Ana's past year left memory once the session settled it; her
+    // answer's marker stays known.
+    assert_eq!(p.a.loaded_count(), 2);
+
+    let mut rng_b = counter();
+    p.b.add_entry(now(), &answer("and mine now"), id(10), false, &mut rng_b)
+        .unwrap();
+    p.b.commit().unwrap();
+    p.sync(3, false).unwrap();
+    p.sync(4, false).unwrap();
+    assert_eq!(
+        readable(p.b.entry(&last_year).unwrap()).body,
+        Body::Answer {
+            prompt: "p-7".into(),
+            text: "asked a year ago".into()
+        }
+    );
+}
+
+#[test]
+fn a_first_sync_holds_one_past_year_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    let years = [2022u16, 2023, 2024, 2025];
+    for (n, year) in years.iter().enumerate() {
+        let when = at(&format!("{year}-05-01T20:00:00+01:00"));
+        let entry = EntryId::from_parts(when.timestamp_millis() as u64, n as u128);
+        p.a.add_entry(when, &note(&format!("in {year}")), entry, false, &mut rng)
+            .unwrap();
+    }
+    p.a.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    // Past years a request wrote stay while in use (a backfill writes to
+    // the same year again and again), and go once idle.
+    assert_eq!(p.a.loaded_count(), 6);
+    assert_eq!(
+        p.a.unload_idle(Instant::now(), std::time::Duration::ZERO),
+        4
+    );
+    assert_eq!(p.a.loaded_count(), 2);
+
+    let (ka, kb) = (p.a.device(), p.b.device());
+    p.a.session_start(2, kb, false, usize::MAX);
+    p.b.session_start(2, ka, false, usize::MAX);
+    let (mut most_a, mut most_b, mut quiet) = (0, 0, 0);
+    for _ in 0..200 {
+        let to_b = p.a.session_generate(2).unwrap();
+        for f in &to_b {
+            p.b.session_receive(2, f).unwrap();
+        }
+        let to_a = p.b.session_generate(2).unwrap();
+        for f in &to_a {
+            p.a.session_receive(2, f).unwrap();
+        }
+        p.a.commit().unwrap();
+        p.b.commit().unwrap();
+        most_a = most_a.max(p.a.loaded_count());
+        most_b = most_b.max(p.b.loaded_count());
+        quiet = if to_a.is_empty() && to_b.is_empty() {
+            quiet + 1
+        } else {
+            0
+        };
+        if quiet == 2 {
+            break;
+        }
+    }
+    assert_eq!(quiet, 2, "the session settled");
+    for year in years {
+        let when = at(&format!("{year}-05-01T20:00:00+01:00"));
+        let n = years.iter().position(|y| *y == year).unwrap();
+        let entry = EntryId::from_parts(when.timestamp_millis() as u64, n as u128);
+        assert!(
+            matches!(p.b.entry(&entry).unwrap(), Some(Found::Readable(_))),
+            "{year} arrived"
+        );
+    }
+    // The couple document, this year's, and one past year at most; Ben
+    // holds Ana's this year and his own couple document the same way.
+    assert!(most_a <= 3, "Ana held {most_a} documents at once");
+    assert!(most_b <= 3, "Ben held {most_b} documents at once");
+}
+
+#[test]
+fn a_year_that_comes_into_sync_is_offered_as_a_digest_and_no_key_list_goes_when_both_hold_its_keys()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    p.open_second_session();
+    // Written while the session is open, each key goes with its entry; the
+    // year is new to both, so no manifest row spoke for it.
+    let mut rng = counter();
+    let when = at("2025-05-01T20:00:00+01:00");
+    let ids: Vec<EntryId> = (0..300u64)
+        .map(|n| EntryId::from_parts(when.timestamp_millis() as u64 + n * 60_000, n.into()))
+        .collect();
+    for (n, entry) in ids.iter().enumerate() {
+        p.a.add_entry(
+            when,
+            &note(&format!("last year {n}")),
+            *entry,
+            false,
+            &mut rng,
+        )
+        .unwrap();
+    }
+    p.a.commit().unwrap();
+    let mut frames = Vec::new();
+    for _ in 0..20 {
+        for f in p.a.session_generate(2).unwrap() {
+            frames.push(SessionFrame::decode(&f).unwrap());
+            p.b.session_receive(2, &f).unwrap();
+        }
+        for f in p.b.session_generate(2).unwrap() {
+            frames.push(SessionFrame::decode(&f).unwrap());
+            p.a.session_receive(2, &f).unwrap();
+        }
+        p.a.commit().unwrap();
+        p.b.commit().unwrap();
+    }
+    assert_eq!(p.settle(2), 0, "the session was quiet");
+    for entry in &ids {
+        assert!(matches!(
+            p.b.entry(entry).unwrap(),
+            Some(Found::Readable(_))
+        ));
+    }
+    let offers = frames
+        .iter()
+        .filter(|f| matches!(f, SessionFrame::Offer(_)))
+        .count();
+    let rows = frames
+        .iter()
+        .filter(|f| matches!(f, SessionFrame::Manifest { keys: Some(_), .. }))
+        .count();
+    assert!(rows > 0, "the year's keys were offered as a digest");
+    assert_eq!(offers, 0, "no key list went: {rows} digest rows");
 }

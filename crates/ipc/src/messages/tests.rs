@@ -167,6 +167,8 @@ fn requests() -> Vec<Request> {
                 limit: Some(3),
                 include_deleted: true,
                 private: true,
+                after: Some(EntryId::from_parts(1_796_600_000_000, 7)),
+                page: Some(500),
             },
             at,
         }),
@@ -351,6 +353,7 @@ fn responses() -> Vec<Response> {
             since: Some(day()),
             until: None,
             sealed: 1,
+            next: Some(e.id),
         }),
         Response::Rituals(Box::new(RitualList {
             rituals: vec![r.clone()],

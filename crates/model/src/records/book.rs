@@ -461,17 +461,30 @@ pub fn release_answers(
             continue;
         };
         let due = to_release(&my_markers, &answered_by_them, &BTreeSet::new());
-        for id in due {
-            let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
-            for v in entries::live(am, &id)?.versions {
-                let version = version_ref(&id, v);
-                if let Some((Audience::Mine, key)) =
-                    docs.key(doc, version).map_err(BookError::Storage)?
-                {
-                    docs.put_key(doc, version, Audience::Couple, key)
-                        .map_err(BookError::Storage)?;
-                    released.push(version);
-                }
+        released.extend(release_entries(docs, doc, &due)?);
+    }
+    Ok(released)
+}
+
+/// Widens to the couple each held `mine` key of the live versions of
+/// `due`, my answers in `doc` whose prompt my partner has answered too.
+/// Returns the versions released.
+pub fn release_entries(
+    docs: &mut impl Docs,
+    doc: &PartnerDoc,
+    due: &BTreeSet<EntryId>,
+) -> Result<Vec<VersionRef>, BookError> {
+    let mut released = Vec::new();
+    for id in due {
+        let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
+        for v in entries::live(am, id)?.versions {
+            let version = version_ref(id, v);
+            if let Some((Audience::Mine, key)) =
+                docs.key(doc, version).map_err(BookError::Storage)?
+            {
+                docs.put_key(doc, version, Audience::Couple, key)
+                    .map_err(BookError::Storage)?;
+                released.push(version);
             }
         }
     }
@@ -479,7 +492,7 @@ pub fn release_answers(
 }
 
 /// The live answer markers of a partner document: prompt → entries.
-fn markers_of(am: &Automerge) -> Option<std::collections::BTreeMap<String, BTreeSet<EntryId>>> {
+pub fn markers_of(am: &Automerge) -> Option<std::collections::BTreeMap<String, BTreeSet<EntryId>>> {
     use automerge::{ObjType, ROOT, ReadDoc, Value};
     let map = |name| match am.get(ROOT, name) {
         Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),

@@ -171,6 +171,18 @@ pub struct Exchange {
     /// (`settle`). Nothing else does until the records say so.
     paired: bool,
     docs: BTreeMap<DocId, DocSync>,
+    /// Documents known to be the same on both sides at these heads
+    /// (sorted), with no sync state kept: from the peer's heads frames at
+    /// the session's start, or an old document that settled. Such a
+    /// document costs nothing until its heads move on either side; a
+    /// document with a sync state goes by that instead.
+    agreed: BTreeMap<DocId, Vec<ChangeHash>>,
+}
+
+fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {
+    let mut h = heads.to_vec();
+    h.sort();
+    h
 }
 
 impl Exchange {
@@ -180,6 +192,7 @@ impl Exchange {
             peer,
             paired: false,
             docs: BTreeMap::new(),
+            agreed: BTreeMap::new(),
         }
     }
 
@@ -194,7 +207,79 @@ impl Exchange {
 
     /// Whether `doc` is known to be the same on both sides.
     pub fn in_sync(&self, doc: &DocId, real: &Automerge) -> bool {
-        self.docs.get(doc).is_some_and(|d| d.in_sync(real))
+        self.in_sync_at(doc, &real.get_heads())
+    }
+
+    /// Whether `doc`, whose heads here are `ours`, is known to be the same
+    /// on both sides; needs no document, so one that is not loaded can
+    /// answer.
+    pub fn in_sync_at(&self, doc: &DocId, ours: &[ChangeHash]) -> bool {
+        let ours = sorted(ours);
+        match self.docs.get(doc) {
+            Some(ds) => ds
+                .state
+                .their_heads
+                .as_ref()
+                .is_some_and(|t| sorted(t) == ours),
+            None => self.agreed.get(doc) == Some(&ours),
+        }
+    }
+
+    /// Whether `doc`, at `ours` here, needs no message now: it is agreed
+    /// and nothing moved. The caller need not load it.
+    pub fn settled(&self, doc: &DocId, ours: &[ChangeHash]) -> bool {
+        !self.docs.contains_key(doc) && self.agreed.get(doc) == Some(&sorted(ours))
+    }
+
+    /// The peer holds `doc` at `theirs`; this device holds it at `ours`.
+    /// Equal heads need no sync at all, and no sync state is kept for it.
+    pub fn peer_holds(&mut self, doc: DocId, theirs: &[ChangeHash], ours: &[ChangeHash]) {
+        if self.docs.contains_key(&doc) {
+            return;
+        }
+        let theirs = sorted(theirs);
+        if theirs == sorted(ours) {
+            self.agreed.insert(doc, theirs);
+        } else {
+            self.agreed.remove(&doc);
+        }
+    }
+
+    /// Drops the sync state of `doc` when both sides hold the same heads,
+    /// nothing of the peer's waits on the fork, and nothing is left to say:
+    /// its fork is a whole copy of the document. The document is then
+    /// agreed at those heads, and a new sync state starts if they move.
+    /// Returns whether it did.
+    pub fn let_go(&mut self, doc: &DocId, real: &Automerge) -> bool {
+        let Some(ds) = self.docs.get(doc) else {
+            return false;
+        };
+        let heads = real.get_heads();
+        let settled = ds.quiet
+            && ds.real_seen == heads
+            && ds.fork.get_heads() == heads
+            && ds.in_sync(real)
+            && ds.signed.is_empty();
+        if settled {
+            self.docs.remove(doc);
+            self.agreed.insert(*doc, sorted(&heads));
+        }
+        settled
+    }
+
+    /// Whether this session keeps a sync state (and a fork) for `doc`.
+    pub fn keeps_state(&self, doc: &DocId) -> bool {
+        self.docs.contains_key(doc)
+    }
+
+    /// The documents this session keeps a sync state for.
+    pub fn stateful(&self) -> impl Iterator<Item = &DocId> {
+        self.docs.keys()
+    }
+
+    /// How many documents keep a sync state (and a fork) in this session.
+    pub fn states(&self) -> usize {
+        self.docs.len()
     }
 
     fn doc_sync(&mut self, doc: DocId, real: &Automerge) -> &mut DocSync {
@@ -210,9 +295,7 @@ impl Exchange {
     /// Until then no other document goes out: its signers' certificates may
     /// not have reached the peer, which would refuse it.
     pub fn couple_in_sync(&self, couple: &Automerge) -> bool {
-        self.docs
-            .get(&DocId::Couple)
-            .is_some_and(|d| d.in_sync(couple))
+        self.in_sync(&DocId::Couple, couple)
     }
 
     /// The next frames about `doc` for the peer, none when there is nothing
@@ -245,6 +328,9 @@ impl Exchange {
             return Ok(Vec::new());
         }
         if doc != DocId::Couple && !self.couple_in_sync(couple) {
+            return Ok(Vec::new());
+        }
+        if self.settled(&doc, &real.get_heads()) {
             return Ok(Vec::new());
         }
         let ds = self.doc_sync(doc, real);
@@ -298,7 +384,10 @@ impl Exchange {
 
     /// The heads the peer last said it has for `doc`.
     pub fn their_heads(&self, doc: &DocId) -> Option<Vec<ChangeHash>> {
-        self.docs.get(doc)?.state.their_heads.clone()
+        match self.docs.get(doc) {
+            Some(ds) => ds.state.their_heads.clone(),
+            None => self.agreed.get(doc).cloned(),
+        }
     }
 
     /// What this device may send the peer: the table of SCHEMA.md's "What
@@ -370,6 +459,7 @@ impl Exchange {
         let announced = message.heads.clone();
         let ds = self.doc_sync(doc, real);
         ds.quiet = false;
+        let told = ds.state.last_sent_heads.clone();
         let (fork, state) = (&mut ds.fork, &mut ds.state);
         match catch_unwind(AssertUnwindSafe(|| {
             fork.receive_sync_message(state, message)
@@ -377,6 +467,15 @@ impl Exchange {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(malformed(e.to_string())),
             Err(_) => return Err(malformed("Automerge panicked reading it".into())),
+        }
+        // Automerge takes a message without changes whose heads are ours
+        // as if we had sent the peer those heads, and then has nothing to
+        // say. The peer cannot know they are ours until we say so: it goes
+        // on taking us for behind, waits, and holds back everything the
+        // couple document gates. What we last sent stays what we sent, so
+        // our next message tells it.
+        if !announced.is_empty() && ds.state.last_sent_heads == announced {
+            ds.state.last_sent_heads = told;
         }
         ds.signed.extend(signed);
         let real_heads = real.get_heads();
@@ -386,6 +485,9 @@ impl Exchange {
             return Err(Refused::Staged { doc });
         }
         if new.is_empty() {
+            // Nothing waits on the fork, so no record the peer sent has
+            // anything left to cover.
+            ds.signed.clear();
             return Ok(Received::Nothing);
         }
         match doc {

@@ -224,8 +224,9 @@ pub enum Verdict {
 ///   by an actor that is a device in C for the document's partner (removed
 ///   or not: what it wrote before its removal stays that partner's). The
 ///   document's `genesis`, which any device can rebuild, is exempt.
-/// - Every head of the fork is the genesis or is named, for this document,
-///   in one of `signed` (already verified) by such a device. Otherwise, if
+/// - Every head of the fork that the real document lacks is the genesis or
+///   is named, for this document, in one of `signed` (already verified) by
+///   such a device. Otherwise, if
 ///   some heads the sender `announced` are not in the fork yet, more is
 ///   coming and the answer is to wait; if they all are, the message is
 ///   refused.
@@ -267,7 +268,15 @@ pub fn check_partner_changes(
         .flat_map(|r| r.heads.iter().copied())
         .chain([*genesis])
         .collect();
-    let uncovered = fork.get_heads().into_iter().find(|h| !covered.contains(h));
+    // A head the real document holds was accepted under signed heads
+    // already, and the record that named it may have given way since to a
+    // later one by the same signer. Every new change lies under a head the
+    // real document lacks, so those are the heads that need a signature.
+    let uncovered = fork
+        .get_heads()
+        .into_iter()
+        .filter(|h| !real_heads.contains(h))
+        .find(|h| !covered.contains(h));
     match uncovered {
         None => Ok(Verdict::Accept),
         Some(_)

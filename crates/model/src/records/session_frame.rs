@@ -1,6 +1,7 @@
 //! The frames of a schema 2 sync session on the wire (docs/PROTOCOL.md,
 //! "Sync frames, schema 2"): one document's signed heads and Automerge
-//! message, or a key offer, or a key gift. Decoding is strict: a frame that
+//! message, or the heads the sender holds of a document, or a key offer, or
+//! a key gift. Decoding is strict: a frame that
 //! does not parse exactly, or breaks a bound, is refused whole.
 
 use thiserror::Error;
@@ -17,6 +18,11 @@ const TAG: &str = "hearth/v2/frame";
 const KIND_DOC: u8 = 1;
 const KIND_OFFER: u8 = 2;
 const KIND_GIFT: u8 = 3;
+const KIND_MANIFEST: u8 = 4;
+/// At most this many heads in a manifest row. A document with more (many
+/// devices writing it offline at once) is simply not announced, and goes
+/// through Automerge's sync as before.
+pub const MAX_HEADS: usize = 256;
 /// At most this many keys in one offer or gift: a gift of that many is
 /// about a megabyte. More go in further frames.
 pub const MAX_KEYS_PER_FRAME: usize = 16 * 1024;
@@ -26,8 +32,37 @@ const MAX_SIGNED_LEN: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionFrame {
     Doc(Frame),
+    /// One row of the sender's manifest: the heads it holds of `doc`, sent
+    /// once per document at a session's start, and again as the first key
+    /// offer of a document that came into sync since. A document both hold
+    /// at the same heads is not synced at all, so it need not even be
+    /// loaded.
+    Manifest {
+        doc: DocId,
+        heads: Vec<[u8; 32]>,
+        /// The digest of the key list the sender would offer the receiver
+        /// for this document: equal digests on both sides mean neither
+        /// lacks a key the other could give, so no offer goes.
+        keys: Option<[u8; 32]>,
+    },
     Offer(KeyOffer),
     Gift(KeyGift),
+}
+
+impl SessionFrame {
+    /// What the frame is and which document it is about, for logs: no
+    /// content.
+    pub fn kind(&self) -> String {
+        match self {
+            SessionFrame::Doc(f) => format!("changes of {}", f.doc),
+            SessionFrame::Manifest { doc, keys, .. } => match keys {
+                Some(_) => format!("manifest row of {doc} with its keys digest"),
+                None => format!("manifest row of {doc}"),
+            },
+            SessionFrame::Offer(o) => format!("key offer of {}", DocId::Partner(o.doc)),
+            SessionFrame::Gift(g) => format!("{} keys of {}", g.keys.len(), DocId::Partner(g.doc)),
+        }
+    }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -48,6 +83,8 @@ pub enum FrameError {
     },
     #[error("sync frame: audience {0} is neither 0 nor 1")]
     Audience(u8),
+    #[error("sync frame: flag {0} is neither 0 nor 1")]
+    Flag(u8),
 }
 
 fn audience_byte(a: Audience) -> u8 {
@@ -89,6 +126,17 @@ impl SessionFrame {
                     w.blob(s)?;
                 }
                 w.blob(&f.message)?;
+            }
+            SessionFrame::Manifest { doc, heads, keys } => {
+                w.u8(KIND_MANIFEST).str(&doc.to_string())?;
+                w.u32(count(heads.len(), "heads", MAX_HEADS)?);
+                for h in heads {
+                    w.id32(h);
+                }
+                match keys {
+                    None => w.u8(0),
+                    Some(d) => w.u8(1).id32(d),
+                };
             }
             SessionFrame::Offer(o) => {
                 w.u8(KIND_OFFER).str(&o.doc.to_string())?;
@@ -146,6 +194,20 @@ impl SessionFrame {
                     signed,
                     message,
                 })
+            }
+            KIND_MANIFEST => {
+                let n = r.u32()? as usize;
+                count(n, "heads", MAX_HEADS)?;
+                let mut heads = Vec::with_capacity(n);
+                for _ in 0..n {
+                    heads.push(r.id32()?);
+                }
+                let keys = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.id32()?),
+                    other => return Err(FrameError::Flag(other)),
+                };
+                SessionFrame::Manifest { doc, heads, keys }
             }
             KIND_OFFER => {
                 let doc = partner_doc(doc)?;
@@ -212,6 +274,16 @@ mod tests {
                 signed: vec![vec![9; 120], vec![8; 100]],
                 message: vec![7; 300],
             }),
+            SessionFrame::Manifest {
+                doc: DocId::Partner(pdoc()),
+                heads: vec![[3; 32], [4; 32]],
+                keys: Some([5; 32]),
+            },
+            SessionFrame::Manifest {
+                doc: DocId::Couple,
+                heads: vec![],
+                keys: None,
+            },
             SessionFrame::Offer(KeyOffer {
                 doc: pdoc(),
                 from: 1,
@@ -323,6 +395,16 @@ mod tests {
         assert!(matches!(
             SessionFrame::decode(&w.into_bytes()),
             Err(FrameError::TooMany { .. })
+        ));
+        let mut w = Writer::new();
+        w.tag(TAG)
+            .u8(KIND_MANIFEST)
+            .str("couple")
+            .unwrap()
+            .u32(MAX_HEADS as u32 + 1);
+        assert!(matches!(
+            SessionFrame::decode(&w.into_bytes()),
+            Err(FrameError::TooMany { what: "heads", .. })
         ));
         let many = Frame {
             doc: DocId::Couple,

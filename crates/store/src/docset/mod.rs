@@ -253,8 +253,13 @@ impl DocSet {
         self.key_files.values().any(|kf| !kf.is_synced())
     }
 
-    /// The signed-heads records committed for `doc`.
+    /// The signed-heads records kept for `doc`: those the next commit
+    /// writes, or else the committed ones. Two frames taken before one
+    /// commit each build on what the other kept.
     pub fn signed_heads(&self, doc: &DocId) -> Vec<Vec<u8>> {
+        if let Some(pending) = self.signed.get(doc) {
+            return pending.clone();
+        }
         self.manifest
             .docs
             .get(&doc.to_string())
@@ -265,6 +270,17 @@ impl DocSet {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every document's signed-heads records waiting for the next commit.
+    pub fn pending_signed_heads(&self) -> &BTreeMap<DocId, Vec<Vec<u8>>> {
+        &self.signed
+    }
+
+    /// Puts back the records waiting for the next commit as they were, for
+    /// a rollback.
+    pub fn restore_pending_signed_heads(&mut self, pending: BTreeMap<DocId, Vec<Vec<u8>>>) {
+        self.signed = pending;
     }
 
     /// Replaces the signed-heads records kept for `doc`, from the next commit.
@@ -663,14 +679,36 @@ impl DocSet {
         sync_dir(&self.docs_dir)
     }
 
+    /// Whether `doc` is in memory with no uncommitted change and its key
+    /// file nothing unsynced: whether [`DocSet::unload`] would drop it.
+    pub fn can_unload(&self, doc: &DocId) -> bool {
+        self.loaded
+            .get(doc)
+            .is_some_and(|l| l.doc.get_heads() == l.saved)
+            && self.key_files.get(doc).is_none_or(KeyFile::is_synced)
+    }
+
+    /// Drops `doc` from memory, with its key file, if it has no uncommitted
+    /// change and its key file nothing unsynced. Returns whether it did.
+    pub fn unload(&mut self, doc: &DocId) -> bool {
+        let clean = self.can_unload(doc);
+        if clean {
+            self.loaded.remove(doc);
+            self.key_files.remove(doc);
+        }
+        clean
+    }
+
     /// Drops from memory every document, and its key file, that has no
     /// uncommitted change, was last used before `now - idle`, and that
-    /// `keep` does not hold on to. Returns the documents dropped.
+    /// `keep` does not hold on to; `last_look` sees each one just before it
+    /// goes. Returns the documents dropped.
     pub fn unload_idle(
         &mut self,
         now: Instant,
         idle: Duration,
         keep: impl Fn(&DocId) -> bool,
+        mut last_look: impl FnMut(&DocId, &Automerge),
     ) -> Vec<DocId> {
         let drop: Vec<DocId> = self
             .loaded
@@ -684,9 +722,16 @@ impl DocSet {
             .map(|(d, _)| *d)
             .collect();
         for d in &drop {
-            self.loaded.remove(d);
+            if let Some(l) = self.loaded.remove(d) {
+                last_look(d, &l.doc);
+            }
             self.key_files.remove(d);
         }
+        // Key files read for a document not in memory (a session's key
+        // offers read every one) go too, once synced.
+        let loaded = &self.loaded;
+        self.key_files
+            .retain(|d, kf| loaded.contains_key(d) || keep(d) || !kf.is_synced());
         drop
     }
 }

@@ -437,6 +437,67 @@ fn a_private_document_goes_only_to_its_partners_devices() {
     assert!(matches!(err, Refused::NotAllowed { .. }), "{err}");
 }
 
+/// Ana's laptop tells Ben its couple heads, then catches up with Ben's
+/// through another session before Ben's first message, which carries no
+/// changes and names the heads the laptop now holds. Automerge on its own
+/// would stay silent then, and Ben would take the laptop for behind for
+/// ever, holding back every partner document.
+#[test]
+fn a_device_whose_couple_document_caught_up_elsewhere_still_tells_the_peer_its_heads() {
+    let (mut ana, _, mut ben) = couple();
+    // A record only Ben's desk holds: a tablet of his.
+    let b = ben.device.root_partner();
+    put(
+        &mut ben.couple,
+        &ben.device,
+        &ben.device.cert(b, &Device::new(12), "tablet"),
+    );
+    let mut ea = Exchange::new(ana.device.key, ben.device.key);
+    let mut eb = Exchange::new(ben.device.key, ana.device.key);
+    let (ta, tb) = (ana.trust(), ben.trust());
+    let first = |ex: &mut Exchange, dev: &Dev, trust: &TrustView| {
+        ex.outgoing(
+            DocId::Couple,
+            &dev.couple,
+            &[],
+            &dev.couple,
+            trust,
+            usize::MAX,
+        )
+        .unwrap()
+    };
+    let from_ana = first(&mut ea, &ana, &ta);
+    // Ben's record reaches the laptop another way (its own phone, say).
+    ana.couple.merge(&mut ben.couple.clone()).unwrap();
+    let from_ben = first(&mut eb, &ben, &tb);
+    for f in from_ana {
+        eb.incoming(f, &ben.couple, &[], &tb).unwrap();
+    }
+    for f in from_ben {
+        assert!(matches!(
+            ea.incoming(f, &ana.couple, &[], &ta).unwrap(),
+            Received::Nothing
+        ));
+    }
+    session_rounds(&mut ea, &mut ana, &mut eb, &mut ben);
+    assert!(ea.couple_in_sync(&ana.couple));
+    assert!(
+        eb.couple_in_sync(&ben.couple),
+        "Ben learned that the laptop holds what he holds"
+    );
+}
+
+/// Turns both ways on an exchange already under way, until neither side
+/// has anything to say (bounded).
+fn session_rounds(ea: &mut Exchange, a: &mut Dev, eb: &mut Exchange, b: &mut Dev) {
+    for _ in 0..40 {
+        if turn(ea, a, eb, b, &[]).unwrap() + turn(eb, b, ea, a, &[]).unwrap() == 0 {
+            return;
+        }
+    }
+    panic!("the session did not settle in 40 rounds");
+}
+
 #[test]
 fn no_partner_document_goes_out_before_the_couple_document_is_in_sync() {
     let (mut ana, _, ben) = couple();

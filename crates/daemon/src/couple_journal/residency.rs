@@ -1,0 +1,219 @@
+//! Which documents are in memory (issue 11.1; docs/ARCHITECTURE.md,
+//! "What is in memory"). The couple document and each partner's newest year
+//! stay loaded: that is where writing happens. Any other document is loaded
+//! when a write, a read of its entries or a peer needs it, and dropped again
+//! once nobody has used it for a while.
+//!
+//! A document not in memory still answers the few questions the journal
+//! asks of every year: where each entry lives (`homes`), the ritual log and
+//! the answer markers. Those are read once, when the document is read at
+//! open or dropped, and kept here as its summary: a few bytes per line,
+//! against the kilobytes per entry of a loaded document.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use hearth_model::EntryId;
+use hearth_model::records::book;
+use hearth_model::records::exchange::genesis_of;
+use hearth_model::records::heads::{DocKind, PartnerDoc};
+use hearth_model::records::manifest::DocId;
+use hearth_model::records::partner_log::{self, LogLine};
+use hearth_store::StoreError;
+
+use super::{CoupleJournal, entry_ids};
+
+/// What the journal keeps of a partner document that is not in memory.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Summary {
+    pub rituals: Vec<LogLine>,
+    pub markers: BTreeMap<String, BTreeSet<EntryId>>,
+}
+
+impl Summary {
+    fn of(am: &automerge::Automerge) -> Summary {
+        Summary {
+            rituals: partner_log::ritual_log(am).0,
+            markers: book::markers_of(am).unwrap_or_default(),
+        }
+    }
+}
+
+/// The newest year held of each partner's documents of each kind, worked
+/// out once for a pass over many documents.
+pub(super) struct Newest(BTreeMap<(hearth_model::records::ids::PartnerCode, DocKind), u16>);
+
+impl Newest {
+    pub(super) fn of(j: &CoupleJournal) -> Newest {
+        let mut newest = BTreeMap::new();
+        for d in j.set.documents().into_iter().chain(j.set.loaded()) {
+            if let DocId::Partner(p) = d {
+                let y = newest.entry((p.partner, p.kind)).or_insert(p.year);
+                *y = (*y).max(p.year);
+            }
+        }
+        Newest(newest)
+    }
+
+    /// Whether `doc` is the couple document or a newest year.
+    pub(super) fn holds(&self, doc: &DocId) -> bool {
+        match doc {
+            DocId::Couple => true,
+            DocId::Partner(p) => self
+                .0
+                .get(&(p.partner, p.kind))
+                .is_none_or(|newest| p.year >= *newest),
+        }
+    }
+}
+
+/// How long a document nobody uses stays in memory.
+pub const IDLE: Duration = Duration::from_secs(5 * 60);
+
+impl CoupleJournal {
+    /// Whether `doc` is one the journal keeps in memory: the couple
+    /// document, and the newest year held of each partner's documents of
+    /// each kind.
+    pub(super) fn is_active(&self, doc: &DocId) -> bool {
+        Newest::of(self).holds(doc)
+    }
+
+    /// Drops `doc` from memory, keeping its summary, when it is a past
+    /// year that nothing holds on to: no change to commit, no session's
+    /// sync state. A session that just settled a past year calls this, so
+    /// a first sync holds one past year at a time, not the journal. One
+    /// with changes to commit goes after the commit.
+    pub(super) fn drop_if_unused(&mut self, doc: &DocId) {
+        let DocId::Partner(p) = doc else { return };
+        // Checked first: reading the summary of a year's document costs
+        // as much as a write.
+        if self.is_active(doc) || self.sessions.values().any(|s| s.keeps_state(doc)) {
+            return;
+        }
+        if !self.set.can_unload(doc) {
+            self.drop_after_commit.insert(*doc);
+            return;
+        }
+        let Some(summary) = self.set.doc(doc).map(Summary::of) else {
+            return;
+        };
+        if self.set.unload(doc) {
+            self.summaries.insert(*p, summary);
+        }
+    }
+
+    /// Loads `doc` if this device holds it and it is not in memory yet.
+    pub(super) fn ensure_loaded(&mut self, doc: &DocId) -> Result<(), StoreError> {
+        if self.set.is_loaded(doc) || self.set.committed_heads(doc).is_none() {
+            return Ok(());
+        }
+        let report = self
+            .set
+            .load(*doc, &self.actor, Instant::now(), || genesis_of(doc))?;
+        self.note_load(report);
+        if let DocId::Partner(p) = doc {
+            self.summaries.remove(p);
+        }
+        Ok(())
+    }
+
+    fn note_load(&mut self, report: hearth_store::docset::LoadReport) {
+        self.quarantined
+            .extend(report.quarantined.iter().map(ToString::to_string));
+        self.quarantined.extend(report.missing.iter().map(|p| {
+            format!(
+                "{}: missing; its changes can come back from a peer",
+                p.display()
+            )
+        }));
+    }
+
+    /// Reads every held document that is not in memory once, for its
+    /// entries' homes and its summary, and drops it again unless it is
+    /// active. One document at a time: memory holds the active set and
+    /// the one being read, not the journal.
+    pub(super) fn sweep(&mut self) -> Result<(), StoreError> {
+        for doc in self.set.documents() {
+            let DocId::Partner(p) = doc else { continue };
+            if self.set.is_loaded(&doc) {
+                continue;
+            }
+            let report = self
+                .set
+                .load(doc, &self.actor, Instant::now(), || genesis_of(&doc))?;
+            self.note_load(report);
+            let am = self.set.doc(&doc).expect("just loaded");
+            for id in entry_ids(am) {
+                self.homes.insert(id, p);
+            }
+            if !self.is_active(&doc) {
+                self.summaries.insert(p, Summary::of(am));
+                self.set.unload(&doc);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops from memory each document that is not active, has nothing
+    /// uncommitted, no sync session keeps a state for, and nobody used
+    /// since `now - idle`; keeps its summary. Returns how many it dropped.
+    pub fn unload_idle(&mut self, now: Instant, idle: Duration) -> usize {
+        let newest = Newest::of(self);
+        let keep: BTreeSet<DocId> = self
+            .set
+            .loaded()
+            .into_iter()
+            .filter(|d| newest.holds(d) || self.sessions.values().any(|s| s.keeps_state(d)))
+            .collect();
+        let mut summaries = Vec::new();
+        let dropped = self.set.unload_idle(
+            now,
+            idle,
+            |d| keep.contains(d),
+            |d, am| {
+                if let DocId::Partner(p) = d {
+                    summaries.push((*p, Summary::of(am)));
+                }
+            },
+        );
+        self.summaries.extend(summaries);
+        dropped.len()
+    }
+
+    /// What `read` says of partner document `doc` in memory, or, when it
+    /// is not, what `kept` says of its summary.
+    fn live_or_kept<T: Default>(
+        &self,
+        doc: &PartnerDoc,
+        read: impl FnOnce(&automerge::Automerge) -> T,
+        kept: impl FnOnce(&Summary) -> T,
+    ) -> T {
+        match self.set.doc(&DocId::Partner(*doc)) {
+            Some(am) => read(am),
+            None => self.summaries.get(doc).map(kept).unwrap_or_default(),
+        }
+    }
+
+    /// The ritual log lines of partner document `doc`.
+    pub(super) fn log_lines(&self, doc: &PartnerDoc) -> Vec<LogLine> {
+        self.live_or_kept(
+            doc,
+            |am| partner_log::ritual_log(am).0,
+            |s| s.rituals.clone(),
+        )
+    }
+
+    /// The live answer markers of partner document `doc`.
+    pub(super) fn markers(&self, doc: &PartnerDoc) -> BTreeMap<String, BTreeSet<EntryId>> {
+        self.live_or_kept(
+            doc,
+            |am| book::markers_of(am).unwrap_or_default(),
+            |s| s.markers.clone(),
+        )
+    }
+
+    /// The documents in memory, for status and tests.
+    pub fn loaded_count(&self) -> usize {
+        self.set.loaded().len()
+    }
+}
