@@ -62,6 +62,9 @@ impl<'a> Reader<'a> {
         if q.limit == Some(0) {
             return Err(Refusal::bad("-n must be at least 1"));
         }
+        if q.page == Some(0) {
+            return Err(Refusal::bad("a log page holds at least 1 entry"));
+        }
         let filter = Filter {
             since,
             until,
@@ -96,9 +99,9 @@ impl<'a> Reader<'a> {
                 shown.partition_point(|m| (m.created, m.id) <= key)
             }
         };
-        let end = q.page.map_or(shown.len(), |p| {
-            start.saturating_add(p.max(1)).min(shown.len())
-        });
+        let end = q
+            .page
+            .map_or(shown.len(), |p| start.saturating_add(p).min(shown.len()));
         let entries: Vec<Entry> = shown[start..end].iter().map(|e| (*e).clone()).collect();
         let next = (end < shown.len())
             .then(|| entries.last().map(|e| e.id))

@@ -667,4 +667,14 @@ fn a_log_in_pages_holds_every_match_once_in_the_order_of_one_reply() {
     }));
     let (_, msg) = refused(&r);
     assert!(msg.contains("names no entry"), "{msg}");
+    let empty = LogQuery {
+        page: Some(0),
+        ..LogQuery::default()
+    };
+    let r = rig.ask(Request::Log(Log {
+        query: empty,
+        at: at(),
+    }));
+    let (_, msg) = refused(&r);
+    assert!(msg.contains("at least 1"), "{msg}");
 }

@@ -49,6 +49,9 @@ struct Mesh {
     links: Vec<Link>,
     next_session: u64,
     written: Vec<EntryId>,
+    /// The frame size every session is given: at its smallest, a message
+    /// of a few entries goes in several frames.
+    max_frame: usize,
     /// The schedule's seed and a log of what happened, printed when a
     /// check fails.
     seed: u64,
@@ -75,6 +78,9 @@ impl Mesh {
             links: Vec::new(),
             next_session: 1,
             written: Vec::new(),
+            // Odd seeds split messages: the room a frame keeps for itself
+            // (4 KiB) plus 1 KiB.
+            max_frame: if seed % 2 == 1 { 5 * 1024 } else { usize::MAX },
             seed,
             trace: Vec::new(),
         }
@@ -103,8 +109,9 @@ impl Mesh {
         let [a, b] = link.ends;
         let paired = link.paired;
         let (ka, kb) = (self.devices[a].device(), self.devices[b].device());
-        self.devices[a].session_start(session, kb, paired, usize::MAX);
-        self.devices[b].session_start(session, ka, paired, usize::MAX);
+        let max_frame = self.max_frame;
+        self.devices[a].session_start(session, kb, paired, max_frame);
+        self.devices[b].session_start(session, ka, paired, max_frame);
         self.trace.push(format!("link {l} up as session {session}"));
         self.generate(l, 0);
         self.generate(l, 1);
@@ -237,16 +244,33 @@ impl Mesh {
     }
 
     /// Every head a device holds of a partner document is named by a
-    /// signed-heads record it keeps: what it passes on, a peer can check.
+    /// signed-heads record it keeps, by a device of that partner: what it
+    /// passes on, a peer can check. And it keeps no more records than the
+    /// document has heads.
     fn check_signed_for(&self) {
         for (d, j) in self.devices.iter().enumerate() {
             for doc in j.set.loaded() {
-                let DocId::Partner(_) = doc else { continue };
+                let DocId::Partner(p) = doc else { continue };
                 let genesis = genesis_hash(&genesis_of(&doc)).unwrap();
                 let kept = j.signed_heads(&doc);
                 let am = j.set.doc(&doc).unwrap();
-                for head in am.get_heads() {
-                    if head != genesis && !kept.iter().any(|k| k.record.heads.contains(&head)) {
+                let heads = am.get_heads();
+                if kept.len() > heads.len() {
+                    self.fail(&format!(
+                        "device {d} keeps {} records for {doc}, which has {} heads",
+                        kept.len(),
+                        heads.len()
+                    ));
+                }
+                let by_partner = |k: &&hearth_model::records::heads::SignedHeads| {
+                    j.trust().certified(&k.record.signer) == Some(&p.partner)
+                };
+                for head in heads {
+                    let named = kept
+                        .iter()
+                        .filter(by_partner)
+                        .any(|k| k.record.heads.contains(&head));
+                    if head != genesis && !named {
                         self.fail(&format!(
                             "device {d} holds head {head} of {doc} with no signed heads naming it"
                         ));

@@ -613,37 +613,37 @@ impl CoupleJournal {
     }
 
     /// Adds `records` to the signed heads kept for `doc`, then keeps just
-    /// what covers the document's heads here: each record that names one
-    /// of them, less any a later record of the same signer makes needless.
+    /// what covers the document's heads here: for each head, the latest
+    /// record (by counter) that names it.
     ///
-    /// Every head this device holds stays named by a record, so a peer
-    /// this device passes the document on to can check every change of it,
-    /// whoever wrote them. Keeping only each signer's latest record would
-    /// not do: a later record can name heads this device does not hold
-    /// yet, and the heads it does hold would go unsigned for.
+    /// Every head this device holds stays named by a record it keeps, so a
+    /// peer this device passes the document on to can check every change
+    /// of it, whoever wrote them. Keeping only each signer's latest record
+    /// would not do: a later record can name heads this device does not
+    /// hold yet, and the heads it does hold would go unsigned for. And one
+    /// record per head bounds the set by the heads, however many records a
+    /// device of the partner signs.
     fn keep_signed(&mut self, doc: DocId, records: impl IntoIterator<Item = SignedHeads>) {
         let heads: BTreeSet<ChangeHash> = match self.set.doc(&doc) {
             Some(am) => am.get_heads().into_iter().collect(),
             None => return,
         };
-        let mut all = self.signed_heads(&doc);
-        all.extend(records);
-        // Latest first, so a signer's later record is seen before its older.
-        all.sort_by(|a, b| b.record.counter.cmp(&a.record.counter));
-        let mut kept: Vec<SignedHeads> = Vec::new();
-        for record in all {
-            let names: BTreeSet<&ChangeHash> = record.record.heads.intersection(&heads).collect();
-            let needless = names.is_empty()
-                || kept.iter().any(|k| {
-                    k.record.signer == record.record.signer
-                        && names.iter().all(|h| k.record.heads.contains(h))
-                });
-            if !needless {
-                kept.push(record);
+        let mut latest: BTreeMap<ChangeHash, SignedHeads> = BTreeMap::new();
+        for record in self.signed_heads(&doc).into_iter().chain(records) {
+            for head in record.record.heads.intersection(&heads) {
+                let newer = latest
+                    .get(head)
+                    .is_none_or(|k| k.record.counter < record.record.counter);
+                if newer {
+                    latest.insert(*head, record.clone());
+                }
             }
         }
-        self.set
-            .keep_signed_heads(doc, kept.iter().map(SignedHeads::to_bytes).collect());
+        let mut kept: BTreeMap<Vec<u8>, SignedHeads> = BTreeMap::new();
+        for record in latest.into_values() {
+            kept.insert(record.to_bytes(), record);
+        }
+        self.set.keep_signed_heads(doc, kept.into_keys().collect());
     }
 
     /// The signed heads kept for `doc`.

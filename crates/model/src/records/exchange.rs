@@ -35,6 +35,9 @@ use super::trust::{DeviceStatus, TrustView};
 pub const MAX_STAGED: usize = 64 * 1024 * 1024;
 /// At most this many signed-heads records travel with one frame.
 pub const MAX_SIGNED_PER_FRAME: usize = 64;
+/// At most this many of the peer's records wait in a session for the
+/// changes they name: the latest.
+const MAX_PENDING_SIGNED: usize = 2 * MAX_SIGNED_PER_FRAME;
 
 /// What goes over the wire for one document: the signed heads the sender
 /// keeps for it, then one Automerge sync message.
@@ -147,6 +150,31 @@ impl DocSync {
         }
     }
 
+    /// Takes in the records a frame brought, keeping at most
+    /// [`MAX_PENDING_SIGNED`], the latest.
+    fn add_signed(&mut self, signed: Vec<SignedHeads>) {
+        self.signed.extend(signed);
+        let extra = self.signed.len().saturating_sub(MAX_PENDING_SIGNED);
+        self.signed.drain(..extra);
+    }
+
+    /// Keeps, of the records the peer sent, those that name a change the
+    /// fork does not hold yet. A message split over several frames sends
+    /// its records with the first, and a later frame's changes need them;
+    /// a record whose changes are all here was kept with them or was not
+    /// needed.
+    fn keep_pending(&mut self) {
+        let fork = &self.fork;
+        let mut seen = std::collections::BTreeSet::new();
+        self.signed.retain(|s| {
+            s.record
+                .heads
+                .iter()
+                .any(|h| fork.get_change_meta_by_hash(h).is_none())
+                && seen.insert(s.to_bytes())
+        });
+    }
+
     /// Whether both sides hold exactly the same heads for this document.
     fn in_sync(&self, real: &Automerge) -> bool {
         let mut ours = real.get_heads();
@@ -255,11 +283,8 @@ impl Exchange {
             return false;
         };
         let heads = real.get_heads();
-        let settled = ds.quiet
-            && ds.real_seen == heads
-            && ds.fork.get_heads() == heads
-            && ds.in_sync(real)
-            && ds.signed.is_empty();
+        let settled =
+            ds.quiet && ds.real_seen == heads && ds.fork.get_heads() == heads && ds.in_sync(real);
         if settled {
             self.docs.remove(doc);
             self.agreed.insert(*doc, sorted(&heads));
@@ -477,7 +502,7 @@ impl Exchange {
         if !announced.is_empty() && ds.state.last_sent_heads == announced {
             ds.state.last_sent_heads = told;
         }
-        ds.signed.extend(signed);
+        ds.add_signed(signed);
         let real_heads = real.get_heads();
         let new: Vec<Change> = ds.fork.get_changes(&real_heads);
         let staged: usize = new.iter().map(|c| c.raw_bytes().len()).sum();
@@ -485,9 +510,7 @@ impl Exchange {
             return Err(Refused::Staged { doc });
         }
         if new.is_empty() {
-            // Nothing waits on the fork, so no record the peer sent has
-            // anything left to cover.
-            ds.signed.clear();
+            ds.keep_pending();
             return Ok(Received::Nothing);
         }
         match doc {
@@ -515,7 +538,7 @@ impl Exchange {
                         super::shape::check(&p, &ds.fork, &real_heads, &ds.genesis)
                             .map_err(|why| PartnerRefusal::Shape { doc: p, why })?;
                         let signed = covering(&p, &ds.signed, trust);
-                        ds.signed.clear();
+                        ds.keep_pending();
                         Ok(Received::Accept {
                             changes: new,
                             signed,
