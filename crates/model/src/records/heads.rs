@@ -226,10 +226,9 @@ pub enum Verdict {
 ///   document's `genesis`, which any device can rebuild, is exempt.
 /// - Every head of the fork that the real document lacks is the genesis or
 ///   is named, for this document, in one of `signed` (already verified) by
-///   such a device. Otherwise, if
-///   some heads the sender `announced` are not in the fork yet, more is
-///   coming and the answer is to wait; if they all are, the message is
-///   refused.
+///   such a device. Otherwise, if some heads the sender `announced` are not
+///   in the fork yet, more is coming and the answer is to wait; if they all
+///   are, the message is refused.
 pub fn check_partner_changes(
     doc: &PartnerDoc,
     genesis: &ChangeHash,
@@ -268,10 +267,9 @@ pub fn check_partner_changes(
         .flat_map(|r| r.heads.iter().copied())
         .chain([*genesis])
         .collect();
-    // A head the real document holds was accepted under signed heads
-    // already, and the record that named it may have given way since to a
-    // later one by the same signer. Every new change lies under a head the
-    // real document lacks, so those are the heads that need a signature.
+    // Every new change lies under a head the real document lacks, so
+    // those are the heads that need a signature; a head the real document
+    // holds was checked when it came.
     let uncovered = fork
         .get_heads()
         .into_iter()
