@@ -5,7 +5,7 @@ use std::path::Path;
 use hearth_model::records::book::Found;
 use hearth_model::records::exchange::Refused;
 use hearth_model::records::heads::DocKind;
-use hearth_model::records::heads::PartnerDoc;
+use hearth_model::records::heads::{HeadsRecord, PartnerDoc, SignedHeads};
 use hearth_model::records::keys::{Audience, KeyGift};
 use hearth_model::records::manifest::DocId;
 use hearth_model::records::session_frame::SessionFrame;
@@ -1119,4 +1119,47 @@ fn a_year_that_comes_into_sync_is_offered_as_a_digest_and_no_key_list_goes_when_
         .count();
     assert!(rows > 0, "the year's keys were offered as a digest");
     assert_eq!(offers, 0, "no key list went: {rows} digest rows");
+}
+
+#[test]
+fn a_flood_of_signed_heads_from_a_partners_device_keeps_one_record_per_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = two_partners(tmp.path());
+    p.sync(1, true).unwrap();
+    let mut rng = counter();
+    p.a.add_entry(now(), &note("one"), id(1), false, &mut rng)
+        .unwrap();
+    p.a.commit().unwrap();
+    p.sync(2, false).unwrap();
+    let home = p.b.home_of(&id(1)).unwrap();
+    let doc = DocId::Partner(home);
+    let heads: std::collections::BTreeSet<automerge::ChangeHash> =
+        p.b.document(&doc)
+            .unwrap()
+            .get_heads()
+            .into_iter()
+            .collect();
+    // What a device of Ana's could send Ben's desk: many records, each
+    // later than the last, all naming the heads he holds.
+    let flood: Vec<SignedHeads> = (0..500)
+        .map(|n| {
+            HeadsRecord {
+                signer: p.a.device(),
+                counter: 1_000 + n,
+                doc: home,
+                heads: heads.clone(),
+            }
+            .sign(&p.a.signing)
+            .unwrap()
+        })
+        .collect();
+    p.b.keep_signed(doc, flood);
+    let kept = p.b.signed_heads(&doc);
+    assert!(
+        !kept.is_empty() && kept.len() <= heads.len(),
+        "{} records kept for {} heads",
+        kept.len(),
+        heads.len()
+    );
+    assert_eq!(kept[0].record.counter, 1_499, "the latest stays");
 }
