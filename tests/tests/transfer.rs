@@ -190,7 +190,8 @@ fn exports_in_every_format() {
 
 /// Imports `n` notes an hour and a minute apart from 2025-01-01, "Entry
 /// number {i}." each: more than one page of an export (1,000) or a log
-/// (2,000) over a hundred days, so pages end in the middle of a day.
+/// (2,000) over a hundred days, so pages end in the middle of a day. Every
+/// thousandth, from the first, is tagged `milestone`.
 fn import_many(env: &TestEnv, n: i64) {
     let entries: Vec<Value> = (0..n)
         .map(|i| {
@@ -204,7 +205,7 @@ fn import_many(env: &TestEnv, n: i64) {
                 "body": "",
                 "date": at.format("%Y-%m-%d").to_string(),
                 "time": at.format("%H:%M").to_string(),
-                "tags": [],
+                "tags": if i % 1_000 == 0 { vec!["@milestone"] } else { vec![] },
                 "starred": false,
             })
         })
@@ -293,6 +294,10 @@ fn a_log_of_many_pages_prints_every_entry_once_under_one_heading_a_day() {
     // A day's heading once, even where a page ends inside the day.
     let headings = plain.lines().filter(|l| l.ends_with(" 2025")).count();
     assert_eq!(headings, days.len(), "{}", &plain[..300]);
+    // `tags` reads every page too.
+    let tags: Value = serde_json::from_str(&env.ok(&["tags", "--json"])).unwrap();
+    assert_eq!(tags[0]["tag"], "milestone");
+    assert_eq!(tags[0]["count"], (n + 999) / 1_000);
     // `-n` still answers the newest, in one reply.
     let last = env.ok(&["log", "-n", "3", "--json"]);
     assert_eq!(last.lines().count(), 3);

@@ -14,7 +14,7 @@ use crate::render;
 const LOG_PAGE: usize = 2_000;
 
 pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
-    let mut query = LogQuery {
+    let query = LogQuery {
         since: a.since,
         until: a.until,
         kinds: a.kinds,
@@ -34,14 +34,7 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
     let at = input::now()?;
     let mut out = std::io::stdout().lock();
     let (mut shown, mut sealed, mut day) = (0, 0, None);
-    loop {
-        let list = match ctx.call(Request::Log(hearth_ipc::Log {
-            query: query.clone(),
-            at,
-        }))? {
-            Response::Entries(l) => l,
-            r => return Err(unexpected(r)),
-        };
+    log_pages(ctx, query, at, |list| {
         sealed += list.sealed;
         shown += list.entries.len();
         if a.json {
@@ -50,20 +43,16 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
                 serde_json::to_writer(&mut out, &render::entry_json(e, &list.names)?)?;
                 writeln!(out)?;
             }
-        } else {
-            render::entry_lines_after(
-                &mut out,
-                &list.entries,
-                &list.names,
-                list.short_len,
-                &mut day,
-            )?;
+            return Ok(());
         }
-        match list.next {
-            Some(last) => query.after = Some(last),
-            None => break,
-        }
-    }
+        render::entry_lines_after(
+            &mut out,
+            &list.entries,
+            &list.names,
+            list.short_len,
+            &mut day,
+        )
+    })?;
     if a.json {
         return Ok(());
     }
@@ -83,17 +72,45 @@ pub fn log(ctx: &mut Ctx, a: LogArgs) -> Result<()> {
     Ok(())
 }
 
+/// Asks for `query`'s matches a page at a time (when it sets `page`),
+/// handing each page to `each` before asking for the next.
+fn log_pages(
+    ctx: &mut Ctx,
+    mut query: LogQuery,
+    at: chrono::DateTime<chrono::FixedOffset>,
+    mut each: impl FnMut(hearth_ipc::EntryList) -> Result<()>,
+) -> Result<()> {
+    loop {
+        let list = match ctx.call(Request::Log(hearth_ipc::Log {
+            query: query.clone(),
+            at,
+        }))? {
+            Response::Entries(l) => l,
+            r => return Err(unexpected(r)),
+        };
+        let next = list.next;
+        each(list)?;
+        match next {
+            Some(last) => query.after = Some(last),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// `hearth tags`: every tag on the entries this device may read.
 pub fn tags(ctx: &mut Ctx, json: bool) -> Result<()> {
     let at = input::now()?;
-    let list = match ctx.call(Request::Log(hearth_ipc::Log {
-        query: LogQuery::default(),
-        at,
-    }))? {
-        Response::Entries(l) => l,
-        r => return Err(unexpected(r)),
+    let query = LogQuery {
+        page: Some(LOG_PAGE),
+        ..LogQuery::default()
     };
-    let counts = hearth_model::tag_counts(&list.entries);
+    // Only tagged entries are kept from each page.
+    let mut tagged = Vec::new();
+    log_pages(ctx, query, at, |list| {
+        tagged.extend(list.entries.into_iter().filter(|e| !e.tags.is_empty()));
+        Ok(())
+    })?;
+    let counts = hearth_model::tag_counts(&tagged);
     if json {
         return render::print_json(&counts);
     }
