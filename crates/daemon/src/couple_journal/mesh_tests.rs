@@ -1,19 +1,20 @@
 //! Three devices in one process: Ana's laptop and desktop and Ben's
 //! phone, each pair with a session, and the order in which frames arrive,
 //! writes happen and links drop drawn from a seed. Whatever that order,
-//! once the links stay up and the frames stop, every device reads every
-//! entry and holds the same couple document. A session that goes quiet
-//! before that is the stall a daemon would show as "not synced" for ever.
+//! once the links stay up and the frames stop, every session says in sync,
+//! every device reads every entry and holds the same couple document. A
+//! session that goes quiet before that is the stall a daemon would show as
+//! "not synced" for ever. And after every batch, what a device would pass
+//! on, a peer can check: each head it holds is named by a record it keeps.
 
 use std::collections::VecDeque;
 
 use hearth_model::EntryId;
 use hearth_model::records::book::Found;
-use hearth_store::keyslot::SlotKey;
-use hearth_store::{DocSet, FileKey};
-
 use hearth_model::records::genesis::genesis_hash;
 use hearth_model::records::manifest::DocId;
+use hearth_store::keyslot::SlotKey;
+use hearth_store::{DocSet, FileKey};
 
 use super::tests::{counter, note, now};
 use super::{CoupleJournal, genesis_of};
