@@ -1008,3 +1008,26 @@ fn a_long_key_list_goes_in_offers_whose_spans_cover_every_entry() {
     let none = keys::offer(&ana.trust(), &ana.device.key, a, [], 3);
     assert_eq!((none.len(), none[0].from, none[0].to), (1, 0, u128::MAX));
 }
+
+#[test]
+fn a_session_keeps_at_most_128_of_a_peers_records_and_only_those_still_waiting() {
+    let (mut ana, _, _) = couple();
+    let a = shared(ana.device.root_partner());
+    ana.write(a, 1, "words");
+    let record = ana.kept[&DocId::Partner(a)][0].clone();
+    let doc = DocId::Partner(a);
+    let mut ds = DocSync::new(&doc, &genesis_of(&doc));
+    // Five frames of 64 records each, as a peer flooding one session could
+    // send while its changes wait.
+    for _ in 0..5 {
+        ds.add_signed(vec![record.clone(); MAX_SIGNED_PER_FRAME]);
+    }
+    assert_eq!(ds.signed.len(), MAX_PENDING_SIGNED);
+    // The fork holds none of the changes the record names: it waits, once.
+    ds.keep_pending();
+    assert_eq!(ds.signed.len(), 1);
+    // Once the changes are here, nothing is left waiting.
+    ds.fork = ana.doc(doc).clone();
+    ds.keep_pending();
+    assert!(ds.signed.is_empty());
+}
