@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 use common::*;
 use hearth_ipc::{Paths, Request, Response};
-use hearth_model::{Body, Journal, NewEntry, View};
+use hearth_model::{Body, EntryId, Journal, NewEntry, View};
 
 /// Time from spawning the daemon to the first answered `log -n 20`, and
 /// until the whole document is loaded.
@@ -286,62 +286,26 @@ fn main() {
     // every entry: what each whole-journal request adds.
     let before_export_rss = peak_rss_kib(d.child.id());
     // Every entry, as `hearth export` asks for them: a page at a time.
-    let mut export_all: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            let mut after = None;
-            loop {
-                let r = call(
-                    &paths,
-                    Request::Export(hearth_ipc::ExportQuery {
-                        at: chrono::Local::now().fixed_offset(),
-                        after,
-                        limit: Some(1_000),
-                    }),
-                )
-                .unwrap();
-                let Response::Export(page) = r else {
-                    panic!("{r:?}")
-                };
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            ms(t.elapsed())
+    let mut export_all = paged_runs(&paths, |after| {
+        Request::Export(hearth_ipc::ExportQuery {
+            at: chrono::Local::now().fixed_offset(),
+            after,
+            limit: Some(1_000),
         })
-        .collect();
+    });
     let after_export_rss = peak_rss_kib(d.child.id());
     // Every entry, as `hearth log` asks for them: 2,000 at a time.
-    let mut log_paged: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            let mut after = None;
-            loop {
-                let r = call(
-                    &paths,
-                    Request::Log(hearth_ipc::Log {
-                        query: hearth_ipc::LogQuery {
-                            since: Some("20 years ago".into()),
-                            after,
-                            page: Some(2_000),
-                            ..Default::default()
-                        },
-                        at: chrono::Local::now().fixed_offset(),
-                    }),
-                )
-                .unwrap();
-                let Response::Entries(page) = r else {
-                    panic!("{r:?}")
-                };
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            ms(t.elapsed())
+    let mut log_paged = paged_runs(&paths, |after| {
+        Request::Log(hearth_ipc::Log {
+            query: hearth_ipc::LogQuery {
+                since: Some("20 years ago".into()),
+                after,
+                page: Some(2_000),
+                ..Default::default()
+            },
+            at: chrono::Local::now().fixed_offset(),
         })
-        .collect();
+    });
     let after_log_rss = peak_rss_kib(d.child.id());
     // The baseline: every entry in one reply, as `log` answered before.
     let mut log_all = timed(&since("20 years ago"), 5);
@@ -457,4 +421,28 @@ fn main() {
     );
     println!();
     println!("entries: {n}");
+}
+
+/// Five runs through every page of a paged request, as the CLI asks for
+/// them (`page` makes the request after a page's `next`); each run's time
+/// in milliseconds.
+fn paged_runs(paths: &Paths, page: impl Fn(Option<EntryId>) -> Request) -> Vec<f64> {
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let mut after = None;
+            loop {
+                let next = match call(paths, page(after)).unwrap() {
+                    Response::Export(p) => p.next,
+                    Response::Entries(p) => p.next,
+                    r => panic!("{r:?}"),
+                };
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            ms(t.elapsed())
+        })
+        .collect()
 }
