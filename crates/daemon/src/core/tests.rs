@@ -656,25 +656,16 @@ fn a_log_in_pages_holds_every_match_once_in_the_order_of_one_reply() {
     }
     assert_eq!(paged, whole);
     assert_eq!(pages, 3);
-    let unknown = LogQuery {
+    let mut refusal = |query: LogQuery| refused(&rig.ask(Request::Log(Log { query, at: at() }))).1;
+    let msg = refusal(LogQuery {
         after: Some(hearth_model::EntryId::from_parts(1_000, 1)),
         page: Some(3),
         ..LogQuery::default()
-    };
-    let r = rig.ask(Request::Log(Log {
-        query: unknown,
-        at: at(),
-    }));
-    let (_, msg) = refused(&r);
+    });
     assert!(msg.contains("names no entry"), "{msg}");
-    let empty = LogQuery {
+    let msg = refusal(LogQuery {
         page: Some(0),
         ..LogQuery::default()
-    };
-    let r = rig.ask(Request::Log(Log {
-        query: empty,
-        at: at(),
-    }));
-    let (_, msg) = refused(&r);
+    });
     assert!(msg.contains("at least 1"), "{msg}");
 }
