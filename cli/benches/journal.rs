@@ -105,6 +105,18 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(50_000);
 
+    // `--home-only DIR`: build the journal's home in DIR and stop, so the
+    // daemon can be run against it by hand (under a profiler, say).
+    if let Some(dir) = args
+        .iter()
+        .position(|a| a == "--home-only")
+        .and_then(|i| args.get(i + 1))
+    {
+        write_home(Path::new(dir), &build_hearth(n));
+        eprintln!("wrote a {n}-entry home in {dir}");
+        return;
+    }
+
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let paths = Paths::under(&home);

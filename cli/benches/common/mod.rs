@@ -278,7 +278,7 @@ pub fn write_home_approving(home: &Path, journal: &Journal, approved: &[[u8; 32]
         };
         let new = NewEntry {
             body: e.body.clone(),
-            tags: e.tags.clone(),
+            tags: (&e.tags).into(),
             starred: e.starred,
             tender: Some(e.tender),
         };

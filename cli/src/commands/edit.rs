@@ -283,7 +283,7 @@ pub fn edit(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
             None
         };
         if !a.add_tags.is_empty() || !a.remove_tags.is_empty() {
-            let mut tags: BTreeSet<String> = entry.tags.clone();
+            let mut tags: BTreeSet<String> = (&entry.tags).into();
             for t in &a.add_tags {
                 tags.insert(hearth_model::entry::normalize_tag(t)?);
             }

@@ -525,13 +525,14 @@ fn replace_answer(
         text,
     };
     body.validate()?;
-    let mut tags = first.tags.clone();
+    let before: std::collections::BTreeSet<String> = (&first.tags).into();
+    let mut tags = before.clone();
     for t in &flags.tags {
         tags.insert(hearth_model::entry::normalize_tag(t)?);
     }
     let patch = hearth_model::EntryPatch {
         body: Some(body),
-        tags: (tags != first.tags).then_some(tags),
+        tags: (tags != before).then_some(tags),
         starred: flags.star.then_some(true),
         tender: if flags.tender {
             Some(true)

@@ -10,6 +10,9 @@ pub struct LogGuard {
     _guard: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
+/// Lines the background writer can hold before it drops new ones.
+const LOG_QUEUE_LINES: usize = 4_096;
+
 pub fn init(log_dir: &Path, foreground: bool) -> LogGuard {
     let filter = EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let appender = tracing_appender::rolling::Builder::new()
@@ -20,7 +23,12 @@ pub fn init(log_dir: &Path, foreground: bool) -> LogGuard {
         .build(log_dir);
     match appender {
         Ok(file) => {
-            let (writer, guard) = tracing_appender::non_blocking(file);
+            // The writer's queue is allocated whole up front: the default,
+            // 128,000 lines, is 4 MB held all day. A burst beyond this many
+            // lines drops lines (the default lossy mode) rather than block.
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE_LINES)
+                .finish(file);
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_ansi(false)

@@ -793,7 +793,7 @@ impl Journal {
             device: DeviceId(f.str("device")),
             created,
             day,
-            tags,
+            tags: tags.into(),
             starred: f.bools.get("starred").copied().unwrap_or(false),
             tender: f.bools.get("tender").copied().unwrap_or(false),
             private: false,
@@ -918,10 +918,11 @@ impl Journal {
             if let Some(body) = &patch.body {
                 wanted.extend(body.text_tags());
             }
-            for t in wanted.difference(&current.tags) {
+            let current: BTreeSet<String> = (&current.tags).into();
+            for t in wanted.difference(&current) {
                 puts.push((format!("{TAG_PREFIX}{t}"), ScalarValue::Boolean(true)));
             }
-            for t in current.tags.difference(&wanted) {
+            for t in current.difference(&wanted) {
                 deletes.push(format!("{TAG_PREFIX}{t}"));
             }
         } else if let Some(body) = &patch.body {
@@ -1754,7 +1755,7 @@ mod tests {
         assert!(view.is_current(&j));
         assert_eq!(view.entries.len(), 2);
         assert!(view.entries[&e1.id].starred);
-        assert_eq!(view.entries[&e2.id], e2);
+        assert_eq!(*view.entries[&e2.id], e2);
         let rebuilt = View::build(&j);
         assert_eq!(rebuilt.entries, view.entries);
     }

@@ -39,7 +39,7 @@ pub fn document(
         };
         let new = NewEntry {
             body: e.body.clone(),
-            tags: e.tags.clone(),
+            tags: (&e.tags).into(),
             starred: e.starred,
             tender: Some(e.tender),
         };

@@ -456,7 +456,6 @@ mod tests {
     use crate::ritual::tests::{d, done, ritual};
     use crate::{DeviceId, Mood};
     use chrono::{FixedOffset, TimeZone};
-    use std::collections::BTreeSet;
 
     fn entry(n: u128, who: &str, day: NaiveDate, body: Body) -> Entry {
         let created = FixedOffset::east_opt(3600)
@@ -469,7 +468,7 @@ mod tests {
             device: DeviceId("dev".into()),
             created,
             day,
-            tags: BTreeSet::new(),
+            tags: Default::default(),
             starred: false,
             tender: false,
             private: false,

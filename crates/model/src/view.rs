@@ -14,7 +14,10 @@ use crate::{Entry, EntryId, Journal, ModelError};
 pub struct View {
     /// Heads of the document this view reflects, as hex.
     pub heads: Vec<String>,
-    pub entries: BTreeMap<EntryId, Entry>,
+    /// Boxed: a map node holds eleven slots and is about half full after
+    /// entries arrive in order, so inline entries (over 300 bytes each)
+    /// left more empty slot than entry in memory.
+    pub entries: BTreeMap<EntryId, Box<Entry>>,
     /// Partners' names by id, so listings can be answered from the view.
     #[serde(default)]
     pub partners: BTreeMap<crate::PartnerId, String>,
@@ -52,7 +55,7 @@ impl View {
         let (entries, malformed) = journal.all_entries();
         View {
             heads: heads_hex(&journal.heads()),
-            entries: entries.into_iter().map(|e| (e.id, e)).collect(),
+            entries: entries.into_iter().map(|e| (e.id, Box::new(e))).collect(),
             partners: journal.partners(),
             malformed,
         }
@@ -114,7 +117,7 @@ impl View {
         for (id, entry) in read {
             match entry {
                 Ok(Some(e)) => {
-                    self.entries.insert(id, e);
+                    self.entries.insert(id, Box::new(e));
                 }
                 Ok(None) => {
                     self.entries.remove(&id);
@@ -135,7 +138,7 @@ impl View {
     }
 
     pub fn upsert(&mut self, journal: &Journal, entry: Entry) {
-        self.entries.insert(entry.id, entry);
+        self.entries.insert(entry.id, Box::new(entry));
         self.heads = heads_hex(&journal.heads());
     }
 
@@ -194,7 +197,7 @@ impl View {
     /// entry shares: what to print after writing it.
     pub fn unique_len(&self, id: &EntryId, min: usize) -> usize {
         let key = id.key();
-        let common = |other: Option<(&EntryId, &Entry)>| {
+        let common = |other: Option<(&EntryId, &Box<Entry>)>| {
             other.map_or(0, |(o, _)| {
                 o.key()
                     .bytes()

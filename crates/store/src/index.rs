@@ -56,8 +56,9 @@ type Page = BTreeMap<EntryId, (String, Entry)>;
 #[derive(Debug, Default)]
 pub struct Indexed {
     pub view: View,
-    /// The document (its `DocId` text) each entry came from.
-    pub homes: BTreeMap<EntryId, String>,
+    /// The entries of each document (by its `DocId` text): one name per
+    /// document rather than one per entry, read once at a start.
+    pub homes: BTreeMap<String, Vec<EntryId>>,
     /// Per document, the stamp its rows reflect and how many of its
     /// entries this device could not read (sealed or malformed).
     pub stamps: BTreeMap<String, (String, usize)>,
@@ -206,8 +207,8 @@ impl Index {
                 break;
             };
             for (id, (doc, e)) in pages.into_iter().flatten() {
-                out.homes.insert(id, doc);
-                out.view.entries.insert(id, e);
+                out.homes.entry(doc).or_default().push(id);
+                out.view.entries.insert(id, Box::new(e));
             }
         }
         drop(rows);

@@ -40,7 +40,7 @@ impl<'a> Reader<'a> {
                 "that answer is sealed until you answer the same prompt (`hearth prompt answer`)",
             ));
         }
-        Ok(entry_reply(self.view, e.clone()))
+        Ok(entry_reply(self.view, Entry::clone(e)))
     }
 
     pub fn log(&self, r: &Log) -> Handled {
@@ -215,7 +215,7 @@ impl Ready {
             self.view
                 .entries
                 .get(&id)
-                .cloned()
+                .map(|e| Entry::clone(e))
                 .ok_or_else(|| hearth_model::ModelError::NoSuchEntry(id.key()))?
         } else {
             self.journal.edit_entry(r.at, &id, &patch, &mut draws)?

@@ -123,7 +123,7 @@ impl Ready {
         self.index.unread.clear();
         for (doc, read, unread) in self.journal.entries_by_doc() {
             self.index.unread.insert(doc, unread);
-            entries.extend(read.into_iter().map(|e| (e.id, e)));
+            entries.extend(read.into_iter().map(|e| (e.id, Box::new(e))));
         }
         for (id, e) in &entries {
             if old.get(id) != Some(e) {
@@ -183,10 +183,12 @@ impl Ready {
         // has, are read again (or dropped).
         let gone = gone(&self.index.written, &now);
         let stale: BTreeSet<String> = moved.iter().map(ToString::to_string).collect();
-        for (id, doc) in &homes {
+        for (doc, ids) in &homes {
             if stale.contains(doc) || gone.contains(doc) {
-                self.view.entries.remove(id);
-                self.index.dirty.insert(*id);
+                for id in ids {
+                    self.view.entries.remove(id);
+                    self.index.dirty.insert(*id);
+                }
             }
         }
         for doc in &moved {
@@ -195,7 +197,7 @@ impl Ready {
             self.index.unread.insert(*p, unread);
             for e in read {
                 self.index.dirty.insert(e.id);
-                self.view.entries.insert(e.id, e);
+                self.view.entries.insert(e.id, Box::new(e));
             }
         }
         self.index.reread_at_start = moved.len();
@@ -222,7 +224,7 @@ impl Ready {
             match (self.view.entries.get(&id), home) {
                 (Some(e), Some(home)) => update
                     .upsert
-                    .push((DocId::Partner(home).to_string(), e.clone())),
+                    .push((DocId::Partner(home).to_string(), Entry::clone(e))),
                 _ => update.remove.push(id),
             }
         }
@@ -268,7 +270,7 @@ impl Ready {
     /// Puts an entry as written or read into the view.
     pub(super) fn upsert(&mut self, e: Entry) {
         self.index.mark(e.id);
-        self.view.entries.insert(e.id, e);
+        self.view.entries.insert(e.id, Box::new(e));
         self.view.heads = self.journal.heads_hex();
     }
 

@@ -15,7 +15,11 @@ impl Ready {
     }
 
     fn live_entries(&self) -> impl Iterator<Item = &Entry> {
-        self.view.entries.values().filter(|e| e.deleted.is_none())
+        self.view
+            .entries
+            .values()
+            .map(|e| &**e)
+            .filter(|e| e.deleted.is_none())
     }
 
     pub(super) fn review(&self, r: ReviewQuery) -> Handled {
@@ -111,7 +115,7 @@ impl Ready {
             .view
             .entries
             .range((from, Bound::Unbounded))
-            .map(|(_, e)| e)
+            .map(|(_, e)| &**e)
             .filter(|e| e.deleted.is_none() && !seal.hides(e));
         let entries: Vec<Entry> = page.by_ref().take(limit).cloned().collect();
         let next = match page.next() {

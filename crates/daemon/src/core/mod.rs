@@ -621,7 +621,7 @@ impl Ready {
         for id in &applied.entries {
             match self.journal.view_entry(id) {
                 Some(e) => {
-                    self.view.entries.insert(*id, e);
+                    self.view.entries.insert(*id, Box::new(e));
                 }
                 None => {
                     self.view.entries.remove(id);

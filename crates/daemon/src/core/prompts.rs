@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use hearth_ipc::{PartnerAnswer, PromptAdd, PromptQuery, PromptSkip, PromptToday, Response};
 use hearth_model::doc::Prompt;
-use hearth_model::{Body, ModelError, NewEntry, PartnerId};
+use hearth_model::{Body, Entry, ModelError, NewEntry, PartnerId};
 use sha2::{Digest, Sha256};
 
 use super::{Handled, Ready, Refusal};
@@ -108,7 +108,7 @@ impl Ready {
                         && &e.author == who
                         && matches!(&e.body, Body::Answer { prompt: p, text } if *p == prompt.id && !text.is_empty())
                 })
-                .cloned()
+                .map(|e| Entry::clone(e))
         };
         let mine = answer_by(&me);
         let partner_id = self.other_partner(&me);

@@ -162,7 +162,7 @@ fn entry_of(
         device: DeviceId(c.device),
         created: at(c.created, c.offset)?,
         day,
-        tags,
+        tags: tags.into(),
         starred: c.starred,
         tender: c.tender,
         private: doc.kind == DocKind::Private,
@@ -200,7 +200,7 @@ pub fn add_entry(
         device: DeviceId(w.device.to_hex()),
         created: w.now,
         day,
-        tags,
+        tags: tags.into(),
         starred: new.starred,
         tender: new.tender.unwrap_or_else(|| new.body.tender_by_default()),
         private,
@@ -299,7 +299,7 @@ pub fn edit_entry(
         for t in tags {
             wanted.insert(normalize_tag(t)?);
         }
-        entry.tags = wanted;
+        entry.tags = wanted.into();
         entry.edited = Some(w.now);
     }
     entry.tags.extend(entry.body.text_tags());
