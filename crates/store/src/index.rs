@@ -41,8 +41,9 @@ const FORMAT: i64 = 2;
 /// How much entry time one page holds: a week, in milliseconds.
 const PAGE_SPAN_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
-/// Pages read from SQLite before they are opened, on as many threads.
-const PAGES_PER_BLOCK: usize = 32;
+/// Pages read from SQLite and not yet opened, or opened and not yet put
+/// in place, at most, at a start.
+const PAGES_IN_FLIGHT: usize = 32;
 
 /// The page an entry is kept in.
 fn page_of(id: &EntryId) -> i64 {
@@ -133,6 +134,7 @@ impl Index {
         let conn = Connection::open(&path).map_err(sql(&path))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
+             PRAGMA mmap_size = 268435456;
              PRAGMA synchronous = NORMAL;
              PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -188,29 +190,81 @@ impl Index {
         let mut rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(&err)?;
-        let mut bad = false;
-        // Opening and parsing pages is most of a start, so it is shared
-        // among the cores, a block of pages at a time to keep memory flat.
+        // Opening and parsing pages is most of a start, so it runs on
+        // worker threads while this thread goes on reading rows (SQLite's
+        // handles stay on the thread that made them) and a collector puts
+        // the entries in place. The queues are short, to keep memory flat.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        loop {
-            let block: Vec<(i64, Vec<u8>)> = rows
-                .by_ref()
-                .take(PAGES_PER_BLOCK)
-                .collect::<Result<_, _>>()
-                .map_err(&err)?;
-            if block.is_empty() {
-                break;
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(i64, Vec<u8>)>(PAGES_IN_FLIGHT);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Option<Page>>(PAGES_IN_FLIGHT);
+        let job_rx = std::sync::Mutex::new(job_rx);
+        let (rows_read, opened) = std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (job_rx, done_tx, key) = (&job_rx, done_tx.clone(), &self.key);
+                scope.spawn(move || {
+                    loop {
+                        // A poisoned lock means a worker panicked: stop, and
+                        // the count of opened pages comes up short.
+                        let Ok(next) = job_rx.lock().map(|rx| rx.recv()) else {
+                            return;
+                        };
+                        let Ok((page, body)) = next else { return };
+                        if done_tx.send(open_page(key, page, body)).is_err() {
+                            return;
+                        }
+                    }
+                });
             }
-            let opened = open_pages(&self.key, block, threads);
-            let Some(pages) = opened else {
-                bad = true;
-                break;
-            };
-            for (id, (doc, e)) in pages.into_iter().flatten() {
-                out.homes.entry(doc).or_default().push(id);
-                out.view.entries.insert(id, Box::new(e));
+            drop(done_tx);
+            let collector = scope.spawn(move || {
+                let mut homes: BTreeMap<String, Vec<EntryId>> = BTreeMap::new();
+                let mut entries = BTreeMap::new();
+                let (mut opened, mut bad) = (0usize, false);
+                for page in done_rx {
+                    opened += 1;
+                    match page {
+                        // Once one page fails the rest are only counted.
+                        Some(page) if !bad => {
+                            for (id, (doc, e)) in page {
+                                homes.entry(doc).or_default().push(id);
+                                entries.insert(id, Box::new(e));
+                            }
+                        }
+                        Some(_) => {}
+                        None => bad = true,
+                    }
+                }
+                (homes, entries, opened, bad)
+            });
+            let mut read = Ok(0usize);
+            for row in rows.by_ref() {
+                match row {
+                    Ok(job) => {
+                        if job_tx.send(job).is_err() {
+                            break;
+                        }
+                        read = read.map(|n| n + 1);
+                    }
+                    Err(e) => {
+                        read = Err(e);
+                        break;
+                    }
+                }
             }
-        }
+            drop(job_tx);
+            (read, collector.join())
+        });
+        let read = rows_read.map_err(&err)?;
+        // A collector that panicked, or workers that opened fewer pages
+        // than were read, count as a page that does not open.
+        let bad = match opened {
+            Ok((homes, entries, opened, bad)) => {
+                out.homes = homes;
+                out.view.entries = entries;
+                bad || opened != read
+            }
+            Err(_) => true,
+        };
         drop(rows);
         drop(stmt);
         if bad {
@@ -408,43 +462,6 @@ fn open_page(key: &FileKey, page: i64, body: Vec<u8>) -> Option<Page> {
         }
     }
     Some(rows)
-}
-
-/// Opens a block of pages, split over `threads`; `None` if any does not.
-fn open_pages(key: &FileKey, block: Vec<(i64, Vec<u8>)>, threads: usize) -> Option<Vec<Page>> {
-    let n = block.len();
-    let per = n.div_ceil(threads.max(1)).max(1);
-    let mut parts: Vec<Vec<(i64, Vec<u8>)>> = Vec::new();
-    let mut rest = block.into_iter();
-    loop {
-        let part: Vec<_> = rest.by_ref().take(per).collect();
-        if part.is_empty() {
-            break;
-        }
-        parts.push(part);
-    }
-    let opened: Vec<Option<Page>> = std::thread::scope(|scope| {
-        let running: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|(page, body)| open_page(key, page, body))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        // A thread that panicked leaves its pages out: too few come back,
-        // and the caller rebuilds the index.
-        running
-            .into_iter()
-            .flat_map(|r| r.join().unwrap_or_default())
-            .collect()
-    });
-    if opened.len() != n {
-        return None;
-    }
-    opened.into_iter().collect()
 }
 
 /// The name a page is sealed under: a page cannot be moved to another

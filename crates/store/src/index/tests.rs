@@ -231,11 +231,11 @@ fn a_symlink_in_place_of_the_index_is_refused() {
 }
 
 #[test]
-fn an_index_of_many_blocks_reads_back_whole_and_one_bad_page_late_empties_it() {
+fn an_index_of_many_pages_reads_back_whole_and_one_bad_page_late_empties_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
-    // Three entries a day for more than two blocks of weekly pages.
-    let days = (PAGES_PER_BLOCK as u64 * 2 + 3) * 7;
+    // Three entries a day for more than twice the pages held in flight.
+    let days = (PAGES_IN_FLIGHT as u64 * 2 + 3) * 7;
     let entries: Vec<Entry> = (0..days * 3)
         .map(|i| Entry {
             id: EntryId::from_parts(1_700_000_000_000 + i * 8 * 60 * 60 * 1000, u128::from(i)),
@@ -247,7 +247,7 @@ fn an_index_of_many_blocks_reads_back_whole_and_one_bad_page_late_empties_it() {
         .conn
         .query_row("SELECT count(*) FROM pages", [], |r| r.get(0))
         .unwrap();
-    assert!(pages as usize > PAGES_PER_BLOCK * 2, "{pages} pages");
+    assert!(pages as usize > PAGES_IN_FLIGHT * 2, "{pages} pages");
     let got = ix.read().unwrap();
     assert_eq!(got.view.entries.len(), entries.len());
     assert!(
@@ -259,7 +259,7 @@ fn an_index_of_many_blocks_reads_back_whole_and_one_bad_page_late_empties_it() {
         got.homes.values().map(Vec::len).sum::<usize>(),
         entries.len()
     );
-    // The last page SQLite returns, damaged: every block before it opened,
+    // The last page SQLite returns, damaged: every page before it opened,
     // and still nothing of them is kept.
     ix.conn
         .execute(
