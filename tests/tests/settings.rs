@@ -267,9 +267,9 @@ fn completion_offers_moods_ids_rituals_templates_and_prompt_ids() {
         |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|c| !c.starts_with('-')).collect() };
     let (ids, _) = complete(&env, &["hearth", "show", ""], 2);
     assert!(ids.contains(&"--json".to_string()), "{ids:?}");
-    assert_eq!(values(ids), [id.clone()]);
+    assert_eq!(values(ids), std::slice::from_ref(&id));
     let (ids, _) = complete(&env, &["hearth", "edit", &id[..4]], 2);
-    assert_eq!(ids, [id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&id));
     let (none, _) = complete(&env, &["hearth", "delete", "zzzz"], 2);
     assert!(none.is_empty(), "{none:?}");
 

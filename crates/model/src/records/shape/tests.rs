@@ -113,7 +113,7 @@ fn every_shape_no_write_makes_is_refused() {
             "an entry key that is no id",
             Box::new(|tx, am| {
                 let m = tx
-                    .put_object(&map(am, "entries"), "not-an-id", ObjType::Map)
+                    .put_object(map(am, "entries"), "not-an-id", ObjType::Map)
                     .unwrap();
                 tx.put(&m, "day", "2026-12-07").unwrap();
             }),
@@ -121,20 +121,20 @@ fn every_shape_no_write_makes_is_refused() {
         (
             "a day of another year",
             Box::new(|tx, am| {
-                tx.put(&entry_map(am), "day", "2025-12-07").unwrap();
+                tx.put(entry_map(am), "day", "2025-12-07").unwrap();
             }),
         ),
         (
             "a day that is no date",
             Box::new(|tx, am| {
-                tx.put(&entry_map(am), "day", "soon").unwrap();
+                tx.put(entry_map(am), "day", "soon").unwrap();
             }),
         ),
         (
             "plain words where the sealed value goes",
             Box::new(|tx, am| {
                 tx.put(
-                    &entry_map(am),
+                    entry_map(am),
                     "b",
                     ScalarValue::Bytes(b"plain words".to_vec()),
                 )
@@ -144,25 +144,25 @@ fn every_shape_no_write_makes_is_refused() {
         (
             "a string where the sealed value goes",
             Box::new(|tx, am| {
-                tx.put(&entry_map(am), "b", "plain words").unwrap();
+                tx.put(entry_map(am), "b", "plain words").unwrap();
             }),
         ),
         (
             "deleted set to false",
             Box::new(|tx, am| {
-                tx.put(&entry_map(am), "deleted", false).unwrap();
+                tx.put(entry_map(am), "deleted", false).unwrap();
             }),
         ),
         (
             "an extra field on an entry",
             Box::new(|tx, am| {
-                tx.put(&entry_map(am), "text", "in the clear").unwrap();
+                tx.put(entry_map(am), "text", "in the clear").unwrap();
             }),
         ),
         (
             "a list where an entry goes",
             Box::new(|tx, am| {
-                tx.put_object(&map(am, "entries"), id(2).key(), ObjType::List)
+                tx.put_object(map(am, "entries"), id(2).key(), ObjType::List)
                     .unwrap();
             }),
         ),
@@ -181,25 +181,25 @@ fn every_shape_no_write_makes_is_refused() {
         (
             "the header changed",
             Box::new(|tx, am| {
-                tx.put(&map(am, "hearth"), "doc", "another").unwrap();
+                tx.put(map(am, "hearth"), "doc", "another").unwrap();
             }),
         ),
         (
             "an answer marker keyed by no id",
             Box::new(|tx, am| {
-                tx.put(&map(am, "answered"), "x", "p-1").unwrap();
+                tx.put(map(am, "answered"), "x", "p-1").unwrap();
             }),
         ),
         (
             "an answer marker naming no prompt",
             Box::new(|tx, am| {
-                tx.put(&map(am, "answered"), id(1).key(), 7).unwrap();
+                tx.put(map(am, "answered"), id(1).key(), 7).unwrap();
             }),
         ),
         (
             "a log key without a date",
             Box::new(|tx, am| {
-                tx.put_object(&map(am, "ritual_log"), "no-date-here", ObjType::Map)
+                tx.put_object(map(am, "ritual_log"), "no-date-here", ObjType::Map)
                     .unwrap();
             }),
         ),
@@ -207,7 +207,7 @@ fn every_shape_no_write_makes_is_refused() {
             "a log line with words in it",
             Box::new(|tx, am| {
                 let line = tx
-                    .put_object(&map(am, "ritual_log"), "r/2026-12-07", ObjType::Map)
+                    .put_object(map(am, "ritual_log"), "r/2026-12-07", ObjType::Map)
                     .unwrap();
                 tx.put(&line, "note", "in the clear").unwrap();
             }),
@@ -216,7 +216,7 @@ fn every_shape_no_write_makes_is_refused() {
             "a skip with an entry",
             Box::new(|tx, am| {
                 let s = tx
-                    .put_object(&map(am, "skips"), "2026-12-07:p", ObjType::Map)
+                    .put_object(map(am, "skips"), "2026-12-07:p", ObjType::Map)
                     .unwrap();
                 tx.put(&s, "entry", id(1).key()).unwrap();
             }),
@@ -225,7 +225,7 @@ fn every_shape_no_write_makes_is_refused() {
             "a long value in a log line",
             Box::new(|tx, am| {
                 let line = tx
-                    .put_object(&map(am, "ritual_log"), "r/2026-12-07", ObjType::Map)
+                    .put_object(map(am, "ritual_log"), "r/2026-12-07", ObjType::Map)
                     .unwrap();
                 tx.put(&line, "entry", "x".repeat(MAX_KEY + 1)).unwrap();
             }),
