@@ -197,24 +197,30 @@ impl Index {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(i64, Vec<u8>)>(PAGES_IN_FLIGHT);
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Option<Page>>(PAGES_IN_FLIGHT);
-        let job_rx = std::sync::Mutex::new(job_rx);
+        // Shared by the workers alone: once every worker has stopped, for
+        // whatever reason, the queue closes and this thread stops sending
+        // rather than wait on a full queue.
+        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
         let (rows_read, opened) = std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let (job_rx, done_tx, key) = (&job_rx, done_tx.clone(), &self.key);
-                scope.spawn(move || {
-                    loop {
-                        // A poisoned lock means a worker panicked: stop, and
-                        // the count of opened pages comes up short.
-                        let Ok(next) = job_rx.lock().map(|rx| rx.recv()) else {
-                            return;
-                        };
-                        let Ok((page, body)) = next else { return };
-                        if done_tx.send(open_page(key, page, body)).is_err() {
-                            return;
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (job_rx, done_tx, key) = (job_rx.clone(), done_tx.clone(), &self.key);
+                    scope.spawn(move || {
+                        loop {
+                            // A poisoned lock means a worker panicked: stop,
+                            // and the count of opened pages comes up short.
+                            let Ok(next) = job_rx.lock().map(|rx| rx.recv()) else {
+                                return;
+                            };
+                            let Ok((page, body)) = next else { return };
+                            if done_tx.send(open_page(key, page, body)).is_err() {
+                                return;
+                            }
                         }
-                    }
-                });
-            }
+                    })
+                })
+                .collect();
+            drop(job_rx);
             drop(done_tx);
             let collector = scope.spawn(move || {
                 let mut homes: BTreeMap<String, Vec<EntryId>> = BTreeMap::new();
@@ -252,6 +258,11 @@ impl Index {
                 }
             }
             drop(job_tx);
+            // Joined here so that a worker's panic is only a short count,
+            // not a panic of the whole read.
+            for worker in workers {
+                let _ = worker.join();
+            }
             (read, collector.join())
         });
         let read = rows_read.map_err(&err)?;
