@@ -76,7 +76,11 @@ impl CoupleJournal {
             return Ok(None);
         };
         let mut found = book::find(&mut self.docs(), &doc, id).map_err(model_of)?;
-        if let Some(Found::Readable(e)) = &mut found {
+        // Only a repair can be settled; the look-up walks the couple's
+        // records, so it is not paid for every other entry.
+        if let Some(Found::Readable(e)) = &mut found
+            && matches!(e.body, Body::Repair { .. })
+        {
             e.resolved = self.resolved_at(&doc, id);
         }
         Ok(found)

@@ -227,20 +227,22 @@ pub fn find(
     doc: &PartnerDoc,
     id: &EntryId,
 ) -> Result<Option<Found>, BookError> {
-    // The keys this entry's versions need, looked up before reading, since
-    // the document and the key file both come through `docs`.
-    let live = entries::live(docs.partner_doc(doc).map_err(BookError::Storage)?, id)?;
+    // Copied out of the document first, since the document and the key
+    // file both come through `docs`.
+    let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
+    let Some(raw) = entries::raw(am, id)? else {
+        return Ok(None);
+    };
     let mut keys = std::collections::BTreeMap::new();
-    for v in &live.versions {
+    for v in raw.versions() {
         if let Some((_, k)) = docs
-            .key(doc, version_ref(id, *v))
+            .key(doc, version_ref(id, v))
             .map_err(BookError::Storage)?
         {
-            keys.insert(*v, k);
+            keys.insert(v, k);
         }
     }
-    let am = docs.partner_doc(doc).map_err(BookError::Storage)?;
-    let Some(stored) = entries::read(am, doc, id, |v| keys.get(v).cloned())? else {
+    let Some(stored) = raw.open(doc, id, |v| keys.get(v).cloned()) else {
         return Ok(None);
     };
     Ok(Some(match stored.reading {

@@ -249,69 +249,153 @@ pub fn read(
     id: &EntryId,
     key_of: impl Fn(&VersionId) -> Option<VersionKey>,
 ) -> Result<Option<StoredEntry>, EntryDocError> {
+    Ok(raw(doc, id)?.and_then(|r| r.open(doc_id, id, key_of)))
+}
+
+/// An entry's values as its document holds them, copied out with one
+/// lookup of the entry, so that finding its keys and opening it need the
+/// document no more. Reading a synced year entry by entry, that lookup was
+/// most of the cost, and it was done twice (versions, then values).
+#[derive(Debug, Clone)]
+pub struct Raw {
+    day: Option<NaiveDate>,
+    deleted: bool,
+    /// Every value of `b`, the winner last (Automerge's order); `None` for
+    /// one that is not bytes.
+    values: Vec<Option<Vec<u8>>>,
+}
+
+/// Entry `id`'s values; `None` when the document has no such entry.
+pub fn raw(doc: &impl ReadDoc, id: &EntryId) -> Result<Option<Raw>, EntryDocError> {
     let entries = entries_map(doc)?;
-    let Some(map) = entry_map(doc, &entries, id) else {
-        return Ok(None);
-    };
-    let day = match doc.get(&map, "day") {
-        Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
-            ScalarValue::Str(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
-            _ => None,
-        },
-        _ => None,
-    };
-    let Some(day) = day else { return Ok(None) };
-    if is_deleted(doc, &map) {
-        return Ok(Some(StoredEntry {
-            day,
-            reading: Reading::Deleted,
-        }));
+    Ok(raw_in(doc, &entries, id))
+}
+
+/// [`raw`], with the `entries` map already found.
+pub(super) fn raw_in(doc: &impl ReadDoc, entries: &ObjId, id: &EntryId) -> Option<Raw> {
+    entry_map(doc, entries, id).map(|map| raw_of(doc, &map))
+}
+
+/// An entry map's values, from one walk of the map rather than a lookup
+/// per key, each of which seeks through the whole document; `b` is looked
+/// up again only when it holds concurrent values, which the walk shows
+/// one of.
+fn raw_of(doc: &impl ReadDoc, map: &ObjId) -> Raw {
+    let (mut day, mut deleted, mut values, mut concurrent) = (None, false, Vec::new(), false);
+    for item in doc.map_range(map, ..) {
+        let value: Value<'static> = item.value.into();
+        match (item.key.as_ref(), value) {
+            ("day", Value::Scalar(v)) => {
+                day = match v.as_ref() {
+                    ScalarValue::Str(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+                    _ => None,
+                }
+            }
+            ("deleted", Value::Scalar(v)) => deleted = v.as_bool() == Some(true),
+            ("b", _) if item.conflict => concurrent = true,
+            ("b", v) => values.push(bytes_of(&v)),
+            _ => {}
+        }
     }
-    let doc_name = doc_id.to_string();
-    let open = |sealed: &[u8]| -> Result<Option<Content>, ()> {
-        let version = version_of(sealed).map_err(|_| ())?;
-        let Some(key) = key_of(&version) else {
-            return Ok(None);
-        };
-        let json = open_version(&key, &doc_name, id, sealed).map_err(|_| ())?;
-        let content: Content = serde_json::from_slice(&json).map_err(|_| ())?;
-        content.validate().map_err(|_| ())?;
-        Ok(Some(content))
-    };
-    let bytes_of = |v: &Value| match v {
+    if concurrent {
+        values = doc
+            .get_all(map, "b")
+            .unwrap_or_default()
+            .iter()
+            .map(|(v, _)| bytes_of(v))
+            .collect();
+    }
+    Raw {
+        day,
+        deleted,
+        values,
+    }
+}
+
+fn bytes_of(v: &Value) -> Option<Vec<u8>> {
+    match v {
         Value::Scalar(s) => s.as_bytes().map(<[u8]>::to_vec),
         Value::Object(_) => None,
-    };
-    let winner = match doc.get(&map, "b") {
-        Ok(Some((v, _))) => bytes_of(&v),
-        _ => None,
-    };
-    let Some(winner) = winner else {
-        return Ok(Some(StoredEntry {
-            day,
-            reading: Reading::Malformed,
-        }));
-    };
-    let reading = match (version_of(&winner), open(&winner)) {
-        (Ok(version), Ok(Some(content))) => {
-            let conflicts = doc
-                .get_all(&map, "b")
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|(v, _)| bytes_of(v))
-                .filter(|b| *b != winner)
-                .filter_map(|b| open(&b).ok().flatten())
-                .collect();
-            Reading::Readable {
-                version,
-                content: Box::new(content),
-                conflicts,
-            }
+    }
+}
+
+impl Raw {
+    /// The entry carries its tombstone.
+    pub fn deleted(&self) -> bool {
+        self.deleted
+    }
+
+    /// The sealed value of version `version`, if `b` holds it.
+    pub fn sealed(&self, version: &VersionId) -> Option<&[u8]> {
+        self.values
+            .iter()
+            .flatten()
+            .map(Vec::as_slice)
+            .find(|b| version_of(b).ok().as_ref() == Some(version))
+    }
+
+    /// The versions whose keys opening this entry can use: as
+    /// [`live_versions`] counts them.
+    pub fn versions(&self) -> std::collections::BTreeSet<VersionId> {
+        self.values
+            .iter()
+            .flatten()
+            .filter_map(|b| version_of(b).ok())
+            .collect()
+    }
+
+    /// Opens the entry with the keys `key_of` finds. `None` when its `day`
+    /// is not a date.
+    pub fn open(
+        self,
+        doc_id: &PartnerDoc,
+        id: &EntryId,
+        key_of: impl Fn(&VersionId) -> Option<VersionKey>,
+    ) -> Option<StoredEntry> {
+        let day = self.day?;
+        if self.deleted {
+            return Some(StoredEntry {
+                day,
+                reading: Reading::Deleted,
+            });
         }
-        (Ok(version), Ok(None)) => Reading::Sealed { version },
-        _ => Reading::Malformed,
-    };
-    Ok(Some(StoredEntry { day, reading }))
+        let doc_name = doc_id.to_string();
+        let open = |sealed: &[u8]| -> Result<Option<Content>, ()> {
+            let version = version_of(sealed).map_err(|_| ())?;
+            let Some(key) = key_of(&version) else {
+                return Ok(None);
+            };
+            let json = open_version(&key, &doc_name, id, sealed).map_err(|_| ())?;
+            let content: Content = serde_json::from_slice(&json).map_err(|_| ())?;
+            content.validate().map_err(|_| ())?;
+            Ok(Some(content))
+        };
+        let mut values = self.values;
+        let Some(Some(winner)) = values.pop() else {
+            return Some(StoredEntry {
+                day,
+                reading: Reading::Malformed,
+            });
+        };
+        let reading = match (version_of(&winner), open(&winner)) {
+            (Ok(version), Ok(Some(content))) => {
+                let conflicts = values
+                    .iter()
+                    .flatten()
+                    .filter(|b| **b != winner)
+                    .filter_map(|b| open(b).ok().flatten())
+                    .collect();
+                Reading::Readable {
+                    version,
+                    content: Box::new(content),
+                    conflicts,
+                }
+            }
+            (Ok(version), Ok(None)) => Reading::Sealed { version },
+            _ => Reading::Malformed,
+        };
+        Some(StoredEntry { day, reading })
+    }
 }
 
 /// The prompt id an entry answers, from its marker.

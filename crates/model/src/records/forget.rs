@@ -7,9 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{ObjId, ReadDoc, Value};
+use automerge::{ObjId, ReadDoc};
 
-use super::content::{VERSION_ID_LEN, version_of};
+use super::content::VERSION_ID_LEN;
 use crate::EntryId;
 
 pub type VersionId = [u8; VERSION_ID_LEN];
@@ -27,23 +27,13 @@ pub struct Live {
 /// document. A value of `b` that is not a sealed version names nothing, so
 /// it keeps no key alive.
 pub fn live_versions(doc: &impl ReadDoc, entries: &ObjId, entry: &EntryId) -> Live {
-    let Ok(Some((Value::Object(_), map))) = doc.get(entries, entry.key()) else {
-        return Live::default();
-    };
-    let deleted = matches!(
-        doc.get(&map, "deleted"),
-        Ok(Some((Value::Scalar(v), _))) if v.as_bool() == Some(true)
-    );
-    let versions = doc
-        .get_all(&map, "b")
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(value, _)| match value {
-            Value::Scalar(v) => v.as_bytes().and_then(|b| version_of(b).ok()),
-            Value::Object(_) => None,
-        })
-        .collect();
-    Live { deleted, versions }
+    match super::entries::raw_in(doc, entries, entry) {
+        Some(raw) => Live {
+            deleted: raw.deleted(),
+            versions: raw.versions(),
+        },
+        None => Live::default(),
+    }
 }
 
 /// Which of the `held` versions of an entry to forget: all once it is

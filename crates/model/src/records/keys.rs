@@ -7,14 +7,14 @@
 //! keys the other lacks. A receiver takes a key only if it may hold it, its
 //! copy of the document still shows that version, and the key opens it.
 
-use automerge::{Automerge, ReadDoc, Value};
+use automerge::Automerge;
 use thiserror::Error;
 use ulid::Ulid;
 
 use super::audience::{Item, may_send};
-use super::content::{VersionKey, open_version, version_of};
+use super::content::{VersionKey, open_version};
 use super::entries::{Content, entries_map};
-use super::forget::{VersionId, live_versions};
+use super::forget::VersionId;
 use super::heads::{DocKind, PartnerDoc};
 use super::ids::DeviceKey;
 use super::trust::TrustView;
@@ -188,15 +188,16 @@ pub fn take(
             });
         }
         let entry = EntryId(Ulid(version.0));
-        let live = live_versions(doc, &entries, &entry);
-        if live.deleted {
+        // One walk of the entry's map answers both questions below.
+        let raw = super::entries::raw_in(doc, &entries, &entry);
+        if raw.as_ref().is_some_and(|r| r.deleted()) {
             taken.forget.push(version);
             continue;
         }
-        let Some(sealed) = sealed_value(doc, &entries, &entry, &version.1) else {
+        let Some(sealed) = raw.as_ref().and_then(|r| r.sealed(&version.1)) else {
             // Replaced, if this device has seen the entry at all; otherwise
             // its changes have not arrived, and the key comes again later.
-            if live.versions.is_empty() {
+            if raw.is_none_or(|r| r.versions().is_empty()) {
                 taken.dropped += 1;
             } else {
                 taken.forget.push(version);
@@ -216,26 +217,6 @@ pub fn take(
         taken.keep.push((version, audience, key));
     }
     Ok(taken)
-}
-
-/// The current value of entry `entry`'s `b` whose version is `version`.
-fn sealed_value(
-    doc: &Automerge,
-    entries: &automerge::ObjId,
-    entry: &EntryId,
-    version: &VersionId,
-) -> Option<Vec<u8>> {
-    let (_, map) = doc.get(entries, entry.key()).ok()??;
-    doc.get_all(&map, "b")
-        .ok()?
-        .into_iter()
-        .find_map(|(v, _)| match v {
-            Value::Scalar(s) => s
-                .as_bytes()
-                .filter(|b| version_of(b).ok().as_ref() == Some(version))
-                .map(<[u8]>::to_vec),
-            Value::Object(_) => None,
-        })
 }
 
 // Tested with real sessions in `exchange::tests`.

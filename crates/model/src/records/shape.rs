@@ -6,7 +6,7 @@
 //!
 //! Only what the new changes touched is looked at, in the state they leave.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{Automerge, ChangeHash, ObjId, ObjType, PatchAction, Prop, ROOT, ReadDoc, Value};
 use chrono::{Datelike, NaiveDate};
@@ -41,7 +41,8 @@ pub fn check(
     } else {
         before.to_vec()
     };
-    let mut touched: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // A set: a new entry comes as one patch per field, and is checked once.
+    let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for patch in fork.diff(&from, &fork.get_heads()) {
         let (root, key) = match (patch.path.first(), patch.path.get(1), &patch.action) {
             // At the root itself: a root key put, deleted or changed.
@@ -67,7 +68,7 @@ pub fn check(
         if !root_maps(doc.kind).contains(&root.as_str()) {
             return Err("an unknown root map was written".into());
         }
-        touched.entry(root).or_default().push(key);
+        touched.entry(root).or_default().insert(key);
     }
     for (root, keys) in &touched {
         let Ok(Some((Value::Object(ObjType::Map), map))) = fork.get(ROOT, root.as_str()) else {
@@ -93,11 +94,21 @@ fn entry(doc: &PartnerDoc, fork: &Automerge, entries: &ObjId, key: &str) -> Resu
     let Some(map) = object(fork, entries, key)? else {
         return Ok(());
     };
-    for field in fork.keys(&map) {
-        let values = fork
-            .get_all(&map, field.as_str())
-            .map_err(|e| e.to_string())?;
-        for (value, _) in values {
+    // One walk of the map, each field's winning value; every value only
+    // where a field holds concurrent ones. A lookup per field seeks
+    // through the whole document.
+    for item in fork.map_range(&map, ..) {
+        let field = item.key.to_string();
+        let values: Vec<Value> = if item.conflict {
+            fork.get_all(&map, field.as_str())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(v, _)| v.into_owned())
+                .collect()
+        } else {
+            vec![item.value.into()]
+        };
+        for value in values {
             match (field.as_str(), value) {
                 ("day", Value::Scalar(s)) => {
                     let ok = s

@@ -240,3 +240,35 @@ fn every_shape_no_write_makes_is_refused() {
     });
     assert!(skipped.is_err());
 }
+
+/// The check walks each entry's winning values, so a bad value that loses
+/// to a concurrent honest one must still be found: it is in the document,
+/// and would win on a device that ordered the two the other way.
+#[test]
+fn a_bad_value_that_loses_to_a_concurrent_honest_one_is_still_refused() {
+    let (d, am, heads, genesis) = base(DocKind::Partner);
+    let e = entry_map(&am);
+    // Automerge's winner is the value with the greater actor at one counter.
+    let mut low = am.fork().with_actor(ActorId::from([0u8; 32].as_slice()));
+    let mut high = am.fork().with_actor(ActorId::from([9u8; 32].as_slice()));
+    let mut tx = low.transaction();
+    tx.put(&e, "day", "soon").unwrap();
+    tx.commit();
+    let mut tx = high.transaction();
+    tx.put(&e, "day", "2026-12-08").unwrap();
+    tx.commit();
+    high.merge(&mut low).unwrap();
+    let shown = match high.get(&e, "day").unwrap() {
+        Some((Value::Scalar(s), _)) => s.to_str().map(str::to_string),
+        _ => None,
+    };
+    assert_eq!(
+        shown.as_deref(),
+        Some("2026-12-08"),
+        "the honest value wins"
+    );
+    assert_eq!(
+        check(&d, &high, &heads, &genesis),
+        Err("an entry's day is not a date of the document's year".into())
+    );
+}
