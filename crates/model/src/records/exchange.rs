@@ -141,6 +141,17 @@ impl DocSync {
         let heads = real.get_heads();
         if heads != self.real_seen {
             self.quiet = false;
+            // After a peer's changes were accepted the fork holds them
+            // already (it took them first), and with a head its whole
+            // history: copying them out of the real document again would
+            // cost as much as the frame did.
+            if heads
+                .iter()
+                .all(|h| self.fork.get_change_meta_by_hash(h).is_some())
+            {
+                self.real_seen = heads;
+                return;
+            }
             let new: Vec<Change> = real.get_changes(&self.real_seen);
             // Changes the real document holds were checked or made here.
             self.fork

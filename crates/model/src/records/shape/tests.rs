@@ -259,7 +259,7 @@ fn a_bad_value_that_loses_to_a_concurrent_honest_one_is_still_refused() {
     tx.commit();
     high.merge(&mut low).unwrap();
     let shown = match high.get(&e, "day").unwrap() {
-        Some((Value::Scalar(s), _)) => s.to_str().map(str::to_string),
+        Some((Value::Scalar(s), _)) => s.as_str().map(str::to_string),
         _ => None,
     };
     assert_eq!(
