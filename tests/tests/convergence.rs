@@ -73,8 +73,8 @@ fn replicas(n: usize) -> Vec<Replica> {
             // Replicas 0 and 2 are one partner's two devices: they edit the
             // same entries concurrently.
             ctx: WriteCtx {
-                author: PartnerId(format!("p{}", i % 2)),
-                device: DeviceId(format!("d{i}")),
+                author: PartnerId(format!("p{}", i % 2).into()),
+                device: DeviceId(format!("d{i}").into()),
                 now: start,
             },
             seq: 0,

@@ -54,7 +54,7 @@ pub fn build_hearth(n: usize) -> Journal {
         let now = start + Days::seconds(i as i64 * step);
         let ctx = WriteCtx {
             author: who.clone(),
-            device: DeviceId(format!("{who}-laptop")),
+            device: DeviceId(format!("{who}-laptop").into()),
             now,
         };
         let body = match i % 4 {
@@ -327,7 +327,7 @@ pub fn write_home_approving(home: &Path, journal: &Journal, approved: &[[u8; 32]
         &storage,
         key,
         Some("bench"),
-        Some(PartnerId(a.to_hex())),
+        Some(PartnerId(a.to_hex().into())),
     );
 }
 
@@ -342,7 +342,7 @@ pub fn write_identity(
     let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let identity = hearth_daemon::identity::Identity {
         secret_key: hex,
-        device: hearth_model::DeviceId(hearth_sync::device_id(&secret).to_string()),
+        device: hearth_model::DeviceId(hearth_sync::device_id(&secret).to_string().into()),
         device_name: name.map(str::to_string),
         partner,
         port: None,

@@ -108,7 +108,7 @@ impl IdentityFile {
                 let key = hearth_sync::new_secret_key();
                 let id = Identity {
                     secret_key: hex(&key),
-                    device: DeviceId(hearth_sync::device_id(&key).to_string()),
+                    device: DeviceId(hearth_sync::device_id(&key).to_string().into()),
                     device_name: None,
                     partner: None,
                     port: None,

@@ -554,7 +554,7 @@ impl Journal {
             .filter_map(|item| {
                 let id = item.id();
                 let name = self.get_str(&id, "name")?;
-                Some((PartnerId(item.key.to_string()), name))
+                Some((PartnerId(item.key.as_ref().into()), name))
             })
             .collect()
     }
@@ -643,7 +643,7 @@ impl Journal {
                 continue;
             };
             let d = out
-                .entry(DeviceId(id.to_string()))
+                .entry(DeviceId(id.to_string().into()))
                 .or_insert_with(|| Device {
                     partner: None,
                     name: String::new(),
@@ -654,7 +654,7 @@ impl Journal {
                 _ => None,
             };
             match field {
-                "partner" => d.partner = text.map(PartnerId),
+                "partner" => d.partner = text.map(|t| PartnerId(t.into())),
                 "name" => d.name = text.unwrap_or_default(),
                 // Addresses are no longer kept here (the local `peers`
                 // file has them); an older writer's `addrs` is ignored.
@@ -789,8 +789,8 @@ impl Journal {
         tags.extend(body.text_tags());
         Ok(Entry {
             id,
-            author: PartnerId(f.need_str("author")?),
-            device: DeviceId(f.str("device")),
+            author: PartnerId(f.need_str("author")?.into()),
+            device: DeviceId(f.str("device").into()),
             created,
             day,
             tags: tags.into(),
@@ -1190,8 +1190,8 @@ impl Journal {
                 Some(RitualDone {
                     ritual: ritual.to_string(),
                     occurrence: stored_date(occ)?,
-                    partner: PartnerId(partner.to_string()),
-                    device: DeviceId(f.str("device")),
+                    partner: PartnerId(partner.to_string().into()),
+                    device: DeviceId(f.str("device").into()),
                     at: f.time("at", offset)?,
                     entry: f.strs.get("entry").and_then(|e| e.parse().ok()),
                 })

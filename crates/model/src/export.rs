@@ -53,9 +53,9 @@ pub fn document(
                     .keys()
                     .next()
                     .cloned()
-                    .unwrap_or(PartnerId(String::new())),
+                    .unwrap_or(PartnerId(String::new().into())),
             },
-            device: crate::DeviceId(String::new()),
+            device: crate::DeviceId(String::new().into()),
             now: r.created,
         };
         j.add_ritual(&ctx, r)?;
@@ -80,8 +80,8 @@ pub fn document(
                 .keys()
                 .next()
                 .cloned()
-                .unwrap_or(PartnerId(String::new())),
-            device: crate::DeviceId(String::new()),
+                .unwrap_or(PartnerId(String::new().into())),
+            device: crate::DeviceId(String::new().into()),
             now: epoch,
         };
         j.add_prompt(&ctx, &p.id, &p.text, p.theme)?;
@@ -101,7 +101,7 @@ mod tests {
         let e = Entry {
             id: crate::EntryId::from_parts(1_796_600_000_000, 1),
             author: ana.clone(),
-            device: crate::DeviceId("ab".repeat(32)),
+            device: crate::DeviceId("ab".repeat(32).into()),
             created: at,
             day: at.date_naive(),
             tags: ["coast".to_string()].into(),

@@ -2,8 +2,10 @@
 //! coordination, and short enough to abbreviate like git hashes.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use ulid::Ulid;
 
 use crate::ModelError;
@@ -77,12 +79,133 @@ pub fn valid_prefix(s: &str) -> bool {
         })
 }
 
+/// The text of a partner or device id, shared. Every entry names its
+/// author and its device, so the view of a decade holds tens of thousands
+/// of copies of a handful of 64-character ids: each distinct one is kept
+/// once, and an entry holds a pointer to it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdStr(Arc<str>);
+
+/// How many distinct ids are shared at most. A couple has two partners
+/// and a few devices; ids beyond this (a test's, or a file's nonsense) are
+/// still right, only not shared, so nothing a file holds can grow the
+/// table without bound.
+const SHARED_IDS: usize = 64;
+
+fn shared(s: &str) -> Arc<str> {
+    static SHARED: Mutex<BTreeSet<Arc<str>>> = Mutex::new(BTreeSet::new());
+    // A poisoned table is still a table of valid strings.
+    share(&mut SHARED.lock().unwrap_or_else(|e| e.into_inner()), s)
+}
+
+fn share(table: &mut BTreeSet<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(id) = table.get(s) {
+        return id.clone();
+    }
+    let id: Arc<str> = Arc::from(s);
+    if table.len() < SHARED_IDS {
+        table.insert(id.clone());
+    }
+    id
+}
+
+impl IdStr {
+    pub fn new(s: &str) -> IdStr {
+        IdStr(shared(s))
+    }
+}
+
+impl std::ops::Deref for IdStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for IdStr {
+    fn from(s: &str) -> IdStr {
+        IdStr::new(s)
+    }
+}
+
+impl From<String> for IdStr {
+    fn from(s: String) -> IdStr {
+        IdStr::new(&s)
+    }
+}
+
+impl From<&String> for IdStr {
+    fn from(s: &String) -> IdStr {
+        IdStr::new(s)
+    }
+}
+
+impl PartialEq<str> for IdStr {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for IdStr {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for IdStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<IdStr> for String {
+    fn eq(&self, other: &IdStr) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<IdStr> for str {
+    fn eq(&self, other: &IdStr) -> bool {
+        *self == *other.0
+    }
+}
+
+impl Serialize for IdStr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdStr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IdStr, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = IdStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an id as a string")
+            }
+            // Borrowed where the input allows: a shared id costs no
+            // allocation to read.
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdStr, E> {
+                Ok(IdStr::new(v))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
 macro_rules! string_id {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(pub IdStr);
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,6 +253,45 @@ mod tests {
         assert!(a < b && b < c);
         let later = EntryId::next_after(Some(c), 6, 0);
         assert_eq!(later, EntryId::from_parts(6, 0));
+    }
+
+    #[test]
+    fn an_id_read_many_times_is_kept_once_and_the_table_of_shared_ids_is_bounded() {
+        // A table of its own: the process's is shared by every test.
+        let mut table = BTreeSet::new();
+        let hex = "ab".repeat(32);
+        let (a, b) = (share(&mut table, &hex), share(&mut table, &hex));
+        assert_eq!(&*a, hex);
+        assert!(Arc::ptr_eq(&a, &b), "one allocation");
+        // Far more distinct ids than the table holds: each is still
+        // itself, and the table stops growing.
+        let many: Vec<Arc<str>> = (0..SHARED_IDS * 3)
+            .map(|i| share(&mut table, &format!("device-{i}")))
+            .collect();
+        for (i, d) in many.iter().enumerate() {
+            assert_eq!(**d, format!("device-{i}"));
+        }
+        assert_eq!(table.len(), SHARED_IDS);
+        let last = format!("device-{}", SHARED_IDS * 3 - 1);
+        assert!(!Arc::ptr_eq(
+            &share(&mut table, &last),
+            &many[SHARED_IDS * 3 - 1]
+        ));
+        assert!(
+            Arc::ptr_eq(&share(&mut table, &hex), &a),
+            "the first ones stay"
+        );
+    }
+
+    #[test]
+    fn ids_read_from_json_are_themselves_and_write_back_the_same() {
+        let hex = "ab".repeat(32);
+        let json = format!("[\"{hex}\",\"a \\\"quoted\\\" id\"]");
+        let read: Vec<PartnerId> = serde_json::from_str(&json).unwrap();
+        assert_eq!(read[0].as_str(), hex);
+        assert_eq!(read[1].as_str(), "a \"quoted\" id", "escaped text too");
+        assert_eq!(serde_json::to_string(&read).unwrap(), json);
+        assert!(serde_json::from_str::<PartnerId>("7").is_err());
     }
 
     #[test]

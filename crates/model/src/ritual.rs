@@ -233,7 +233,7 @@ impl Owner {
             "together" => Some(Owner::Together),
             _ => s
                 .strip_prefix("partner:")
-                .map(|p| Owner::Partner(PartnerId(p.to_string()))),
+                .map(|p| Owner::Partner(PartnerId(p.to_string().into()))),
         }
     }
 

@@ -150,7 +150,7 @@ fn build_v1(dir: &Path, n: usize) {
         let who = &names[i % 2];
         let ctx = WriteCtx {
             author: who.clone(),
-            device: DeviceId(format!("{who}-laptop")),
+            device: DeviceId(format!("{who}-laptop").into()),
             now: when(i, n),
         };
         j.add_entry(&ctx, &new_entry(i), id_for(i, n)).unwrap();

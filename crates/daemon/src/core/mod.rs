@@ -665,7 +665,7 @@ impl Ready {
         let Some(p) = self.journal.partner() else {
             return;
         };
-        let id = PartnerId(p.to_hex());
+        let id = PartnerId(p.to_hex().into());
         if self.base.identity.partner.as_ref() != Some(&id) {
             self.base.identity.partner = Some(id);
             self.base.save_identity("whose device this is");

@@ -117,7 +117,7 @@ impl Ready {
             .map(|(id, _)| id)
             .collect();
         for p in &self.base.identity.paired {
-            let id = DeviceId(p.clone());
+            let id = DeviceId(p.clone().into());
             if p.starts_with(&w) && !hits.contains(&id) {
                 hits.push(id);
             }
@@ -159,7 +159,7 @@ impl Ready {
             })
             .collect();
         for p in &self.base.identity.paired {
-            let id = DeviceId(p.clone());
+            let id = DeviceId(p.clone().into());
             if !shown.iter().any(|(s, _, _)| *s == id) {
                 shown.push((id, "(paired, not synced yet)".to_string(), None));
             }
@@ -224,7 +224,7 @@ impl Ready {
         let removed = self
             .journal
             .devices()
-            .get(&DeviceId(id.clone()))
+            .get(&DeviceId(id.clone().into()))
             .is_some_and(|d| d.status == DeviceStatus::Removed);
         if removed {
             return Err(format!(
@@ -257,7 +257,7 @@ impl Ready {
         let devices = self.journal.devices();
         let before = self.base.identity.paired.len();
         self.base.identity.paired.retain(|p| {
-            !devices.get(&DeviceId(p.clone())).is_some_and(|d| {
+            !devices.get(&DeviceId(p.clone().into())).is_some_and(|d| {
                 matches!(
                     d.status,
                     DeviceStatus::Mine | DeviceStatus::Partners | DeviceStatus::Removed
@@ -324,7 +324,7 @@ impl Ready {
             .filter(|(id, d)| {
                 matches!(d.status, DeviceStatus::Mine | DeviceStatus::Partners) && id.as_str() != me
             })
-            .map(|(id, _)| id.0)
+            .map(|(id, _)| id.0.to_string())
             .collect();
         ids.extend(self.base.identity.paired.iter().cloned());
         ids

@@ -41,7 +41,7 @@ impl Ready {
             .identity
             .partner
             .clone()
-            .or_else(|| self.journal.partner().map(|p| PartnerId(p.to_hex())));
+            .or_else(|| self.journal.partner().map(|p| PartnerId(p.to_hex().into())));
         if let Some(partner) = known {
             let name = self
                 .journal
@@ -82,7 +82,7 @@ impl Ready {
             .identity
             .paired
             .iter()
-            .filter_map(|p| super::peers::device_key(&DeviceId(p.clone())).ok())
+            .filter_map(|p| super::peers::device_key(&DeviceId(p.clone().into())).ok())
             .collect();
         if !paired.is_empty()
             && self.journal.partners().is_empty()
@@ -109,7 +109,7 @@ impl Ready {
             }));
         }
         let code = self.journal.found(&device_name, name, at)?;
-        let partner = PartnerId(code.to_hex());
+        let partner = PartnerId(code.to_hex().into());
         let name = name.to_string();
         let device = self.base.identity.device.clone();
         self.journal

@@ -159,8 +159,8 @@ impl CoupleJournal {
         let created = DateTime::from_timestamp_millis(id.0.timestamp_ms() as i64)?.fixed_offset();
         Some(Entry {
             id: *id,
-            author: hearth_model::PartnerId(doc.partner.to_hex()),
-            device: hearth_model::DeviceId(String::new()),
+            author: hearth_model::PartnerId(doc.partner.to_hex().into()),
+            device: hearth_model::DeviceId(String::new().into()),
             created,
             day,
             tags: Default::default(),

@@ -268,7 +268,7 @@ impl CoupleJournal {
         partner_names(&self.trust)
             .value
             .into_iter()
-            .map(|(p, n)| (PartnerId(p.to_hex()), n))
+            .map(|(p, n)| (PartnerId(p.to_hex().into()), n))
             .collect()
     }
 
@@ -283,9 +283,9 @@ impl CoupleJournal {
                 None => DeviceStatus::Unknown,
             };
             out.insert(
-                DeviceId(key.to_hex()),
+                DeviceId(key.to_hex().into()),
                 DeviceInfo {
-                    partner: PartnerId(partner.to_hex()),
+                    partner: PartnerId(partner.to_hex().into()),
                     name: names.get(key).cloned().unwrap_or_default(),
                     status,
                 },

@@ -57,7 +57,7 @@ fn owner_of(owner: RitualOwner) -> Owner {
     match owner {
         RitualOwner::Both => Owner::Both,
         RitualOwner::Together => Owner::Together,
-        RitualOwner::Partner(p) => Owner::Partner(PartnerId(p.to_hex())),
+        RitualOwner::Partner(p) => Owner::Partner(PartnerId(p.to_hex().into())),
     }
 }
 
@@ -206,8 +206,8 @@ impl CoupleJournal {
         Ok(RitualDone {
             ritual: ritual.id.clone(),
             occurrence: occ,
-            partner: PartnerId(me.to_hex()),
-            device: DeviceId(self.device.to_hex()),
+            partner: PartnerId(me.to_hex().into()),
+            device: DeviceId(self.device.to_hex().into()),
             at,
             entry,
         })
@@ -247,10 +247,10 @@ impl CoupleJournal {
                 out.push(RitualDone {
                     ritual: line.ritual,
                     occurrence: line.occurrence,
-                    partner: PartnerId(p.partner.to_hex()),
+                    partner: PartnerId(p.partner.to_hex().into()),
                     // Schema 2 keeps no device in a log line: the document
                     // says whose it is, and that is what reads need.
-                    device: DeviceId(String::new()),
+                    device: DeviceId(String::new().into()),
                     at: line.at,
                     entry: line.entry,
                 });

@@ -62,7 +62,7 @@ fn sunday_walk(me: PartnerCode) -> Ritual {
         name: "Sunday walk".into(),
         kind: "custom".into(),
         cadence: "weekly:sun".parse::<Cadence>().unwrap(),
-        owner: Owner::Partner(PartnerId(me.to_hex())),
+        owner: Owner::Partner(PartnerId(me.to_hex().into())),
         fulfilled_by: None,
         created: now(),
         archived: None,
@@ -110,7 +110,7 @@ fn a_founded_journal_keeps_its_entries_names_and_signed_heads_across_a_reopen() 
         heads
     );
     assert_eq!(
-        j.devices()[&DeviceId(j.device().to_hex())].status,
+        j.devices()[&DeviceId(j.device().to_hex().into())].status,
         DeviceStatus::Mine
     );
 }
@@ -218,7 +218,7 @@ fn rituals_prompts_and_skips_read_back_in_schema_1_shapes() {
     let done = j.mark_done(now(), &made, occ, None).unwrap();
     assert_eq!(done.partner.as_str(), me.to_hex());
     assert!(j.logged(&made.id, occ, None));
-    assert!(j.logged(&made.id, occ, Some(&PartnerId(me.to_hex()))));
+    assert!(j.logged(&made.id, occ, Some(&PartnerId(me.to_hex().into()))));
     assert!(!j.logged(&made.id, "2026-11-29".parse().unwrap(), None));
     assert_eq!(j.ritual_log().len(), 1);
     j.archive_ritual(at("2026-12-07T21:10:00+01:00"), &made.id)
@@ -401,11 +401,11 @@ fn two_set_up_devices_pair_approve_each_other_and_then_read_each_others_entries(
     p.sync(1, true).unwrap();
     let (ka, kb) = (p.a.device(), p.b.device());
     assert_eq!(
-        p.a.devices()[&DeviceId(kb.to_hex())].status,
+        p.a.devices()[&DeviceId(kb.to_hex().into())].status,
         DeviceStatus::Partners
     );
     assert_eq!(
-        p.b.devices()[&DeviceId(ka.to_hex())].status,
+        p.b.devices()[&DeviceId(ka.to_hex().into())].status,
         DeviceStatus::Partners
     );
     assert_eq!(p.a.partners().len(), 2);

@@ -122,7 +122,7 @@ fn content_of(entry: &Entry) -> Content {
     Content {
         created: entry.created.timestamp_millis(),
         offset: entry.created.offset().local_minus_utc() / 60,
-        device: entry.device.0.clone(),
+        device: entry.device.0.to_string(),
         edited: entry.edited.map(|t| t.timestamp_millis()),
         tags: entry.tags.iter().cloned().collect(),
         starred: entry.starred,
@@ -158,8 +158,8 @@ fn entry_of(
     }
     Some(Entry {
         id,
-        author: PartnerId(doc.partner.to_hex()),
-        device: DeviceId(c.device),
+        author: PartnerId(doc.partner.to_hex().into()),
+        device: DeviceId(c.device.into()),
         created: at(c.created, c.offset)?,
         day,
         tags: tags.into(),
@@ -196,8 +196,8 @@ pub fn add_entry(
     let doc = doc_for(w.partner, day, private);
     let entry = Entry {
         id,
-        author: PartnerId(w.partner.to_hex()),
-        device: DeviceId(w.device.to_hex()),
+        author: PartnerId(w.partner.to_hex().into()),
+        device: DeviceId(w.device.to_hex().into()),
         created: w.now,
         day,
         tags: tags.into(),

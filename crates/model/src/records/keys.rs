@@ -204,7 +204,7 @@ pub fn take(
             }
             continue;
         };
-        let Ok(plain) = open_version(&key, &name, &entry, &sealed) else {
+        let Ok(plain) = open_version(&key, &name, &entry, sealed) else {
             taken.dropped += 1;
             continue;
         };

@@ -10,8 +10,8 @@ const KEY: u8 = 7;
 fn note(n: u64, text: &str) -> Entry {
     Entry {
         id: EntryId::from_parts(1_700_000_000_000 + n, u128::from(n) * 7919),
-        author: PartnerId("a".repeat(32)),
-        device: DeviceId("d".repeat(64)),
+        author: PartnerId("a".repeat(32).into()),
+        device: DeviceId("d".repeat(64).into()),
         created: DateTime::from_timestamp_millis(1_700_000_000_000)
             .unwrap()
             .fixed_offset(),
@@ -37,7 +37,7 @@ fn update(entries: &[Entry], stamp: &str) -> Update {
             .map(|e| ("doc-2023".into(), e.clone()))
             .collect(),
         stamps: vec![("doc-2023".into(), stamp.into(), 2)],
-        partners: [(PartnerId("a".repeat(32)), "Ana".to_string())].into(),
+        partners: [(PartnerId("a".repeat(32).into()), "Ana".to_string())].into(),
         ..Update::default()
     }
 }
