@@ -68,6 +68,8 @@ pub enum DaemonError {
 
 enum Msg {
     Work(Input, Reply),
+    /// The index's newest weeks, read before the rest of it.
+    Recent(Box<hearth_store::index::Recent>),
     /// The index, read before the documents.
     Indexed(Box<crate::core::StartIndex>),
     Loaded(Box<Result<CoupleJournal, StoreError>>),
@@ -278,7 +280,13 @@ async fn run_unlocked(
                         "removed files of a commit cut short"
                     );
                 }
-                if let Some(start) = crate::core::StartIndex::read(&data_dir, index_key, &set) {
+                let early = loader_tx.clone();
+                let recent = move |r| {
+                    let _ = early.send(Msg::Recent(Box::new(r)));
+                };
+                if let Some(start) =
+                    crate::core::StartIndex::read(&data_dir, index_key, &set, recent)
+                {
                     let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
                 }
                 let journal = CoupleJournal::open(set, &secret, partner);
@@ -721,6 +729,11 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
                 Msg::Work(input, reply) => work.push((input, reply)),
                 Msg::Tidy => core.tidy(std::time::Instant::now()),
                 Msg::Stop => stop = true,
+                Msg::Recent(recent) => {
+                    core.recent(*recent);
+                    // A `log -n` that waited may be answered now.
+                    work.splice(0..0, waiting.drain(..));
+                }
                 Msg::Indexed(start) => {
                     core.indexed(*start);
                     // Reads that waited may be answered now.

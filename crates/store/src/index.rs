@@ -67,6 +67,14 @@ pub struct Indexed {
     pub seen: BTreeSet<String>,
 }
 
+/// The newest pages of the index, read first at a start.
+#[derive(Debug, Default)]
+pub struct Recent {
+    pub view: View,
+    /// The first page read: every entry from there on is in `view`.
+    pub from_page: i64,
+}
+
 /// One catch-up of the index, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Update {
@@ -177,6 +185,83 @@ impl Index {
         seal::seal(&self.key, Role::IndexRow, &page_name(page), &plain)
     }
 
+    /// The entries of the newest `weeks` pages, and the partners' names:
+    /// enough for a start to answer `log -n 20` before the whole index is
+    /// read. Every entry from the first of those pages on is here, so a
+    /// walk newest first that finds what it wants here finds what it
+    /// would in the whole. `None` for an empty index, or when a page or
+    /// the names do not open (the whole read then deals with it).
+    pub fn read_recent(&self, weeks: i64) -> Result<Option<Recent>, StoreError> {
+        let err = sql(&self.path);
+        let newest: Option<i64> = self
+            .conn
+            .query_row("SELECT max(page) FROM pages", [], |r| r.get(0))
+            .map_err(&err)?;
+        let Some(newest) = newest else {
+            return Ok(None);
+        };
+        let from_page = newest.saturating_sub(weeks.max(1) - 1);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT page, body FROM pages WHERE page >= ?1")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([from_page], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&err)?;
+        let mut view = View::default();
+        for row in rows {
+            let (page, body) = row.map_err(&err)?;
+            let Some(page) = open_page(&self.key, page, body) else {
+                return Ok(None);
+            };
+            view.entries
+                .extend(page.into_iter().map(|(id, (_, e))| (id, Box::new(e))));
+        }
+        match self.partners()? {
+            Some(Some(p)) => view.partners = p,
+            Some(None) => return Ok(None),
+            None => {}
+        }
+        Ok(Some(Recent { view, from_page }))
+    }
+
+    /// Per document, the stamp its rows reflect and how many of its
+    /// entries this device could not read.
+    pub fn stamps(&self) -> Result<BTreeMap<String, (String, usize)>, StoreError> {
+        let err = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc, stamp, unread FROM docs")
+            .map_err(&err)?;
+        let stamps = stmt
+            .query_map([], |r| {
+                let unread: i64 = r.get(2)?;
+                Ok((r.get(0)?, (r.get(1)?, unread.max(0) as usize)))
+            })
+            .map_err(&err)?
+            .collect::<Result<_, _>>()
+            .map_err(&err)?;
+        Ok(stamps)
+    }
+
+    /// The partners' names as the index keeps them: `Some(None)` when they
+    /// do not open.
+    #[allow(clippy::type_complexity)]
+    fn partners(&self) -> Result<Option<Option<BTreeMap<PartnerId, String>>>, StoreError> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE name = 'partners'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql(&self.path))?;
+        Ok(sealed.map(|sealed| {
+            seal::open(&self.key, Role::IndexRow, "partners", &sealed)
+                .ok()
+                .and_then(|p| serde_json::from_slice(&p).ok())
+        }))
+    }
+
     /// Everything the index holds. A page that does not open (damaged,
     /// moved, or not this journal's) empties the index and comes back as
     /// nothing, so the start reads every document.
@@ -283,18 +368,7 @@ impl Index {
             self.clear()?;
             return Ok(Indexed::default());
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc, stamp, unread FROM docs")
-            .map_err(&err)?;
-        out.stamps = stmt
-            .query_map([], |r| {
-                let unread: i64 = r.get(2)?;
-                Ok((r.get(0)?, (r.get(1)?, unread.max(0) as usize)))
-            })
-            .map_err(&err)?
-            .collect::<Result<_, _>>()
-            .map_err(&err)?;
+        out.stamps = self.stamps()?;
         let meta = |name: &str| -> Result<Option<Vec<u8>>, StoreError> {
             self.conn
                 .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
@@ -303,15 +377,13 @@ impl Index {
                 .optional()
                 .map_err(&err)
         };
-        if let Some(sealed) = meta("partners")? {
-            let plain = seal::open(&self.key, Role::IndexRow, "partners", &sealed).ok();
-            match plain.and_then(|p| serde_json::from_slice(&p).ok()) {
-                Some(p) => out.view.partners = p,
-                None => {
-                    self.clear()?;
-                    return Ok(Indexed::default());
-                }
+        match self.partners()? {
+            Some(Some(p)) => out.view.partners = p,
+            Some(None) => {
+                self.clear()?;
+                return Ok(Indexed::default());
             }
+            None => {}
         }
         out.view.malformed = out.stamps.values().map(|(_, n)| n).sum();
         if let Some(sealed) = meta("seen")? {

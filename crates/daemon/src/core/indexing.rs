@@ -16,7 +16,7 @@ use std::path::Path;
 use hearth_model::records::heads::PartnerDoc;
 use hearth_model::records::manifest::DocId;
 use hearth_model::{Entry, EntryId, View};
-use hearth_store::index::{Index, Indexed, Update, Wrote};
+use hearth_store::index::{Index, Indexed, Recent, Update, Wrote};
 use hearth_store::{DocSet, FileKey};
 
 use super::Ready;
@@ -30,25 +30,49 @@ pub struct StartIndex {
     pub current: bool,
 }
 
+/// How many weeks of the index a start reads first, to answer `log -n 20`
+/// while it reads the rest: a quiet couple writes a few entries a week.
+pub const RECENT_WEEKS: i64 = 8;
+
 impl StartIndex {
     /// Opens the index in `data` and reads it back, noting whether it
-    /// reflects every document as `set`'s manifest has it. `None` when it
-    /// cannot be opened: the start then reads every entry.
-    pub fn read(data: &Path, key: FileKey, set: &DocSet) -> Option<StartIndex> {
-        let read = Index::open(data, key).and_then(|index| index.read().map(|ix| (index, ix)));
-        let (index, mut indexed) = match read {
-            Ok(r) => r,
+    /// reflects every document as `set`'s manifest has it. When it does,
+    /// `recent` gets the newest weeks first, before the rest is read.
+    /// `None` when it cannot be opened: the start then reads every entry.
+    pub fn read(
+        data: &Path,
+        key: FileKey,
+        set: &DocSet,
+        recent: impl FnOnce(Recent),
+    ) -> Option<StartIndex> {
+        let index = match Index::open(data, key) {
+            Ok(index) => index,
             Err(e) => {
                 tracing::warn!(error = %e, "the index is not usable; reading every entry instead");
                 return None;
             }
         };
         let docs = set.documents();
-        let current = !indexed.stamps.is_empty()
-            && indexed.stamps.len() == docs.len()
-            && docs
-                .iter()
-                .all(|d| indexed.stamps.get(&d.to_string()).map(|(s, _)| s) == Some(&set.stamp(d)));
+        let current_at = |stamps: &std::collections::BTreeMap<String, (String, usize)>| {
+            !stamps.is_empty()
+                && stamps.len() == docs.len()
+                && docs
+                    .iter()
+                    .all(|d| stamps.get(&d.to_string()).map(|(s, _)| s) == Some(&set.stamp(d)))
+        };
+        if index.stamps().is_ok_and(|s| current_at(&s))
+            && let Ok(Some(newest)) = index.read_recent(RECENT_WEEKS)
+        {
+            recent(newest);
+        }
+        let mut indexed = match index.read() {
+            Ok(ix) => ix,
+            Err(e) => {
+                tracing::warn!(error = %e, "the index is not usable; reading every entry instead");
+                return None;
+            }
+        };
+        let current = current_at(&indexed.stamps);
         // What status shows before the load: the committed heads, which
         // are the documents' heads once loaded.
         let mut heads: Vec<String> = docs

@@ -84,6 +84,9 @@ impl Base {
 pub struct Loading {
     base: Base,
     start: Option<StartIndex>,
+    /// The index's newest weeks, read before the rest of it, when the
+    /// index reflects every document as committed.
+    recent: Option<View>,
 }
 
 impl Loading {
@@ -93,6 +96,23 @@ impl Loading {
             .as_ref()
             .filter(|s| s.current)
             .map(|s| &s.indexed.view)
+    }
+
+    /// A `log` answered from the index's newest weeks alone, before the
+    /// rest of the index is read: only one that asks for its `n` newest
+    /// matches, and finds all `n` there. The walk newest first then meets
+    /// the same entries it would in the whole index, so the answer is the
+    /// same; anything else waits for the whole.
+    fn early_log(&self, r: &hearth_ipc::Log) -> Option<Response> {
+        let view = self.recent.as_ref()?;
+        let n = r.query.limit?;
+        if r.query.after.is_some() || r.query.page.is_some() {
+            return None;
+        }
+        match entries::Reader::new(&self.base, view, DayBoundary::default()).log(r) {
+            Ok(Response::Entries(list)) if list.entries.len() == n => Some(Response::Entries(list)),
+            _ => None,
+        }
     }
 }
 
@@ -222,7 +242,20 @@ impl Core {
                 network: ("default".to_string(), None),
             },
             start: None,
+            recent: None,
         })
+    }
+
+    /// The index's newest weeks, read before the rest of it.
+    pub fn recent(&mut self, recent: hearth_store::index::Recent) {
+        if let Core::Loading(l) = self {
+            tracing::debug!(
+                entries = recent.view.entries.len(),
+                from_page = recent.from_page,
+                "the index's newest weeks are read"
+            );
+            l.recent = Some(recent.view);
+        }
     }
 
     /// The index as the loader read it, before the documents: when
@@ -230,6 +263,7 @@ impl Core {
     pub fn indexed(&mut self, start: StartIndex) {
         if let Core::Loading(l) = self {
             l.start = Some(start);
+            l.recent = None;
         }
     }
 
@@ -270,6 +304,7 @@ impl Core {
             Core::Ready(_) => true,
             Core::Loading(l) => match input {
                 Input::Request(Request::Shutdown) => true,
+                Input::Request(Request::Log(r)) if l.cached().is_none() => l.early_log(r).is_some(),
                 Input::Request(Request::Status | Request::Log(_) | Request::Show(_)) => {
                     l.cached().is_some()
                 }
@@ -285,7 +320,7 @@ impl Core {
     /// Takes the loaded journal: its view comes from the index, with what
     /// moved since read again, or from every entry when there is no index.
     pub fn loaded(self, journal: CoupleJournal) -> Result<Core, ModelError> {
-        let Core::Loading(Loading { base, start }) = self else {
+        let Core::Loading(Loading { base, start, .. }) = self else {
             return Ok(self);
         };
         let mut ready = Ready {
@@ -484,6 +519,7 @@ impl Loading {
             (Request::Log(q), Some(view)) => {
                 entries::Reader::new(&self.base, view, DayBoundary::default()).log(q)
             }
+            (Request::Log(q), None) => self.early_log(q).ok_or_else(still_loading),
             (Request::Show(s), Some(view)) => {
                 entries::Reader::new(&self.base, view, DayBoundary::default()).show(s)
             }

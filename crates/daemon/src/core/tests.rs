@@ -669,3 +669,91 @@ fn a_log_in_pages_holds_every_match_once_in_the_order_of_one_reply() {
     });
     assert!(msg.contains("at least 1"), "{msg}");
 }
+
+/// An entry as the index keeps it, `n` seconds into the test's day.
+fn indexed_note(n: u64) -> hearth_model::Entry {
+    let ms = 1_796_600_000_000 + n * 1_000;
+    hearth_model::Entry {
+        id: hearth_model::EntryId::from_parts(ms, u128::from(n)),
+        author: hearth_model::PartnerId("ab".repeat(16).into()),
+        device: hearth_model::DeviceId("cd".repeat(32).into()),
+        created: chrono::DateTime::from_timestamp_millis(ms as i64)
+            .unwrap()
+            .fixed_offset(),
+        day: chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
+        tags: Default::default(),
+        starred: false,
+        tender: false,
+        private: false,
+        edited: None,
+        deleted: None,
+        resolved: None,
+        body: Body::Note {
+            text: format!("note {n}"),
+        },
+        conflicts: Default::default(),
+    }
+}
+
+#[test]
+fn a_start_answers_log_n_from_the_newest_weeks_only_when_they_hold_n_matches() {
+    let home = tempfile::tempdir().unwrap();
+    let mut core = placeholder(&home);
+    let log = |query: LogQuery| Input::Request(Request::Log(Log { query, at: at() }));
+    let newest = |n: usize| LogQuery {
+        limit: Some(n),
+        ..LogQuery::default()
+    };
+    assert!(!core.can_take(&log(newest(2))), "nothing read yet");
+    let mut view = hearth_model::View::default();
+    for n in 10..13 {
+        let e = indexed_note(n);
+        view.entries.insert(e.id, Box::new(e));
+    }
+    core.recent(hearth_store::index::Recent { view, from_page: 0 });
+    // The two newest are there: answered, as the whole index would.
+    assert!(core.can_take(&log(newest(2))));
+    let texts = match core.batch(vec![(log(newest(2)), ())]).pop() {
+        Some((Output::Response(Response::Entries(list)), ())) => list
+            .entries
+            .iter()
+            .map(|e| match &e.body {
+                Body::Note { text } => text.clone(),
+                _ => String::new(),
+            })
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(texts, ["note 11", "note 12"]);
+    // A search that finds its one match there too.
+    assert!(core.can_take(&log(LogQuery {
+        contains: Some("note 10".into()),
+        ..newest(1)
+    })));
+    // What the newest weeks cannot settle waits for the whole index: more
+    // than they hold, a search they do not satisfy, no limit, a page.
+    for query in [
+        newest(4),
+        LogQuery {
+            contains: Some("note 3".into()),
+            ..newest(1)
+        },
+        LogQuery::default(),
+        LogQuery {
+            page: Some(2),
+            ..newest(2)
+        },
+        LogQuery {
+            after: Some(indexed_note(12).id),
+            ..newest(2)
+        },
+    ] {
+        assert!(!core.can_take(&log(query.clone())), "{query:?}");
+    }
+    // Anything else still waits for the documents.
+    assert!(!core.can_take(&Input::Request(Request::Add(AddEntry {
+        entry: note("later"),
+        at: at(),
+        private: false,
+    }))));
+}

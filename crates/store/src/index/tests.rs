@@ -290,3 +290,43 @@ fn a_write_that_meets_a_page_that_does_not_open_empties_the_index() {
     let got = ix.read().unwrap();
     assert!(got.view.entries.is_empty() && got.stamps.is_empty());
 }
+
+#[test]
+fn the_newest_weeks_read_first_are_every_entry_from_their_first_page_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    assert!(ix.read_recent(2).unwrap().is_none(), "an empty index");
+    // One entry a day for ten weeks.
+    let entries: Vec<Entry> = (0..70u64)
+        .map(|i| Entry {
+            id: EntryId::from_parts(1_700_000_000_000 + i * 24 * 60 * 60 * 1000, u128::from(i)),
+            ..note(i, &format!("note {i}"))
+        })
+        .collect();
+    ix.write(&update(&entries, "h/1")).unwrap();
+    let recent = ix.read_recent(2).unwrap().unwrap();
+    let newest = page_of(&entries.last().unwrap().id);
+    assert_eq!(recent.from_page, newest - 1);
+    let expected: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| page_of(&e.id) >= newest - 1)
+        .collect();
+    assert!(expected.len() >= 7 && expected.len() < entries.len());
+    let got: Vec<&Entry> = recent.view.entries.values().map(|b| &**b).collect();
+    assert_eq!(got, expected);
+    assert_eq!(recent.view.partners.values().next().unwrap(), "Ana");
+    // More weeks than the index holds: all of it.
+    assert_eq!(
+        ix.read_recent(1_000).unwrap().unwrap().view.entries.len(),
+        entries.len()
+    );
+    // A newest page that does not open gives nothing early; the whole read
+    // decides what happens to the index.
+    ix.conn
+        .execute(
+            "UPDATE pages SET body = X'00' WHERE page = (SELECT max(page) FROM pages)",
+            [],
+        )
+        .unwrap();
+    assert!(ix.read_recent(2).unwrap().is_none());
+}

@@ -49,7 +49,7 @@ fn start(home: &Path) -> (Core, Option<CoupleJournal>, bool) {
     let file = identity_file(home);
     let identity = file.load_or_create().unwrap();
     let set = open_set(home);
-    let start = StartIndex::read(home, FileKey::for_tests(3), &set).expect("index opens");
+    let start = StartIndex::read(home, FileKey::for_tests(3), &set, |_| {}).expect("index opens");
     let current = start.current;
     let mut core = Core::new(identity.clone(), file, "test".into(), Some(7));
     core.indexed(start);
@@ -209,4 +209,63 @@ fn a_deleted_entry_leaves_the_index() {
         .unwrap();
     assert!(indexed.view.entries.contains_key(&ids[0]));
     assert!(!indexed.view.entries.contains_key(&ids[1]));
+}
+
+#[test]
+fn a_clean_start_answers_log_n_from_the_newest_weeks_before_the_rest_of_the_index() {
+    let (home, _) = home_with(&["one", "two", "three"]);
+    let file = identity_file(home.path());
+    let identity = file.load_or_create().unwrap();
+    let docs = open_set(home.path());
+    let mut recent = None;
+    let start = StartIndex::read(home.path(), FileKey::for_tests(3), &docs, |r| {
+        recent = Some(r)
+    })
+    .unwrap();
+    let recent = recent.expect("a current index gives its newest weeks first");
+    assert_eq!(recent.view.entries.len(), 3);
+    let mut core = Core::new(identity, file, "test".into(), Some(7));
+    core.recent(recent);
+    let newest = Request::Log(Log {
+        query: LogQuery {
+            limit: Some(2),
+            ..LogQuery::default()
+        },
+        at: at(),
+    });
+    assert!(core.can_take(&Input::Request(newest.clone())));
+    assert_eq!(texts(ask(&mut core, newest)), set(&["two", "three"]));
+    assert!(!core.can_take(&Input::Request(log())), "a whole log waits");
+    core.indexed(start);
+    assert!(core.can_take(&Input::Request(log())));
+    drop((core, docs));
+
+    // An index behind a document gives nothing early: its newest weeks
+    // may lack what the document holds.
+    let mut j = journal(
+        open_set(home.path()),
+        &identity_file(home.path()).load_or_create().unwrap(),
+    );
+    let new = NewEntry {
+        body: Body::Note {
+            text: "behind".into(),
+        },
+        tags: BTreeSet::new(),
+        starred: false,
+        tender: None,
+    };
+    let id = EntryId::from_parts(at().timestamp_millis() as u64 + 1, 99);
+    j.add_entry(at(), &new, id, false, &mut rand::random::<u128>)
+        .unwrap();
+    j.commit().unwrap();
+    drop(j);
+    let mut called = false;
+    let start = StartIndex::read(
+        home.path(),
+        FileKey::for_tests(3),
+        &open_set(home.path()),
+        |_| called = true,
+    )
+    .unwrap();
+    assert!(!start.current && !called);
 }
