@@ -102,7 +102,9 @@ impl Loading {
     /// rest of the index is read: only one that asks for its `n` newest
     /// matches, and finds all `n` there. The walk newest first then meets
     /// the same entries it would in the whole index, so the answer is the
-    /// same; anything else waits for the whole.
+    /// same; anything else waits for the whole. A sealed answer among the
+    /// `n` also waits: my own answer that opens it may be older than
+    /// those weeks, and only a hidden one makes the list come up short.
     fn early_log(&self, r: &hearth_ipc::Log) -> Option<Response> {
         let view = self.recent.as_ref()?;
         let n = r.query.limit?;

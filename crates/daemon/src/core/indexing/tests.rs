@@ -127,6 +127,25 @@ fn home_with(notes: &[&str]) -> (tempfile::TempDir, Vec<EntryId>) {
     (home, ids)
 }
 
+/// Commits a note "behind" the index never saw, as a crash between the
+/// commit and the index's write would leave.
+fn commit_behind_the_index(home: &Path) {
+    let identity = identity_file(home).load_or_create().unwrap();
+    let mut j = journal(open_set(home), &identity);
+    let new = NewEntry {
+        body: Body::Note {
+            text: "behind".into(),
+        },
+        tags: BTreeSet::new(),
+        starred: false,
+        tender: None,
+    };
+    let id = EntryId::from_parts(at().timestamp_millis() as u64 + 1, 99);
+    j.add_entry(at(), &new, id, false, &mut rand::random::<u128>)
+        .unwrap();
+    j.commit().unwrap();
+}
+
 fn reread(core: &Core) -> usize {
     match core {
         Core::Ready(r) => r.reread_at_start(),
@@ -157,23 +176,7 @@ fn a_clean_start_answers_from_the_index_before_the_load_and_rereads_no_document(
 #[test]
 fn a_document_committed_behind_the_index_is_read_again_and_only_it() {
     let (home, _) = home_with(&["one", "two"]);
-    // A commit the index never saw, as a crash between the two would leave.
-    {
-        let identity = identity_file(home.path()).load_or_create().unwrap();
-        let mut j = journal(open_set(home.path()), &identity);
-        let new = NewEntry {
-            body: Body::Note {
-                text: "behind".into(),
-            },
-            tags: BTreeSet::new(),
-            starred: false,
-            tender: None,
-        };
-        let id = EntryId::from_parts(at().timestamp_millis() as u64 + 1, 99);
-        j.add_entry(at(), &new, id, false, &mut rand::random::<u128>)
-            .unwrap();
-        j.commit().unwrap();
-    }
+    commit_behind_the_index(home.path());
     let (core, j, current) = start(home.path());
     assert!(!current, "the moved document's stamp should differ");
     // Not current: reads wait for the documents rather than miss "behind".
@@ -242,23 +245,7 @@ fn a_clean_start_answers_log_n_from_the_newest_weeks_before_the_rest_of_the_inde
 
     // An index behind a document gives nothing early: its newest weeks
     // may lack what the document holds.
-    let mut j = journal(
-        open_set(home.path()),
-        &identity_file(home.path()).load_or_create().unwrap(),
-    );
-    let new = NewEntry {
-        body: Body::Note {
-            text: "behind".into(),
-        },
-        tags: BTreeSet::new(),
-        starred: false,
-        tender: None,
-    };
-    let id = EntryId::from_parts(at().timestamp_millis() as u64 + 1, 99);
-    j.add_entry(at(), &new, id, false, &mut rand::random::<u128>)
-        .unwrap();
-    j.commit().unwrap();
-    drop(j);
+    commit_behind_the_index(home.path());
     let mut called = false;
     let start = StartIndex::read(
         home.path(),
