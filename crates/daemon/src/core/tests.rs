@@ -750,6 +750,17 @@ fn a_start_answers_log_n_from_the_newest_weeks_only_when_they_hold_n_matches() {
     ] {
         assert!(!core.can_take(&log(query.clone())), "{query:?}");
     }
+    // A partner's answer I have not answered is hidden here, and my own
+    // answer that would open it may be older than these weeks: that waits.
+    let mut view = hearth_model::View::default();
+    let mut answer = indexed_note(20);
+    answer.body = Body::Answer {
+        prompt: "p-1".into(),
+        text: "an answer".into(),
+    };
+    view.entries.insert(answer.id, Box::new(answer));
+    core.recent(hearth_store::index::Recent { view, from_page: 0 });
+    assert!(!core.can_take(&log(newest(1))));
     // Anything else still waits for the documents.
     assert!(!core.can_take(&Input::Request(Request::Add(AddEntry {
         entry: note("later"),
