@@ -142,7 +142,6 @@ impl Index {
         let conn = Connection::open(&path).map_err(sql(&path))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA mmap_size = 268435456;
              PRAGMA synchronous = NORMAL;
              PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);

@@ -84,6 +84,29 @@ fn what_is_written_reads_back_after_a_reopen() {
     assert_eq!(ix.read().unwrap().seen, seen);
 }
 
+/// A page SQLite maps from the file counts in the daemon's RSS for as long
+/// as the connection lives: a whole read of a 50,000-entry index added the
+/// file's 23 MB. So the index is read into SQLite's own small page cache.
+#[cfg(target_os = "linux")]
+#[test]
+fn reading_every_page_maps_none_of_the_file_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Entry> = (0..300).map(|n| note(n, "words for a page")).collect();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    ix.write(&update(&entries, "h1/300")).unwrap();
+    drop(ix);
+    let ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    assert_eq!(ix.read().unwrap().view.entries.len(), 300);
+    assert_eq!(ix.read_recent(8).unwrap().unwrap().view.entries.len(), 300);
+    let file = dir.path().join(FILE_NAME).canonicalize().unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let mapped: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.ends_with(file.to_str().unwrap()))
+        .collect();
+    assert!(mapped.is_empty(), "the index file is mapped: {mapped:?}");
+}
+
 #[test]
 fn the_files_are_owner_only_and_hold_no_word_in_the_clear() {
     let dir = tempfile::tempdir().unwrap();
