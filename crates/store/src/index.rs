@@ -140,9 +140,14 @@ impl Index {
                 source: e,
             })?;
         let conn = Connection::open(&path).map_err(sql(&path))?;
+        // Pages are read through SQLite's cache, kept small (512 KiB): the
+        // start reads each page once. Not mapped: a mapped file counts in
+        // the daemon's RSS for every page read, the whole index after a
+        // start (23 MB at 50,000 entries).
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
+             PRAGMA cache_size = -512;
              PRAGMA secure_delete = ON;
              CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS docs (
@@ -308,7 +313,10 @@ impl Index {
             drop(done_tx);
             let collector = scope.spawn(move || {
                 let mut homes: BTreeMap<String, Vec<EntryId>> = BTreeMap::new();
-                let mut entries = BTreeMap::new();
+                // Gathered, then built into the map at once: a map built from
+                // a sorted list packs its nodes full, where one grown entry by
+                // entry leaves them about half empty.
+                let mut entries = Vec::new();
                 let (mut opened, mut bad) = (0usize, false);
                 for page in done_rx {
                     opened += 1;
@@ -317,13 +325,14 @@ impl Index {
                         Some(page) if !bad => {
                             for (id, (doc, e)) in page {
                                 homes.entry(doc).or_default().push(id);
-                                entries.insert(id, Box::new(e));
+                                entries.push((id, Box::new(e)));
                             }
                         }
                         Some(_) => {}
                         None => bad = true,
                     }
                 }
+                let entries: BTreeMap<EntryId, Box<Entry>> = entries.into_iter().collect();
                 (homes, entries, opened, bad)
             });
             let mut read = Ok(0usize);
