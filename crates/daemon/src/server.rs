@@ -289,6 +289,9 @@ async fn run_unlocked(
                 {
                     let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
                 }
+                // The pages read and parsed are gone: returned before the
+                // documents load, so the two do not add up at the peak.
+                crate::memory::give_back();
                 let journal = CoupleJournal::open(set, &secret, partner);
                 // The past years read once at open are gone from memory.
                 crate::memory::give_back();

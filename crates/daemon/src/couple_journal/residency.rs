@@ -148,6 +148,9 @@ impl CoupleJournal {
             if !self.is_active(&doc) {
                 self.summaries.insert(p, Summary::of(am));
                 self.set.unload(&doc);
+                // Returned before the next year loads, so the start's peak
+                // holds one past year, not the holes of all of them.
+                crate::memory::give_back();
             }
         }
         self.homes = packed_map(std::mem::take(&mut self.homes).into_iter().chain(found));
