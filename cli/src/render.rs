@@ -239,7 +239,7 @@ pub fn kind_label(e: &Entry) -> &'static str {
         Body::Highlow { .. } => "high-low",
         Body::Gratitude { .. } => "thanks",
         Body::Note { .. } => "note",
-        Body::Repair { .. } => "repair",
+        Body::Repair(_) => "repair",
         Body::Answer { .. } => "answer",
     }
 }
@@ -438,14 +438,15 @@ pub fn entry_full(
             section(out, "Thanks", text)?;
         }
         Body::Note { text } => section(out, "Note", text)?,
-        Body::Repair {
-            mode,
-            happened,
-            felt,
-            my_part,
-            need,
-            agreements,
-        } => {
+        Body::Repair(r) => {
+            let hearth_model::RepairBody {
+                mode,
+                happened,
+                felt,
+                my_part,
+                need,
+                agreements,
+            } = &**r;
             writeln!(out, "{:<9}{}\n", "repair", mode.as_str())?;
             let what = if *mode == hearth_model::RepairMode::StartOver {
                 "The moment to redo"

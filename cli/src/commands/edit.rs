@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use hearth_ipc::{Request, Response};
-use hearth_model::{Body, Entry, EntryPatch};
+use hearth_model::{Body, Entry, EntryPatch, RepairBody};
 
 use super::{Ctx, unexpected, write::debrief_from_form};
 use crate::args::{DeleteArgs, EditArgs};
@@ -70,27 +70,21 @@ fn form_for(e: &Entry) -> String {
         Body::Note { text } | Body::Answer { text, .. } => {
             form_template(&intro, &[("text", &with_conflicts("text", text))])
         }
-        Body::Repair {
-            mode,
-            happened,
-            felt,
-            my_part,
-            need,
-            agreements,
-        } => match mode {
-            hearth_model::RepairMode::StartOver => {
-                form_template(&intro, &[("text", &with_conflicts("happened", happened))])
-            }
+        Body::Repair(r) => match r.mode {
+            hearth_model::RepairMode::StartOver => form_template(
+                &intro,
+                &[("text", &with_conflicts("happened", &r.happened))],
+            ),
             hearth_model::RepairMode::Debrief => form_template(
                 &intro,
                 &[
-                    ("what_happened", &with_conflicts("happened", happened)),
-                    ("what_i_felt", &with_conflicts("felt", felt)),
-                    ("my_part", &with_conflicts("my_part", my_part)),
-                    ("what_i_need", &with_conflicts("need", need)),
+                    ("what_happened", &with_conflicts("happened", &r.happened)),
+                    ("what_i_felt", &with_conflicts("felt", &r.felt)),
+                    ("my_part", &with_conflicts("my_part", &r.my_part)),
+                    ("what_i_need", &with_conflicts("need", &r.need)),
                     (
                         "agreements",
-                        &with_conflicts("agreements", &agreements.join("\n")),
+                        &with_conflicts("agreements", &r.agreements.join("\n")),
                     ),
                 ],
             ),
@@ -100,15 +94,11 @@ fn form_for(e: &Entry) -> String {
 
 /// The one text field of a kind that has only one, by its form section.
 fn single_text(e: &Entry) -> bool {
-    matches!(
-        e.body,
-        Body::Note { .. }
-            | Body::Answer { .. }
-            | Body::Repair {
-                mode: hearth_model::RepairMode::StartOver,
-                ..
-            }
-    )
+    match &e.body {
+        Body::Note { .. } | Body::Answer { .. } => true,
+        Body::Repair(r) => r.mode == hearth_model::RepairMode::StartOver,
+        _ => false,
+    }
 }
 
 /// Whether `text` is the one-section form of a single-text kind: its first
@@ -189,25 +179,25 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
             prompt: prompt.clone(),
             text: get(&field(&["text"])?, "text"),
         },
-        Body::Repair {
-            mode: hearth_model::RepairMode::StartOver,
-            ..
-        } => Body::Repair {
-            mode: hearth_model::RepairMode::StartOver,
-            happened: get(&field(&["text"])?, "text"),
-            felt: String::new(),
-            my_part: String::new(),
-            need: String::new(),
-            agreements: Vec::new(),
-        },
-        Body::Repair {
-            happened,
-            felt,
-            my_part,
-            need,
-            agreements,
-            ..
-        } => {
+        Body::Repair(r) if r.mode == hearth_model::RepairMode::StartOver => {
+            Body::Repair(Box::new(RepairBody {
+                mode: hearth_model::RepairMode::StartOver,
+                happened: get(&field(&["text"])?, "text"),
+                felt: String::new(),
+                my_part: String::new(),
+                need: String::new(),
+                agreements: Vec::new(),
+            }))
+        }
+        Body::Repair(r) => {
+            let RepairBody {
+                happened,
+                felt,
+                my_part,
+                need,
+                agreements,
+                ..
+            } = &**r;
             let sections = [
                 "what_happened",
                 "what_i_felt",
@@ -216,14 +206,11 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
                 "agreements",
             ];
             let f = field(&sections)?;
-            let Body::Repair {
-                agreements: new_agreements,
-                ..
-            } = debrief_from_form(text)?
-            else {
+            let Body::Repair(new) = debrief_from_form(text)? else {
                 unreachable!("a debrief form gives a debrief")
             };
-            Body::Repair {
+            let new_agreements = new.agreements;
+            Body::Repair(Box::new(RepairBody {
                 mode: hearth_model::RepairMode::Debrief,
                 happened: keep(&f, "what_happened", happened),
                 felt: keep(&f, "what_i_felt", felt),
@@ -234,7 +221,7 @@ fn body_from_form(e: &Entry, text: &str) -> Result<Body> {
                 } else {
                     agreements.clone()
                 },
-            }
+            }))
         }
     })
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use hearth_ipc::{ExportData, ImportItem, Request, Response};
 use hearth_model::jrnl::{self, JrnlOut};
-use hearth_model::{Body, Entry, PartnerId, RepairMode};
+use hearth_model::{Body, Entry, PartnerId, RepairBody, RepairMode};
 
 use super::{Ctx, unexpected};
 use crate::args::{ExportArgs, ExportFormat, ImportArgs, ImportFormat};
@@ -291,14 +291,15 @@ fn body_parts(e: &Entry, data: &ExportData) -> Vec<String> {
             parts.push(format!("Thanks to {}: {}", to.trim(), text.trim()))
         }
         Body::Note { text } => parts.push(text.trim().to_string()),
-        Body::Repair {
-            mode,
-            happened,
-            felt,
-            my_part,
-            need,
-            agreements,
-        } => {
+        Body::Repair(r) => {
+            let RepairBody {
+                mode,
+                happened,
+                felt,
+                my_part,
+                need,
+                agreements,
+            } = &**r;
             let head = match mode {
                 RepairMode::StartOver => "Start over:",
                 RepairMode::Debrief => "What happened:",

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use hearth_ipc::{Request, Response};
-use hearth_model::{Body, NewEntry, RepairMode};
+use hearth_model::{Body, NewEntry, RepairBody, RepairMode};
 
 use super::{Ctx, unexpected};
 use crate::args::{
@@ -198,14 +198,14 @@ pub fn repair(ctx: &mut Ctx, c: RepairCommand) -> Result<()> {
                 ),
                 &ctx.paths.runtime,
             )?;
-            let body = Body::Repair {
+            let body = Body::Repair(Box::new(RepairBody {
                 mode: RepairMode::StartOver,
                 happened: text,
                 felt: String::new(),
                 my_part: String::new(),
                 need: String::new(),
                 agreements: Vec::new(),
-            };
+            }));
             add(ctx, new_entry(body, &flags), flags.private).map(|_| ())
         }
         RepairCommand::Debrief(a) => debrief(ctx, a),
@@ -244,7 +244,7 @@ fn debrief(ctx: &mut Ctx, a: DebriefArgs) -> Result<()> {
         || a.need.is_some()
         || !a.agreements.is_empty();
     let body = if any_flag && !a.flags.edit {
-        Body::Repair {
+        Body::Repair(Box::new(RepairBody {
             mode: RepairMode::Debrief,
             happened: a.happened.unwrap_or_default(),
             felt: a.felt.unwrap_or_default(),
@@ -256,7 +256,7 @@ fn debrief(ctx: &mut Ctx, a: DebriefArgs) -> Result<()> {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect(),
-        }
+        }))
     } else {
         let text = if input::stdin_is_piped() && !a.flags.edit {
             input::read_stdin()?
@@ -293,7 +293,7 @@ pub fn debrief_from_form(text: &str) -> Result<Body> {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    Ok(Body::Repair {
+    Ok(Body::Repair(Box::new(RepairBody {
         mode: RepairMode::Debrief,
         happened: get("what_happened"),
         felt: get("what_i_felt"),
@@ -304,5 +304,5 @@ pub fn debrief_from_form(text: &str) -> Result<Body> {
             .map(|l| l.trim().trim_start_matches("- ").trim().to_string())
             .filter(|l| !l.is_empty())
             .collect(),
-    })
+    })))
 }

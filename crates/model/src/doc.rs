@@ -14,7 +14,7 @@ use automerge::{
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 
 use crate::deck::{self, Theme};
-use crate::entry::normalize_tag;
+use crate::entry::{RepairBody, normalize_tag};
 use crate::ritual::{Owner, Ritual, RitualChange, RitualDone};
 use crate::{
     Body, DayBoundary, DeviceId, Energy, Entry, EntryId, EntryPatch, Kind, ModelError, Mood, Need,
@@ -196,7 +196,7 @@ fn body_from(kind: Kind, f: &Fields) -> Result<Body, ModelError> {
         Kind::Note => Body::Note {
             text: f.str("text"),
         },
-        Kind::Repair => Body::Repair {
+        Kind::Repair => Body::Repair(Box::new(RepairBody {
             mode: f.need_str("mode")?.parse()?,
             happened: f.str("happened"),
             felt: f.str("felt"),
@@ -208,7 +208,7 @@ fn body_from(kind: Kind, f: &Fields) -> Result<Body, ModelError> {
                 .filter(|l| !l.trim().is_empty())
                 .map(str::to_string)
                 .collect(),
-        },
+        })),
         Kind::Answer => Body::Answer {
             prompt: f.need_str("prompt")?,
             text: f.str("text"),
@@ -236,11 +236,9 @@ fn body_fields(body: &Body) -> Vec<(&'static str, ScalarValue)> {
             }
             out.push(("note", s(note)));
         }
-        Body::Repair {
-            mode, agreements, ..
-        } => {
-            out.push(("mode", s(mode.as_str())));
-            out.push(("agreements", s(&agreements.join("\n"))));
+        Body::Repair(r) => {
+            out.push(("mode", s(r.mode.as_str())));
+            out.push(("agreements", s(&r.agreements.join("\n"))));
         }
         Body::Answer { prompt, .. } => out.push(("prompt", s(prompt))),
         _ => {}
@@ -993,8 +991,8 @@ impl Journal {
             .entry(id)?
             .ok_or_else(|| ModelError::NoSuchEntry(id.key()))?;
         match &current.body {
-            Body::Repair { agreements, .. } if !agreements.is_empty() => {}
-            Body::Repair { .. } => return Err(ModelError::NoAgreements(id.key())),
+            Body::Repair(r) if !r.agreements.is_empty() => {}
+            Body::Repair(_) => return Err(ModelError::NoAgreements(id.key())),
             _ => return Err(ModelError::NotARepair(id.key())),
         }
         if current.deleted.is_some() {
@@ -1474,14 +1472,14 @@ mod tests {
     #[test]
     fn repair_is_tender_by_default_and_keeps_agreements() {
         let mut j = journal(b"dev-a");
-        let body = Body::Repair {
+        let body = Body::Repair(Box::new(crate::RepairBody {
             mode: crate::RepairMode::Debrief,
             happened: "argued about plans".into(),
             felt: "unheard".into(),
             my_part: "I interrupted".into(),
             need: "time to finish my thought".into(),
             agreements: vec!["pause before replying".into(), "check in Sunday".into()],
-        };
+        }));
         let e = j
             .add_entry(
                 &ctx("ana", "dev-a", 20),

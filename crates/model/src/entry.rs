@@ -224,6 +224,20 @@ impl FromStr for RepairMode {
     }
 }
 
+/// A repair's own fields. Boxed in [`Body`]: four texts and a list made
+/// it the largest kind by far (128 bytes), and every entry in the daemon's
+/// view paid for that size whatever its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairBody {
+    pub mode: RepairMode,
+    /// For a start-over: the moment to redo. For a debrief: what happened.
+    pub happened: String,
+    pub felt: String,
+    pub my_part: String,
+    pub need: String,
+    pub agreements: Vec<String>,
+}
+
 /// The kind-specific part of an entry. Serialised with a `kind` tag next to
 /// the common fields; with the empty fields [`Entry`] leaves out, this is
 /// the documented JSON shape.
@@ -249,15 +263,7 @@ pub enum Body {
     Note {
         text: String,
     },
-    Repair {
-        mode: RepairMode,
-        /// For a start-over: the moment to redo. For a debrief: what happened.
-        happened: String,
-        felt: String,
-        my_part: String,
-        need: String,
-        agreements: Vec<String>,
-    },
+    Repair(Box<RepairBody>),
     Answer {
         prompt: String,
         text: String,
@@ -271,7 +277,7 @@ impl Body {
             Body::Highlow { .. } => Kind::Highlow,
             Body::Gratitude { .. } => Kind::Gratitude,
             Body::Note { .. } => Kind::Note,
-            Body::Repair { .. } => Kind::Repair,
+            Body::Repair(_) => Kind::Repair,
             Body::Answer { .. } => Kind::Answer,
         }
     }
@@ -284,17 +290,11 @@ impl Body {
             Body::Highlow { high, low } => vec![("high", high), ("low", low)],
             Body::Gratitude { to, text } => vec![("to", to), ("text", text)],
             Body::Note { text } => vec![("text", text)],
-            Body::Repair {
-                happened,
-                felt,
-                my_part,
-                need,
-                ..
-            } => vec![
-                ("happened", happened),
-                ("felt", felt),
-                ("my_part", my_part),
-                ("need", need),
+            Body::Repair(r) => vec![
+                ("happened", &r.happened),
+                ("felt", &r.felt),
+                ("my_part", &r.my_part),
+                ("need", &r.need),
             ],
             Body::Answer { text, .. } => vec![("text", text)],
         }
@@ -306,7 +306,7 @@ impl Body {
         let mut out: Vec<&str> = self.texts().into_iter().map(|(_, t)| t).collect();
         match self {
             Body::Checkin { need: Some(n), .. } => out.push(n.as_str()),
-            Body::Repair { agreements, .. } => out.extend(agreements.iter().map(String::as_str)),
+            Body::Repair(r) => out.extend(r.agreements.iter().map(String::as_str)),
             _ => {}
         }
         out
@@ -329,8 +329,8 @@ impl Body {
                 });
             }
         }
-        if let Body::Repair { agreements, .. } = self {
-            let len: usize = agreements.iter().map(String::len).sum();
+        if let Body::Repair(r) = self {
+            let len: usize = r.agreements.iter().map(String::len).sum();
             if len > MAX_TEXT {
                 return Err(ModelError::TooLong {
                     field: "agreements",
@@ -349,8 +349,8 @@ impl Body {
         for (_, text) in self.texts() {
             any |= !text.trim().is_empty();
         }
-        if let Body::Repair { agreements, .. } = self {
-            any |= !agreements.is_empty();
+        if let Body::Repair(r) = self {
+            any |= !r.agreements.is_empty();
         }
         match self {
             Body::Highlow { high, low } if high.trim().is_empty() && low.trim().is_empty() => {
@@ -373,7 +373,7 @@ impl Body {
     /// Repair entries are tender unless said otherwise: a debrief is not
     /// something to stumble on in a casual look back.
     pub fn tender_by_default(&self) -> bool {
-        matches!(self, Body::Repair { .. })
+        matches!(self, Body::Repair(_))
     }
 
     /// A one-line summary for listings.
@@ -398,8 +398,8 @@ impl Body {
             }
             Body::Gratitude { to, text } => format!("to {}: {}", to.trim(), first_line(text)),
             Body::Note { text } => first_line(text),
-            Body::Repair { mode, happened, .. } => {
-                format!("{}: {}", mode.as_str(), first_line(happened))
+            Body::Repair(r) => {
+                format!("{}: {}", r.mode.as_str(), first_line(&r.happened))
             }
             Body::Answer { prompt, text } => format!("[{prompt}] {}", first_line(text)),
         }
@@ -657,6 +657,36 @@ pub fn parse_tags(text: &str) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every entry in the daemon's view is this size whatever its kind:
+    /// with a repair's fields inline it was 304 bytes.
+    #[test]
+    fn an_entry_is_small_whatever_its_kind() {
+        assert!(
+            std::mem::size_of::<Entry>() <= 232,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+        assert!(std::mem::size_of::<Body>() <= 56);
+    }
+
+    #[test]
+    fn a_repair_reads_and_writes_the_same_flat_json_as_any_kind() {
+        let body = Body::Repair(Box::new(RepairBody {
+            mode: RepairMode::Debrief,
+            happened: "the dishes".into(),
+            felt: "tired".into(),
+            my_part: "I snapped".into(),
+            need: "a pause".into(),
+            agreements: vec!["take turns".into()],
+        }));
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["kind"], "repair");
+        assert_eq!(json["mode"], "debrief");
+        assert_eq!(json["happened"], "the dishes");
+        assert_eq!(json["agreements"][0], "take turns");
+        assert_eq!(serde_json::from_value::<Body>(json).unwrap(), body);
+    }
 
     #[test]
     fn mood_accepts_numbers_and_words_only_on_the_scale() {

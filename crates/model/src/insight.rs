@@ -328,7 +328,8 @@ pub fn review(input: &ReviewInput<'_>) -> Review {
         .iter()
         .filter(|e| e.day <= to && e.resolved.is_none())
         .flat_map(|e| match &e.body {
-            Body::Repair { agreements, .. } => agreements
+            Body::Repair(r) => r
+                .agreements
                 .iter()
                 .filter(|a| !a.trim().is_empty())
                 .map(|a| Agreement {
@@ -555,14 +556,14 @@ mod tests {
             20,
             "ben",
             d(2026, 10, 2),
-            Body::Repair {
+            Body::Repair(Box::new(crate::RepairBody {
                 mode: crate::RepairMode::Debrief,
                 happened: "dishes".into(),
                 felt: String::new(),
                 my_part: String::new(),
                 need: String::new(),
                 agreements: vec!["Ask before inviting friends".into(), " ".into()],
-            },
+            })),
         );
         debrief.tender = true;
         let mut settled = debrief.clone();

@@ -21,7 +21,9 @@ pub mod view;
 
 pub use day::{DayBoundary, in_range, parse_when};
 pub use doc::{Journal, MAX_NAME, MAX_PROMPT, WriteCtx};
-pub use entry::{Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, RepairMode, Tags};
+pub use entry::{
+    Body, Energy, Entry, EntryPatch, Kind, Mood, Need, NewEntry, RepairBody, RepairMode, Tags,
+};
 pub use error::ModelError;
 pub use id::{DeviceId, EntryId, IdStr, PartnerId};
 pub use query::{Filter, Needle, TagCount, tag_counts};

@@ -79,7 +79,7 @@ impl CoupleJournal {
         // Only a repair can be settled; the look-up walks the couple's
         // records, so it is not paid for every other entry.
         if let Some(Found::Readable(e)) = &mut found
-            && matches!(e.body, Body::Repair { .. })
+            && matches!(e.body, Body::Repair(_))
         {
             e.resolved = self.resolved_at(&doc, id);
         }
@@ -282,8 +282,8 @@ impl CoupleJournal {
             _ => return Err(ModelError::NoSuchEntry(id.key())),
         };
         match &entry.body {
-            Body::Repair { agreements, .. } if !agreements.is_empty() => {}
-            Body::Repair { .. } => return Err(ModelError::NoAgreements(id.key())),
+            Body::Repair(r) if !r.agreements.is_empty() => {}
+            Body::Repair(_) => return Err(ModelError::NoAgreements(id.key())),
             _ => return Err(ModelError::NotARepair(id.key())),
         }
         if entry.resolved.is_some() == settled {
