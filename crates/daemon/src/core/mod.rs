@@ -346,13 +346,16 @@ impl Core {
     }
 
     /// Drops from memory the documents nobody used for
-    /// [`crate::couple_journal::IDLE`]; run now and then by the daemon.
+    /// [`crate::couple_journal::IDLE`], and returns free heap to the
+    /// system; run now and then by the daemon. Returned every time: a
+    /// long reply, a sync session or the start's own work leave free
+    /// pages that the allocator keeps otherwise: 11 MB of them a minute
+    /// after a 50,000-entry start, returned at the first tidy.
     pub fn tidy(&mut self, now: std::time::Instant) {
-        if let Core::Ready(r) = self
-            && r.journal.unload_idle(now, crate::couple_journal::IDLE) > 0
-        {
-            crate::memory::give_back();
+        if let Core::Ready(r) = self {
+            r.journal.unload_idle(now, crate::couple_journal::IDLE);
         }
+        crate::memory::give_back();
     }
 
     /// Handles a batch: applies every input in memory, commits once, then
