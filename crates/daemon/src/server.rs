@@ -292,6 +292,7 @@ async fn run_unlocked(
                 // The pages read and parsed are gone: returned before the
                 // documents load, so the two do not add up at the peak.
                 crate::memory::give_back();
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "index read");
                 let journal = CoupleJournal::open(set, &secret, partner);
                 // The past years read once at open are gone from memory.
                 crate::memory::give_back();
