@@ -71,7 +71,10 @@ fn first_write(home: &Path) -> f64 {
         if let Some(Response::Entry { .. }) = call(&paths, add) {
             return ms(t.elapsed());
         }
-        assert!(t.elapsed() < Duration::from_secs(120), "no write acknowledged");
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "no write acknowledged"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }

@@ -284,16 +284,18 @@ async fn run_unlocked(
                 let recent = move |r| {
                     let _ = early.send(Msg::Recent(Box::new(r)));
                 };
+                let mut known = crate::couple_journal::KnownYears::default();
                 if let Some(start) =
                     crate::core::StartIndex::read(&data_dir, index_key, &set, recent)
                 {
+                    known = start.known_years();
                     let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
                 }
                 // The pages read and parsed are gone: returned before the
                 // documents load, so the two do not add up at the peak.
                 crate::memory::give_back();
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "index read");
-                let journal = CoupleJournal::open(set, &secret, partner);
+                let journal = CoupleJournal::open_with(set, &secret, partner, known);
                 // The past years read once at open are gone from memory.
                 crate::memory::give_back();
                 journal

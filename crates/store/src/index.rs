@@ -36,7 +36,7 @@ pub const FILE_NAME: &str = "index.db";
 
 /// Bumped when the tables or the row format change: an index of another
 /// format is emptied and rebuilt.
-const FORMAT: i64 = 2;
+const FORMAT: i64 = 3;
 
 /// How much entry time one page holds: a week, in milliseconds.
 const PAGE_SPAN_MS: u64 = 7 * 24 * 60 * 60 * 1000;
@@ -65,6 +65,10 @@ pub struct Indexed {
     pub stamps: BTreeMap<String, (String, usize)>,
     /// The device-list notices shown on this device (record keys, hex).
     pub seen: BTreeSet<String>,
+    /// What the journal keeps of each past year it does not hold in
+    /// memory (its summary, opaque here), by document, with the stamp it
+    /// reflects. A row that does not open is left out: that year is read.
+    pub summaries: BTreeMap<String, (String, Vec<u8>)>,
 }
 
 /// The newest pages of the index, read first at a start.
@@ -87,6 +91,8 @@ pub struct Update {
     /// Documents the journal no longer has.
     pub drop_docs: Vec<String>,
     pub partners: BTreeMap<PartnerId, String>,
+    /// Past years' summaries to keep: document, stamp, summary.
+    pub summaries: Vec<(String, String, Vec<u8>)>,
 }
 
 impl Update {
@@ -95,6 +101,7 @@ impl Update {
             && self.remove.is_empty()
             && self.stamps.is_empty()
             && self.drop_docs.is_empty()
+            && self.summaries.is_empty()
     }
 }
 
@@ -152,7 +159,9 @@ impl Index {
              CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS docs (
                  doc TEXT PRIMARY KEY, stamp TEXT NOT NULL, unread INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS pages (page INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+             CREATE TABLE IF NOT EXISTS pages (page INTEGER PRIMARY KEY, body BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS summaries (
+                 doc TEXT PRIMARY KEY, stamp TEXT NOT NULL, body BLOB NOT NULL);",
         )
         .map_err(sql(&path))?;
         let index = Index { conn, key, path };
@@ -175,7 +184,7 @@ impl Index {
             .execute_batch(&format!(
                 "BEGIN;
                  DROP TABLE IF EXISTS entries;
-                 DELETE FROM pages; DELETE FROM docs; DELETE FROM meta;
+                 DELETE FROM pages; DELETE FROM docs; DELETE FROM meta; DELETE FROM summaries;
                  INSERT INTO meta VALUES ('format', {FORMAT});
                  COMMIT;
                  PRAGMA wal_checkpoint(TRUNCATE);"
@@ -227,6 +236,35 @@ impl Index {
             None => {}
         }
         Ok(Some(Recent { view, from_page }))
+    }
+
+    /// The past years' summaries that open, by document, with their stamps.
+    fn summaries(&self) -> Result<BTreeMap<String, (String, Vec<u8>)>, StoreError> {
+        let err = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc, stamp, body FROM summaries")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(&err)?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (doc, stamp, sealed) = row.map_err(&err)?;
+            match seal::open(&self.key, Role::IndexRow, &summary_name(&doc), &sealed) {
+                Ok(plain) => {
+                    out.insert(doc, (stamp, plain));
+                }
+                Err(_) => tracing::warn!("a past year's summary in the index does not open"),
+            }
+        }
+        Ok(out)
     }
 
     /// Per document, the stamp its rows reflect and how many of its
@@ -377,6 +415,7 @@ impl Index {
             return Ok(Indexed::default());
         }
         out.stamps = self.stamps()?;
+        out.summaries = self.summaries()?;
         let meta = |name: &str| -> Result<Option<Vec<u8>>, StoreError> {
             self.conn
                 .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
@@ -495,6 +534,17 @@ impl Index {
             for doc in &update.drop_docs {
                 tx.execute("DELETE FROM docs WHERE doc = ?1", [doc])
                     .map_err(&err)?;
+                tx.execute("DELETE FROM summaries WHERE doc = ?1", [doc])
+                    .map_err(&err)?;
+            }
+            let mut summary = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO summaries (doc, stamp, body) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(&err)?;
+            for (doc, s, plain) in &update.summaries {
+                let sealed = seal::seal(&self.key, Role::IndexRow, &summary_name(doc), plain);
+                summary.execute(params![doc, s, sealed]).map_err(&err)?;
             }
             let mut stamp = tx
                 .prepare_cached(
@@ -543,6 +593,12 @@ impl Index {
 
 /// Opens one page: `None` if it does not open under its own number, does
 /// not parse, or holds an entry that belongs in another page.
+/// What a summary's seal is bound to: its document, so a row moved to
+/// another document's place does not open.
+fn summary_name(doc: &str) -> String {
+    format!("{FILE_NAME}/summary/{doc}")
+}
+
 fn open_page(key: &FileKey, page: i64, body: Vec<u8>) -> Option<Page> {
     let plain = seal::open_owned(key, Role::IndexRow, &page_name(page), body).ok()?;
     let list: Vec<(String, Entry)> = serde_json::from_slice(&plain).ok()?;

@@ -19,6 +19,8 @@ use hearth_model::{Entry, EntryId, View};
 use hearth_store::index::{Index, Indexed, Recent, Update, Wrote};
 use hearth_store::{DocSet, FileKey};
 
+use crate::couple_journal::{KnownYear, KnownYears};
+
 use super::Ready;
 
 /// What the loader read of the index before the documents were there.
@@ -88,6 +90,27 @@ impl StartIndex {
             current,
         })
     }
+
+    /// The past years the index kept at the stamp its entries reflect,
+    /// for the journal's open to take instead of reading them.
+    pub fn known_years(&self) -> KnownYears {
+        let ix = &self.indexed;
+        KnownYears(
+            ix.summaries
+                .iter()
+                .filter(|(doc, (stamp, _))| ix.stamps.get(*doc).map(|(s, _)| s) == Some(stamp))
+                .map(|(doc, (stamp, kept))| {
+                    (
+                        doc.clone(),
+                        KnownYear {
+                            stamp: stamp.clone(),
+                            kept: kept.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
 }
 
 /// The index's side of a ready core.
@@ -106,6 +129,8 @@ pub struct IndexState {
     pub reread_at_start: usize,
     /// Device-list notices shown here (record keys, hex).
     seen: BTreeSet<String>,
+    /// Per past year, the stamp the index keeps its summary at.
+    summaries: BTreeMap<String, String>,
 }
 
 impl IndexState {
@@ -179,6 +204,10 @@ impl Ready {
         self.index.index = Some(index);
         self.index.committed = true;
         self.index.seen = std::mem::take(&mut indexed.seen);
+        self.index.summaries = std::mem::take(&mut indexed.summaries)
+            .into_iter()
+            .map(|(doc, (stamp, _))| (doc, stamp))
+            .collect();
         let now = self.journal.stamps();
         let moved: Vec<DocId> = now
             .iter()
@@ -264,6 +293,7 @@ impl Ready {
             }
         }
         update.drop_docs = gone(&self.index.written, &now).into_iter().collect();
+        update.summaries = self.journal.years_to_keep(&now, &self.index.summaries);
         if update.is_empty() {
             return;
         }
@@ -272,10 +302,15 @@ impl Ready {
             Ok(Wrote::Emptied) => {
                 self.index.index = None;
                 self.index.written.clear();
+                self.index.summaries.clear();
             }
             Ok(Wrote::Done) => {
                 for d in &update.drop_docs {
                     self.index.written.remove(d);
+                    self.index.summaries.remove(d);
+                }
+                for (d, s, _) in update.summaries {
+                    self.index.summaries.insert(d, s);
                 }
                 for (d, s, n) in update.stamps {
                     self.index.written.insert(d, (s, n));
@@ -307,6 +342,12 @@ impl Ready {
     /// How many documents the start read again, for tests.
     pub fn reread_at_start(&self) -> usize {
         self.index.reread_at_start
+    }
+
+    /// How many past years the start read rather than took from the
+    /// index, for tests.
+    pub fn swept_at_start(&self) -> usize {
+        self.journal.swept()
     }
 }
 

@@ -333,12 +333,14 @@ impl Core {
             sessions: Sessions::default(),
         };
         ready.start_view(start);
-        ready.write_index();
         // Past years the start read again (moved since the index last
-        // caught up, or every one without an index) leave memory now.
+        // caught up, or every one without an index) leave memory now,
+        // before the index write, which keeps the summary of each year
+        // not in memory.
         ready
             .journal
             .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
+        ready.write_index();
         // The index's pages, read and parsed, are gone too.
         crate::memory::give_back();
         ready.publish();

@@ -17,7 +17,7 @@ mod residency;
 mod rituals;
 mod sessions;
 
-pub use residency::IDLE;
+pub use residency::{IDLE, KnownYear, KnownYears};
 
 pub use sessions::{Applied, SessionError};
 
@@ -79,6 +79,8 @@ pub struct CoupleJournal {
     quarantined: Vec<String>,
     /// What is kept of each partner document not in memory.
     summaries: BTreeMap<PartnerDoc, residency::Summary>,
+    /// Past years the start read rather than took from the index.
+    swept: usize,
     /// Past years a session let go while they still had changes to
     /// commit: they leave memory once the commit holds.
     drop_after_commit: BTreeSet<DocId>,
@@ -116,9 +118,20 @@ impl CoupleJournal {
     /// new) and each partner's newest year, and reads every other
     /// document once for what is kept of it (`residency.rs`).
     pub fn open(
+        set: DocSet,
+        secret: &[u8; 32],
+        partner: Option<PartnerCode>,
+    ) -> Result<CoupleJournal, StoreError> {
+        Self::open_with(set, secret, partner, KnownYears::default())
+    }
+
+    /// [`CoupleJournal::open`], taking from `known` each past year the
+    /// index kept at the stamp it has now, instead of reading it.
+    pub fn open_with(
         mut set: DocSet,
         secret: &[u8; 32],
         partner: Option<PartnerCode>,
+        known: KnownYears,
     ) -> Result<CoupleJournal, StoreError> {
         let signing = SigningKey::from_bytes(secret);
         let device = DeviceKey(signing.verifying_key().to_bytes());
@@ -142,6 +155,7 @@ impl CoupleJournal {
             known: BTreeMap::new(),
             verified: RefCell::new(HashMap::new()),
             summaries: BTreeMap::new(),
+            swept: 0,
             drop_after_commit: BTreeSet::new(),
             quarantined: quarantined
                 .iter()
@@ -160,7 +174,8 @@ impl CoupleJournal {
             }
         }
         j.index_homes();
-        j.sweep()?;
+        j.sweep(known)?;
+        tracing::debug!(read = j.swept, "past years not kept by the index were read");
         Ok(j)
     }
 

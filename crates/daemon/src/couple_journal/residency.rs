@@ -24,7 +24,7 @@ use hearth_store::StoreError;
 use super::{CoupleJournal, entry_ids};
 
 /// What the journal keeps of a partner document that is not in memory.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Summary {
     pub rituals: Vec<LogLine>,
     pub markers: BTreeMap<String, BTreeSet<EntryId>>,
@@ -36,6 +36,69 @@ impl Summary {
             rituals: partner_log::ritual_log(am).0,
             markers: book::markers_of(am).unwrap_or_default(),
         }
+    }
+}
+
+/// Past years as the index kept them, by document: what a start's sweep
+/// takes instead of reading a year whose stamp has not moved.
+#[derive(Debug, Default)]
+pub struct KnownYears(pub BTreeMap<String, KnownYear>);
+
+#[derive(Debug)]
+pub struct KnownYear {
+    /// The document's stamp when the index kept this.
+    pub stamp: String,
+    /// A [`KeptYear`] as JSON.
+    pub kept: Vec<u8>,
+}
+
+/// What the index keeps of a past year not in memory: every entry id in
+/// it (deleted and unreadable ones too, as a read of the year lists
+/// them) and its summary.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptYear {
+    ids: Vec<EntryId>,
+    summary: Summary,
+}
+
+impl CoupleJournal {
+    /// The past years not in memory whose summary `held` (the stamps the
+    /// index holds summaries at) does not have at the stamp in `now`: as
+    /// document, stamp and what to keep.
+    pub fn years_to_keep(
+        &self,
+        now: &BTreeMap<DocId, String>,
+        held: &BTreeMap<String, String>,
+    ) -> Vec<(String, String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (p, summary) in &self.summaries {
+            let doc = DocId::Partner(*p);
+            let (Some(stamp), false) = (now.get(&doc), self.set.is_loaded(&doc)) else {
+                continue;
+            };
+            let name = doc.to_string();
+            if held.get(&name) == Some(stamp) {
+                continue;
+            }
+            let kept = KeptYear {
+                ids: self
+                    .homes
+                    .iter()
+                    .filter(|(_, d)| *d == p)
+                    .map(|(id, _)| *id)
+                    .collect(),
+                summary: summary.clone(),
+            };
+            let json = serde_json::to_vec(&kept).expect("a kept year always serializes");
+            out.push((name, stamp.clone(), json));
+        }
+        out
+    }
+
+    /// How many past years the start read, rather than taking them from
+    /// the index.
+    pub fn swept(&self) -> usize {
+        self.swept
     }
 }
 
@@ -132,13 +195,25 @@ impl CoupleJournal {
     /// entries' homes and its summary, and drops it again unless it is
     /// active. One document at a time: memory holds the active set and
     /// the one being read, not the journal.
-    pub(super) fn sweep(&mut self) -> Result<(), StoreError> {
+    ///
+    /// A year the index kept at the stamp the year has now is not read:
+    /// its entries' homes and its summary come from `known`.
+    pub(super) fn sweep(&mut self, mut known: KnownYears) -> Result<(), StoreError> {
         let mut found: Vec<(EntryId, PartnerDoc)> = Vec::new();
         for doc in self.set.documents() {
             let DocId::Partner(p) = doc else { continue };
             if self.set.is_loaded(&doc) {
                 continue;
             }
+            if let Some(year) = known.0.remove(&doc.to_string())
+                && year.stamp == self.set.stamp(&doc)
+                && let Ok(kept) = serde_json::from_slice::<KeptYear>(&year.kept)
+            {
+                found.extend(kept.ids.into_iter().map(|id| (id, p)));
+                self.summaries.insert(p, kept.summary);
+                continue;
+            }
+            self.swept += 1;
             let report = self
                 .set
                 .load(doc, &self.actor, Instant::now(), || genesis_of(&doc))?;

@@ -11,7 +11,7 @@ use super::entries::EntryDocError;
 use crate::EntryId;
 
 /// One ritual-log line as read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     /// The ritual's id (the key of the record that made it).
     pub ritual: String,

@@ -353,3 +353,44 @@ fn the_newest_weeks_read_first_are_every_entry_from_their_first_page_on() {
         .unwrap();
     assert!(ix.read_recent(2).unwrap().is_none());
 }
+
+#[test]
+fn a_kept_summary_reads_back_with_its_stamp_and_goes_with_its_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let mut up = update(&[note(1, "one")], "h1/10");
+    up.summaries = vec![
+        ("doc-2023".into(), "h1/10".into(), b"{\"kept\":1}".to_vec()),
+        ("doc-2022".into(), "h0/4".into(), b"{\"kept\":2}".to_vec()),
+    ];
+    ix.write(&up).unwrap();
+    drop(ix);
+    let mut ix = Index::open(dir.path(), FileKey::for_tests(KEY)).unwrap();
+    let got = ix.read().unwrap().summaries;
+    assert_eq!(
+        got["doc-2023"],
+        ("h1/10".to_string(), b"{\"kept\":1}".to_vec())
+    );
+    assert_eq!(got.len(), 2);
+    assert!(
+        !contains(&all_bytes(dir.path()), b"kept"),
+        "a summary is sealed"
+    );
+
+    ix.write(&Update {
+        drop_docs: vec!["doc-2022".into()],
+        ..Update::default()
+    })
+    .unwrap();
+    let got = ix.read().unwrap().summaries;
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["doc-2023"]);
+
+    // A row moved to another document's place does not open: left out.
+    ix.conn
+        .execute(
+            "UPDATE summaries SET doc = 'doc-2021' WHERE doc = 'doc-2023'",
+            [],
+        )
+        .unwrap();
+    assert!(ix.read().unwrap().summaries.is_empty());
+}

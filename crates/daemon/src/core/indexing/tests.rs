@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hearth_ipc::{AddEntry, DeleteEntry, Init, Log, LogQuery, Request, Response};
+use hearth_ipc::{AddEntry, DeleteEntry, Init, Log, LogQuery, Request, Response, ShowEntry};
 use hearth_model::{Body, EntryId, NewEntry};
 use hearth_store::index::Index;
 use hearth_store::keyslot::SlotKey;
@@ -51,9 +51,16 @@ fn start(home: &Path) -> (Core, Option<CoupleJournal>, bool) {
     let set = open_set(home);
     let start = StartIndex::read(home, FileKey::for_tests(3), &set, |_| {}).expect("index opens");
     let current = start.current;
+    // As the daemon does: the past years the index kept go to the open.
+    let known = start.known_years();
     let mut core = Core::new(identity.clone(), file, "test".into(), Some(7));
     core.indexed(start);
-    (core, Some(journal(set, &identity)), current)
+    let partner = identity
+        .partner
+        .as_ref()
+        .and_then(|p| p.as_str().parse().ok());
+    let j = CoupleJournal::open_with(set, &identity.secret(), partner, known).unwrap();
+    (core, Some(j), current)
 }
 
 fn ask(core: &mut Core, req: Request) -> Response {
@@ -144,6 +151,81 @@ fn commit_behind_the_index(home: &Path) {
     j.add_entry(at(), &new, id, false, &mut rand::random::<u128>)
         .unwrap();
     j.commit().unwrap();
+}
+
+fn swept(core: &Core) -> usize {
+    match core {
+        Core::Ready(r) => r.swept_at_start(),
+        Core::Loading(_) => panic!("not ready"),
+    }
+}
+
+/// A note written at `at` on a day of 2025, a past year beside 2026's `AT`.
+fn add_last_year(core: &mut Core, text: &str, at: &str) -> EntryId {
+    let r = ask(
+        core,
+        Request::Add(AddEntry {
+            entry: NewEntry {
+                body: Body::Note { text: text.into() },
+                tags: BTreeSet::new(),
+                starred: false,
+                tender: None,
+            },
+            at: chrono::DateTime::parse_from_rfc3339(at).unwrap(),
+            private: false,
+        }),
+    );
+    match r {
+        Response::Entry { entry, .. } => entry.id,
+        r => panic!("{r:?}"),
+    }
+}
+
+fn shown(core: &mut Core, id: &EntryId) -> String {
+    match ask(core, Request::Show(ShowEntry { id: id.key() })) {
+        Response::Entry { entry, .. } => match entry.body {
+            Body::Note { text } => text,
+            b => panic!("{b:?}"),
+        },
+        r => panic!("{r:?}"),
+    }
+}
+
+#[test]
+fn a_start_reads_no_past_year_the_index_kept_and_reads_one_that_moved() {
+    let (home, _) = home_with(&["this year"]);
+    let (core, j, _) = start(home.path());
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    let old = add_last_year(&mut core, "last june", "2025-06-01T09:00:00+02:00");
+    drop(core);
+
+    // 2025 was in memory when the core went: nothing kept it yet, so
+    // this start reads it, and keeps it in the index once it is let go.
+    let (core, j, _) = start(home.path());
+    let core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(swept(&core), 1);
+    drop(core);
+
+    // Kept: not read, and its entry is still found where it lives.
+    let (core, j, _) = start(home.path());
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(swept(&core), 0, "the kept year was read again");
+    assert_eq!(shown(&mut core, &old), "last june");
+    // Another moment: the test's clock and randomness are fixed, so the
+    // same one would give the same id, which the journal refuses.
+    let newer = add_last_year(&mut core, "late june", "2025-06-28T09:00:00+02:00");
+    drop(core);
+
+    // 2025 moved after the index kept it: read again, with both entries.
+    let (core, j, _) = start(home.path());
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(swept(&core), 1, "the moved year was not read");
+    assert_eq!(shown(&mut core, &old), "last june");
+    assert_eq!(shown(&mut core, &newer), "late june");
+    assert_eq!(
+        texts(ask(&mut core, log())),
+        set(&["this year", "last june", "late june"])
+    );
 }
 
 fn reread(core: &Core) -> usize {
