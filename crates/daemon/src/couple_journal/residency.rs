@@ -24,7 +24,7 @@ use hearth_store::StoreError;
 use super::{CoupleJournal, entry_ids};
 
 /// What the journal keeps of a partner document that is not in memory.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Summary {
     pub rituals: Vec<LogLine>,
     pub markers: BTreeMap<String, BTreeSet<EntryId>>,

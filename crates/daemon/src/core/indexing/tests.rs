@@ -71,6 +71,10 @@ fn ask(core: &mut Core, req: Request) -> Response {
 }
 
 fn add(core: &mut Core, text: &str) -> EntryId {
+    add_at(core, text, at())
+}
+
+fn add_at(core: &mut Core, text: &str, at: chrono::DateTime<chrono::FixedOffset>) -> EntryId {
     let r = ask(
         core,
         Request::Add(AddEntry {
@@ -80,7 +84,7 @@ fn add(core: &mut Core, text: &str) -> EntryId {
                 starred: false,
                 tender: None,
             },
-            at: at(),
+            at,
             private: false,
         }),
     );
@@ -162,23 +166,11 @@ fn swept(core: &Core) -> usize {
 
 /// A note written at `at` on a day of 2025, a past year beside 2026's `AT`.
 fn add_last_year(core: &mut Core, text: &str, at: &str) -> EntryId {
-    let r = ask(
+    add_at(
         core,
-        Request::Add(AddEntry {
-            entry: NewEntry {
-                body: Body::Note { text: text.into() },
-                tags: BTreeSet::new(),
-                starred: false,
-                tender: None,
-            },
-            at: chrono::DateTime::parse_from_rfc3339(at).unwrap(),
-            private: false,
-        }),
-    );
-    match r {
-        Response::Entry { entry, .. } => entry.id,
-        r => panic!("{r:?}"),
-    }
+        text,
+        chrono::DateTime::parse_from_rfc3339(at).unwrap(),
+    )
 }
 
 fn shown(core: &mut Core, id: &EntryId) -> String {
