@@ -949,6 +949,83 @@ fn only_the_newest_year_stays_in_memory_and_past_years_answer_from_what_is_kept(
 }
 
 #[test]
+fn a_past_year_kept_for_the_index_opens_with_the_same_log_lines_markers_and_homes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut j = open(tmp.path(), None);
+    let me = j.found("laptop", "Ana", now()).unwrap();
+    let mut rng = counter();
+    let answered = EntryId::from_parts(1_746_100_000_000, 2);
+    let answer = NewEntry {
+        body: Body::Answer {
+            prompt: "p-7".into(),
+            text: "asked a year ago".into(),
+        },
+        ..note("")
+    };
+    j.add_entry(
+        at("2025-05-01T20:00:00+01:00"),
+        &answer,
+        answered,
+        false,
+        &mut rng,
+    )
+    .unwrap();
+    let walk = j.add_ritual(now(), &sunday_walk(me)).unwrap();
+    let sunday = "2025-05-04".parse().unwrap();
+    j.mark_done(
+        at("2025-05-04T20:00:00+01:00"),
+        &walk,
+        sunday,
+        Some(answered),
+    )
+    .unwrap();
+    j.add_entry(now(), &note("this year"), id(1), false, &mut rng)
+        .unwrap();
+    j.commit().unwrap();
+    drop(j);
+
+    let last_year = PartnerDoc {
+        kind: DocKind::Partner,
+        partner: me,
+        year: 2025,
+    };
+    // The first open reads 2025, and keeps what the index would store.
+    let j = open(tmp.path(), Some(me));
+    assert_eq!(j.swept(), 1);
+    let (lines, markers) = (j.log_lines(&last_year), j.markers(&last_year));
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].entry, Some(answered));
+    assert!(markers.values().any(|ids| ids.contains(&answered)));
+    let kept = j.years_to_keep(&j.stamps(), &BTreeMap::new());
+    assert_eq!(kept.len(), 1, "2025 alone is a past year out of memory");
+    let known = KnownYears(
+        kept.into_iter()
+            .map(|(doc, stamp, kept)| (doc, KnownYear { stamp, kept }))
+            .collect(),
+    );
+    drop(j);
+
+    // The next open takes 2025 from what was kept and reads nothing of it.
+    let (set, _) = DocSet::open(tmp.path(), FileKey::for_tests(1), SlotKey::for_tests(2)).unwrap();
+    let mut j = CoupleJournal::open_with(set, &SECRET, Some(me), known).unwrap();
+    assert_eq!(j.swept(), 0, "the kept year was read again");
+    assert_eq!(j.loaded_count(), 2);
+    assert_eq!(j.log_lines(&last_year), lines);
+    assert_eq!(j.markers(&last_year), markers);
+    assert!(j.logged(&walk.id, sunday, None));
+    assert!(j.has_entry(&answered));
+    assert_eq!(
+        j.loaded_count(),
+        2,
+        "answering from the kept year loads nothing"
+    );
+    assert!(matches!(
+        j.entry(&answered).unwrap(),
+        Some(Found::Readable(_))
+    ));
+}
+
+#[test]
 fn an_answer_in_a_past_year_not_in_memory_opens_when_the_partner_answers_now() {
     let tmp = tempfile::tempdir().unwrap();
     let mut p = two_partners(tmp.path());
