@@ -73,6 +73,11 @@ enum Msg {
     /// The index, read before the documents.
     Indexed(Box<crate::core::StartIndex>),
     Loaded(Box<Result<CoupleJournal, StoreError>>),
+    /// The journal, opened before the rest of the index is read: it takes
+    /// new entries and `log -n` at once (`Core::opened`).
+    Opened(Box<CoupleJournal>),
+    /// The rest of the index, after `Opened`; `None` if it did not read.
+    RestOfIndex(Option<Box<crate::core::StartIndex>>),
     /// Time to drop documents nobody used lately.
     Tidy,
     Stop,
@@ -273,33 +278,65 @@ async fn run_unlocked(
         .spawn(move || {
             let started = std::time::Instant::now();
             let index_key = file_key.clone();
-            let res = DocSet::open(&data_dir, file_key, slot_key).and_then(|(set, report)| {
-                if !report.removed.is_empty() {
-                    tracing::warn!(
-                        files = report.removed.len(),
-                        "removed files of a commit cut short"
-                    );
+            let (set, report) = match DocSet::open(&data_dir, file_key, slot_key) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    let _ = loader_tx.send(Msg::Loaded(Box::new(Err(e))));
+                    return;
                 }
-                let early = loader_tx.clone();
-                let recent = move |r| {
-                    let _ = early.send(Msg::Recent(Box::new(r)));
-                };
-                let mut known = crate::couple_journal::KnownYears::default();
-                if let Some(start) =
-                    crate::core::StartIndex::read(&data_dir, index_key, &set, recent)
-                {
-                    known = start.known_years();
-                    let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
+            };
+            if !report.removed.is_empty() {
+                tracing::warn!(
+                    files = report.removed.len(),
+                    "removed files of a commit cut short"
+                );
+            }
+            let opening = crate::core::OpeningIndex::open(&data_dir, index_key, &set);
+            let recent = opening.as_ref().and_then(|o| o.recent());
+            let res = match (opening, recent) {
+                // A current index: its newest weeks answer `log -n` now,
+                // and the journal takes writes once it is open, before the
+                // rest of the index is read (issue 11.4).
+                (Some(opening), Some(recent)) => {
+                    let _ = loader_tx.send(Msg::Recent(Box::new(recent)));
+                    let known = opening.known_years();
+                    match CoupleJournal::open_with(set, &secret, partner, known) {
+                        Ok(journal) => {
+                            crate::memory::give_back();
+                            tracing::info!(
+                                ms = started.elapsed().as_millis() as u64,
+                                "journal open; reading the rest of the index"
+                            );
+                            let _ = loader_tx.send(Msg::Opened(Box::new(journal)));
+                            let rest = opening.read();
+                            tracing::debug!(
+                                ms = started.elapsed().as_millis() as u64,
+                                "index read"
+                            );
+                            let _ = loader_tx.send(Msg::RestOfIndex(rest.map(Box::new)));
+                            crate::memory::give_back();
+                            return;
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
-                // The pages read and parsed are gone: returned before the
-                // documents load, so the two do not add up at the peak.
-                crate::memory::give_back();
-                tracing::debug!(ms = started.elapsed().as_millis() as u64, "index read");
-                let journal = CoupleJournal::open_with(set, &secret, partner, known);
-                // The past years read once at open are gone from memory.
-                crate::memory::give_back();
-                journal
-            });
+                (opening, _) => {
+                    let mut known = crate::couple_journal::KnownYears::default();
+                    if let Some(start) = opening.and_then(|o| o.read()) {
+                        known = start.known_years();
+                        let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
+                    }
+                    // The pages read and parsed are gone: returned before
+                    // the documents load, so the two do not add up at the
+                    // peak.
+                    crate::memory::give_back();
+                    tracing::debug!(ms = started.elapsed().as_millis() as u64, "index read");
+                    let journal = CoupleJournal::open_with(set, &secret, partner, known);
+                    // The past years read once at open are gone from memory.
+                    crate::memory::give_back();
+                    journal
+                }
+            };
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
                 ok = res.is_ok(),
@@ -743,6 +780,20 @@ fn core_loop(mut core: Core, mut rx: mpsc::UnboundedReceiver<Msg>) -> Result<(),
                 Msg::Indexed(start) => {
                     core.indexed(*start);
                     // Reads that waited may be answered now.
+                    work.splice(0..0, waiting.drain(..));
+                }
+                Msg::Opened(journal) => {
+                    core = match core.opened(*journal) {
+                        Ok(core) => core,
+                        Err(e) => {
+                            fail_all(waiting.into_iter().chain(work), &e.to_string());
+                            return Err(e.to_string());
+                        }
+                    };
+                    work.splice(0..0, waiting.drain(..));
+                }
+                Msg::RestOfIndex(rest) => {
+                    core.rest_of_index(rest.map(|r| *r));
                     work.splice(0..0, waiting.drain(..));
                 }
                 Msg::Loaded(loaded) => {

@@ -79,6 +79,14 @@ pub struct Recent {
     pub from_page: i64,
 }
 
+impl Recent {
+    /// The earliest entry time these pages cover: an entry whose id is
+    /// this late or later is in `view` if the index has it.
+    pub fn from_ms(&self) -> u64 {
+        u64::try_from(self.from_page).unwrap_or(0) * PAGE_SPAN_MS
+    }
+}
+
 /// One catch-up of the index, written in one transaction.
 #[derive(Debug, Default)]
 pub struct Update {
@@ -239,7 +247,7 @@ impl Index {
     }
 
     /// The past years' summaries that open, by document, with their stamps.
-    fn summaries(&self) -> Result<BTreeMap<String, (String, Vec<u8>)>, StoreError> {
+    pub fn summaries(&self) -> Result<BTreeMap<String, (String, Vec<u8>)>, StoreError> {
         let err = sql(&self.path);
         let mut stmt = self
             .conn

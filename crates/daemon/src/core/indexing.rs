@@ -36,17 +36,22 @@ pub struct StartIndex {
 /// while it reads the rest: a quiet couple writes a few entries a week.
 pub const RECENT_WEEKS: i64 = 8;
 
-impl StartIndex {
-    /// Opens the index in `data` and reads it back, noting whether it
-    /// reflects every document as `set`'s manifest has it. When it does,
-    /// `recent` gets the newest weeks first, before the rest is read.
-    /// `None` when it cannot be opened: the start then reads every entry.
-    pub fn read(
-        data: &Path,
-        key: FileKey,
-        set: &DocSet,
-        recent: impl FnOnce(Recent),
-    ) -> Option<StartIndex> {
+/// The index opened at a start, before its entries are read: enough to
+/// say whether it is current, to read its newest weeks, and to tell the
+/// journal's open which past years it keeps.
+pub struct OpeningIndex {
+    index: Index,
+    /// Every document's stamp in the index matches the manifest.
+    current: bool,
+    /// The committed heads, which are the documents' heads once loaded.
+    heads: Vec<String>,
+}
+
+impl OpeningIndex {
+    /// Opens the index in `data` and compares its stamps with `set`'s
+    /// manifest. `None` when it cannot be opened: the start then reads
+    /// every entry.
+    pub fn open(data: &Path, key: FileKey, set: &DocSet) -> Option<OpeningIndex> {
         let index = match Index::open(data, key) {
             Ok(index) => index,
             Err(e) => {
@@ -55,61 +60,108 @@ impl StartIndex {
             }
         };
         let docs = set.documents();
-        let current_at = |stamps: &std::collections::BTreeMap<String, (String, usize)>| {
+        let current = index.stamps().is_ok_and(|stamps| {
             !stamps.is_empty()
                 && stamps.len() == docs.len()
                 && docs
                     .iter()
                     .all(|d| stamps.get(&d.to_string()).map(|(s, _)| s) == Some(&set.stamp(d)))
-        };
-        if index.stamps().is_ok_and(|s| current_at(&s))
-            && let Ok(Some(newest)) = index.read_recent(RECENT_WEEKS)
-        {
-            recent(newest);
-        }
-        let mut indexed = match index.read() {
-            Ok(ix) => ix,
-            Err(e) => {
-                tracing::warn!(error = %e, "the index is not usable; reading every entry instead");
-                return None;
-            }
-        };
-        let current = current_at(&indexed.stamps);
-        // What status shows before the load: the committed heads, which
-        // are the documents' heads once loaded.
+        });
         let mut heads: Vec<String> = docs
             .iter()
             .flat_map(|d| set.committed_heads(d).unwrap_or_default())
             .map(|h| h.to_string())
             .collect();
         heads.sort();
-        indexed.view.heads = heads;
-        Some(StartIndex {
+        Some(OpeningIndex {
             index,
+            current,
+            heads,
+        })
+    }
+
+    /// The newest weeks, when the index is current and they open.
+    pub fn recent(&self) -> Option<Recent> {
+        if !self.current {
+            return None;
+        }
+        self.index.read_recent(RECENT_WEEKS).ok().flatten()
+    }
+
+    /// The past years the index kept at the stamp its entries reflect.
+    pub fn known_years(&self) -> KnownYears {
+        match (self.index.stamps(), self.index.summaries()) {
+            (Ok(stamps), Ok(summaries)) => known_years(&stamps, &summaries),
+            _ => KnownYears::default(),
+        }
+    }
+
+    /// Reads the whole index. `None` when it does not read: the start then
+    /// reads every entry.
+    pub fn read(self) -> Option<StartIndex> {
+        let mut indexed = match self.index.read() {
+            Ok(ix) => ix,
+            Err(e) => {
+                tracing::warn!(error = %e, "the index is not usable; reading every entry instead");
+                return None;
+            }
+        };
+        // A page that did not open emptied the index: nothing is current.
+        let current = self.current && !indexed.stamps.is_empty();
+        indexed.view.heads = self.heads;
+        Some(StartIndex {
+            index: self.index,
             indexed,
             current,
         })
+    }
+}
+
+/// The past years in `summaries` kept at the stamp `stamps` gives their
+/// document's entries.
+fn known_years(
+    stamps: &BTreeMap<String, (String, usize)>,
+    summaries: &BTreeMap<String, (String, Vec<u8>)>,
+) -> KnownYears {
+    KnownYears(
+        summaries
+            .iter()
+            .filter(|(doc, (stamp, _))| stamps.get(*doc).map(|(s, _)| s) == Some(stamp))
+            .map(|(doc, (stamp, kept))| {
+                (
+                    doc.clone(),
+                    KnownYear {
+                        stamp: stamp.clone(),
+                        kept: kept.clone(),
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+impl StartIndex {
+    /// Opens the index in `data` and reads it back whole, noting whether
+    /// it reflects every document as `set`'s manifest has it. When it
+    /// does, `recent` gets the newest weeks first. `None` when it cannot
+    /// be opened: the start then reads every entry.
+    pub fn read(
+        data: &Path,
+        key: FileKey,
+        set: &DocSet,
+        recent: impl FnOnce(Recent),
+    ) -> Option<StartIndex> {
+        let opening = OpeningIndex::open(data, key, set)?;
+        if let Some(newest) = opening.recent() {
+            recent(newest);
+        }
+        opening.read()
     }
 
     /// The past years the index kept at the stamp its entries reflect,
     /// for the journal's open to take instead of reading them.
     pub fn known_years(&self) -> KnownYears {
-        let ix = &self.indexed;
-        KnownYears(
-            ix.summaries
-                .iter()
-                .filter(|(doc, (stamp, _))| ix.stamps.get(*doc).map(|(s, _)| s) == Some(stamp))
-                .map(|(doc, (stamp, kept))| {
-                    (
-                        doc.clone(),
-                        KnownYear {
-                            stamp: stamp.clone(),
-                            kept: kept.clone(),
-                        },
-                    )
-                })
-                .collect(),
-        )
+        known_years(&self.indexed.stamps, &self.indexed.summaries)
     }
 }
 
@@ -193,7 +245,16 @@ impl Ready {
     /// The first view of a loaded journal: the index's, with the documents
     /// whose stamps moved read again; or, without an index or when the
     /// couple document moved (names, settled repairs), read whole.
-    pub(super) fn start_view(&mut self, start: Option<StartIndex>) {
+    ///
+    /// `opened`, for a core that took writes before the whole index was
+    /// read (`Ready::early`): the stamps when the journal opened. What
+    /// moved since is in the view already, marked for the index; only
+    /// what the index missed at the open is read again.
+    pub(super) fn start_view(
+        &mut self,
+        start: Option<StartIndex>,
+        opened: Option<BTreeMap<DocId, String>>,
+    ) {
         let Some(StartIndex {
             index, mut indexed, ..
         }) = start
@@ -201,6 +262,10 @@ impl Ready {
             self.rebuild_view();
             return;
         };
+        // The entries written since the open, to lay over the index's.
+        let early = opened
+            .as_ref()
+            .map(|_| (std::mem::take(&mut self.view), self.index.dirty.clone()));
         self.index.index = Some(index);
         self.index.committed = true;
         self.index.seen = std::mem::take(&mut indexed.seen);
@@ -209,13 +274,18 @@ impl Ready {
             .map(|(doc, (stamp, _))| (doc, stamp))
             .collect();
         let now = self.journal.stamps();
-        let moved: Vec<DocId> = now
+        let base = opened.unwrap_or_else(|| now.clone());
+        let moved: Vec<DocId> = base
             .iter()
             .filter(|(d, s)| indexed.stamps.get(&d.to_string()).map(|(s, _)| s) != Some(s))
             .map(|(d, _)| *d)
             .collect();
         if indexed.stamps.is_empty() || moved.contains(&DocId::Couple) {
             self.index.reread_at_start = now.len();
+            if let Some((early, _)) = early {
+                // Compared with what was shown, so its entries are marked.
+                self.view = early;
+            }
             self.rebuild_view();
             return;
         }
@@ -251,6 +321,14 @@ impl Ready {
             for e in read {
                 self.index.dirty.insert(e.id);
                 self.view.entries.insert(e.id, Box::new(e));
+            }
+        }
+        if let Some((mut early, written)) = early {
+            for id in &written {
+                match early.entries.remove(id) {
+                    Some(e) => self.view.entries.insert(*id, e),
+                    None => self.view.entries.remove(id),
+                };
             }
         }
         self.index.reread_at_start = moved.len();

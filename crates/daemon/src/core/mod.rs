@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use crate::addresses::AddressBook;
 use crate::identity::{Identity, IdentityFile};
 
-pub use indexing::StartIndex;
+pub use indexing::{OpeningIndex, StartIndex};
 pub use prompts::prompt_of_the_day;
 pub use refusal::Refusal;
 use sessions::Sessions;
@@ -85,8 +85,9 @@ pub struct Loading {
     base: Base,
     start: Option<StartIndex>,
     /// The index's newest weeks, read before the rest of it, when the
-    /// index reflects every document as committed.
-    recent: Option<View>,
+    /// index reflects every document as committed, and the earliest entry
+    /// time they cover (`Recent::from_ms`).
+    recent: Option<(View, u64)>,
 }
 
 impl Loading {
@@ -106,16 +107,40 @@ impl Loading {
     /// `n` also waits: my own answer that opens it may be older than
     /// those weeks, and only a hidden one makes the list come up short.
     fn early_log(&self, r: &hearth_ipc::Log) -> Option<Response> {
-        let view = self.recent.as_ref()?;
-        let n = r.query.limit?;
-        if r.query.after.is_some() || r.query.page.is_some() {
-            return None;
-        }
-        match entries::Reader::new(&self.base, view, DayBoundary::default()).log(r) {
-            Ok(Response::Entries(list)) if list.entries.len() == n => Some(Response::Entries(list)),
-            _ => None,
-        }
+        let (view, _) = self.recent.as_ref()?;
+        newest_log(&self.base, view, r)
     }
+}
+
+/// A `log` answered from a view that holds every entry from some week on
+/// (the index's newest weeks, and what was written since): only one that
+/// asks for its `n` newest matches, and finds all `n` there. The walk
+/// newest first then meets the same entries it would in the whole index,
+/// so the answer is the same; anything else waits for the whole. A sealed
+/// answer among the `n` also waits: my own answer that opens it may be
+/// older than those weeks, and only a hidden one makes the list come up
+/// short.
+fn newest_log(base: &Base, view: &View, r: &hearth_ipc::Log) -> Option<Response> {
+    let n = r.query.limit?;
+    if r.query.after.is_some() || r.query.page.is_some() {
+        return None;
+    }
+    match entries::Reader::new(base, view, DayBoundary::default()).log(r) {
+        Ok(Response::Entries(list)) if list.entries.len() == n => Some(Response::Entries(list)),
+        _ => None,
+    }
+}
+
+/// A ready core that took the journal before the whole index was read
+/// (docs/ARCHITECTURE.md, "Start-up"): its view holds the index's newest
+/// weeks and what was written since. Until the rest is read it takes new
+/// entries dated within those weeks and `log -n` that they answer; the
+/// rest waits, and the index is not written.
+pub struct Early {
+    /// The documents' stamps when the journal opened.
+    opened: std::collections::BTreeMap<hearth_model::records::manifest::DocId, String>,
+    /// The earliest entry time the view covers.
+    from_ms: u64,
 }
 
 /// The documents are here.
@@ -125,6 +150,8 @@ pub struct Ready {
     view: View,
     index: indexing::IndexState,
     pub(crate) sessions: Sessions,
+    /// Set while the rest of the index is still being read.
+    early: Option<Early>,
 }
 
 pub enum Core {
@@ -256,7 +283,8 @@ impl Core {
                 from_page = recent.from_page,
                 "the index's newest weeks are read"
             );
-            l.recent = Some(recent.view);
+            let from_ms = recent.from_ms();
+            l.recent = Some((recent.view, from_ms));
         }
     }
 
@@ -303,7 +331,24 @@ impl Core {
     /// Whether `input` can be handled now, or must wait for the document.
     pub fn can_take(&self, input: &Input) -> bool {
         match self {
-            Core::Ready(_) => true,
+            Core::Ready(r) => match (&r.early, input) {
+                (None, _) => true,
+                (Some(_), Input::Request(Request::Shutdown)) => true,
+                (Some(early), Input::Request(Request::Add(a))) => {
+                    // Its id follows this device's newest entry at or after
+                    // its time, which the view holds from `from_ms` on.
+                    u64::try_from(a.at.timestamp_millis()).is_ok_and(|ms| ms >= early.from_ms)
+                }
+                (Some(_), Input::Request(Request::Log(q))) => {
+                    newest_log(&r.base, &r.view, q).is_some()
+                }
+                // Where the endpoint listens, or why it does not: kept
+                // for status, nothing to do with the entries.
+                (Some(_), Input::Listening(..) | Input::SyncDown(_)) => true,
+                // Everything else, peers' frames too, reads or changes
+                // entries the view does not hold yet.
+                (Some(_), _) => false,
+            },
             Core::Loading(l) => match input {
                 Input::Request(Request::Shutdown) => true,
                 Input::Request(Request::Log(r)) if l.cached().is_none() => l.early_log(r).is_some(),
@@ -331,8 +376,9 @@ impl Core {
             view: View::default(),
             index: indexing::IndexState::default(),
             sessions: Sessions::default(),
+            early: None,
         };
-        ready.start_view(start);
+        ready.start_view(start, None);
         // Past years the start read again (moved since the index last
         // caught up, or every one without an index) leave memory now,
         // before the index write, which keeps the summary of each year
@@ -345,6 +391,66 @@ impl Core {
         crate::memory::give_back();
         ready.publish();
         Ok(Core::Ready(Box::new(ready)))
+    }
+
+    /// Takes the journal before the rest of the index is read, when the
+    /// index's newest weeks are here (they are read only from a current
+    /// index): new entries and `log -n` are answered from them at once,
+    /// the rest when `rest_of_index` brings the whole. Without those
+    /// weeks this is `loaded`.
+    pub fn opened(self, journal: CoupleJournal) -> Result<Core, ModelError> {
+        let Core::Loading(Loading {
+            base,
+            start,
+            recent: Some((view, from_ms)),
+        }) = self
+        else {
+            return self.loaded(journal);
+        };
+        if start.is_some() {
+            // The whole index is here already.
+            let loading = Loading {
+                base,
+                start,
+                recent: None,
+            };
+            return Core::Loading(loading).loaded(journal);
+        }
+        let opened = journal.stamps();
+        let mut ready = Ready {
+            base,
+            journal,
+            view,
+            index: indexing::IndexState::default(),
+            sessions: Sessions::default(),
+            early: Some(Early { opened, from_ms }),
+        };
+        ready.view.partners = ready.journal.partners();
+        ready.view.heads = ready.journal.heads_hex();
+        Ok(Core::Ready(Box::new(ready)))
+    }
+
+    /// The whole index, read after `opened`: the view becomes the index's
+    /// with what was written since laid over it, and the index catches
+    /// up. `None`, an index that did not read: every entry is read from
+    /// the documents.
+    pub fn rest_of_index(&mut self, start: Option<StartIndex>) {
+        let Core::Ready(r) = self else {
+            if let (Core::Loading(l), Some(start)) = (self, start) {
+                l.start = Some(start);
+                l.recent = None;
+            }
+            return;
+        };
+        let Some(early) = r.early.take() else {
+            return;
+        };
+        r.start_view(start, Some(early.opened));
+        r.journal
+            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
+        r.write_index();
+        crate::memory::give_back();
+        r.publish();
     }
 
     /// Drops from memory the documents nobody used for

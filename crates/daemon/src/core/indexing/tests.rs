@@ -11,7 +11,7 @@ use hearth_store::index::Index;
 use hearth_store::keyslot::SlotKey;
 use hearth_store::{DocSet, FileKey};
 
-use super::StartIndex;
+use super::{OpeningIndex, StartIndex};
 use crate::core::{Core, Input, Output};
 use crate::couple_journal::CoupleJournal;
 use crate::identity::{Identity, IdentityFile};
@@ -329,4 +329,120 @@ fn a_clean_start_answers_log_n_from_the_newest_weeks_before_the_rest_of_the_inde
     )
     .unwrap();
     assert!(!start.current && !called);
+}
+
+/// A core as the daemon starts one on a current index: the newest weeks
+/// read, then the journal opened before the rest of the index. Returns
+/// the opened index, whose `read` is the rest.
+fn start_early(home: &Path) -> (Core, OpeningIndex) {
+    let file = identity_file(home);
+    let identity = file.load_or_create().unwrap();
+    let set = open_set(home);
+    let opening = OpeningIndex::open(home, FileKey::for_tests(3), &set).expect("index opens");
+    let recent = opening
+        .recent()
+        .expect("a current index reads its newest weeks");
+    let known = opening.known_years();
+    let mut core = Core::new(identity.clone(), file, "test".into(), Some(7));
+    core.recent(recent);
+    let partner = identity
+        .partner
+        .as_ref()
+        .and_then(|p| p.as_str().parse().ok());
+    let j = CoupleJournal::open_with(set, &identity.secret(), partner, known).unwrap();
+    (core.opened(j).unwrap(), opening)
+}
+
+fn add_request(text: &str, at: &str) -> Request {
+    Request::Add(AddEntry {
+        entry: NewEntry {
+            body: Body::Note { text: text.into() },
+            tags: BTreeSet::new(),
+            starred: false,
+            tender: None,
+        },
+        at: chrono::DateTime::parse_from_rfc3339(at).unwrap(),
+        private: false,
+    })
+}
+
+fn log_n(n: usize) -> Request {
+    Request::Log(Log {
+        query: LogQuery {
+            limit: Some(n),
+            ..LogQuery::default()
+        },
+        at: at(),
+    })
+}
+
+/// One a week before `AT`, within the newest weeks the start reads first.
+const LAST_WEEK: &str = "2026-11-18T21:30:00+01:00";
+
+#[test]
+fn a_start_takes_a_new_entry_before_the_rest_of_the_index_and_loses_no_entry_after() {
+    let (home, _) = home_with(&["one", "two"]);
+    let (core, j, _) = start(home.path());
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    add_last_year(&mut core, "last june", "2025-06-01T09:00:00+02:00");
+    add_at(
+        &mut core,
+        "last week",
+        chrono::DateTime::parse_from_rfc3339(LAST_WEEK).unwrap(),
+    );
+    drop(core);
+
+    let (mut core, opening) = start_early(home.path());
+    let early = add_request("written early", "2026-11-25T22:00:00+01:00");
+    assert!(core.can_take(&Input::Request(early.clone())));
+    // Dated before the weeks in memory: its id's place is not known yet.
+    let old = add_request("backdated", "2025-07-01T09:00:00+02:00");
+    assert!(!core.can_take(&Input::Request(old)));
+    // A log of every entry needs the whole index; the newest two do not.
+    assert!(!core.can_take(&Input::Request(log())));
+    assert!(core.can_take(&Input::Request(log_n(2))));
+    assert!(!core.can_take(&Input::Request(Request::Status)));
+    assert!(matches!(ask(&mut core, early), Response::Entry { .. }));
+    assert_eq!(
+        texts(ask(&mut core, log_n(2))),
+        set(&["written early", "two"])
+    );
+
+    core.rest_of_index(opening.read());
+    assert!(core.can_take(&Input::Request(log())));
+    let all = set(&["one", "two", "last june", "last week", "written early"]);
+    assert_eq!(texts(ask(&mut core, log())), all);
+    assert_eq!(
+        reread(&core),
+        0,
+        "what the early write moved is in the view"
+    );
+    drop(core);
+
+    // The index caught up with the early write: the next start is current
+    // and reads no document again.
+    let (core, j, current) = start(home.path());
+    assert!(current);
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(reread(&core), 0);
+    assert_eq!(texts(ask(&mut core, log())), all);
+}
+
+#[test]
+fn a_daemon_killed_before_the_rest_of_the_index_loses_no_early_write() {
+    let (home, _) = home_with(&["one", "two"]);
+    let (mut core, _opening) = start_early(home.path());
+    let early = add_request("written early", "2026-11-25T22:00:00+01:00");
+    assert!(matches!(ask(&mut core, early), Response::Entry { .. }));
+    // Killed: the index was never written, so it lags the journal.
+    drop(core);
+
+    let (core, j, current) = start(home.path());
+    assert!(!current, "the early write moved a document past the index");
+    let mut core = core.loaded(j.unwrap()).unwrap();
+    assert_eq!(reread(&core), 1);
+    assert_eq!(
+        texts(ask(&mut core, log())),
+        set(&["one", "two", "written early"])
+    );
 }
