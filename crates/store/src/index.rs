@@ -36,7 +36,7 @@ pub const FILE_NAME: &str = "index.db";
 
 /// Bumped when the tables or the row format change: an index of another
 /// format is emptied and rebuilt.
-const FORMAT: i64 = 3;
+const FORMAT: i64 = 4;
 
 /// How much entry time one page holds: a week, in milliseconds.
 const PAGE_SPAN_MS: u64 = 7 * 24 * 60 * 60 * 1000;

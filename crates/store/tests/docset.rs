@@ -422,3 +422,61 @@ fn files_are_owner_only_and_hold_no_plaintext() {
         }
     }
 }
+
+#[test]
+fn stored_documents_load_side_by_side_as_one_at_a_time_and_a_damaged_file_is_still_set_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut set = committed_pair(tmp.path(), 1);
+    write(&mut set, PARTNER, 2);
+    set.commit().unwrap();
+    drop(set);
+    // Damage the partner document's last chunk, as the test above does.
+    let last = doc_files(tmp.path())
+        .into_iter()
+        .filter(|n| n.starts_with("p-"))
+        .max()
+        .unwrap();
+    let path = tmp.path().join("docs").join(&last);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+
+    let never_stored = DocId::Partner(PartnerDoc {
+        year: 2027,
+        ..match PARTNER {
+            DocId::Partner(p) => p,
+            DocId::Couple => unreachable!(),
+        }
+    });
+    let mut set = open(tmp.path());
+    let report = set
+        .load_stored(
+            &[DocId::Couple, PARTNER, never_stored],
+            &actor(),
+            Instant::now(),
+            |d| genesis(*d),
+        )
+        .unwrap();
+    assert_eq!(report.quarantined.len(), 1);
+    assert_eq!(report.quarantined[0].file, path);
+    assert!(report.quarantined[0].moved_to.exists());
+    assert_eq!(value(&set, DocId::Couple), Some(1));
+    assert_eq!(value(&set, PARTNER), Some(1), "the earlier chunk loads");
+    assert!(
+        !set.is_loaded(&never_stored),
+        "a document the manifest does not name is left for `load`"
+    );
+    // The next commit names only what is there; a reopen is clean.
+    write(&mut set, PARTNER, 4);
+    set.commit().unwrap();
+    drop(set);
+    let mut set = open(tmp.path());
+    let report = set
+        .load_stored(&[DocId::Couple, PARTNER], &actor(), Instant::now(), |d| {
+            genesis(*d)
+        })
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(value(&set, PARTNER), Some(4));
+}

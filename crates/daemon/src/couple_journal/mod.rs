@@ -168,11 +168,18 @@ impl CoupleJournal {
                 }))
                 .collect(),
         };
-        for doc in j.set.documents() {
-            if j.is_active(&doc) {
-                j.ensure_loaded(&doc)?;
-            }
-        }
+        let active: Vec<DocId> = j
+            .set
+            .documents()
+            .into_iter()
+            .filter(|d| j.is_active(d))
+            .collect();
+        // Read side by side: at 50,000 entries each newest year is about
+        // 25 ms of a start's critical path.
+        let report = j
+            .set
+            .load_stored(&active, &j.actor, Instant::now(), genesis_of)?;
+        j.note_load(report);
         j.index_homes();
         j.sweep(known)?;
         tracing::debug!(read = j.swept, "past years not kept by the index were read");

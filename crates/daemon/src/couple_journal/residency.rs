@@ -57,8 +57,41 @@ pub struct KnownYear {
 /// them) and its summary.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct KeptYear {
+    #[serde(with = "packed_ids")]
     ids: Vec<EntryId>,
     summary: Summary,
+}
+
+/// Entry ids as one base64 text of 16 bytes each. A start reads every
+/// past year's ids from here; read as 50,000 ULID texts they took 9 ms of
+/// the journal's open at 50,000 entries.
+mod packed_ids {
+    use data_encoding::BASE64_NOPAD;
+    use hearth_model::EntryId;
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ids: &[EntryId], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.0.0.to_be_bytes()).collect();
+        s.serialize_str(&BASE64_NOPAD.encode(&bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EntryId>, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        let bytes = BASE64_NOPAD
+            .decode(text.as_bytes())
+            .map_err(D::Error::custom)?;
+        if bytes.len() % 16 != 0 {
+            return Err(D::Error::custom("entry ids are 16 bytes each"));
+        }
+        Ok(bytes
+            .chunks_exact(16)
+            .map(|b| {
+                let id = u128::from_be_bytes(b.try_into().expect("chunks of 16"));
+                EntryId(ulid::Ulid(id))
+            })
+            .collect())
+    }
 }
 
 impl CoupleJournal {
@@ -180,7 +213,7 @@ impl CoupleJournal {
         Ok(())
     }
 
-    fn note_load(&mut self, report: hearth_store::docset::LoadReport) {
+    pub(super) fn note_load(&mut self, report: hearth_store::docset::LoadReport) {
         self.quarantined
             .extend(report.quarantined.iter().map(ToString::to_string));
         self.quarantined.extend(report.missing.iter().map(|p| {
