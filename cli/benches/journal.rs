@@ -50,11 +50,25 @@ fn cold_start(home: &Path) -> (f64, f64, u64) {
 }
 
 /// From the daemon's spawn (after a kill -9) to its first acknowledged
-/// write, asked for over and over from the spawn on.
+/// write, asked for over and over from the spawn on. The daemon is killed
+/// once it has read everything (its `status` waits for that), so the
+/// index has caught up with the write and the next start is like this one.
 fn first_write(home: &Path) -> f64 {
     let paths = Paths::under(home);
     let t = Instant::now();
     let _d = start_daemon(home);
+    let took = first_acknowledged(&paths, t);
+    while !matches!(call(&paths, Request::Status), Some(Response::Status(s)) if !s.loading) {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "daemon never loaded"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    took
+}
+
+fn first_acknowledged(paths: &Paths, t: Instant) -> f64 {
     loop {
         let add = Request::Add(hearth_ipc::AddEntry {
             entry: NewEntry {
@@ -68,7 +82,7 @@ fn first_write(home: &Path) -> f64 {
             at: chrono::Local::now().fixed_offset(),
             private: false,
         });
-        if let Some(Response::Entry { .. }) = call(&paths, add) {
+        if let Some(Response::Entry { .. }) = call(paths, add) {
             return ms(t.elapsed());
         }
         assert!(
@@ -217,7 +231,8 @@ fn main() {
     // from the file itself.
     stop_cleanly(&home);
     let (first_clean, full_clean, rss_clean) = cold_start(&home);
-    let write_after_start = first_write(&home);
+    // Five starts: one is a few milliseconds either way.
+    let mut write_after_start: Vec<f64> = (0..5).map(|_| first_write(&home)).collect();
 
     let d = start_daemon(&home);
     let t = Instant::now();
@@ -448,7 +463,10 @@ fn main() {
         rss_noindex as f64 / rss_clean as f64
     );
     println!(
-        "| spawn to the first acknowledged write (after a kill -9, with the index) | {write_after_start:.0} ms | | | ≤ 50 ms |"
+        "| spawn to the first acknowledged write (after a kill -9, with the index), p50 (min-max of 5) | {:.0} ms ({:.0}-{:.0}) | | | ≤ 50 ms |",
+        percentile(&mut write_after_start, 0.5),
+        write_after_start.iter().copied().fold(f64::MAX, f64::min),
+        write_after_start.iter().copied().fold(0.0, f64::max)
     );
     println!(
         "| daemon peak RSS after the queries and writes, before any whole-journal request | {} MB | | | ≤ 64 MB |",
