@@ -10,9 +10,11 @@ use hearth_ipc::{
     Envelope, ErrorKind, ErrorReply, FrameError, MAX_REQUEST, PROTOCOL_VERSION, Paths, Request,
     Response,
 };
-use hearth_store::{DocSet, StoreError, create_private_dir};
+use hearth_store::{StoreError, create_private_dir};
 
 use crate::couple_journal::CoupleJournal;
+
+mod load;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -276,73 +278,9 @@ async fn run_unlocked(
     std::thread::Builder::new()
         .name("load".into())
         .spawn(move || {
-            let started = std::time::Instant::now();
-            let index_key = file_key.clone();
-            let (set, report) = match DocSet::open(&data_dir, file_key, slot_key) {
-                Ok(opened) => opened,
-                Err(e) => {
-                    let _ = loader_tx.send(Msg::Loaded(Box::new(Err(e))));
-                    return;
-                }
-            };
-            if !report.removed.is_empty() {
-                tracing::warn!(
-                    files = report.removed.len(),
-                    "removed files of a commit cut short"
-                );
-            }
-            let opening = crate::core::OpeningIndex::open(&data_dir, index_key, &set);
-            let recent = opening.as_ref().and_then(|o| o.recent());
-            let res = match (opening, recent) {
-                // A current index: its newest weeks answer `log -n` now,
-                // and the journal takes writes once it is open, before the
-                // rest of the index is read (issue 11.4).
-                (Some(opening), Some(recent)) => {
-                    let _ = loader_tx.send(Msg::Recent(Box::new(recent)));
-                    let known = opening.known_years();
-                    match CoupleJournal::open_with(set, &secret, partner, known) {
-                        Ok(journal) => {
-                            crate::memory::give_back();
-                            tracing::info!(
-                                ms = started.elapsed().as_millis() as u64,
-                                "journal open; reading the rest of the index"
-                            );
-                            let _ = loader_tx.send(Msg::Opened(Box::new(journal)));
-                            let rest = opening.read();
-                            tracing::debug!(
-                                ms = started.elapsed().as_millis() as u64,
-                                "index read"
-                            );
-                            let _ = loader_tx.send(Msg::RestOfIndex(rest.map(Box::new)));
-                            crate::memory::give_back();
-                            return;
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                (opening, _) => {
-                    let mut known = crate::couple_journal::KnownYears::default();
-                    if let Some(start) = opening.and_then(|o| o.read()) {
-                        known = start.known_years();
-                        let _ = loader_tx.send(Msg::Indexed(Box::new(start)));
-                    }
-                    // The pages read and parsed are gone: returned before
-                    // the documents load, so the two do not add up at the
-                    // peak.
-                    crate::memory::give_back();
-                    tracing::debug!(ms = started.elapsed().as_millis() as u64, "index read");
-                    let journal = CoupleJournal::open_with(set, &secret, partner, known);
-                    // The past years read once at open are gone from memory.
-                    crate::memory::give_back();
-                    journal
-                }
-            };
-            tracing::info!(
-                ms = started.elapsed().as_millis() as u64,
-                ok = res.is_ok(),
-                "document loaded"
-            );
-            let _ = loader_tx.send(Msg::Loaded(Box::new(res)));
+            load::run(&data_dir, file_key, slot_key, &secret, partner, |m| {
+                drop(loader_tx.send(m))
+            })
         })
         .map_err(|e| DaemonError::Io(paths.journal(), e))?;
     let (done_tx, done_rx) = oneshot::channel::<Result<(), String>>();
