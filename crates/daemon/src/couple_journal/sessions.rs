@@ -82,6 +82,22 @@ fn touched_entries(
     out
 }
 
+/// Every entry and answer marker of a partner document: what
+/// `touched_entries` finds from its genesis, without diffing.
+fn every_entry(am: &automerge::Automerge) -> BTreeSet<hearth_model::EntryId> {
+    use automerge::{ObjType, ROOT, ReadDoc, Value};
+    let mut out = BTreeSet::new();
+    for name in ["entries", "answered"] {
+        if let Ok(Some((Value::Object(ObjType::Map), map))) = am.get(ROOT, name) {
+            out.extend(
+                am.keys(&map)
+                    .filter_map(|k| k.parse::<hearth_model::EntryId>().ok()),
+            );
+        }
+    }
+    out
+}
+
 pub(super) struct Session {
     peer: DeviceKey,
     exchange: Exchange,
@@ -953,12 +969,30 @@ impl CoupleJournal {
                 self.set
                     .load(doc, &actor, now, || genesis_of(&doc))
                     .map_err(|e| SessionError::Storage(e.to_string()))?;
+                let before = self.set.doc(&doc).expect("just loaded").get_heads();
+                // A document this device held nothing of (its genesis
+                // alone) takes the session's checked copy whole: applying
+                // a year's changes again, one by one, cost as much as the
+                // frame that brought them.
+                let copy = (before == genesis_of(&doc).get_heads())
+                    .then(|| {
+                        self.sessions
+                            .get(&session)
+                            .and_then(|s| s.exchange.accepted_copy(&doc))
+                    })
+                    .flatten();
+                let adopted = copy.is_some();
                 let am = self.set.doc_mut(&doc, now).expect("just loaded");
-                let before = am.get_heads();
-                am.apply_changes(changes)
-                    .map_err(|e| SessionError::Storage(e.to_string()))?;
+                match copy {
+                    Some(copy) => *am = copy.with_actor(actor),
+                    None => am
+                        .apply_changes(changes)
+                        .map_err(|e| SessionError::Storage(e.to_string()))?,
+                }
                 let touched = match doc {
                     DocId::Couple => BTreeSet::new(),
+                    // Every entry is new: listed, not diffed from nothing.
+                    DocId::Partner(_) if adopted => every_entry(am),
                     DocId::Partner(_) => touched_entries(am, &before),
                 };
                 self.keep_signed(doc, signed);

@@ -412,6 +412,21 @@ impl Exchange {
         Ok(frames)
     }
 
+    /// A copy of `doc` as this session's fork holds it once `incoming`
+    /// accepted its changes: the real document with exactly those
+    /// changes, which a caller whose real document is far behind may take
+    /// whole rather than apply them one by one. `None` while a change of
+    /// the peer's waits in it for missing dependencies: such a change was
+    /// never checked, and must not reach the real document.
+    pub fn accepted_copy(&self, doc: &DocId) -> Option<Automerge> {
+        use automerge::ReadDoc;
+        let ds = self.docs.get(doc)?;
+        ds.fork
+            .get_missing_deps(&[])
+            .is_empty()
+            .then(|| ds.fork.clone())
+    }
+
     /// Whether the frames `outgoing` made last for `doc` carry changes:
     /// what needs a new key has reached the peer once they are read.
     pub fn carried_changes(&self, doc: &DocId) -> bool {

@@ -1031,3 +1031,59 @@ fn a_session_keeps_at_most_128_of_a_peers_records_and_only_those_still_waiting()
     ds.keep_pending();
     assert!(ds.signed.is_empty());
 }
+
+#[test]
+fn an_accepted_copy_is_the_real_document_with_what_was_accepted_and_never_holds_a_waiting_change()
+{
+    let (mut ana, _, mut ben) = couple();
+    let a = shared(ana.device.root_partner());
+    let doc = DocId::Partner(a);
+    ana.write(a, 1, "one");
+    ana.write(a, 2, "two");
+    let mut ea = Exchange::new(ana.device.key, ben.device.key);
+    let mut eb = Exchange::new(ben.device.key, ana.device.key);
+    for _ in 0..10 {
+        turn(&mut ea, &mut ana, &mut eb, &mut ben, &[doc]).unwrap();
+        turn(&mut eb, &mut ben, &mut ea, &mut ana, &[doc]).unwrap();
+    }
+    assert_eq!(text(&ben, a, 2).as_deref(), Some("two"));
+    let copy = eb.accepted_copy(&doc).expect("nothing waits on the fork");
+    let mut copied = copy.get_heads();
+    copied.sort();
+    assert_eq!(Some(copied), ben.heads(doc));
+    assert_eq!(
+        copy.get_changes(&[]).len(),
+        ben.doc(doc).get_changes(&[]).len()
+    );
+
+    // Entry 4 depends on entry 3, which never comes: it waits on the fork,
+    // unchecked, and no copy is handed out while it does.
+    ana.write(a, 3, "three");
+    let before_four = ana.doc(doc).get_heads();
+    ana.write(a, 4, "four");
+    let four: Vec<Vec<u8>> = ana
+        .doc(doc)
+        .get_changes(&before_four)
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    assert_eq!(four.len(), 1);
+    let message = Message {
+        heads: ana.doc(doc).get_heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: automerge::sync::ChunkList::from(four),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let frame = Frame {
+        doc,
+        signed: ana.kept[&doc].iter().map(SignedHeads::to_bytes).collect(),
+        message: message.encode(),
+    };
+    let real = ben.doc(doc).clone();
+    let kept = ben.kept.get(&doc).cloned().unwrap_or_default();
+    let got = eb.incoming(frame, &real, &kept, &ben.trust()).unwrap();
+    assert!(matches!(got, Received::Nothing), "{got:?}");
+    assert!(eb.accepted_copy(&doc).is_none());
+}
