@@ -225,6 +225,22 @@ fn a_compacted_document_reloads_from_its_snapshot_alone() {
     assert_eq!(value(&set, PARTNER), Some(5));
 }
 
+/// Flips a bit near the end of the partner document's last chunk, which
+/// its seal then refuses; returns the chunk's path.
+fn damage_last_partner_chunk(data: &Path) -> std::path::PathBuf {
+    let last = doc_files(data)
+        .into_iter()
+        .filter(|n| n.starts_with("p-"))
+        .max()
+        .unwrap();
+    let path = data.join("docs").join(&last);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 #[test]
 fn a_damaged_file_is_quarantined_and_the_rest_of_the_document_loads() {
     let tmp = tempfile::tempdir().unwrap();
@@ -239,17 +255,7 @@ fn a_damaged_file_is_quarantined_and_the_rest_of_the_document_loads() {
     write(&mut set, PARTNER, 3);
     set.commit().unwrap();
     drop(set);
-    // Damage the last chunk of the partner document.
-    let last = doc_files(tmp.path())
-        .into_iter()
-        .filter(|n| n.starts_with("p-"))
-        .max()
-        .unwrap();
-    let path = tmp.path().join("docs").join(&last);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let n = bytes.len();
-    bytes[n - 3] ^= 0x40;
-    std::fs::write(&path, bytes).unwrap();
+    let path = damage_last_partner_chunk(tmp.path());
 
     let mut set = open(tmp.path());
     let report = set
@@ -430,17 +436,7 @@ fn stored_documents_load_side_by_side_as_one_at_a_time_and_a_damaged_file_is_sti
     write(&mut set, PARTNER, 2);
     set.commit().unwrap();
     drop(set);
-    // Damage the partner document's last chunk, as the test above does.
-    let last = doc_files(tmp.path())
-        .into_iter()
-        .filter(|n| n.starts_with("p-"))
-        .max()
-        .unwrap();
-    let path = tmp.path().join("docs").join(&last);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let n = bytes.len();
-    bytes[n - 3] ^= 0x40;
-    std::fs::write(&path, bytes).unwrap();
+    let path = damage_last_partner_chunk(tmp.path());
 
     let never_stored = DocId::Partner(PartnerDoc {
         year: 2027,

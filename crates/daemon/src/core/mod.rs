@@ -100,12 +100,7 @@ impl Loading {
     }
 
     /// A `log` answered from the index's newest weeks alone, before the
-    /// rest of the index is read: only one that asks for its `n` newest
-    /// matches, and finds all `n` there. The walk newest first then meets
-    /// the same entries it would in the whole index, so the answer is the
-    /// same; anything else waits for the whole. A sealed answer among the
-    /// `n` also waits: my own answer that opens it may be older than
-    /// those weeks, and only a hidden one makes the list come up short.
+    /// rest of the index is read ([`newest_log`]).
     fn early_log(&self, r: &hearth_ipc::Log) -> Option<Response> {
         let (view, _) = self.recent.as_ref()?;
         newest_log(&self.base, view, r)
@@ -136,7 +131,7 @@ fn newest_log(base: &Base, view: &View, r: &hearth_ipc::Log) -> Option<Response>
 /// weeks and what was written since. Until the rest is read it takes new
 /// entries dated within those weeks and `log -n` that they answer; the
 /// rest waits, and the index is not written.
-pub struct Early {
+struct Early {
     /// The documents' stamps when the journal opened.
     opened: std::collections::BTreeMap<hearth_model::records::manifest::DocId, String>,
     /// The earliest entry time the view covers.
@@ -379,17 +374,7 @@ impl Core {
             early: None,
         };
         ready.start_view(start, None);
-        // Past years the start read again (moved since the index last
-        // caught up, or every one without an index) leave memory now,
-        // before the index write, which keeps the summary of each year
-        // not in memory.
-        ready
-            .journal
-            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
-        ready.write_index();
-        // The index's pages, read and parsed, are gone too.
-        crate::memory::give_back();
-        ready.publish();
+        ready.start_done();
         Ok(Core::Ready(Box::new(ready)))
     }
 
@@ -436,9 +421,8 @@ impl Core {
     /// the documents.
     pub fn rest_of_index(&mut self, start: Option<StartIndex>) {
         let Core::Ready(r) = self else {
-            if let (Core::Loading(l), Some(start)) = (self, start) {
-                l.start = Some(start);
-                l.recent = None;
+            if let Some(start) = start {
+                self.indexed(start);
             }
             return;
         };
@@ -446,11 +430,7 @@ impl Core {
             return;
         };
         r.start_view(start, Some(early.opened));
-        r.journal
-            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
-        r.write_index();
-        crate::memory::give_back();
-        r.publish();
+        r.start_done();
     }
 
     /// Drops from memory the documents nobody used for
@@ -643,6 +623,19 @@ impl Loading {
 }
 
 impl Ready {
+    /// What every start ends with, once the view is whole: past years it
+    /// read again (moved since the index last caught up, or every one
+    /// without an index) leave memory before the index write, which keeps
+    /// the summary of each year not in memory; the index's pages, read and
+    /// parsed, are returned; the sync layer learns who is trusted.
+    fn start_done(&mut self) {
+        self.journal
+            .unload_idle(std::time::Instant::now(), std::time::Duration::ZERO);
+        self.write_index();
+        crate::memory::give_back();
+        self.publish();
+    }
+
     /// Answers a request in memory. A refused request leaves nothing behind,
     /// even if it failed after a first change (say, the entry before its
     /// rituals).

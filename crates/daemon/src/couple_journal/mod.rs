@@ -737,10 +737,16 @@ impl CoupleJournal {
 
 /// The entry ids of a partner document.
 fn entry_ids(am: &Automerge) -> Vec<EntryId> {
+    ids_under(am, "entries")
+}
+
+/// The entry ids that key root map `name` of a partner document
+/// (`entries`, or the answer markers in `answered`).
+fn ids_under(am: &Automerge, name: &str) -> Vec<EntryId> {
     use automerge::{ObjType, ROOT, ReadDoc, Value};
-    match am.get(ROOT, "entries") {
-        Ok(Some((Value::Object(ObjType::Map), entries))) => {
-            am.keys(&entries).filter_map(|k| k.parse().ok()).collect()
+    match am.get(ROOT, name) {
+        Ok(Some((Value::Object(ObjType::Map), map))) => {
+            am.keys(&map).filter_map(|k| k.parse().ok()).collect()
         }
         _ => Vec::new(),
     }

@@ -85,16 +85,8 @@ fn touched_entries(
 /// Every entry and answer marker of a partner document: what
 /// `touched_entries` finds from its genesis, without diffing.
 fn every_entry(am: &automerge::Automerge) -> BTreeSet<hearth_model::EntryId> {
-    use automerge::{ObjType, ROOT, ReadDoc, Value};
-    let mut out = BTreeSet::new();
-    for name in ["entries", "answered"] {
-        if let Ok(Some((Value::Object(ObjType::Map), map))) = am.get(ROOT, name) {
-            out.extend(
-                am.keys(&map)
-                    .filter_map(|k| k.parse::<hearth_model::EntryId>().ok()),
-            );
-        }
-    }
+    let mut out: BTreeSet<_> = super::entry_ids(am).into_iter().collect();
+    out.extend(super::ids_under(am, "answered"));
     out
 }
 

@@ -13,7 +13,7 @@ use hearth_store::{DocSet, FileKey};
 
 use super::{OpeningIndex, StartIndex};
 use crate::core::{Core, Input, Output};
-use crate::couple_journal::CoupleJournal;
+use crate::couple_journal::{CoupleJournal, KnownYears};
 use crate::identity::{Identity, IdentityFile};
 
 const AT: &str = "2026-11-25T21:30:00+01:00";
@@ -36,11 +36,16 @@ fn open_set(home: &Path) -> DocSet {
 }
 
 fn journal(set: DocSet, identity: &Identity) -> CoupleJournal {
+    open_journal(set, identity, KnownYears::default())
+}
+
+/// The journal as the daemon opens it, taking the past years `known` kept.
+fn open_journal(set: DocSet, identity: &Identity, known: KnownYears) -> CoupleJournal {
     let partner = identity
         .partner
         .as_ref()
         .and_then(|p| p.as_str().parse().ok());
-    CoupleJournal::open(set, &identity.secret(), partner).unwrap()
+    CoupleJournal::open_with(set, &identity.secret(), partner, known).unwrap()
 }
 
 /// A core as the daemon starts one: the index read first, then the
@@ -55,11 +60,7 @@ fn start(home: &Path) -> (Core, Option<CoupleJournal>, bool) {
     let known = start.known_years();
     let mut core = Core::new(identity.clone(), file, "test".into(), Some(7));
     core.indexed(start);
-    let partner = identity
-        .partner
-        .as_ref()
-        .and_then(|p| p.as_str().parse().ok());
-    let j = CoupleJournal::open_with(set, &identity.secret(), partner, known).unwrap();
+    let j = open_journal(set, &identity, known);
     (core, Some(j), current)
 }
 
@@ -345,11 +346,7 @@ fn start_early(home: &Path) -> (Core, OpeningIndex) {
     let known = opening.known_years();
     let mut core = Core::new(identity.clone(), file, "test".into(), Some(7));
     core.recent(recent);
-    let partner = identity
-        .partner
-        .as_ref()
-        .and_then(|p| p.as_str().parse().ok());
-    let j = CoupleJournal::open_with(set, &identity.secret(), partner, known).unwrap();
+    let j = open_journal(set, &identity, known);
     (core.opened(j).unwrap(), opening)
 }
 

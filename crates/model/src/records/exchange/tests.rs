@@ -1033,8 +1033,7 @@ fn a_session_keeps_at_most_128_of_a_peers_records_and_only_those_still_waiting()
 }
 
 #[test]
-fn an_accepted_copy_is_the_real_document_with_what_was_accepted_and_never_holds_a_waiting_change()
-{
+fn an_accepted_copy_is_the_real_document_with_what_was_accepted_and_never_holds_a_waiting_change() {
     let (mut ana, _, mut ben) = couple();
     let a = shared(ana.device.root_partner());
     let doc = DocId::Partner(a);
