@@ -75,21 +75,22 @@ fn add(core: &mut Core, text: &str) -> EntryId {
     add_at(core, text, at())
 }
 
+/// A request to write note `text` at `at`.
+fn note_at(text: &str, at: chrono::DateTime<chrono::FixedOffset>) -> Request {
+    Request::Add(AddEntry {
+        entry: NewEntry {
+            body: Body::Note { text: text.into() },
+            tags: BTreeSet::new(),
+            starred: false,
+            tender: None,
+        },
+        at,
+        private: false,
+    })
+}
+
 fn add_at(core: &mut Core, text: &str, at: chrono::DateTime<chrono::FixedOffset>) -> EntryId {
-    let r = ask(
-        core,
-        Request::Add(AddEntry {
-            entry: NewEntry {
-                body: Body::Note { text: text.into() },
-                tags: BTreeSet::new(),
-                starred: false,
-                tender: None,
-            },
-            at,
-            private: false,
-        }),
-    );
-    match r {
+    match ask(core, note_at(text, at)) {
         Response::Entry { entry, .. } => entry.id,
         r => panic!("{r:?}"),
     }
@@ -351,16 +352,7 @@ fn start_early(home: &Path) -> (Core, OpeningIndex) {
 }
 
 fn add_request(text: &str, at: &str) -> Request {
-    Request::Add(AddEntry {
-        entry: NewEntry {
-            body: Body::Note { text: text.into() },
-            tags: BTreeSet::new(),
-            starred: false,
-            tender: None,
-        },
-        at: chrono::DateTime::parse_from_rfc3339(at).unwrap(),
-        private: false,
-    })
+    note_at(text, chrono::DateTime::parse_from_rfc3339(at).unwrap())
 }
 
 fn log_n(n: usize) -> Request {
