@@ -395,6 +395,7 @@ impl DocSet {
                 .push(quarantine(&self.docs_dir, &path, reason)?);
         }
         if !report.is_clean() {
+            tracing::error!(%doc, "document loaded without some of its files");
             // The next manifest names only what is there.
             let mut kept = kept;
             kept.set_heads(&am.get_heads());
@@ -407,9 +408,6 @@ impl DocSet {
             am = genesis();
         }
         let heads = am.get_heads();
-        if !report.is_clean() {
-            tracing::error!(%doc, "document loaded without some of its files");
-        }
         self.insert_loaded(doc, am.with_actor(actor.clone()), heads, now);
         Ok(report)
     }
@@ -755,7 +753,6 @@ impl DocSet {
     }
 }
 
-/// Opens one sealed document file and merges it into `am`.
 /// A document as read from its files, before anything on disk changes.
 struct Read {
     am: Automerge,
@@ -814,6 +811,7 @@ fn read_doc(key: &FileKey, dir: &Path, doc: DocId, row: &Row) -> Result<Read, St
     Ok(read)
 }
 
+/// Opens one sealed document file and merges it into `am`.
 fn read_file(key: &FileKey, f: &DocFile, bytes: Vec<u8>, am: &mut Automerge) -> Result<(), String> {
     let payload =
         seal::open_owned(key, f.role(), &f.sealed_name(), bytes).map_err(|e| e.to_string())?;
