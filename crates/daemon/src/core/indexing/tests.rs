@@ -391,6 +391,9 @@ fn a_start_takes_a_new_entry_before_the_rest_of_the_index_and_loses_no_entry_aft
     assert!(!core.can_take(&Input::Request(log())));
     assert!(core.can_take(&Input::Request(log_n(2))));
     assert!(!core.can_take(&Input::Request(Request::Status)));
+    // A peer's session waits too: what it brings may touch older entries.
+    assert!(!core.can_take(&Input::SessionEnd { session: 1 }));
+    assert!(core.can_take(&Input::SyncDown("no network".into())));
     assert!(matches!(ask(&mut core, early), Response::Entry { .. }));
     assert_eq!(
         texts(ask(&mut core, log_n(2))),
